@@ -1,0 +1,1 @@
+"""Domain code shared by the Lambda functions, the CLI and the local runtime."""

@@ -1,0 +1,57 @@
+"""Names shared by the CDK app, the data-access layer and the local runtime.
+
+The infrastructure may import this module (and only this one) from `shared`: it holds the key schema of
+every DynamoDB table, the S3 key prefixes and the environment variable names, so the three cannot drift.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Key schema of one DynamoDB table: string partition and sort keys plus one string GSI."""
+
+    logical_name: str
+    env_var: str
+    partition_key: str = "pk"
+    sort_key: str = "sk"
+    gsi_name: str = "gsi1"
+    gsi_partition_key: str = "gsi1pk"
+    gsi_sort_key: str = "gsi1sk"
+
+
+GAPS_TABLE = TableSpec(logical_name="GapState", env_var="GAPS_TABLE")
+LEDGER_TABLE = TableSpec(logical_name="Ledger", env_var="LEDGER_TABLE")
+REGISTRY_TABLE = TableSpec(logical_name="Registry", env_var="REGISTRY_TABLE")
+ALL_TABLES = (GAPS_TABLE, LEDGER_TABLE, REGISTRY_TABLE)
+
+
+class BucketEnv(StrEnum):
+    """Environment variables that carry bucket names."""
+
+    LANDING = "LANDING_BUCKET"
+    CURATED = "CURATED_BUCKET"
+    REPORTS = "REPORTS_BUCKET"
+
+
+class Prefix(StrEnum):
+    """S3 key prefixes. Landing keys are `landing/<kind>/<anything>`; the kind comes from the prefix."""
+
+    LANDING = "landing/"
+    QUARANTINE = "quarantine/"
+    CURATED = "curated/"
+    EVIDENCE = "evidence/"
+    RUNS = "runs/"
+    REJECTS = "rejects/"
+    MANIFESTS = "manifests/"
+    STATEMENTS = "statements/"
+    PAYMENTS = "payments/"
+    PROGRAMS = "programs/"
+
+
+STAGE_ENV = "STAGE"
+SHARD_SIZE_ENV = "SHARD_SIZE"
+DEFAULT_SHARD_SIZE = 5000
