@@ -1,0 +1,52 @@
+"""File kinds and the per-file accounting shared by intake, the ingest service and the CLI."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class FileKind(StrEnum):
+    """What a landed file holds; it comes from the key prefix `landing/<kind>/`."""
+
+    CLINICS = "clinics"
+    ELIGIBILITY = "eligibility"
+    MEDICAL_CLAIMS = "medical_claims"
+    PHARMACY_CLAIMS = "pharmacy_claims"
+    IMMUNIZATIONS = "immunizations"
+    LABS = "labs"
+    ATTESTATIONS = "attestations"
+    TA_ENGAGEMENT = "ta_engagement"
+    FHIR = "fhir"
+
+
+class FileStatus(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    QUARANTINED = "QUARANTINED"
+    DUPLICATE = "DUPLICATE"
+
+
+class FileManifest(BaseModel):
+    """Accounting for one file: every row read is accepted, rejected, a duplicate or superseded."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file_id: str = Field(description="sha256 of the file's bytes")
+    kind: FileKind
+    source_key: str
+    status: FileStatus
+    rows_read: int = Field(ge=0)
+    accepted: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+    duplicate: int = Field(ge=0)
+    superseded: int = Field(ge=0)
+    quarantine_reason: str | None = None
+    rejects_key: str | None = None
+    curated_keys: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _rows_add_up(self) -> FileManifest:
+        if self.rows_read != self.accepted + self.rejected + self.duplicate + self.superseded:
+            raise ValueError("rows_read must equal accepted + rejected + duplicate + superseded")
+        return self
