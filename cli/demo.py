@@ -1,0 +1,139 @@
+"""`make demo`: a generated plan, run for a year on the local runtime, statements and a summary in ./out/."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from cli.operator import monthly_input
+
+# Reference data first, so evidence finds its members and clinics when it is applied.
+INGEST_ORDER = ("clinics", "eligibility", "medical_claims", "attestations")
+DEMO_YEAR = 2026
+
+
+def run_demo(*, out: Path, members: int, clinics: int, seed: int, console: Console) -> dict[str, Any]:
+    """Generate, ingest, run twelve monthly runs, download the outputs, print and return the summary."""
+    from cli.generate import generate_plan
+    from cli.local.runtime import LocalRuntime
+
+    out.mkdir(parents=True, exist_ok=True)
+    with console.status("generating the plan"):
+        plan = generate_plan(out / "data", members=members, clinics=clinics, year=DEMO_YEAR, seed=seed)
+    console.print(f"generated {members} members, {clinics} clinics in {out / 'data'}")
+
+    with console.status("synthesizing the stack and creating it in moto"):
+        runtime = LocalRuntime.from_app()
+    with runtime:
+        s3 = runtime.client("s3")
+        outputs = runtime.outputs
+        manifests = _ingest(runtime, s3, outputs, plan, console)
+        runs = _run_months(runtime, console)
+        summary = _collect(s3, outputs, runs, manifests, out)
+    _print_summary(summary, console)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    console.print(f"statements, payment files and summary.json written to {out}")
+    return summary
+
+
+def _ingest(runtime: Any, s3: Any, outputs: dict[str, str], plan: Any, console: Console) -> list[dict[str, Any]]:
+    landing = outputs["LandingBucketName"]
+    files = [(kind, path) for kind in INGEST_ORDER for path in plan.files.get(kind, [])]
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("ingesting files", total=len(files))
+        for kind, path in files:
+            s3.upload_file(str(path), landing, f"landing/{kind}/{path.name}")
+            runtime.pump_ingest_queue()
+            progress.advance(task)
+    return _read_json_objects(s3, outputs["ReportsBucketName"], "manifests/")
+
+
+def _run_months(runtime: Any, console: Console) -> list[dict[str, Any]]:
+    machine = runtime.outputs["MonthlyStateMachineArn"]
+    results = []
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("monthly SVU runs", total=12)
+        for month in range(1, 13):
+            period = f"{DEMO_YEAR}-{month:02d}"
+            execution = runtime.start_and_wait(machine, monthly_input(period, "final"))
+            if execution.status != "SUCCEEDED":
+                raise RuntimeError(f"monthly run {period} ended {execution.status}: {execution.error}")
+            results.append({"month": period, **execution.output})
+            progress.advance(task)
+    return results
+
+
+def _collect(
+    s3: Any, outputs: dict[str, str], runs: list[dict[str, Any]], manifests: list[dict[str, Any]], out: Path
+) -> dict[str, Any]:
+    reports = outputs["ReportsBucketName"]
+    for prefix in ("statements/", "payments/"):
+        for key in _keys(s3, reports, prefix):
+            target = out / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(reports, key, str(target))
+    by_clinic: dict[str, Decimal] = defaultdict(Decimal)
+    by_month: dict[str, Decimal] = {}
+    for run in runs:
+        month_total = Decimal(0)
+        payment_key = run["statements"]["payment_file_key"]
+        body = (out / payment_key).read_text()
+        for row in csv.DictReader(io.StringIO(body)):
+            by_clinic[row["clinic_id"]] += Decimal(row["amount"])
+            month_total += Decimal(row["amount"])
+        by_month[run["month"]] = month_total
+    files = {
+        "files": len(manifests),
+        "rows_read": sum(m["rows_read"] for m in manifests),
+        "accepted": sum(m["accepted"] for m in manifests),
+        "rejected": sum(m["rejected"] for m in manifests),
+        "duplicate": sum(m["duplicate"] for m in manifests),
+        "superseded": sum(m["superseded"] for m in manifests),
+    }
+    return {
+        "intake": files,
+        "by_month": {k: str(v) for k, v in by_month.items()},
+        "by_clinic": {k: str(v) for k, v in sorted(by_clinic.items())},
+        "total": str(sum(by_month.values(), Decimal(0))),
+    }
+
+
+def _print_summary(summary: dict[str, Any], console: Console) -> None:
+    intake = summary["intake"]
+    console.print(
+        f"intake: {intake['files']} files, {intake['rows_read']} rows read, {intake['accepted']} accepted, "
+        f"{intake['rejected']} rejected, {intake['duplicate']} duplicate, {intake['superseded']} superseded"
+    )
+    months = Table(title="SVU payments by month (USD)")
+    months.add_column("month")
+    months.add_column("paid", justify="right")
+    for month, amount in summary["by_month"].items():
+        months.add_row(month, amount)
+    console.print(months)
+    clinics = Table(title="SVU payments by clinic, year to date (USD)")
+    clinics.add_column("clinic")
+    clinics.add_column("paid", justify="right")
+    for clinic, amount in summary["by_clinic"].items():
+        clinics.add_row(clinic, amount)
+    clinics.add_row("[bold]total[/bold]", f"[bold]{summary['total']}[/bold]")
+    console.print(clinics)
+
+
+def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def _read_json_objects(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
+    return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in _keys(s3, bucket, prefix)]
