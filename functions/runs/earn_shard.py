@@ -1,0 +1,17 @@
+"""EarnShard: one Distributed Map item `{run, shard}` → shard result in S3 → counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.runs.common import run_service
+from shared.models.runs import EarnShardInput
+from shared.observability import logger
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """State-machine task entry point."""
+    return run_service().earn(EarnShardInput.model_validate(event)).model_dump(mode="json")

@@ -1,0 +1,17 @@
+"""OpenRun: execution input → run (created, or resumed) → `$.run`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from functions.runs.common import run_service
+from shared.models.runs import RunRequest
+from shared.observability import logger
+
+
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """State-machine task entry point."""
+    return run_service().open(RunRequest.model_validate(event)).model_dump(mode="json")

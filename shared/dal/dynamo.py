@@ -1,0 +1,99 @@
+"""Small helpers over the low-level DynamoDB client: (de)serialization, batches, paginated queries."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from shared.dal.errors import DataAccessError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+BATCH_WRITE_MAX = 25
+BATCH_GET_MAX = 100
+_RETRIES = 8
+
+CONDITION_FAILED = "ConditionalCheckFailedException"
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    """A plain dict (JSON-mode model dump plus keys) as a DynamoDB item; None values are dropped."""
+    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item as a plain dict; integral numbers come back as int."""
+    plain = {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
+    return {k: _plain_number(v) for k, v in plain.items()}
+
+
+def _plain_number(value: Any) -> Any:
+    from decimal import Decimal
+
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    return value
+
+
+def error_code(error: ClientError) -> str:
+    """The `Error.Code` of a botocore ClientError."""
+    return str(error.response.get("Error", {}).get("Code", ""))
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def batch_put(client: DynamoDBClient, table: str, items: Iterable[Mapping[str, Any]]) -> int:
+    """Unconditional puts in batches of 25, retrying unprocessed items with backoff. Returns the count."""
+    # The same key twice in one batch is a ValidationException; the last version wins, as a put would.
+    unique = {(i["pk"]["S"], i["sk"]["S"]): i for i in (to_item(v) for v in items)}
+    rows = list(unique.values())
+    for chunk in _chunks(rows, BATCH_WRITE_MAX):
+        pending: list[Any] = [{"PutRequest": {"Item": item}} for item in chunk]
+        for attempt in range(_RETRIES):
+            response = client.batch_write_item(RequestItems={table: pending})
+            pending = list(response.get("UnprocessedItems", {}).get(table, []))
+            if not pending:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise DataAccessError("batch write left unprocessed items")
+    return len(rows)
+
+
+def batch_get(client: DynamoDBClient, table: str, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Items for (pk, sk) keys, 100 per call, retrying unprocessed keys; missing items are left out."""
+    found: list[dict[str, Any]] = []
+    for chunk in _chunks(list(dict.fromkeys(keys)), BATCH_GET_MAX):
+        request: Any = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in chunk]}}
+        for attempt in range(_RETRIES):
+            response = client.batch_get_item(RequestItems=request)
+            found.extend(from_item(i) for i in response.get("Responses", {}).get(table, []))
+            request = response.get("UnprocessedKeys") or {}
+            if not request:
+                break
+            time.sleep(min(0.05 * 2**attempt, 2.0))
+        else:
+            raise DataAccessError("batch get left unprocessed keys")
+    return found
+
+
+def query_all(client: DynamoDBClient, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a query, following `LastEvaluatedKey`."""
+    while True:
+        response = client.query(**kwargs)
+        for item in response.get("Items", []):
+            yield from_item(item)
+        last = response.get("LastEvaluatedKey")
+        if not last:
+            return
+        kwargs["ExclusiveStartKey"] = last

@@ -1,0 +1,79 @@
+"""Object storage: bytes, JSON and Parquet in S3."""
+
+from __future__ import annotations
+
+import io
+import json
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from botocore.exceptions import ClientError
+
+from shared.dal.dynamo import error_code
+from shared.dal.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+class ObjectStore(ABC):
+    """Where files, run working files and reports live."""
+
+    @abstractmethod
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        """The object's bytes; NotFoundError when absent."""
+
+    @abstractmethod
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Write an object (overwrites)."""
+
+    @abstractmethod
+    def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
+        """Server-side copy."""
+
+    def get_json(self, bucket: str, key: str) -> Any:
+        """Parse a JSON object."""
+        return json.loads(self.get_bytes(bucket, key))
+
+    def put_json(self, bucket: str, key: str, value: Any) -> None:
+        """Write a JSON object (compact, UTF-8)."""
+        data = json.dumps(value, separators=(",", ":"), sort_keys=True).encode("utf-8")
+        self.put_bytes(bucket, key, data, "application/json")
+
+    def put_parquet(self, bucket: str, key: str, frame: pl.DataFrame) -> None:
+        """Write a frame as Parquet (zstd)."""
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="zstd")
+        self.put_bytes(bucket, key, buffer.getvalue(), "application/vnd.apache.parquet")
+
+    def get_parquet(self, bucket: str, key: str) -> pl.DataFrame:
+        """Read a Parquet object into a frame."""
+        return pl.read_parquet(io.BytesIO(self.get_bytes(bucket, key)))
+
+
+class S3ObjectStore(ObjectStore):
+    """`ObjectStore` on an S3 client."""
+
+    def __init__(self, client: S3Client) -> None:
+        self._s3 = client
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        try:
+            return self._s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise NotFoundError("object not found") from None
+            raise
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
+        self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource={"Bucket": bucket, "Key": key})

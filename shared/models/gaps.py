@@ -1,0 +1,45 @@
+"""A care gap: one action for one member in one period, with the steps completed so far."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.models.actions import ActionCode, Step
+
+
+class GapStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+    NOT_APPLICABLE = "not_applicable"
+    PROSPECTIVE = "prospective"
+
+
+class CompletedStep(BaseModel):
+    """A step and the evidence that completed it first."""
+
+    model_config = ConfigDict(frozen=True)
+
+    step: Step
+    action_date: date
+    earned_month: str
+    evidence_id: str
+    reference: str
+
+
+class Gap(BaseModel):
+    """The state of one action for one member in one measurement period."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: str
+    action: ActionCode
+    period: str
+    status: GapStatus
+    completed_steps: tuple[CompletedStep, ...] = ()
+    next_action: Step | None = None
+    due_date: date | None = None
+    svu_at_stake: Decimal = Decimal(0)

@@ -1,0 +1,196 @@
+"""Ingest one landed file: registry by content hash → intake → curated Parquet, rejects, manifest →
+gap state (clinics, roster, evidence) → ACCEPTED. Whole-file problems go to quarantine.
+
+Every write is idempotent (keys derive from the file's hash or the record's own ids), so a retry after a
+crash, or the same file delivered twice, applies the file once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from enum import StrEnum
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+from shared.dal.files import FileRegistry
+from shared.dal.gap_state import GapStateRepository
+from shared.dal.objects import ObjectStore
+from shared.intake import QuarantineError, curated_partitions, kind_from_key, read_file, rejects_csv
+from shared.intake.reader import IntakeResult
+from shared.logic.dates import month_of
+from shared.logic.evidence import attestation_evidence, claim_evidence
+from shared.logic.roster import clinics_from_rows, roster_from_rows
+from shared.models.evidence import Evidence
+from shared.models.files import FileKind, FileManifest, FileStatus
+from shared.models.tables import Prefix
+from shared.observability import logger
+from shared.programs.care_gap import ActionDefinition, ProgramCatalog
+
+TEST_EVENT = "s3:TestEvent"
+REJECTS_HEADER = "source_row,field,reason_code\n"
+
+
+class IngestStatus(StrEnum):
+    ACCEPTED = "ACCEPTED"
+    QUARANTINED = "QUARANTINED"
+    DUPLICATE = "DUPLICATE"
+
+
+class IngestOutcome(BaseModel):
+    """What happened to one object; safe to log (ids, kinds and counts only)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    file_id: str
+    kind: str | None
+    status: IngestStatus
+    accepted: int = 0
+    rejected: int = 0
+    evidence: int = 0
+    reason: str | None = None
+
+
+class IngestService:
+    """Applies landed files to curated storage and the gap state."""
+
+    def __init__(
+        self,
+        *,
+        store: ObjectStore,
+        files: FileRegistry,
+        gaps: GapStateRepository,
+        catalog: ProgramCatalog,
+        curated_bucket: str,
+        reports_bucket: str,
+    ) -> None:
+        self._store = store
+        self._files = files
+        self._gaps = gaps
+        self._catalog = catalog
+        self._curated = curated_bucket
+        self._reports = reports_bucket
+
+    def ingest(self, bucket: str, key: str) -> IngestOutcome:
+        """Process the object `bucket/key` once per content."""
+        data = self._store.get_bytes(bucket, key)
+        file_id = hashlib.sha256(data).hexdigest()
+        kind: FileKind | None = None
+        unknown_kind: QuarantineError | None = None
+        try:
+            kind = kind_from_key(key)
+        except QuarantineError as problem:
+            unknown_kind = problem
+        previous = self._files.begin(file_id, kind=kind, source_key=key)
+        if previous is not None:
+            logger.info("file already processed", file_id=file_id, status=previous.value)
+            return IngestOutcome(file_id=file_id, kind=kind, status=IngestStatus.DUPLICATE)
+        if kind is None:
+            return self._quarantine(
+                bucket, key, file_id, None, unknown_kind or QuarantineError("UNKNOWN_KIND")
+            )
+        try:
+            result = read_file(data, kind=kind, source_key=key)
+        except QuarantineError as problem:
+            return self._quarantine(bucket, key, file_id, kind, problem)
+        return self._accept(result)
+
+    def _quarantine(
+        self, bucket: str, key: str, file_id: str, kind: FileKind | None, problem: QuarantineError
+    ) -> IngestOutcome:
+        kind_name = kind.value if kind else "unknown"
+        name = key.rsplit("/", 1)[-1] or "file"
+        self._store.copy(bucket, key, bucket, f"{Prefix.QUARANTINE}{kind_name}/{file_id}/{name}")
+        rejects_key = f"{Prefix.REJECTS}{file_id}.csv"
+        self._store.put_bytes(
+            self._reports, rejects_key, (REJECTS_HEADER + f",,{problem.reason_code}\n").encode(), "text/csv"
+        )
+        if kind is not None:
+            manifest = FileManifest(
+                file_id=file_id,
+                kind=kind,
+                source_key=key,
+                status=FileStatus.QUARANTINED,
+                rows_read=0,
+                accepted=0,
+                rejected=0,
+                duplicate=0,
+                superseded=0,
+                quarantine_reason=problem.reason_code,
+                rejects_key=rejects_key,
+            )
+            self._store.put_json(
+                self._reports, f"{Prefix.MANIFESTS}{file_id}.json", manifest.model_dump(mode="json")
+            )
+        self._files.finish(file_id, FileStatus.QUARANTINED, reason=problem.reason_code)
+        logger.warning("file quarantined", file_id=file_id, kind=kind_name, reason=problem.reason_code)
+        return IngestOutcome(
+            file_id=file_id, kind=kind_name, status=IngestStatus.QUARANTINED, reason=problem.reason_code
+        )
+
+    def _accept(self, result: IntakeResult) -> IngestOutcome:
+        kind = result.kind
+        curated_keys = []
+        for period, frame in sorted(curated_partitions(result).items()):
+            key = f"{Prefix.CURATED}{kind.value}/period={period}/{result.file_id}.parquet"
+            self._store.put_parquet(self._curated, key, frame)
+            curated_keys.append(key)
+        rejects_key = None
+        if result.rejects.height:
+            rejects_key = f"{Prefix.REJECTS}{result.file_id}.csv"
+            self._store.put_bytes(self._reports, rejects_key, rejects_csv(result), "text/csv")
+        manifest = result.manifest.model_copy(
+            update={"rejects_key": rejects_key, "curated_keys": tuple(curated_keys)}
+        )
+        self._store.put_json(
+            self._reports, f"{Prefix.MANIFESTS}{result.file_id}.json", manifest.model_dump(mode="json")
+        )
+        evidence = self._apply(result)
+        self._files.finish(result.file_id, FileStatus.ACCEPTED, manifest=manifest)
+        logger.info(
+            "file accepted",
+            file_id=result.file_id,
+            kind=kind.value,
+            accepted=manifest.accepted,
+            rejected=manifest.rejected,
+            evidence=evidence,
+        )
+        return IngestOutcome(
+            file_id=result.file_id,
+            kind=kind.value,
+            status=IngestStatus.ACCEPTED,
+            accepted=manifest.accepted,
+            rejected=manifest.rejected,
+            evidence=evidence,
+        )
+
+    def _actions(self) -> list[ActionDefinition]:
+        return [a for program in self._catalog.versions for a in program.actions]
+
+    def _apply(self, result: IntakeResult) -> int:
+        """Write what the file means for the gap state; returns the evidence count."""
+        rows = result.accepted
+        if result.kind is FileKind.CLINICS:
+            self._gaps.put_clinics(clinics_from_rows(rows))
+            return 0
+        if result.kind is FileKind.ELIGIBILITY:
+            profiles, spans = roster_from_rows(rows)
+            self._gaps.put_roster(profiles, spans)
+            return 0
+        evidence: list[Evidence]
+        if result.kind is FileKind.MEDICAL_CLAIMS:
+            evidence = claim_evidence(rows, self._actions(), file_id=result.file_id)
+        elif result.kind is FileKind.ATTESTATIONS:
+            evidence = attestation_evidence(rows, self._actions(), file_id=result.file_id)
+        else:
+            return 0
+        self._write_evidence_events(result.file_id, evidence)
+        return self._gaps.put_evidence(evidence)
+
+    def _write_evidence_events(self, file_id: str, evidence: list[Evidence]) -> None:
+        by_month: dict[str, list[dict[str, object]]] = {}
+        for item in evidence:
+            by_month.setdefault(month_of(item.action_date), []).append(item.model_dump(mode="json"))
+        for month, rows in sorted(by_month.items()):
+            key = f"{Prefix.EVIDENCE}period={month}/{file_id}.parquet"
+            self._store.put_parquet(self._curated, key, pl.DataFrame(rows, infer_schema_length=None))

@@ -1,0 +1,42 @@
+"""Builds services from settings with the DynamoDB/S3 implementations (used by handlers and the CLI)."""
+
+from __future__ import annotations
+
+from shared.dal.clients import dynamodb_client, s3_client
+from shared.dal.files import DynamoFileRegistry
+from shared.dal.gap_state import DynamoGapStateRepository
+from shared.dal.ledger import DynamoLedgerRepository
+from shared.dal.objects import S3ObjectStore
+from shared.dal.runs import DynamoRunRegistry
+from shared.models.settings import IngestSettings, RunSettings
+from shared.programs.care_gap import load_catalog
+from shared.services.ingest import IngestService
+from shared.services.runs import RunService
+
+
+def build_ingest_service(settings: IngestSettings) -> IngestService:
+    """An IngestService on the deployment's buckets and tables."""
+    db = dynamodb_client()
+    return IngestService(
+        store=S3ObjectStore(s3_client()),
+        files=DynamoFileRegistry(db, settings.registry_table),
+        gaps=DynamoGapStateRepository(db, settings.gaps_table),
+        catalog=load_catalog(),
+        curated_bucket=settings.curated_bucket,
+        reports_bucket=settings.reports_bucket,
+    )
+
+
+def build_run_service(settings: RunSettings) -> RunService:
+    """A RunService on the deployment's buckets and tables."""
+    db = dynamodb_client()
+    return RunService(
+        store=S3ObjectStore(s3_client()),
+        gaps=DynamoGapStateRepository(db, settings.gaps_table),
+        ledger=DynamoLedgerRepository(db, settings.ledger_table),
+        runs=DynamoRunRegistry(db, settings.registry_table),
+        catalog=load_catalog(),
+        curated_bucket=settings.curated_bucket,
+        reports_bucket=settings.reports_bucket,
+        shard_size=settings.shard_size,
+    )
