@@ -1,0 +1,26 @@
+"""Data intake: file-kind schemas, parsing, vectorised validation, rejects and manifests. No AWS here."""
+
+from shared.intake.errors import QuarantineError
+from shared.intake.kinds import SCHEMAS
+from shared.intake.reader import (
+    IntakeResult,
+    curated_partitions,
+    kind_from_key,
+    read_file,
+    rejects_csv,
+    schema_for,
+)
+from shared.intake.versions import net_claim_versions, net_pharmacy_fills
+
+__all__ = [
+    "SCHEMAS",
+    "IntakeResult",
+    "QuarantineError",
+    "curated_partitions",
+    "kind_from_key",
+    "net_claim_versions",
+    "net_pharmacy_fills",
+    "read_file",
+    "rejects_csv",
+    "schema_for",
+]

@@ -1,0 +1,159 @@
+"""Bytes to a raw all-string frame: gzip, encoding, CSV/JSON Lines/Parquet, the CSV trailer.
+
+Every failure here is a whole-file problem and becomes a `QuarantineError`. Messages from the parsers
+are dropped on purpose: they can quote the file's content.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import re
+import zlib
+from enum import StrEnum
+
+import polars as pl
+
+from shared.intake.errors import QuarantineError
+from shared.intake.schema import KindSchema
+
+SOURCE_ROW = "source_row"
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+UTF8_BOM = b"\xef\xbb\xbf"
+TRAILER_PREFIX = b"#TRAILER,"
+_CHUNK = 8 * 1024 * 1024
+_NON_BLANK = re.compile(rb"\S")
+_BLANK_BYTES = frozenset(b" \t\r\n")
+_PARSE_ERRORS = (pl.exceptions.PolarsError, ValueError, OverflowError, OSError, TypeError, IndexError)
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    JSONL = "jsonl"
+    PARQUET = "parquet"
+
+
+def gunzip_if_needed(data: bytes) -> bytes:
+    """Decompress gzip content (detected by its magic bytes, not the file name)."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return gzip.decompress(data)
+    except EOFError:
+        raise QuarantineError("TRUNCATED_GZIP", "gzip stream ends early") from None
+    except (OSError, zlib.error):
+        raise QuarantineError("UNREADABLE", "corrupt gzip stream") from None
+
+
+def detect_format(data: bytes) -> FileFormat:
+    """Parquet by its magic bytes, JSON Lines when the first non-blank byte opens an object, else CSV."""
+    if data.startswith(PARQUET_MAGIC) and data.endswith(PARQUET_MAGIC):
+        return FileFormat.PARQUET
+    first = _NON_BLANK.search(data)
+    if first is not None and first.group() == b"{":
+        return FileFormat.JSONL
+    return FileFormat.CSV
+
+
+def is_blank(data: bytes) -> bool:
+    """True for no bytes or only whitespace, without copying the data."""
+    return _NON_BLANK.search(data) is None
+
+
+def check_utf8(data: bytes) -> None:
+    """Raise BAD_ENCODING unless the bytes are valid UTF-8; decodes in chunks to bound memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        for start in range(0, len(data), _CHUNK):
+            decoder.decode(data[start : start + _CHUNK])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        raise QuarantineError("BAD_ENCODING", "not valid UTF-8") from None
+
+
+def split_trailer(data: bytes) -> tuple[bytes, int | None]:
+    """Cut an optional last line `#TRAILER,<row count>` off a CSV and return the promised count."""
+    end = len(data)
+    while end > 0 and data[end - 1] in _BLANK_BYTES:
+        end -= 1
+    cut = data.rfind(b"\n", 0, end) + 1
+    last = data[cut:end].strip()
+    if not last.startswith(TRAILER_PREFIX):
+        return data, None
+    count = last[len(TRAILER_PREFIX) :].strip()
+    if not count.isdigit():
+        raise QuarantineError("TRAILER_MISMATCH", "trailer count is not a whole number")
+    return data[:cut], int(count)
+
+
+def _normal_name(name: str) -> str:
+    return name.strip().lower()
+
+
+def _read_csv(data: bytes) -> pl.DataFrame:
+    body, expected = split_trailer(data)
+    if is_blank(body):
+        raise QuarantineError("EMPTY_FILE", "no header and no rows")
+    frame = pl.read_csv(
+        body,
+        infer_schema=False,
+        row_index_name=SOURCE_ROW,
+        row_index_offset=1,
+        with_column_names=lambda cols: [_normal_name(c) for c in cols],
+        empty_string_is_null=True,
+    )
+    if expected is not None and expected != frame.height:
+        raise QuarantineError(
+            "TRAILER_MISMATCH", f"trailer promises {expected} rows, file has {frame.height}"
+        )
+    return frame
+
+
+def _read_jsonl(data: bytes, schema: KindSchema) -> pl.DataFrame:
+    frame = pl.read_ndjson(
+        data,
+        schema=dict.fromkeys(schema.names, pl.String),
+        row_index_name=SOURCE_ROW,
+        row_index_offset=1,
+    )
+    # A key that no line carries is a missing column; JSON Lines has no header to tell us otherwise.
+    for name in schema.required:
+        if frame.height and frame.get_column(name).null_count() == frame.height:
+            raise QuarantineError("MISSING_COLUMN", f"column {name} is absent")
+    return frame
+
+
+def _read_parquet(data: bytes) -> pl.DataFrame:
+    frame = pl.read_parquet(io.BytesIO(data))
+    frame = frame.rename({c: _normal_name(c) for c in frame.columns})
+    return frame.select(pl.all().cast(pl.String)).with_row_index(SOURCE_ROW, offset=1)
+
+
+def read_raw(data: bytes, schema: KindSchema) -> pl.DataFrame:
+    """Parse a file's bytes into `source_row` + every schema column as nullable strings."""
+    data = gunzip_if_needed(data).removeprefix(UTF8_BOM)
+    if is_blank(data):
+        raise QuarantineError("EMPTY_FILE", "file has no content")
+    fmt = detect_format(data)
+    if fmt is not FileFormat.PARQUET:
+        check_utf8(data)
+    try:
+        if fmt is FileFormat.PARQUET:
+            frame = _read_parquet(data)
+        elif fmt is FileFormat.JSONL:
+            frame = _read_jsonl(data, schema)
+        else:
+            frame = _read_csv(data)
+    except QuarantineError:
+        raise
+    except _PARSE_ERRORS:
+        raise QuarantineError("UNREADABLE", f"not a readable {fmt.value} file") from None
+    if frame.height == 0:
+        raise QuarantineError("EMPTY_FILE", "file has no data rows")
+    for name in schema.required:
+        if name not in frame.columns:
+            raise QuarantineError("MISSING_COLUMN", f"column {name} is absent")
+    missing = [pl.lit(None, pl.String).alias(c) for c in schema.names if c not in frame.columns]
+    return frame.with_columns(missing).select(pl.col(SOURCE_ROW).cast(pl.Int64), *schema.names)

@@ -1,0 +1,107 @@
+"""The intake API: a landed file's bytes in, typed accepted rows, reject lines and a manifest out."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import polars as pl
+
+from shared.intake.errors import QuarantineError
+from shared.intake.fhir import flatten_fhir
+from shared.intake.kinds import SCHEMAS
+from shared.intake.parsing import SOURCE_ROW, read_raw
+from shared.intake.schema import KindSchema
+from shared.intake.validation import validate
+from shared.intake.versions import reconcile
+from shared.models.files import FileKind, FileManifest, FileStatus
+
+LANDING_PREFIX = "landing"
+CURRENT_PERIOD = "current"
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """One file after intake: accepted rows are typed per schema plus `source_row`."""
+
+    file_id: str
+    kind: FileKind
+    accepted: pl.DataFrame
+    rejects: pl.DataFrame
+    manifest: FileManifest
+    skipped_resources: int = 0
+    """FHIR resources of types intake does not flatten (Patient, Encounter…); zero for other kinds."""
+
+
+def kind_from_key(key: str) -> FileKind:
+    """The file kind from an S3 key `landing/<kind>/<name>`; UNKNOWN_KIND otherwise."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != LANDING_PREFIX or not parts[-1]:
+        raise QuarantineError("UNKNOWN_KIND", "key is not landing/<kind>/<name>")
+    try:
+        return FileKind(parts[1])
+    except ValueError:
+        raise QuarantineError("UNKNOWN_KIND", "key names no known kind") from None
+
+
+def schema_for(kind: FileKind) -> KindSchema:
+    """The schema of a kind's rows (for FHIR, of its flattened rows); UNSUPPORTED_KIND if it has none."""
+    schema = SCHEMAS.get(kind)
+    if schema is None:
+        raise QuarantineError("UNSUPPORTED_KIND", f"kind {kind.value} is not supported yet")
+    return schema
+
+
+def read_file(data: bytes, *, kind: FileKind, source_key: str, as_of: date | None = None) -> IntakeResult:
+    """Parse and validate one file; whole-file problems raise `QuarantineError`.
+
+    `as_of` is the day rules such as "birth date not in the future" compare with (default: today, UTC).
+    """
+    file_id = hashlib.sha256(data).hexdigest()
+    schema = schema_for(kind)
+    raw, skipped = flatten_fhir(data) if kind is FileKind.FHIR else (read_raw(data, schema), 0)
+    checked = validate(raw, schema, as_of=as_of or datetime.now(UTC).date())
+    sorted_out = reconcile(checked.valid, schema, kind)
+    rejects = pl.concat([checked.rejects, sorted_out.conflicts]).sort(SOURCE_ROW, "field")
+    rejected_rows = rejects.get_column(SOURCE_ROW).n_unique()
+    accepted = sorted_out.accepted.cast(schema.polars_schema())  # type: ignore[arg-type]
+    manifest = FileManifest(
+        file_id=file_id,
+        kind=kind,
+        source_key=source_key,
+        status=FileStatus.ACCEPTED,
+        rows_read=raw.height,
+        accepted=accepted.height,
+        rejected=rejected_rows,
+        duplicate=sorted_out.duplicate,
+        superseded=sorted_out.superseded,
+    )
+    return IntakeResult(
+        file_id=file_id,
+        kind=kind,
+        accepted=accepted,
+        rejects=rejects,
+        manifest=manifest,
+        skipped_resources=skipped,
+    )
+
+
+def rejects_csv(result: IntakeResult) -> bytes:
+    """The rejects report: `source_row,field,reason_code`, one line per bad field, never a value."""
+    return result.rejects.select(SOURCE_ROW, "field", "reason_code").write_csv().encode("utf-8")
+
+
+def curated_partitions(result: IntakeResult) -> dict[str, pl.DataFrame]:
+    """Accepted rows split by period `YYYY-MM` of the kind's main date (`current` for clinics).
+
+    The service writes each to `curated/<kind>/period=<p>/<file_id>.parquet`.
+    """
+    schema = schema_for(result.kind)
+    if result.accepted.height == 0:
+        return {}
+    if schema.period_column is None:
+        return {CURRENT_PERIOD: result.accepted}
+    period = pl.col(schema.period_column).dt.strftime("%Y-%m").alias("__period")
+    parts = result.accepted.with_columns(period).partition_by("__period", as_dict=True, maintain_order=True)
+    return {str(key[0]): frame.drop("__period") for key, frame in parts.items()}
