@@ -45,7 +45,9 @@ def run_demo(*, out: Path, members: int, clinics: int, seed: int, console: Conso
     return summary
 
 
-def _ingest(runtime: Any, s3: Any, outputs: dict[str, str], plan: Any, console: Console) -> list[dict[str, Any]]:
+def _ingest(
+    runtime: Any, s3: Any, outputs: dict[str, str], plan: Any, console: Console
+) -> list[dict[str, Any]]:
     landing = outputs["LandingBucketName"]
     files = [(kind, path) for kind in INGEST_ORDER for path in plan.files.get(kind, [])]
     with Progress(console=console, transient=True) as progress:
@@ -136,4 +138,6 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
 
 
 def _read_json_objects(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in _keys(s3, bucket, prefix)]
+    return [
+        json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in _keys(s3, bucket, prefix)
+    ]

@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from cli.operator import RunInputError, annual_input, monthly_input, start_run, wait_for
 from cli.stack import StackNotFoundError, resolve_stack
+from shared.logic.money import format_cents
+from shared.models.runs import Run
+from shared.services.lifecycle import RunLifecycle, RunNotFoundError, RunTransitionError
 
-app = typer.Typer(help="Pay-for-performance engine: local runtime, demo and operator commands.", no_args_is_help=True)
+app = typer.Typer(
+    help="Pay-for-performance engine: local runtime, demo and operator commands.", no_args_is_help=True
+)
 run_app = typer.Typer(help="Start and manage payment runs.", no_args_is_help=True)
-local_app = typer.Typer(help="The local runtime (moto) that runs the real stack on this machine.", no_args_is_help=True)
+local_app = typer.Typer(
+    help="The local runtime (moto) that runs the real stack on this machine.", no_args_is_help=True
+)
 app.add_typer(run_app, name="run")
 app.add_typer(local_app, name="local")
 console = Console()
@@ -74,6 +83,66 @@ def run_annual(
         _fail(str(error))
         return
     _start(run_input, stack, wait)
+
+
+def _lifecycle(stack_name: str | None) -> RunLifecycle:
+    from shared.dal.runs import DynamoRunRegistry
+
+    try:
+        stack = resolve_stack(stack_name)
+    except StackNotFoundError as error:
+        _fail(str(error))
+        raise
+    return RunLifecycle(DynamoRunRegistry(stack.client("dynamodb"), stack.output("RegistryTableName")))
+
+
+@app.command("runs")
+def runs(
+    stack: str | None = STACK_OPTION,
+    limit: int = typer.Option(50, help="How many runs, newest first."),
+) -> None:
+    """List runs with their status and totals."""
+    table = Table(title="Payment runs")
+    for column in ("run", "kind", "period", "mode", "status", "entries", "total (USD)", "updated"):
+        table.add_column(column, justify="right" if column in {"entries", "total (USD)"} else "left")
+    for run in _lifecycle(stack).recent(limit):
+        table.add_row(
+            run.run_id,
+            run.run_kind.value,
+            run.period,
+            run.mode.value,
+            run.status.value,
+            str(run.entry_count),
+            format_cents(run.total_cents),
+            run.updated_at.strftime("%Y-%m-%d %H:%M"),
+        )
+    console.print(table)
+
+
+@run_app.command("approve")
+def run_approve(
+    run_id: str = typer.Argument(..., help="The run id, e.g. monthly-2026-03-final."),
+    stack: str | None = STACK_OPTION,
+) -> None:
+    """Approve a CALCULATED final run for payment."""
+    _transition(lambda lifecycle: lifecycle.approve(run_id), stack)
+
+
+@run_app.command("mark-paid")
+def run_mark_paid(
+    run_id: str = typer.Argument(..., help="The run id."), stack: str | None = STACK_OPTION
+) -> None:
+    """Record that finance paid an APPROVED run."""
+    _transition(lambda lifecycle: lifecycle.mark_paid(run_id), stack)
+
+
+def _transition(move: Callable[[RunLifecycle], Run], stack: str | None) -> None:
+    try:
+        run = move(_lifecycle(stack))
+    except (RunNotFoundError, RunTransitionError) as error:
+        _fail(str(error))
+        return
+    console.print(f"{run.run_id}: {run.status.value}")
 
 
 @local_app.command("serve")

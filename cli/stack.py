@@ -30,9 +30,10 @@ class StackRef:
         """A boto3 client for this stack's account (pointed at the local endpoint where there is one)."""
         if service not in self._clients:
             # The local runtime accepts any credentials; real ones come from the standard AWS chain.
-            local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"} if self.endpoint_url else {}
+            local = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
+            credentials = local if self.endpoint_url else {}
             self._clients[service] = boto3.client(
-                service, endpoint_url=self.endpoint_url, region_name=self.region, **local
+                service, endpoint_url=self.endpoint_url, region_name=self.region, **credentials
             )
         return self._clients[service]
 

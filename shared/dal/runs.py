@@ -9,13 +9,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from shared.dal.dynamo import CONDITION_FAILED, error_code, from_item, to_item
+from shared.dal.dynamo import CONDITION_FAILED, error_code, from_item, query_all, to_item
 from shared.dal.errors import AlreadyRecordedError, StaleVersionError
 from shared.models.runs import Run, RunStatus
+from shared.models.tables import REGISTRY_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -38,6 +40,10 @@ class RunRegistry(ABC):
     @abstractmethod
     def get(self, run_id: str) -> Run | None:
         """The run, read consistently; None if unknown."""
+
+    @abstractmethod
+    def recent(self, limit: int = 50) -> list[Run]:
+        """The most recently started runs, newest first."""
 
     @abstractmethod
     def transition(
@@ -88,6 +94,17 @@ class DynamoRunRegistry(RunRegistry):
         )
         item = response.get("Item")
         return Run.model_validate(from_item(item)) if item else None
+
+    def recent(self, limit: int = 50) -> list[Run]:
+        items = query_all(
+            self._db,
+            TableName=self._table,
+            IndexName=REGISTRY_TABLE.gsi_name,
+            KeyConditionExpression="gsi1pk = :runs",
+            ExpressionAttributeValues={":runs": {"S": RUNS_INDEX_KEY}},
+            ScanIndexForward=False,
+        )
+        return [Run.model_validate(item) for item in islice(items, limit)]
 
     def transition(
         self,
