@@ -172,9 +172,10 @@ def demo(
 
 def _register_optional() -> None:
     # Commands owned by other modules add themselves; the app stays importable without them.
-    from cli import validate
+    from cli import measure_report, validate
 
     validate.register(app)
+    measure_report.register(app)
 
 
 _register_optional()
