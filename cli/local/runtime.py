@@ -1,0 +1,205 @@
+"""`LocalRuntime`: the synthesized stack inside `mock_aws`, with invokes routed to the real handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from unittest import mock
+
+from moto import mock_aws
+from moto.core.config import DefaultConfig
+
+from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump
+from cli.local.stack import LocalStack
+from cli.local.template import create_stack
+
+DEFAULT_REGION = "us-east-1"
+MOTO_CONFIG: DefaultConfig = {
+    "lambda": {"use_docker": False},
+    "stepfunctions": {"execute_state_machine": True},
+}
+_POLL_S = 0.05
+# Variables that would send boto3 anywhere but moto, or that moto ignores and a handler should not see.
+_FOREIGN_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
+
+
+class ExecutionTimeoutError(Exception):
+    """A state machine execution was still running when the wait ran out."""
+
+
+@dataclass(frozen=True)
+class ExecutionResult:
+    """How a state machine execution ended."""
+
+    execution_arn: str
+    status: str
+    output: Any
+    error: str | None
+    cause: str | None
+
+
+def fake_aws_env(region: str) -> dict[str, str]:
+    """Credentials and region that keep boto3 off real AWS."""
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+        "AWS_REGION": region,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def function_env(stack: LocalStack) -> dict[str, str]:
+    """The union of the routed functions' resolved environments (they share one variable set)."""
+    merged: dict[str, str] = {}
+    for spec in stack.functions.values():
+        merged.update(spec.environment)
+    return merged
+
+
+def default_asset_dirs() -> tuple[Path, ...]:
+    """Where a synthesized app's file assets (e.g. state machine definitions) are found."""
+    return (Path("cdk.out"),)
+
+
+def app_template(stage: str) -> dict[str, Any]:
+    """The project's CDK app synthesized for a stage, without packaging the Lambda code asset."""
+    from infra.app import synth_template
+
+    return synth_template(stage, package_assets=False)
+
+
+def app_asset_dirs() -> tuple[Path, ...]:
+    """Where the app's file assets are found: a cloud assembly, else the state machine sources."""
+    import infra
+
+    return (*default_asset_dirs(), Path(infra.__file__).parent / "state_machines")
+
+
+def start_and_wait(
+    stack: LocalStack, state_machine_arn: str, payload: Mapping[str, Any], name: str | None, timeout_s: float
+) -> ExecutionResult:
+    """Start an execution and poll until it leaves RUNNING (moto runs it in a worker thread)."""
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=state_machine_arn, name=name or uuid.uuid4().hex, input=json.dumps(payload)
+    )["executionArn"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        described = sfn.describe_execution(executionArn=arn)
+        if described["status"] != "RUNNING":
+            break
+        if time.monotonic() > deadline:
+            raise ExecutionTimeoutError(f"{arn} still RUNNING after {timeout_s}s")
+        time.sleep(_POLL_S)
+    output = described.get("output")
+    return ExecutionResult(
+        execution_arn=arn,
+        status=described["status"],
+        output=json.loads(output) if output else None,
+        error=described.get("error"),
+        cause=described.get("cause"),
+    )
+
+
+class LocalRuntime:
+    """The stack of a synthesized template on moto's in-memory AWS, handlers running in this process."""
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        *,
+        region: str = DEFAULT_REGION,
+        stack_name: str = "p4p-local",
+        asset_dirs: Sequence[Path] | None = None,
+    ) -> None:
+        self.template = template
+        self.region = region
+        self.stack_name = stack_name
+        self.asset_dirs = tuple(asset_dirs) if asset_dirs is not None else default_asset_dirs()
+        self._exit = ExitStack()
+        self._stack: LocalStack | None = None
+        self._router: LambdaRouter | None = None
+
+    @classmethod
+    def from_app(cls, stage: str = "dev", **kwargs: Any) -> LocalRuntime:
+        """Synthesize the project's CDK app for a stage and build a runtime from its template."""
+        kwargs.setdefault("asset_dirs", app_asset_dirs())
+        return cls(app_template(stage), stack_name=f"p4p-{stage}", **kwargs)
+
+    def __enter__(self) -> LocalRuntime:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start moto, create the stack, export the functions' environment, route invokes."""
+        try:
+            env = self._exit.enter_context(mock.patch.dict(os.environ, fake_aws_env(self.region)))
+            for key in [k for k in env if k in _FOREIGN_ENV or k.startswith("AWS_ENDPOINT_URL_")]:
+                del env[key]
+            self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+            self._stack = create_stack(
+                self.template, region=self.region, stack_name=self.stack_name, asset_dirs=self.asset_dirs
+            )
+            os.environ.update(function_env(self._stack))
+            self._router = LambdaRouter(self._stack.functions)
+            self._exit.enter_context(self._router.patched())
+        except BaseException:
+            self._exit.close()
+            raise
+
+    def stop(self) -> None:
+        """Undo everything `start` did: patches, environment and moto's state."""
+        self._exit.close()
+        self._stack = None
+        self._router = None
+
+    @property
+    def stack(self) -> LocalStack:
+        if self._stack is None:
+            raise RuntimeError("LocalRuntime is not started")
+        return self._stack
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """The template's outputs, resolved to physical values."""
+        return self.stack.outputs
+
+    def client(self, service: str) -> Any:
+        """A boto3 client on the local stack."""
+        return self.stack.client(service)
+
+    def invoke(self, function_name: str, event: Any) -> Any:
+        """Call a template function's handler directly, as a synchronous invoke would."""
+        assert self._router is not None
+        return self._router.call(function_name, event)
+
+    def pump_ingest_queue(self, max_rounds: int = 100) -> PumpStats:
+        """Deliver queued messages to their functions like Lambda's event source mappings, until empty."""
+        assert self._router is not None
+        return QueuePump(self.stack, self._router).pump(max_rounds)
+
+    def start_and_wait(
+        self,
+        state_machine_arn: str,
+        input: Mapping[str, Any],
+        name: str | None = None,
+        timeout_s: float = 120,
+    ) -> ExecutionResult:
+        """Run a state machine execution to its end and return how it ended."""
+        return start_and_wait(self.stack, state_machine_arn, input, name, timeout_s)

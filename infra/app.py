@@ -1,0 +1,72 @@
+"""The CDK app: `python -m infra.app` (what `cdk synth` runs) and `synth_template` (tests, local runtime).
+
+Stage and names come from CDK context (`-c stage=prod -c project=p4p`), with cdk.json's context as defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from infra.constructs.common import StageConfig
+from infra.nag import add_nag_packs
+from infra.stack import P4PStack
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STAGES = ("dev", "prod")
+
+
+def default_context() -> dict[str, Any]:
+    """cdk.json's context: the feature flags and default stage/project the CLI would pass."""
+    return dict(json.loads((REPO_ROOT / "cdk.json").read_text())["context"])
+
+
+def stack_name(context: dict[str, Any]) -> str:
+    """`<project>-<stage>`, e.g. `p4p-dev`."""
+    return f"{context['project']}-{context['stage']}"
+
+
+def build_app(
+    context: dict[str, Any] | None = None,
+    *,
+    package_assets: bool = True,
+    nag: bool = True,
+    outdir: str | None = None,
+) -> cdk.App:
+    """Build the app with its one stack; `nag` registers the cdk-nag packs as validation plugins."""
+    # Context given here is a default: the CDK CLI's `-c` values (and cdk.json) take precedence over it.
+    app = cdk.App(context={**default_context(), **(context or {})}, outdir=outdir)
+    stage = str(app.node.try_get_context("stage") or "dev")
+    project = str(app.node.try_get_context("project") or "p4p")
+    if stage not in STAGES:
+        raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
+    config = StageConfig(stage=stage, project=project)
+    P4PStack(
+        app,
+        stack_name({"project": project, "stage": stage}),
+        config=config,
+        package_assets=package_assets,
+        description=f"P4P incentive engine ({stage})",
+    )
+    if nag:
+        add_nag_packs(app)
+    return app
+
+
+def synth_template(stage: str = "dev", package_assets: bool = False) -> dict[str, Any]:
+    """The synthesized CloudFormation template of the main stack, as a dict."""
+    app = build_app({"stage": stage}, package_assets=package_assets, nag=False)
+    name = stack_name({"project": app.node.try_get_context("project"), "stage": stage})
+    return dict(app.synth().get_stack_by_name(name).template)
+
+
+def main() -> None:
+    """Synthesize (the CLI's entry point); the nag packs fail synthesis on unacknowledged findings."""
+    build_app().synth()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""The P4P stack: it only composes the constructs, wires their shared inputs and names the outputs."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.constructs.common import StageConfig
+from infra.constructs.ingestion import Ingestion
+from infra.constructs.lambda_code import function_code
+from infra.constructs.monitoring import Monitoring
+from infra.constructs.payment_runs import PaymentRuns
+from infra.constructs.policies import SharedPolicies
+from infra.constructs.storage import Storage
+from shared.models.tables import (
+    DEFAULT_SHARD_SIZE,
+    GAPS_TABLE,
+    LEDGER_TABLE,
+    REGISTRY_TABLE,
+    SHARD_SIZE_ENV,
+    STAGE_ENV,
+    BucketEnv,
+)
+
+
+class P4PStack(Stack):
+    """Storage, ingestion, payment runs and monitoring for one stage."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        package_assets: bool,
+        **kwargs: object,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)  # type: ignore[arg-type]
+        storage = Storage(self, "Storage", config=config)
+        policies = SharedPolicies(self, "SharedPolicies")
+        code = function_code(package_assets=package_assets)
+        environment = self._environment(storage, config)
+        ingestion = Ingestion(
+            self,
+            "Ingestion",
+            storage=storage,
+            config=config,
+            code=code,
+            environment=environment,
+            shared_policies=[policies.xray],
+        )
+        runs = PaymentRuns(
+            self,
+            "PaymentRuns",
+            storage=storage,
+            config=config,
+            code=code,
+            environment=environment,
+            shared_policies=[policies.xray],
+            log_delivery_policy=policies.log_delivery,
+        )
+        functions = {"IngestFile": ingestion.ingest.function} | {
+            name: fn.function for name, fn in runs.functions.items()
+        }
+        monitoring = Monitoring(
+            self,
+            "Monitoring",
+            key=storage.messaging_key,
+            dlq=ingestion.dlq,
+            state_machines=runs.state_machines,
+            functions=functions,
+        )
+        self._outputs(storage, ingestion, runs, monitoring)
+
+    @staticmethod
+    def _environment(storage: Storage, config: StageConfig) -> dict[str, str]:
+        return {
+            STAGE_ENV: config.stage,
+            BucketEnv.LANDING.value: storage.landing_bucket.bucket_name,
+            BucketEnv.CURATED.value: storage.curated_bucket.bucket_name,
+            BucketEnv.REPORTS.value: storage.reports_bucket.bucket_name,
+            GAPS_TABLE.env_var: storage.table(GAPS_TABLE).table_name,
+            LEDGER_TABLE.env_var: storage.table(LEDGER_TABLE).table_name,
+            REGISTRY_TABLE.env_var: storage.table(REGISTRY_TABLE).table_name,
+            SHARD_SIZE_ENV: str(DEFAULT_SHARD_SIZE),
+            "POWERTOOLS_SERVICE_NAME": config.project,
+            "POWERTOOLS_METRICS_NAMESPACE": config.project.upper(),
+            "LOG_LEVEL": "INFO",
+        }
+
+    def _outputs(
+        self, storage: Storage, ingestion: Ingestion, runs: PaymentRuns, monitoring: Monitoring
+    ) -> None:
+        values = {
+            "LandingBucketName": storage.landing_bucket.bucket_name,
+            "CuratedBucketName": storage.curated_bucket.bucket_name,
+            "ReportsBucketName": storage.reports_bucket.bucket_name,
+            "GapsTableName": storage.table(GAPS_TABLE).table_name,
+            "LedgerTableName": storage.table(LEDGER_TABLE).table_name,
+            "RegistryTableName": storage.table(REGISTRY_TABLE).table_name,
+            "IngestQueueUrl": ingestion.queue.queue_url,
+            "IngestDlqUrl": ingestion.dlq.queue_url,
+            "MonthlyStateMachineArn": runs.state_machines["MonthlyStateMachine"].state_machine_arn,
+            "AnnualStateMachineArn": runs.state_machines["AnnualStateMachine"].state_machine_arn,
+            "AlarmTopicArn": monitoring.topic.topic_arn,
+        }
+        for key, value in values.items():
+            CfnOutput(self, key, value=value)

@@ -1,0 +1,135 @@
+"""Payment runs: seven functions with their own roles, two logged, traced state machines."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from shared.models.tables import ALL_TABLES, SHARD_SIZE_ENV, STAGE_ENV, BucketEnv
+from tests.infra.conftest import Synthesized
+
+pytestmark = pytest.mark.xdist_group("infra")
+
+CONTRACT_HANDLERS = {
+    "IngestFile": "functions.ingest.ingest_file.handler",
+    "OpenRun": "functions.runs.open_run.handler",
+    "PlanShards": "functions.runs.plan_shards.handler",
+    "EarnShard": "functions.runs.earn_shard.handler",
+    "AggregateRun": "functions.runs.aggregate_run.handler",
+    "RenderStatements": "functions.runs.render_statements.handler",
+    "CloseRun": "functions.runs.close_run.handler",
+    "FailRun": "functions.runs.fail_run.handler",
+}
+REQUIRED_ENV = {
+    STAGE_ENV,
+    *(b.value for b in BucketEnv),
+    *(t.env_var for t in ALL_TABLES),
+    SHARD_SIZE_ENV,
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "LOG_LEVEL",
+}
+MACHINES = ("MonthlyStateMachine", "AnnualStateMachine")
+
+
+def _functions(synth: Synthesized) -> dict[str, dict[str, Any]]:
+    return synth.of_type("AWS::Lambda::Function")
+
+
+def _contract_functions(synth: Synthesized) -> list[dict[str, Any]]:
+    handlers = set(CONTRACT_HANDLERS.values())
+    return [f["Properties"] for f in _functions(synth).values() if f["Properties"]["Handler"] in handlers]
+
+
+def test_every_contract_handler_has_exactly_one_function(dev: Synthesized) -> None:
+    # GIVEN the functions of the stack
+    handlers = [f["Handler"] for f in _contract_functions(dev)]
+
+    # WHEN / THEN each handler of the contract table is deployed once
+    assert sorted(handlers) == sorted(CONTRACT_HANDLERS.values())
+
+
+def test_every_function_has_its_own_role_env_tracing_and_log_group(dev: Synthesized) -> None:
+    # GIVEN the contract functions
+    functions = _contract_functions(dev)
+
+    # WHEN / THEN roles are not shared, env is complete, tracing is active, logs go to a retained group
+    roles = [json.dumps(f["Role"], sort_keys=True) for f in functions]
+    assert len(set(roles)) == len(functions)
+    log_groups = dev.of_type("AWS::Logs::LogGroup")
+    for function in functions:
+        assert set(function["Environment"]["Variables"]) >= REQUIRED_ENV
+        assert function["TracingConfig"] == {"Mode": "Active"}
+        assert function["Runtime"] == "python3.11"
+        assert function["Architectures"] == ["x86_64"]
+        group_id = function["LoggingConfig"]["LogGroup"]["Ref"]
+        assert log_groups[group_id]["Properties"]["RetentionInDays"] > 0
+
+
+def test_earn_shard_has_minutes_not_the_maximum_and_one_to_two_gigabytes(dev: Synthesized) -> None:
+    # GIVEN the earn-shard function
+    [earn] = [f for f in _contract_functions(dev) if f["Handler"] == CONTRACT_HANDLERS["EarnShard"]]
+
+    # WHEN / THEN it fails fast enough to be retried inside the map, with room for a shard in memory
+    assert 60 <= earn["Timeout"] < 900
+    assert 1024 <= earn["MemorySize"] <= 2048
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_state_machines_log_everything_but_execution_data_and_trace(dev: Synthesized, machine: str) -> None:
+    # GIVEN a state machine
+    props = dev.resources[machine]["Properties"]
+
+    # WHEN we read its logging and tracing
+    logging = props["LoggingConfiguration"]
+
+    # THEN all events are logged without payloads (which carry run ids only, but still), and X-Ray is on
+    assert logging["Level"] == "ALL"
+    assert logging["IncludeExecutionData"] is False
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    group = logging["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert "KmsKeyId" in dev.resources[group]["Properties"]
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_every_placeholder_of_the_definition_is_substituted_by_a_function_arn(
+    dev: Synthesized, machine: str
+) -> None:
+    # GIVEN a state machine's inline definition and its substitutions
+    props = dev.resources[machine]["Properties"]
+    definition = props["DefinitionString"]
+    substitutions = props["DefinitionSubstitutions"]
+
+    # WHEN we collect the `${...}` placeholders of the definition
+    placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
+
+    # THEN CloudFormation can fill each one, and each with a function of this stack
+    functions = _functions(dev)
+    assert placeholders == set(substitutions)
+    for value in substitutions.values():
+        assert functions[value["Fn::GetAtt"][0]] and value["Fn::GetAtt"][1] == "Arn"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_state_machine_role_can_run_a_distributed_map(dev: Synthesized, machine: str) -> None:
+    # GIVEN the policies attached to the machine's role
+    role = dev.resources[machine]["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for p in dev.of_type("AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role} in p["Properties"].get("Roles", [])
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+    # WHEN we collect the actions it is allowed
+    actions = {
+        a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+
+    # THEN it may start and watch its child executions, read the manifest and invoke the functions
+    assert {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"} <= actions
+    assert {"s3:GetObject", "lambda:InvokeFunction"} <= actions
+    assert not any(a.endswith("*") for a in actions if not a.startswith(("xray:", "logs:")))

@@ -1,0 +1,106 @@
+"""The ASL files: valid JSON, the contract's states, retries and catches, no ItemBatcher."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+STATE_MACHINES = Path(__file__).resolve().parents[2] / "infra" / "state_machines"
+DEFINITIONS = ("monthly_svu.asl.json", "annual_incentive.asl.json")
+REQUIRED_STATES = {
+    "OpenRun",
+    "PlanShards",
+    "EarnShards",
+    "AggregateRun",
+    "RenderStatements",
+    "CloseRun",
+    "MarkFailed",
+}
+LAMBDA_ERRORS = {
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def _load(name: str) -> dict[str, Any]:
+    return json.loads((STATE_MACHINES / name).read_text(encoding="utf-8"))
+
+
+def _tasks(states: dict[str, Any]) -> dict[str, Any]:
+    found = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            found[name] = state
+        if state["Type"] == "Map":
+            found |= _tasks(state["ItemProcessor"]["States"])
+    return found
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_definition_has_the_contract_states_and_a_fail_state(name: str) -> None:
+    # GIVEN a definition file
+    definition = _load(name)
+
+    # WHEN we list its top-level states
+    states = definition["States"]
+
+    # THEN it starts by opening the run and has every step of the contract and a Fail state
+    assert definition["StartAt"] == "OpenRun"
+    assert set(states) >= REQUIRED_STATES
+    assert any(s["Type"] == "Fail" for s in states.values())
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_earn_shards_is_a_distributed_map_over_an_s3_manifest_without_item_batcher(name: str) -> None:
+    # GIVEN the map state of a definition
+    text = (STATE_MACHINES / name).read_text(encoding="utf-8")
+    earn = json.loads(text)["States"]["EarnShards"]
+
+    # WHEN / THEN it reads the manifest from S3, runs children in distributed mode, and batches nothing
+    assert "ItemBatcher" not in text
+    assert earn["ItemReader"]["Resource"] == "arn:aws:states:::s3:getObject"
+    assert earn["ItemReader"]["ReaderConfig"]["InputType"] == "JSON"
+    assert earn["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert earn["MaxConcurrency"] > 0
+    assert earn["ResultPath"] is None
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_every_task_invokes_lambda_retries_service_errors_and_catches_to_fail_run(name: str) -> None:
+    # GIVEN every task of a definition (including the map's)
+    definition = _load(name)
+    tasks = _tasks(definition["States"])
+    fail_run_states = {
+        n for n, t in tasks.items() if t["Parameters"]["FunctionName"] == "${FailRunFunctionArn}"
+    }
+
+    # WHEN / THEN each invokes Lambda through the optimised integration and retries Lambda's own errors
+    assert fail_run_states
+    for task in tasks.values():
+        assert task["Resource"] == "arn:aws:states:::lambda:invoke"
+        retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        assert retried >= LAMBDA_ERRORS
+    # AND each top-level step catches everything into a FailRun step
+    for state_name, state in definition["States"].items():
+        if state["Type"] in {"Task", "Map"} and state_name not in fail_run_states:
+            [catch] = state["Catch"]
+            assert catch["ErrorEquals"] == ["States.ALL"]
+            assert catch["ResultPath"] == "$.error"
+            assert catch["Next"] in fail_run_states
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_earn_shard_also_retries_its_own_failures(name: str) -> None:
+    # GIVEN the task inside the map
+    earn = _load(name)["States"]["EarnShards"]["ItemProcessor"]["States"]["EarnShard"]
+
+    # WHEN we look for a retry on task failures
+    retries = [r for r in earn["Retry"] if "States.TaskFailed" in r["ErrorEquals"]]
+
+    # THEN a failed shard is tried again a few times before the run fails
+    assert retries and 2 <= retries[0]["MaxAttempts"] <= 5
