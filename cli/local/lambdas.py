@@ -256,3 +256,16 @@ class QueuePump:
             if not delivered_any:
                 break
         return PumpStats(rounds, invocations, received, deleted, retried, errors)
+
+
+def reset_process_caches() -> None:
+    """Forget the clients and services the handlers cached, so they bind to the runtime now in force.
+
+    A Lambda container builds them once; in this process one runtime may follow another (tests, `serve`).
+    """
+    from functions.ingest.ingest_file import ingest_service
+    from functions.runs.common import run_service
+    from shared.dal.clients import dynamodb_client, s3_client
+
+    for cached in (dynamodb_client, s3_client, ingest_service, run_service):
+        cached.cache_clear()

@@ -17,7 +17,7 @@ from unittest import mock
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
-from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump
+from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump, reset_process_caches
 from cli.local.stack import LocalStack
 from cli.local.template import create_stack
 
@@ -157,6 +157,8 @@ class LocalRuntime:
                 self.template, region=self.region, stack_name=self.stack_name, asset_dirs=self.asset_dirs
             )
             os.environ.update(function_env(self._stack))
+            reset_process_caches()
+            self._exit.callback(reset_process_caches)
             self._router = LambdaRouter(self._stack.functions)
             self._exit.enter_context(self._router.patched())
         except BaseException:

@@ -15,7 +15,7 @@ from unittest import mock
 from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
-from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump
+from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump, reset_process_caches
 from cli.local.runtime import (
     DEFAULT_REGION,
     MOTO_CONFIG,
@@ -110,6 +110,8 @@ class LocalServer:
             asset_dirs=self.asset_dirs,
         )
         os.environ.update(function_env(self._stack))
+        reset_process_caches()
+        self._exit.callback(reset_process_caches)
         router = LambdaRouter(self._stack.functions)
         self._exit.enter_context(router.patched())
         self._pump = QueuePump(self._stack, router)
