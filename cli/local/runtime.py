@@ -18,6 +18,7 @@ from moto import mock_aws
 from moto.core.config import DefaultConfig
 
 from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump, reset_process_caches
+from cli.local.moto_speedups import partition_queries
 from cli.local.stack import LocalStack
 from cli.local.template import create_stack
 
@@ -153,6 +154,7 @@ class LocalRuntime:
             for key in [k for k in env if k in _FOREIGN_ENV or k.startswith("AWS_ENDPOINT_URL_")]:
                 del env[key]
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
+            self._exit.enter_context(partition_queries())
             self._stack = create_stack(
                 self.template, region=self.region, stack_name=self.stack_name, asset_dirs=self.asset_dirs
             )

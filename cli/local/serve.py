@@ -16,6 +16,7 @@ from moto.core.config import default_user_config
 from moto.server import ThreadedMotoServer
 
 from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump, reset_process_caches
+from cli.local.moto_speedups import partition_queries
 from cli.local.runtime import (
     DEFAULT_REGION,
     MOTO_CONFIG,
@@ -92,6 +93,7 @@ class LocalServer:
         requests_log = logging.getLogger("werkzeug")
         self._exit.callback(requests_log.setLevel, requests_log.level)
         requests_log.setLevel(logging.WARNING)
+        self._exit.enter_context(partition_queries())
         server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         server.start()
         self._exit.callback(server.stop)
