@@ -137,7 +137,8 @@ def read_raw(data: bytes, schema: KindSchema) -> pl.DataFrame:
     if is_blank(data):
         raise QuarantineError("EMPTY_FILE", "file has no content")
     fmt = detect_format(data)
-    if fmt is not FileFormat.PARQUET:
+    # polars rejects invalid UTF-8 in a CSV itself; the separate pass only runs to name the failure.
+    if fmt is FileFormat.JSONL:
         check_utf8(data)
     try:
         if fmt is FileFormat.PARQUET:
@@ -147,9 +148,16 @@ def read_raw(data: bytes, schema: KindSchema) -> pl.DataFrame:
         else:
             frame = _read_csv(data)
     except QuarantineError:
+        if fmt is FileFormat.CSV:
+            check_utf8(data)
         raise
     except _PARSE_ERRORS:
+        if fmt is FileFormat.CSV:
+            check_utf8(data)
         raise QuarantineError("UNREADABLE", f"not a readable {fmt.value} file") from None
+    if fmt is FileFormat.CSV:
+        # polars checks the values it reads, not the header names.
+        check_utf8(data[: data.find(b"\n") + 1 or len(data)])
     if frame.height == 0:
         raise QuarantineError("EMPTY_FILE", "file has no data rows")
     for name in schema.required:

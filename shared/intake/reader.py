@@ -61,7 +61,9 @@ def read_file(data: bytes, *, kind: FileKind, source_key: str, as_of: date | Non
     file_id = hashlib.sha256(data).hexdigest()
     schema = schema_for(kind)
     raw, skipped = flatten_fhir(data) if kind is FileKind.FHIR else (read_raw(data, schema), 0)
+    rows_read = raw.height
     checked = validate(raw, schema, as_of=as_of or datetime.now(UTC).date())
+    del raw  # large files: the raw strings are dead once validated
     sorted_out = reconcile(checked.valid, schema, kind)
     rejects = pl.concat([checked.rejects, sorted_out.conflicts]).sort(SOURCE_ROW, "field")
     rejected_rows = rejects.get_column(SOURCE_ROW).n_unique()
@@ -71,7 +73,7 @@ def read_file(data: bytes, *, kind: FileKind, source_key: str, as_of: date | Non
         kind=kind,
         source_key=source_key,
         status=FileStatus.ACCEPTED,
-        rows_read=raw.height,
+        rows_read=rows_read,
         accepted=accepted.height,
         rejected=rejected_rows,
         duplicate=sorted_out.duplicate,
@@ -102,6 +104,13 @@ def curated_partitions(result: IntakeResult) -> dict[str, pl.DataFrame]:
         return {}
     if schema.period_column is None:
         return {CURRENT_PERIOD: result.accepted}
-    period = pl.col(schema.period_column).dt.strftime("%Y-%m").alias("__period")
+    # An integer year*100+month partitions several times faster than a formatted string.
+    day = pl.col(schema.period_column)
+    period = (day.dt.year() * 100 + day.dt.month()).alias("__period")
     parts = result.accepted.with_columns(period).partition_by("__period", as_dict=True, maintain_order=True)
-    return {str(key[0]): frame.drop("__period") for key, frame in parts.items()}
+    return {_period_name(key[0]): frame.drop("__period") for key, frame in parts.items()}
+
+
+def _period_name(value: object) -> str:
+    number = int(str(value))
+    return f"{number // 100:04d}-{number % 100:02d}"

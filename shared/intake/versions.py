@@ -44,8 +44,9 @@ def _superseded_mask(valid: pl.DataFrame, kind: FileKind) -> pl.Expr | None:
 def reconcile(valid: pl.DataFrame, schema: KindSchema, kind: FileKind) -> Reconciled:
     """Drop exact duplicates, reject natural-key conflicts, and hold back originals the file replaces."""
     key = list(schema.natural_key or schema.content)
-    # Only rows whose key repeats need the costly whole-row comparison; most files have none.
-    repeated = valid.select(pl.struct(key).is_duplicated()).to_series()
+    # Only rows whose key repeats need the costly whole-row comparison; most files have none. A hash
+    # collision only sends a row down the exact path below, so hashing first is safe and much cheaper.
+    repeated = valid.select(pl.struct(key).hash().is_duplicated()).to_series()
     conflicts = pl.DataFrame(schema=REJECT_SCHEMA)
     duplicate = 0
     kept = valid

@@ -8,11 +8,13 @@ crash, or the same file delivered twice, applies the file once.
 from __future__ import annotations
 
 import hashlib
+import io
 from enum import StrEnum
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from shared.dal.claim_versions import ClaimVersionRepository
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
@@ -26,6 +28,13 @@ from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.care_gap import ActionDefinition, ProgramCatalog
+from shared.services.ingest_versions import (
+    ClaimVersionKeeper,
+    VersionEffect,
+    medical_records,
+    medical_versions,
+    pharmacy_versions,
+)
 
 TEST_EVENT = "s3:TestEvent"
 REJECTS_HEADER = "source_row,field,reason_code\n"
@@ -48,6 +57,8 @@ class IngestOutcome(BaseModel):
     accepted: int = 0
     rejected: int = 0
     evidence: int = 0
+    evidence_withheld: int = 0
+    evidence_retracted: int = 0
     reason: str | None = None
 
 
@@ -63,8 +74,11 @@ class IngestService:
         catalog: ProgramCatalog,
         curated_bucket: str,
         reports_bucket: str,
+        versions: ClaimVersionRepository | None = None,
     ) -> None:
+        """`versions` nets claims across files; without it each file is netted on its own only."""
         self._store = store
+        self._keeper = ClaimVersionKeeper(versions, gaps) if versions is not None else None
         self._files = files
         self._gaps = gaps
         self._catalog = catalog
@@ -133,7 +147,7 @@ class IngestService:
         curated_keys = []
         for period, frame in sorted(curated_partitions(result).items()):
             key = f"{Prefix.CURATED}{kind.value}/period={period}/{result.file_id}.parquet"
-            self._store.put_parquet(self._curated, key, frame)
+            self._put_parquet(self._curated, key, frame)
             curated_keys.append(key)
         rejects_key = None
         if result.rejects.height:
@@ -145,7 +159,7 @@ class IngestService:
         self._store.put_json(
             self._reports, f"{Prefix.MANIFESTS}{result.file_id}.json", manifest.model_dump(mode="json")
         )
-        evidence = self._apply(result)
+        effect = self._apply(result)
         self._files.finish(result.file_id, FileStatus.ACCEPTED, manifest=manifest)
         logger.info(
             "file accepted",
@@ -153,7 +167,9 @@ class IngestService:
             kind=kind.value,
             accepted=manifest.accepted,
             rejected=manifest.rejected,
-            evidence=evidence,
+            evidence=effect.applied,
+            evidence_withheld=effect.withheld,
+            evidence_retracted=effect.retracted,
         )
         return IngestOutcome(
             file_id=result.file_id,
@@ -161,31 +177,49 @@ class IngestService:
             status=IngestStatus.ACCEPTED,
             accepted=manifest.accepted,
             rejected=manifest.rejected,
-            evidence=evidence,
+            evidence=effect.applied,
+            evidence_withheld=effect.withheld,
+            evidence_retracted=effect.retracted,
         )
+
+    def _put_parquet(self, bucket: str, key: str, frame: pl.DataFrame) -> None:
+        # Snappy: about as small as zstd on these columns and cheaper to write on one Lambda core.
+        buffer = io.BytesIO()
+        frame.write_parquet(buffer, compression="snappy")
+        self._store.put_bytes(bucket, key, buffer.getvalue(), "application/vnd.apache.parquet")
 
     def _actions(self) -> list[ActionDefinition]:
         return [a for program in self._catalog.versions for a in program.actions]
 
-    def _apply(self, result: IntakeResult) -> int:
-        """Write what the file means for the gap state; returns the evidence count."""
+    def _apply(self, result: IntakeResult) -> VersionEffect:
+        """Write what the file means for the gap state: clinics, roster, or net evidence."""
         rows = result.accepted
         if result.kind is FileKind.CLINICS:
             self._gaps.put_clinics(clinics_from_rows(rows))
-            return 0
+            return VersionEffect()
         if result.kind is FileKind.ELIGIBILITY:
             profiles, spans = roster_from_rows(rows)
             self._gaps.put_roster(profiles, spans)
-            return 0
+            return VersionEffect()
+        if result.kind is FileKind.PHARMACY_CLAIMS:
+            # No program takes evidence from fills yet; reversals still enter the index so that fill
+            # evidence, once a program uses it, is netted against reversals from any file.
+            if self._keeper is not None:
+                return self._keeper.apply(pharmacy_versions(rows, result.file_id), {}, [])
+            return VersionEffect()
         evidence: list[Evidence]
         if result.kind is FileKind.MEDICAL_CLAIMS:
             evidence = claim_evidence(rows, self._actions(), file_id=result.file_id)
+            self._write_evidence_events(result.file_id, evidence)
+            if self._keeper is not None:
+                records = medical_records(rows, evidence)
+                return self._keeper.apply(medical_versions(rows, result.file_id), records, evidence)
         elif result.kind is FileKind.ATTESTATIONS:
             evidence = attestation_evidence(rows, self._actions(), file_id=result.file_id)
+            self._write_evidence_events(result.file_id, evidence)
         else:
-            return 0
-        self._write_evidence_events(result.file_id, evidence)
-        return self._gaps.put_evidence(evidence)
+            return VersionEffect()
+        return VersionEffect(applied=self._gaps.put_evidence(evidence))
 
     def _write_evidence_events(self, file_id: str, evidence: list[Evidence]) -> None:
         by_month: dict[str, list[dict[str, object]]] = {}
@@ -193,4 +227,4 @@ class IngestService:
             by_month.setdefault(month_of(item.action_date), []).append(item.model_dump(mode="json"))
         for month, rows in sorted(by_month.items()):
             key = f"{Prefix.EVIDENCE}period={month}/{file_id}.parquet"
-            self._store.put_parquet(self._curated, key, pl.DataFrame(rows, infer_schema_length=None))
+            self._put_parquet(self._curated, key, pl.DataFrame(rows, infer_schema_length=None))

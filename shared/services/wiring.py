@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from shared.dal.claim_versions import DynamoClaimVersionRepository
 from shared.dal.clients import dynamodb_client, s3_client
 from shared.dal.files import DynamoFileRegistry
 from shared.dal.gap_state import DynamoGapStateRepository
@@ -24,6 +25,7 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
         catalog=load_catalog(),
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
+        versions=DynamoClaimVersionRepository(db, settings.gaps_table),
     )
 
 

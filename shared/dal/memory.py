@@ -1,0 +1,209 @@
+"""In-memory repositories for tests, benchmarks and `p4p` dry runs: same contracts, no AWS.
+
+`WriteMeter` counts the DynamoDB write capacity units the real repositories would consume for the same
+calls (1 WCU per started KB of item per put or delete; a batch write counts per item), so a benchmark
+on these fakes can state its DynamoDB cost.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.dal.claim_versions import (
+    ClaimEvidenceRecord,
+    ClaimVersion,
+    ClaimVersionRepository,
+    EvidenceRef,
+)
+from shared.dal.errors import NotFoundError
+from shared.dal.files import FileRegistry
+from shared.dal.gap_state import GapStateRepository
+from shared.dal.objects import ObjectStore
+from shared.models.evidence import Evidence
+from shared.models.files import FileKind, FileManifest, FileStatus
+from shared.models.gaps import Gap
+from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
+
+ITEM_UNIT_BYTES = 1024
+
+
+def item_size(item: Mapping[str, Any]) -> int:
+    """Approximate DynamoDB item size: attribute names plus their values' printed lengths."""
+    return sum(len(k) + len(str(v)) for k, v in item.items())
+
+
+@dataclass
+class WriteMeter:
+    """Write capacity units consumed, by kind of item."""
+
+    units: dict[str, int] = field(default_factory=dict)
+
+    def charge(self, what: str, item: Mapping[str, Any]) -> None:
+        """Count one put or delete of `item`."""
+        cost = max(1, math.ceil(item_size(item) / ITEM_UNIT_BYTES))
+        self.units[what] = self.units.get(what, 0) + cost
+
+    @property
+    def total(self) -> int:
+        """All units counted so far."""
+        return sum(self.units.values())
+
+
+class MemoryObjectStore(ObjectStore):
+    """Objects in a dict keyed by (bucket, key)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], bytes] = {}
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        try:
+            return self.objects[(bucket, key)]
+        except KeyError:
+            raise NotFoundError("object not found") from None
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        self.objects[(bucket, key)] = bytes(data)
+
+    def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
+        self.objects[(dest_bucket, dest_key)] = self.get_bytes(bucket, key)
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Sorted keys of `bucket` under `prefix`."""
+        return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
+
+
+class MemoryFileRegistry(FileRegistry):
+    """`FileRegistry` in a dict, with the same take-over rule for PROCESSING files."""
+
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self.items: dict[str, dict[str, Any]] = {}
+        self._meter = meter or WriteMeter()
+
+    def begin(self, file_id: str, *, kind: FileKind | None, source_key: str) -> FileStatus | None:
+        current = self.items.get(file_id)
+        if current is not None and current["status"] != "PROCESSING":
+            return FileStatus(current["status"])
+        item = {"file_id": file_id, "kind": kind.value if kind else None, "source_key": source_key}
+        self.items[file_id] = item | {"status": "PROCESSING"}
+        self._meter.charge("registry", self.items[file_id])
+        return None
+
+    def finish(
+        self,
+        file_id: str,
+        status: FileStatus,
+        *,
+        manifest: FileManifest | None = None,
+        reason: str | None = None,
+    ) -> None:
+        item = self.items.setdefault(file_id, {"file_id": file_id})
+        item["status"] = status.value
+        if manifest is not None:
+            item["manifest"] = manifest.model_dump(mode="json")
+        if reason is not None:
+            item["quarantine_reason"] = reason
+        self._meter.charge("registry", item)
+
+
+class MemoryGapStateRepository(GapStateRepository):
+    """`GapStateRepository` in dicts keyed like the GapState table."""
+
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self.meter = meter or WriteMeter()
+        self.clinic_items: dict[str, Clinic] = {}
+        self.profiles: dict[str, MemberProfile] = {}
+        self.spans: dict[tuple[str, str], EligibilitySpan] = {}
+        self.evidence: dict[tuple[str, str], Evidence] = {}
+        self.gaps: dict[tuple[str, str], Gap] = {}
+
+    def put_clinics(self, clinics: Iterable[Clinic]) -> int:
+        count = 0
+        for c in clinics:
+            self.clinic_items[c.clinic_id] = c
+            self.meter.charge("clinics", c.model_dump(mode="json"))
+            count += 1
+        return count
+
+    def clinics(self) -> dict[str, Clinic]:
+        return dict(self.clinic_items)
+
+    def put_roster(self, profiles: Iterable[MemberProfile], spans: Iterable[EligibilitySpan]) -> int:
+        count = 0
+        for p in profiles:
+            self.profiles[p.member_id] = p
+            self.meter.charge("roster", p.model_dump(mode="json"))
+            count += 1
+        for s in spans:
+            self.spans[(s.member_id, s.start.isoformat())] = s
+            self.meter.charge("roster", s.model_dump(mode="json"))
+            count += 1
+        return count
+
+    def put_evidence(self, evidence: Iterable[Evidence]) -> int:
+        unique = {(e.member_id, e.evidence_id): e for e in evidence}
+        for key, item in unique.items():
+            self.evidence[key] = item
+            self.meter.charge("evidence", item.model_dump(mode="json"))
+        return len(unique)
+
+    def put_gaps(self, gaps: Iterable[Gap]) -> int:
+        count = 0
+        for g in gaps:
+            self.gaps[(g.member_id, f"{g.action}#{g.period}")] = g
+            self.meter.charge("gaps", g.model_dump(mode="json"))
+            count += 1
+        return count
+
+    def member(self, member_id: str) -> MemberFacts | None:
+        profile = self.profiles.get(member_id)
+        if profile is None:
+            return None
+        spans = tuple(s for (m, _), s in sorted(self.spans.items()) if m == member_id)
+        evidence = tuple(e for (m, _), e in sorted(self.evidence.items()) if m == member_id)
+        return MemberFacts(profile=profile, spans=spans, evidence=evidence)
+
+    def member_ids(self, clinic_id: str) -> Iterator[str]:
+        return iter(sorted(p.member_id for p in self.profiles.values() if p.clinic_id == clinic_id))
+
+
+class MemoryClaimVersionRepository(ClaimVersionRepository):
+    """`ClaimVersionRepository` in dicts; retractions delete from the given in-memory gap state."""
+
+    def __init__(self, gaps: MemoryGapStateRepository) -> None:
+        self._gaps = gaps
+        self.versions: dict[str, dict[str, ClaimVersion]] = {}
+        self.records: dict[str, ClaimEvidenceRecord] = {}
+
+    def put_versions(self, versions: Iterable[ClaimVersion]) -> int:
+        count = 0
+        for v in versions:
+            self.versions.setdefault(v.original_claim_key, {})[v.claim_key] = v
+            self._gaps.meter.charge("claim_versions", v.item())
+            count += 1
+        return count
+
+    def put_evidence_records(self, records: Iterable[ClaimEvidenceRecord]) -> int:
+        count = 0
+        for r in records:
+            self.records[r.claim_key] = r
+            self._gaps.meter.charge("claim_versions", r.item())
+            count += 1
+        return count
+
+    def versions_naming(self, claim_ids: Iterable[str]) -> dict[str, list[ClaimVersion]]:
+        return {c: sorted(self.versions[c].values()) for c in set(claim_ids) if self.versions.get(c)}
+
+    def evidence_records(self, claim_ids: Iterable[str]) -> dict[str, ClaimEvidenceRecord]:
+        return {c: self.records[c] for c in set(claim_ids) if c in self.records}
+
+    def retract(self, refs: Iterable[EvidenceRef]) -> int:
+        unique = set(refs)
+        for ref in unique:
+            self._gaps.meter.charge("evidence_retracted", {"pk": ref.member_id, "sk": ref.evidence_id})
+            self._gaps.evidence.pop((ref.member_id, ref.evidence_id), None)
+        return len(unique)
