@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cli.operator import monthly_input
+from shared.observability import logger
 
 # Reference data first, so evidence finds its members and clinics when it is applied.
 INGEST_ORDER = ("clinics", "eligibility", "medical_claims", "attestations")
@@ -27,6 +29,11 @@ def run_demo(*, out: Path, members: int, clinics: int, seed: int, console: Conso
     from cli.local.runtime import LocalRuntime
 
     out.mkdir(parents=True, exist_ok=True)
+    # Handlers log JSON lines as they would in CloudWatch; the demo keeps them in a file, off the screen.
+    handler_log = (out / "handler-logs.jsonl").open("w")
+    logger.registered_handler.setStream(handler_log)
+    # moto's ASL parser warns that ToleratedFailurePercentage is not simulated; it is 0 (the default) here.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
     with console.status("generating the plan"):
         plan = generate_plan(out / "data", members=members, clinics=clinics, year=DEMO_YEAR, seed=seed)
     console.print(f"generated {members} members, {clinics} clinics in {out / 'data'}")
@@ -39,6 +46,7 @@ def run_demo(*, out: Path, members: int, clinics: int, seed: int, console: Conso
         manifests = _ingest(runtime, s3, outputs, plan, console)
         runs = _run_months(runtime, console)
         summary = _collect(s3, outputs, runs, manifests, out)
+    handler_log.close()
     _print_summary(summary, console)
     (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     console.print(f"statements, payment files and summary.json written to {out}")
@@ -49,11 +57,11 @@ def _ingest(
     runtime: Any, s3: Any, outputs: dict[str, str], plan: Any, console: Console
 ) -> list[dict[str, Any]]:
     landing = outputs["LandingBucketName"]
-    files = [(kind, path) for kind in INGEST_ORDER for path in plan.files.get(kind, [])]
+    files = [f for kind in INGEST_ORDER for f in plan.files if f.kind == kind]
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("ingesting files", total=len(files))
-        for kind, path in files:
-            s3.upload_file(str(path), landing, f"landing/{kind}/{path.name}")
+        for generated in files:
+            s3.upload_file(str(generated.path), landing, generated.landing_key)
             runtime.pump_ingest_queue()
             progress.advance(task)
     return _read_json_objects(s3, outputs["ReportsBucketName"], "manifests/")
@@ -87,7 +95,7 @@ def _collect(
     by_month: dict[str, Decimal] = {}
     for run in runs:
         month_total = Decimal(0)
-        payment_key = run["statements"]["payment_file_key"]
+        payment_key = run["statements"]["value"]["payment_file_key"]
         body = (out / payment_key).read_text()
         for row in csv.DictReader(io.StringIO(body)):
             by_clinic[row["clinic_id"]] += Decimal(row["amount"])
