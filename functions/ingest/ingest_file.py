@@ -7,6 +7,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
 
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -15,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.models.settings import IngestSettings, load_settings
 from shared.observability import logger
-from shared.services.ingest import TEST_EVENT, IngestService
+from shared.services.ingest import TEST_EVENT, IngestOutcome, IngestService
 from shared.services.wiring import build_ingest_service
 
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -42,6 +43,20 @@ def record_handler(record: SQSRecord) -> None:
         logger.info(
             "object ingested", file_id=outcome.file_id, kind=outcome.kind, status=outcome.status.value
         )
+        _emit_metrics(outcome)
+
+
+def _emit_metrics(outcome: IngestOutcome) -> None:
+    # Dimensions are the file kind and status only: low cardinality, and never anything about a member.
+    counts = {
+        "RowsAccepted": outcome.accepted,
+        "RowsRejected": outcome.rejected,
+        "EvidenceEvents": outcome.evidence,
+    }
+    for name, value in counts.items():
+        with single_metric(name=name, unit=MetricUnit.Count, value=value) as metric:
+            metric.add_dimension(name="kind", value=outcome.kind or "unknown")
+            metric.add_dimension(name="status", value=outcome.status.value)
 
 
 @logger.inject_lambda_context

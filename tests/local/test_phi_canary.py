@@ -1,0 +1,292 @@
+"""Patient data stays in the data stores.
+
+Recognisable fake identifiers are seeded into every input kind (valid rows and rejected values, a
+quarantined file, a file that ends in the DLQ), the real stack runs them on the local runtime (ingest,
+a final and a preview monthly run, the annual run), and everything the run emits is scanned: logs at
+DEBUG, metrics, reject reports, manifests, registry records, DLQ bodies, state-machine inputs, outputs
+and histories, run reports and every S3 key. The data stores (curated Parquet, gap state, ledger,
+statements) are where the identifiers belong, and the test checks that they did reach them.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from cli.local.runtime import LocalRuntime
+from shared.intake import SCHEMAS
+from shared.models.files import FileKind
+from shared.observability import logger
+
+pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
+
+MEMBER = "CNRYMEMBER01"
+CANARY = re.compile(r"cnry|1961-07-19", re.IGNORECASE)
+CLINIC = "K9"
+
+
+def _csv(kind: FileKind, rows: list[dict[str, str]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=SCHEMAS[kind].names, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(row)
+    return buffer.getvalue().encode()
+
+
+def _immunization(resource_id: str, cvx: str, day: str) -> dict[str, Any]:
+    return {
+        "resource": {
+            "resourceType": "Immunization",
+            "id": resource_id,
+            "status": "completed",
+            "patient": {"reference": "Patient/CNRYFHIRPATIENT"},
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": cvx}]},
+            "occurrenceDateTime": day,
+        }
+    }
+
+
+def _landing_files() -> dict[str, bytes]:
+    member = {"member_id": MEMBER}
+    clinic = {
+        "clinic_id": CLINIC,
+        "tin": "999999999",
+        "npi": "1234567893",
+        "clinic_name": "Cnry Family Clinic",
+        "lines_of_business": "MC|CA",
+        "program": "care_gap",
+        "program_enrollment_date": "2026-01-02",
+        "track": "family_adult",
+        "practice_type": "adult",
+        "apc_payment_track": "none",
+        "address_line": "1 Cnry Street",
+        "city": "Cnryville",
+        "state": "CA",
+        "zip_code": "94401",
+    }
+    eligibility = member | {
+        "birth_date": "1961-07-19",
+        "gender": "F",
+        "line_of_business": "MC",
+        "assigned_clinic_id": CLINIC,
+        "pcp_npi": "1234567893",
+        "enrollment_start_date": "2025-01-01",
+    }
+    claim = member | {
+        "claim_id": "CNRYCLAIM01",
+        "claim_line_number": "1",
+        "claim_frequency_code": "1",
+        "claim_start_date": "2026-03-03",
+        "claim_end_date": "2026-03-03",
+        "received_date": "2026-03-20",
+        "hcpcs_code": "77067",
+        "diagnosis_code_1": "Z1231",
+        "rendering_npi": "1234567893",
+        "billing_clinic_id": CLINIC,
+        "paid_amount": "101.11",
+    }
+    attestation = member | {
+        "attestation_id": "CNRYATTEST01",
+        "clinic_id": CLINIC,
+        "action_code": "BCS-E",
+        "step": "schedule",
+        "action_date": "2026-02-10",
+        "attested_by": "cnry-user",
+    }
+    pharmacy = member | {
+        "claim_id": "CNRYRX01",
+        "fill_number": "0",
+        "claim_status": "paid",
+        "dispensing_date": "2026-02-05",
+        "ndc_code": "00093505698",
+        "days_supply": "30",
+        "quantity": "30",
+        "prescriber_npi": "1234567893",
+    }
+    immunization = member | {"cvx_code": "141", "immunization_date": "2026-01-15", "source": "registry"}
+    lab = member | {
+        "loinc_code": "4548-4",
+        "result_value": "7.2",
+        "result_unit": "%",
+        "result_date": "2026-02-01",
+    }
+    engagement = {
+        "practice_id": CLINIC,
+        "activity": "coaching_session",
+        "activity_date": "2026-02-12",
+        "status": "completed",
+    }
+    fhir = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [
+            {
+                "resource": {
+                    "resourceType": "Patient",
+                    "id": "CNRYFHIRPATIENT",
+                    "name": [{"family": "Cnryfamily"}],
+                    "birthDate": "1961-07-19",
+                }
+            },
+            _immunization("CNRYIMM01", "141", "2026-01-15"),
+            _immunization("CNRYIMM02", "CNRYBADCVX", "2026-01-16"),
+        ],
+    }
+    # Rejected rows carry canaries in the very fields that fail, so a report quoting a value would leak it.
+    return {
+        "landing/clinics/c.csv": _csv(
+            FileKind.CLINICS, [clinic, clinic | {"clinic_id": "K8", "tin": "CNRYBADTIN"}]
+        ),
+        "landing/eligibility/e.csv": _csv(
+            FileKind.ELIGIBILITY,
+            [eligibility, eligibility | {"member_id": "CNRYMEMBER02", "birth_date": "CNRYBAD-DOB"}],
+        ),
+        "landing/medical_claims/m.csv": _csv(
+            FileKind.MEDICAL_CLAIMS,
+            [
+                claim,
+                claim | {"claim_id": "CNRYCLAIM02", "diagnosis_code_1": "CNRY.BAD", "paid_amount": "CNRY"},
+            ],
+        ),
+        "landing/attestations/a.csv": _csv(
+            FileKind.ATTESTATIONS,
+            [attestation, attestation | {"attestation_id": "CNRYATTEST02", "step": "CNRYSTEP"}],
+        ),
+        "landing/pharmacy_claims/p.csv": _csv(
+            FileKind.PHARMACY_CLAIMS, [pharmacy, pharmacy | {"claim_id": "CNRYRX02", "ndc_code": "CNRYNDC"}]
+        ),
+        "landing/immunizations/i.csv": _csv(
+            FileKind.IMMUNIZATIONS,
+            [immunization, immunization | {"cvx_code": "CNRYCVX", "member_id": "CNRYM3"}],
+        ),
+        "landing/labs/l.csv": _csv(
+            FileKind.LABS, [lab, lab | {"result_value": "CNRYVALUE", "member_id": "CNRYM4"}]
+        ),
+        "landing/ta_engagement/t.csv": _csv(
+            FileKind.TA_ENGAGEMENT, [engagement, engagement | {"status": "CNRYSTATUS"}]
+        ),
+        "landing/fhir/bundle.json": json.dumps(fhir).encode(),
+        # Whole-file problems: an unknown kind and a missing required column, both full of canaries.
+        "landing/not_a_kind/x.csv": b"member_id,birth_date\nCNRYMEMBER01,1961-07-19\n",
+        "landing/eligibility/missing-column.csv": b"member_id,gender\nCNRYMEMBER05,F\n",
+    }
+
+
+def _scan(label: str, text: str, leaks: list[str]) -> None:
+    for match in CANARY.finditer(text):
+        start = max(match.start() - 60, 0)
+        leaks.append(f"{label}: ...{text[start : match.end() + 20]}...")
+
+
+def _all_keys(s3: Any, bucket: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+    return keys
+
+
+def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
+    """Scan every channel a run emits through; returns how much of each was scanned."""
+    s3, sfn, sqs, dynamodb = (local.client(name) for name in ("s3", "stepfunctions", "sqs", "dynamodb"))
+    outputs = local.outputs
+    scanned = {"keys": 0, "reports": 0, "registry": 0, "dlq": 0, "executions": 0}
+    for bucket in (outputs["LandingBucketName"], outputs["CuratedBucketName"], outputs["ReportsBucketName"]):
+        for key in _all_keys(s3, bucket):
+            scanned["keys"] += 1
+            _scan(f"s3 key {key}", key, leaks)
+    for key in _all_keys(s3, outputs["ReportsBucketName"]):
+        if key.startswith("statements/"):
+            continue  # a clinic's statement names its members: it is a data store, not an emission
+        scanned["reports"] += 1
+        body = s3.get_object(Bucket=outputs["ReportsBucketName"], Key=key)["Body"].read()
+        _scan(f"report {key}", body.decode("utf-8", "replace"), leaks)
+    for item in dynamodb.scan(TableName=outputs["RegistryTableName"])["Items"]:
+        scanned["registry"] += 1
+        _scan("registry item", json.dumps(item), leaks)
+    dlq = sqs.receive_message(QueueUrl=outputs["IngestDlqUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0)
+    for message in dlq.get("Messages", []):
+        scanned["dlq"] += 1
+        _scan("dlq body", message["Body"], leaks)
+    for output_key in ("MonthlyStateMachineArn", "AnnualStateMachineArn"):
+        for execution in sfn.list_executions(stateMachineArn=outputs[output_key])["executions"]:
+            scanned["executions"] += 1
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            _scan("execution", json.dumps(described, default=str), leaks)
+            history = sfn.get_execution_history(executionArn=execution["executionArn"], maxResults=1000)
+            _scan("execution history", json.dumps(history["events"], default=str), leaks)
+    return scanned
+
+
+def test_no_patient_identifier_leaves_the_data_stores(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN canaries in every input kind, a quarantined file, and a file that vanishes before it is read
+    pytest.importorskip("infra.app")
+    files = _landing_files()
+    leaks: list[str] = []
+    # What a Lambda runtime emits from other libraries: the root handler at WARNING. Ours logs at DEBUG.
+    caplog.set_level(logging.WARNING)
+    logger.setLevel("DEBUG")
+    # The handlers' logger writes to the stream it was built with; point it at a buffer we can read.
+    log_stream = io.StringIO()
+    original_stream = logger.registered_handler.setStream(log_stream)
+    try:
+        with LocalRuntime.from_app("dev") as local:
+            s3 = local.client("s3")
+            landing = local.outputs["LandingBucketName"]
+            for key, body in files.items():
+                s3.put_object(Bucket=landing, Key=key, Body=body)
+                local.pump_ingest_queue()
+            s3.put_object(
+                Bucket=landing, Key="landing/eligibility/gone.csv", Body=files["landing/eligibility/e.csv"]
+            )
+            s3.delete_object(Bucket=landing, Key="landing/eligibility/gone.csv")
+            pumped = local.pump_ingest_queue(max_rounds=20)
+
+            # WHEN the month is paid, previewed, and the year's annual run computed
+            machine, annual = local.outputs["MonthlyStateMachineArn"], local.outputs["AnnualStateMachineArn"]
+            final = local.start_and_wait(
+                machine, {"run_kind": "monthly", "program_year": 2026, "month": "2026-03", "mode": "final"}
+            )
+            preview = local.start_and_wait(
+                machine, {"run_kind": "monthly", "program_year": 2026, "month": "2026-04", "mode": "preview"}
+            )
+            yearly = local.start_and_wait(
+                annual, {"run_kind": "annual", "program_year": 2026, "mode": "final"}
+            )
+            scanned = _emitted(local, leaks)
+            statement = (
+                s3.get_object(
+                    Bucket=local.outputs["ReportsBucketName"],
+                    Key=f"statements/monthly-2026-03-final/{CLINIC}.csv",
+                )["Body"]
+                .read()
+                .decode()
+            )
+    finally:
+        logger.setLevel("INFO")
+        logger.registered_handler.setStream(original_stream)
+    _scan("handler logs", log_stream.getvalue(), leaks)
+    captured = capfd.readouterr()
+    _scan("stdout", captured.out, leaks)
+    _scan("stderr", captured.err, leaks)
+    records = (f"{r.getMessage()} {json.dumps(r.__dict__, default=str)}" for r in caplog.records)
+    _scan("log records", "\n".join(records), leaks)
+
+    # THEN the runs worked and the canary member was paid (the data did flow) ...
+    assert (final.status, preview.status, yearly.status) == ("SUCCEEDED",) * 3, (final.cause, preview.cause)
+    assert MEMBER in statement
+    # powertools fails a batch whose every record failed, so the vanished file is retried, then dead-lettered
+    assert pumped.retried >= 4 and scanned["dlq"] == 1, "the vanished file should have reached the DLQ"
+    assert scanned["reports"] > 10 and scanned["executions"] == 3 and scanned["registry"] > 10
+    assert "RowsRejected" in captured.out, "metrics are emitted (and scanned)"
+    assert '"message":"file accepted"' in log_stream.getvalue(), "handler logs are captured (and scanned)"
+    # ... and no identifier, birth date or rejected value appears in anything the run emitted
+    assert leaks == [], "\n".join(leaks[:20])
