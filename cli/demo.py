@@ -23,34 +23,52 @@ INGEST_ORDER = ("clinics", "eligibility", "medical_claims", "attestations")
 DEMO_YEAR = 2026
 
 
-def run_demo(*, out: Path, members: int, clinics: int, seed: int, console: Console) -> dict[str, Any]:
+def run_demo(
+    *,
+    out: Path,
+    members: int,
+    clinics: int,
+    seed: int,
+    console: Console,
+    template: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Generate, ingest, run twelve monthly runs, download the outputs, print and return the summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    # moto's ASL parser warns that ToleratedFailurePercentage is not simulated; it is 0 (the default) here.
+    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
+    # Handlers log JSON lines as they would to CloudWatch; the demo keeps them in a file, off the screen.
+    with (out / "handler-logs.jsonl").open("w") as handler_log:
+        original_stream = logger.registered_handler.setStream(handler_log)
+        try:
+            summary = _generate_and_run(
+                out=out, members=members, clinics=clinics, seed=seed, console=console, template=template
+            )
+        finally:
+            logger.registered_handler.setStream(original_stream)
+    _print_summary(summary, console)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    console.print(f"statements, payment files and summary.json written to {out}")
+    return summary
+
+
+def _generate_and_run(
+    *, out: Path, members: int, clinics: int, seed: int, console: Console, template: dict[str, Any] | None
+) -> dict[str, Any]:
     from cli.generate import generate_plan
     from cli.local.runtime import LocalRuntime
 
-    out.mkdir(parents=True, exist_ok=True)
-    # Handlers log JSON lines as they would in CloudWatch; the demo keeps them in a file, off the screen.
-    handler_log = (out / "handler-logs.jsonl").open("w")
-    logger.registered_handler.setStream(handler_log)
-    # moto's ASL parser warns that ToleratedFailurePercentage is not simulated; it is 0 (the default) here.
-    logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
     with console.status("generating the plan"):
         plan = generate_plan(out / "data", members=members, clinics=clinics, year=DEMO_YEAR, seed=seed)
     console.print(f"generated {members} members, {clinics} clinics in {out / 'data'}")
 
     with console.status("synthesizing the stack and creating it in moto"):
-        runtime = LocalRuntime.from_app()
+        runtime = LocalRuntime(template) if template is not None else LocalRuntime.from_app()
     with runtime:
         s3 = runtime.client("s3")
         outputs = runtime.outputs
         manifests = _ingest(runtime, s3, outputs, plan, console)
         runs = _run_months(runtime, console)
-        summary = _collect(s3, outputs, runs, manifests, out)
-    handler_log.close()
-    _print_summary(summary, console)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    console.print(f"statements, payment files and summary.json written to {out}")
-    return summary
+        return _collect(s3, outputs, runs, manifests, out)
 
 
 def _ingest(
@@ -123,13 +141,13 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         f"intake: {intake['files']} files, {intake['rows_read']} rows read, {intake['accepted']} accepted, "
         f"{intake['rejected']} rejected, {intake['duplicate']} duplicate, {intake['superseded']} superseded"
     )
-    months = Table(title="SVU payments by month (USD)")
+    months = Table(title="SVU payments by month (USD)", min_width=44)
     months.add_column("month")
     months.add_column("paid", justify="right")
     for month, amount in summary["by_month"].items():
         months.add_row(month, amount)
     console.print(months)
-    clinics = Table(title="SVU payments by clinic, year to date (USD)")
+    clinics = Table(title="SVU payments by clinic, year to date (USD)", min_width=44)
     clinics.add_column("clinic")
     clinics.add_column("paid", justify="right")
     for clinic, amount in summary["by_clinic"].items():

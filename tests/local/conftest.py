@@ -33,3 +33,12 @@ def runtime(synthesized: SynthesizedFixture) -> Iterator[LocalRuntime]:
     fixture_handlers.reset()
     with LocalRuntime(synthesized.template, asset_dirs=[synthesized.assembly_dir]) as local:
         yield local
+
+
+@pytest.fixture(scope="session")
+def app_template() -> dict[str, Any]:
+    """The project's own stack, synthesized once per test process (each synthesis costs seconds)."""
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    infra_app = pytest.importorskip("infra.app")
+    template: dict[str, Any] = infra_app.synth_template("dev", package_assets=False)
+    return template

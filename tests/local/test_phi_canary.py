@@ -225,10 +225,9 @@ def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
 
 
 def test_no_patient_identifier_leaves_the_data_stores(
-    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    app_template: dict[str, Any], capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     # GIVEN canaries in every input kind, a quarantined file, and a file that vanishes before it is read
-    pytest.importorskip("infra.app")
     files = _landing_files()
     leaks: list[str] = []
     # What a Lambda runtime emits from other libraries: the root handler at WARNING. Ours logs at DEBUG.
@@ -238,7 +237,7 @@ def test_no_patient_identifier_leaves_the_data_stores(
     log_stream = io.StringIO()
     original_stream = logger.registered_handler.setStream(log_stream)
     try:
-        with LocalRuntime.from_app("dev") as local:
+        with LocalRuntime(app_template) as local:
             s3 = local.client("s3")
             landing = local.outputs["LandingBucketName"]
             for key, body in files.items():

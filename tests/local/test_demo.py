@@ -1,0 +1,51 @@
+"""`make demo` on a small plan: a year of monthly runs on the local runtime, statements and a summary."""
+
+from __future__ import annotations
+
+import csv
+import json
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from cli.demo import run_demo
+
+pytestmark = [pytest.mark.xdist_group("local-demo"), pytest.mark.slow]
+
+
+def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
+    app_template: dict[str, Any], tmp_path
+) -> None:
+    # GIVEN a small generated plan
+    console = Console(record=True, width=120)
+
+    # WHEN the demo runs it on the local runtime
+    summary = run_demo(out=tmp_path, members=300, clinics=3, seed=11, console=console, template=app_template)
+
+    # THEN twelve months were paid, every file was accounted for, and the outputs agree to the cent
+    assert list(summary["by_month"]) == [f"2026-{m:02d}" for m in range(1, 13)]
+    intake = summary["intake"]
+    assert intake["files"] > 12 and intake["rows_read"] == sum(
+        intake[k] for k in ("accepted", "rejected", "duplicate", "superseded")
+    )
+    statement_total = Decimal(0)
+    for path in (tmp_path / "statements").rglob("*.csv"):
+        rows = list(csv.DictReader(path.open()))
+        assert all(
+            r["member_id"] and r["evidence"] and r["rule_version"] for r in rows if r["record_type"] == "LINE"
+        )
+        statement_total += sum((Decimal(r["amount"]) for r in rows if r["record_type"] == "LINE"), Decimal(0))
+    payment_total = sum(
+        (
+            Decimal(r["amount"])
+            for p in (tmp_path / "payments").glob("*.csv")
+            for r in csv.DictReader(p.open())
+        ),
+        Decimal(0),
+    )
+    assert Decimal(summary["total"]) == statement_total == payment_total > 0
+    assert json.loads((tmp_path / "summary.json").read_text())["total"] == summary["total"]
+    shown = console.export_text()
+    assert "SVU payments by month" in shown and summary["total"] in shown
