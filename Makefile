@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install demo test bench lint synth clean
+.PHONY: install demo test bench lint synth nag clean
 
 install: $(STAMP)
 
@@ -34,6 +34,9 @@ lint: $(STAMP)
 
 synth: $(STAMP)
 	npx cdk synth --quiet
+
+nag: $(STAMP)
+	$(BIN)/python -m infra.nag_report
 
 clean:
 	rm -rf $(VENV) node_modules cdk.out build out .pytest_cache
