@@ -116,7 +116,8 @@ def runs(
             format_cents(run.total_cents),
             run.updated_at.strftime("%Y-%m-%d %H:%M"),
         )
-    console.print(table)
+    # Run ids and timestamps must stay whole even when stdout is not a wide terminal.
+    Console(width=max(console.width, 132)).print(table)
 
 
 @run_app.command("approve")
