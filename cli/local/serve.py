@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import threading
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
@@ -180,8 +181,12 @@ def serve(
     )
     server.start()
     _log.info("local stack serving at %s (state in %s)", server.endpoint_url, server.state_file)
+    stop = stop_event or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        # `kill` should clean up like Ctrl-C does: a stale state file would point `p4p run` at nothing.
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        (stop_event or threading.Event()).wait()
+        stop.wait()
     except KeyboardInterrupt:
         pass
     finally:
