@@ -13,14 +13,12 @@ Items are written with plain puts (same key, same content): redelivery rewrites 
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from shared.dal.dynamo import BATCH_WRITE_MAX, batch_put, from_item, query_all, to_item
-from shared.dal.errors import DataAccessError
+from shared.dal.dynamo import batch_delete, batch_get, batch_put, query_all
 from shared.dal.gap_state import member_pk
 
 if TYPE_CHECKING:
@@ -30,8 +28,6 @@ EVIDENCE_SK = "EVIDENCE"
 VERSION_PREFIX = "VERSION#"
 REPLACEMENT = "7"
 VOID = "8"
-_BATCH_GET_MAX = 100
-_RETRIES = 8
 
 
 def claim_pk(claim_key: str) -> str:
@@ -166,48 +162,10 @@ class DynamoClaimVersionRepository(ClaimVersionRepository):
         return found
 
     def evidence_records(self, claim_keys: Iterable[str]) -> dict[str, ClaimEvidenceRecord]:
-        keys = sorted(set(claim_keys))
-        found: dict[str, ClaimEvidenceRecord] = {}
-        for start in range(0, len(keys), _BATCH_GET_MAX):
-            request: Any = {
-                self._table: {
-                    "Keys": [
-                        {"pk": {"S": claim_pk(k)}, "sk": {"S": EVIDENCE_SK}}
-                        for k in keys[start : start + _BATCH_GET_MAX]
-                    ],
-                    "ConsistentRead": True,
-                }
-            }
-            for attempt in range(_RETRIES):
-                response = self._db.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    record = ClaimEvidenceRecord.from_plain(from_item(item))
-                    found[record.claim_key] = record
-                request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise DataAccessError("batch get left unprocessed keys")
-        return found
+        keys = [(claim_pk(k), EVIDENCE_SK) for k in sorted(set(claim_keys))]
+        items = batch_get(self._db, self._table, keys, consistent=True)
+        return {record.claim_key: record for record in map(ClaimEvidenceRecord.from_plain, items)}
 
     def retract(self, refs: Iterable[EvidenceRef]) -> int:
-        keys = sorted(set(refs))
-        for start in range(0, len(keys), BATCH_WRITE_MAX):
-            pending: list[Any] = [
-                {
-                    "DeleteRequest": {
-                        "Key": to_item({"pk": member_pk(r.member_id), "sk": f"EVID#{r.evidence_id}"})
-                    }
-                }
-                for r in keys[start : start + BATCH_WRITE_MAX]
-            ]
-            for attempt in range(_RETRIES):
-                response = self._db.batch_write_item(RequestItems={self._table: pending})
-                pending = list(response.get("UnprocessedItems", {}).get(self._table, []))
-                if not pending:
-                    break
-                time.sleep(min(0.05 * 2**attempt, 2.0))
-            else:
-                raise DataAccessError("batch delete left unprocessed items")
-        return len(keys)
+        keys = [(member_pk(r.member_id), f"EVID#{r.evidence_id}") for r in sorted(set(refs))]
+        return batch_delete(self._db, self._table, keys)

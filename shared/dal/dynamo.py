@@ -52,13 +52,9 @@ def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
-def batch_put(client: DynamoDBClient, table: str, items: Iterable[Mapping[str, Any]]) -> int:
-    """Unconditional puts in batches of 25, retrying unprocessed items with backoff. Returns the count."""
-    # The same key twice in one batch is a ValidationException; the last version wins, as a put would.
-    unique = {(i["pk"]["S"], i["sk"]["S"]): i for i in (to_item(v) for v in items)}
-    rows = list(unique.values())
-    for chunk in _chunks(rows, BATCH_WRITE_MAX):
-        pending: list[Any] = [{"PutRequest": {"Item": item}} for item in chunk]
+def _write_batches(client: DynamoDBClient, table: str, requests: Sequence[Any], what: str) -> None:
+    for chunk in _chunks(requests, BATCH_WRITE_MAX):
+        pending: list[Any] = list(chunk)
         for attempt in range(_RETRIES):
             response = client.batch_write_item(RequestItems={table: pending})
             pending = list(response.get("UnprocessedItems", {}).get(table, []))
@@ -66,15 +62,33 @@ def batch_put(client: DynamoDBClient, table: str, items: Iterable[Mapping[str, A
                 break
             time.sleep(min(0.05 * 2**attempt, 2.0))
         else:
-            raise DataAccessError("batch write left unprocessed items")
-    return len(rows)
+            raise DataAccessError(f"batch {what} left unprocessed items")
 
 
-def batch_get(client: DynamoDBClient, table: str, keys: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+def batch_put(client: DynamoDBClient, table: str, items: Iterable[Mapping[str, Any]]) -> int:
+    """Unconditional puts in batches of 25, retrying unprocessed items with backoff. Returns the count."""
+    # The same key twice in one batch is a ValidationException; the last version wins, as a put would.
+    unique = {(i["pk"]["S"], i["sk"]["S"]): i for i in (to_item(v) for v in items)}
+    _write_batches(client, table, [{"PutRequest": {"Item": item}} for item in unique.values()], "write")
+    return len(unique)
+
+
+def batch_delete(client: DynamoDBClient, table: str, keys: Iterable[tuple[str, str]]) -> int:
+    """Deletes of (pk, sk) keys in batches of 25, retrying unprocessed items. Returns the count."""
+    unique = list(dict.fromkeys(keys))
+    requests = [{"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in unique]
+    _write_batches(client, table, requests, "delete")
+    return len(unique)
+
+
+def batch_get(
+    client: DynamoDBClient, table: str, keys: Sequence[tuple[str, str]], *, consistent: bool = False
+) -> list[dict[str, Any]]:
     """Items for (pk, sk) keys, 100 per call, retrying unprocessed keys; missing items are left out."""
     found: list[dict[str, Any]] = []
     for chunk in _chunks(list(dict.fromkeys(keys)), BATCH_GET_MAX):
-        request: Any = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in chunk]}}
+        keyed = [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in chunk]
+        request: Any = {table: {"Keys": keyed, "ConsistentRead": consistent}}
         for attempt in range(_RETRIES):
             response = client.batch_get_item(RequestItems=request)
             found.extend(from_item(i) for i in response.get("Responses", {}).get(table, []))
