@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
+import sys
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -37,7 +39,10 @@ def run_demo(
     # moto's ASL parser warns that ToleratedFailurePercentage is not simulated; it is 0 (the default) here.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
     # Handlers log JSON lines as they would to CloudWatch; the demo keeps them in a file, off the screen.
-    with (out / "handler-logs.jsonl").open("w") as handler_log:
+    # Metrics go to stdout as CloudWatch embedded-metric lines, so the file takes stdout too; the console is
+    # pinned to the terminal first (a rich Console otherwise follows sys.stdout wherever it points).
+    console.file = sys.stdout
+    with (out / "handler-logs.jsonl").open("w") as handler_log, contextlib.redirect_stdout(handler_log):
         original_stream = logger.registered_handler.setStream(handler_log)
         try:
             summary = _generate_and_run(
