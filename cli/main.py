@@ -173,10 +173,11 @@ def demo(
 
 def _register_optional() -> None:
     # Commands owned by other modules add themselves; the app stays importable without them.
-    from cli import measure_report, validate
+    from cli import measure_report, registry, validate
 
     validate.register(app)
     measure_report.register(app)
+    registry.register(app)
 
 
 _register_optional()

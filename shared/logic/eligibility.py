@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from shared.models.members import EligibilitySpan, MemberProfile
@@ -46,7 +46,12 @@ def _band_fits(band: AgeBand, profile: MemberProfile, on: date) -> bool:
         return False
     if band.max_age is not None and age > band.max_age:
         return False
-    return band.max_age_months is None or months_on(profile.birth_date, on) <= band.max_age_months
+    if band.min_age_months is None and band.max_age_months is None:
+        return True
+    months = months_on(profile.birth_date, on)
+    if band.min_age_months is not None and months < band.min_age_months:
+        return False
+    return band.max_age_months is None or months <= band.max_age_months
 
 
 def in_denominator(
@@ -65,3 +70,17 @@ def assignment_on(
     if span is None or span.line_of_business not in action.lines_of_business:
         return None
     return span
+
+
+def has_conditions(
+    action: ActionDefinition, conditions: Mapping[str, Sequence[date]], period_year: int
+) -> bool:
+    """The action's required conditions are all present, and none of its exclusions, in the
+    measurement year or the `lookback_years` before it (`conditions`: fact dates by code-set name)."""
+    first = period_year - action.eligibility.lookback_years
+
+    def present(name: str) -> bool:
+        return any(first <= d.year <= period_year for d in conditions.get(name, ()))
+
+    rules = action.eligibility
+    return all(present(n) for n in rules.conditions) and not any(present(n) for n in rules.exclusions)

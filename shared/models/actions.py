@@ -20,6 +20,8 @@ class Step(StrEnum):
     PRESCRIBE = "prescribe"
     DISPENSE = "dispense"
     ASSESS = "assess"
+    DIAGNOSIS = "diagnosis"
+    """Not an SVU step: marks a condition fact (a diagnosis or a drug class) the eligibility rules read."""
 
 
 class ActionCategory(StrEnum):

@@ -10,10 +10,28 @@ from pydantic import BaseModel, ConfigDict, computed_field
 
 from shared.models.actions import ActionCode, Step
 
+CONDITION_PREFIX = "DX:"
+"""Condition facts carry `action=DX:<code set name>` and `step=diagnosis`; they pay nothing."""
+
+
+def condition_action(code_set: str) -> ActionCode:
+    """The action code under which facts of a condition code set are stored."""
+    return ActionCode(f"{CONDITION_PREFIX}{code_set}")
+
 
 class EvidenceSource(StrEnum):
     ATTESTATION = "attestation"
     MEDICAL_CLAIM = "medical_claim"
+    PHARMACY_CLAIM = "pharmacy_claim"
+    IMMUNIZATION = "immunization"
+    LAB = "lab"
+    SUPPLEMENTAL = "supplemental"
+    """EHR records (FHIR procedures, conditions) a plan accepts as supplemental data (Q14)."""
+
+    @property
+    def confirms(self) -> bool:
+        """Claims and supplemental data (registry, labs) confirm a service; attestations do not (Q13)."""
+        return self is not EvidenceSource.ATTESTATION
 
 
 def _digest(*parts: str) -> str:
@@ -21,10 +39,10 @@ def _digest(*parts: str) -> str:
 
 
 class Evidence(BaseModel):
-    """A claim line or an attestation that speaks to one action of one member.
+    """A claim line, a fill, a registry dose, a lab result or an attestation that speaks to one action.
 
-    The id depends only on the source record (claim id + line, or attestation id) and the action, so
-    delivering the same file twice, or the same record in two files, yields the same evidence item.
+    The id depends only on the source record (claim id + line, fill, file row, or attestation id) and the
+    action, so delivering the same file twice, or the same record in two files, yields the same item.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -42,10 +60,15 @@ class Evidence(BaseModel):
     claim_line_number: int | None = None
     attestation_id: str | None = None
     attesting_clinic_id: str | None = None
+    result_value: str | None = None
+    days_supply: int | None = None
+    condition: str | None = None
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def evidence_id(self) -> str:
+        if self.condition is not None:  # one claim line can recapture several conditions
+            return _digest(self.source.value, self.action, self.reference, self.condition)
         return _digest(self.source.value, self.action, self.reference)
 
     @property
@@ -53,7 +76,12 @@ class Evidence(BaseModel):
         """Human-readable pointer to the source record, as printed on statements."""
         if self.source is EvidenceSource.MEDICAL_CLAIM:
             return f"claim:{self.claim_id}#{self.claim_line_number}"
-        return f"attestation:{self.attestation_id}"
+        if self.source is EvidenceSource.PHARMACY_CLAIM:
+            return f"fill:{self.claim_id}#{self.claim_line_number}"
+        if self.source is EvidenceSource.ATTESTATION:
+            return f"attestation:{self.attestation_id}"
+        # Registry and lab rows have no id of their own: the concept and date identify the fact.
+        return f"{self.source.value}:{self.member_id}/{self.concept}/{self.action_date.isoformat()}"
 
     @property
     def known_date(self) -> date:
@@ -64,3 +92,8 @@ class Evidence(BaseModel):
     def period(self) -> str:
         """The measurement year the evidence counts toward."""
         return str(self.action_date.year)
+
+    @property
+    def is_condition(self) -> bool:
+        """True for a condition fact (diagnosis or drug class), which no step is paid for."""
+        return self.step is Step.DIAGNOSIS

@@ -31,7 +31,12 @@ class CompletedStep(BaseModel):
 
 
 class Gap(BaseModel):
-    """The state of one action for one member in one measurement period."""
+    """The state of one action for one member in one period.
+
+    `period` starts with the measurement year; actions counted more often than yearly extend it
+    (`2026-03` a month, `2026-Q2` a quarter, `2026-03-05` a date of service, `2026/HCC37` a condition,
+    `2026/visit-3` the third well-child visit). Ledger entries use the same string.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -43,3 +48,6 @@ class Gap(BaseModel):
     next_action: Step | None = None
     due_date: date | None = None
     svu_at_stake: Decimal = Decimal(0)
+    tags: tuple[str, ...] = ()
+    result_tier: str | None = None
+    detail: str | None = None

@@ -1,23 +1,60 @@
 """Care Gap P4P program definitions: action menu, rate cards, multipliers and bonus, validated at load.
 
 Each `data/care_gap_*.json` file is one version in force between `effective_from` and `effective_to`; a
-plan changes a rate by adding a file, without a deploy.
+plan changes a rate by adding a file, without a deploy. Versions dropped under the curated bucket's
+`programs/` prefix are read with `catalog_from_texts` and merged over the shipped ones.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.models.actions import ActionCategory, ActionCode, LineOfBusiness, Sex, Step, Track
+from shared.models.actions import ActionCode, Step, Track
+from shared.programs.menu import (
+    ActionDefinition,
+    AgeAnchor,
+    AgeBand,
+    CodeSet,
+    CodeSystem,
+    DoseRule,
+    Eligibility,
+    Frequency,
+    FrequencyPer,
+    ResultScale,
+    Window,
+)
+
+__all__ = [
+    "ActionDefinition",
+    "AgeAnchor",
+    "AgeBand",
+    "CareGapProgram",
+    "CodeSet",
+    "CodeSystem",
+    "DoseRule",
+    "Eligibility",
+    "Frequency",
+    "FrequencyPer",
+    "ProgramCatalog",
+    "ProgramNotFoundError",
+    "ResultScale",
+    "Window",
+    "catalog_from_texts",
+    "load_catalog",
+    "load_program",
+    "parse_program",
+]
 
 DATA_DIR = Path(__file__).parent / "data"
+MAX_MULTIPLIER = Decimal(2)
 
 
 class ProgramNotFoundError(LookupError):
@@ -28,81 +65,13 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class FrequencyPer(StrEnum):
-    CALENDAR_YEAR = "calendar_year"
-    MONTHS_15 = "months_15"
-    DATE_OF_SERVICE = "date_of_service"
-    DOSE = "dose"
-    MONTH = "month"
-    QUARTER = "quarter"
-    PRESCRIPTION = "prescription"
-    YEAR_PER_CONDITION = "year_per_condition"
-
-
-class Frequency(_Frozen):
-    count: int = Field(ge=1)
-    per: FrequencyPer
-
-
-class AgeAnchor(StrEnum):
-    MEASUREMENT_YEAR_END = "measurement_year_end"
-    ACTION_DATE = "action_date"
-    ENROLLMENT_DATE = "enrollment_date"
-
-
-class AgeBand(_Frozen):
-    """Sex (None = any) and inclusive age bounds; months serve the infant visit and vaccine actions."""
-
-    sex: Sex | None = None
-    min_age: int | None = Field(default=None, ge=0)
-    max_age: int | None = Field(default=None, ge=0)
-    max_age_months: int | None = Field(default=None, ge=0)
-
-
-class Eligibility(_Frozen):
-    bands: tuple[AgeBand, ...] = Field(min_length=1)
-    age_anchor: AgeAnchor = AgeAnchor.MEASUREMENT_YEAR_END
-    conditions: tuple[str, ...] = Field(default=(), description="code-set names of required conditions")
-
-
-class CodeSystem(StrEnum):
-    CPT = "CPT"
-    HCPCS = "HCPCS"
-    CPT_II = "CPT_II"
-    ICD10CM = "ICD10CM"
-    NDC = "NDC"
-    CVX = "CVX"
-    LOINC = "LOINC"
-
-
-class CodeSet(_Frozen):
-    name: str
-    code_system: CodeSystem
-    codes: frozenset[str] = Field(min_length=1)
-
-
-class ActionDefinition(_Frozen):
-    """One row of an action menu."""
-
-    code: ActionCode
-    name: str
-    description: str = ""
-    category: ActionCategory
-    steps: tuple[Step, ...] = Field(min_length=1)
-    frequency: Frequency
-    lines_of_business: frozenset[LineOfBusiness] = Field(min_length=1)
-    eligibility: Eligibility
-    evidence_codes: tuple[CodeSet, ...] = ()
-
-    def procedure_codes(self) -> frozenset[str]:
-        """CPT/HCPCS codes whose claim lines evidence the action (they share the `hcpcs_code` column)."""
-        systems = (CodeSystem.CPT, CodeSystem.HCPCS, CodeSystem.CPT_II)
-        return frozenset(c for cs in self.evidence_codes if cs.code_system in systems for c in cs.codes)
-
-
 class RateCard(_Frozen):
+    """SVUs per action step for one track; `result_svu` adds SVUs to the confirming step of actions
+    whose award varies by result (tier names of the action's scale, plus its improvement name)."""
+
     track: Track
     svu: dict[ActionCode, dict[Step, Decimal]]
+    result_svu: dict[ActionCode, dict[str, Decimal]] = {}
 
 
 class Multiplier(_Frozen):
@@ -130,6 +99,38 @@ class EarlyAdoptionBonus(_Frozen):
     through: date
 
 
+def _resolve_code_sets(data: Any) -> Any:
+    """Inline the program's named code sets into each action (evidence and condition sets)."""
+    if not isinstance(data, dict) or "code_sets" not in data:
+        return data
+    named: dict[str, list[Any]] = {}
+    for code_set in data.get("code_sets") or ():
+        named.setdefault(str(code_set["name"]), []).append(code_set)
+    actions = []
+    for raw in data.get("actions") or ():
+        action = dict(raw)
+        eligibility = action.get("eligibility") or {}
+        condition_names = [
+            *eligibility.get("conditions", ()),
+            *eligibility.get("exclusions", ()),
+            *action.get("recapture_sets", ()),
+        ]
+        doses = action.get("doses") or {}
+        short = doses.get("short_series") or {}
+        evidence_names = [
+            *action.get("evidence_sets", ()),
+            *([short["code_set"]] if short.get("code_set") else []),
+        ]
+        for name in (*condition_names, *evidence_names):
+            if name not in named:
+                raise ValueError(f"action {action.get('code')} names unknown code set {name}")
+        inline = list(action.get("evidence_codes", ()))
+        action["evidence_codes"] = inline + [cs for n in dict.fromkeys(evidence_names) for cs in named[n]]
+        action["condition_codes"] = [cs for n in dict.fromkeys(condition_names) for cs in named[n]]
+        actions.append(action)
+    return data | {"actions": actions}
+
+
 class CareGapProgram(_Frozen):
     """One version of the Care Gap P4P program."""
 
@@ -141,11 +142,17 @@ class CareGapProgram(_Frozen):
     effective_to: date
     measurement_year: int
     svu_dollar_rate: Decimal = Field(gt=0)
-    max_multiplier: Decimal = Field(default=Decimal(2), gt=0)
+    max_multiplier: Decimal = Field(default=MAX_MULTIPLIER, gt=0, le=MAX_MULTIPLIER)
+    code_sets: tuple[CodeSet, ...] = ()
     actions: tuple[ActionDefinition, ...]
     rate_cards: tuple[RateCard, ...]
     multipliers: tuple[Multiplier, ...] = ()
     early_adoption_bonus: EarlyAdoptionBonus | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inline_code_sets(cls, data: Any) -> Any:
+        return _resolve_code_sets(data)
 
     @model_validator(mode="after")
     def _consistent(self) -> CareGapProgram:
@@ -155,18 +162,30 @@ class CareGapProgram(_Frozen):
         if len(codes) != len(set(codes)):
             raise ValueError("duplicate action code")
         by_code = {a.code: a for a in self.actions}
+        for action in self.actions:
+            if not action.evidence_codes:
+                raise ValueError(f"action {action.code} has no evidence code set")
         for card in self.rate_cards:
-            for code, steps in card.svu.items():
-                if code not in by_code:
-                    raise ValueError(f"rate card {card.track} prices unknown action {code}")
-                if set(steps) != set(by_code[code].steps):
-                    raise ValueError(f"rate card {card.track} must price every step of {code}")
+            _check_card(card, by_code)
+        if len({c.track for c in self.rate_cards}) != len(self.rate_cards):
+            raise ValueError("two rate cards for one track")
         for m in self.multipliers:
             if m.factor > self.max_multiplier:
                 raise ValueError(f"multiplier {m.name} above max_multiplier")
             if m.end < m.start:
                 raise ValueError(f"multiplier {m.name} ends before it starts")
+            if m.action is not None and m.action not in by_code:
+                raise ValueError(f"multiplier {m.name} names unknown action {m.action}")
         return self
+
+    def result_svu(self, track: Track, action: str, tier: str | None) -> Decimal:
+        """SVUs a result tier (or the improvement) adds on a track's card; 0 when unpriced or None."""
+        if tier is None:
+            return Decimal(0)
+        for card in self.rate_cards:
+            if card.track is track:
+                return card.result_svu.get(ActionCode(action), {}).get(tier, Decimal(0))
+        return Decimal(0)
 
     def action(self, code: str) -> ActionDefinition:
         """The definition of an action code; KeyError when the menu lacks it."""
@@ -200,14 +219,18 @@ class ProgramCatalog:
 
     def __init__(self, versions: tuple[CareGapProgram, ...]) -> None:
         self._versions = tuple(sorted(versions, key=lambda p: p.effective_from))
+        starts = [p.effective_from for p in self._versions]
+        if len(starts) != len(set(starts)):
+            raise ValueError("two program versions start on the same day")
 
     @property
     def versions(self) -> tuple[CareGapProgram, ...]:
         return self._versions
 
     def in_force(self, day: date) -> CareGapProgram:
-        """The version whose effective dates contain `day`."""
-        for p in self._versions:
+        """The version whose effective dates contain `day`; of overlapping ones, the one starting last,
+        so a new version dropped mid-year takes over from its start without editing the old one."""
+        for p in reversed(self._versions):
             if p.effective_from <= day <= p.effective_to:
                 return p
         raise ProgramNotFoundError(f"no care_gap program in force on {day.isoformat()}")
@@ -220,9 +243,38 @@ class ProgramCatalog:
             return None
 
 
+def _check_card(card: RateCard, by_code: dict[ActionCode, ActionDefinition]) -> None:
+    for code, steps in card.svu.items():
+        if code not in by_code:
+            raise ValueError(f"rate card {card.track} prices unknown action {code}")
+        if set(steps) != set(by_code[code].steps):
+            raise ValueError(f"rate card {card.track} must price every step of {code}")
+        if any(v < 0 for v in steps.values()):
+            raise ValueError(f"rate card {card.track} has a negative SVU for {code}")
+    for code, tiers in card.result_svu.items():
+        scale = by_code[code].results if code in by_code else None
+        if scale is None:
+            raise ValueError(f"rate card {card.track} prices results of {code}, which has none")
+        if set(tiers) != {*scale.tiers, scale.improvement}:
+            raise ValueError(f"rate card {card.track} must price every result tier of {code}")
+    for code, action in by_code.items():
+        if code in card.svu and action.results is not None and code not in card.result_svu:
+            raise ValueError(f"rate card {card.track} must price the result tiers of {code}")
+
+
 def parse_program(text: str) -> CareGapProgram:
     """Validate one program file's JSON text."""
     return CareGapProgram.model_validate(json.loads(text))
+
+
+def catalog_from_texts(texts: Iterable[str], base: ProgramCatalog | None = None) -> ProgramCatalog:
+    """A catalog of the given program files' JSON texts (e.g. read from the `programs/` prefix),
+    over the versions of `base`: a text with the version name of a base version replaces it.
+    Every text is validated; one bad file refuses the whole set, so a typo never half-applies."""
+    parsed = {p.version: p for p in (parse_program(t) for t in texts)}
+    kept = tuple(p for p in (base.versions if base else ()) if p.version not in parsed)
+    versions = (*kept, *parsed.values())
+    return ProgramCatalog(versions)
 
 
 @lru_cache(maxsize=4)

@@ -57,7 +57,8 @@ def test_ingest_applies_each_file_once_and_acknowledges_test_events(aws, lambda_
     test_event = ingest_file.handler(load_event("sqs_s3_test_event"), lambda_context)
     # THEN nothing fails, and the gap state holds one evidence item per mammogram line or attestation
     assert again["batchItemFailures"] == [] and test_event["batchItemFailures"] == []
-    assert evidence_before == len(gap_state_items(aws, "EVID#")) == 2 + 5
+    # two mammogram lines, five attestations, and the office visit that is AAP evidence
+    assert evidence_before == len(gap_state_items(aws, "EVID#")) == 2 + 5 + 1
     assert len(gap_state_items(aws, "PROFILE")) == 5 + 3
     registry = aws.dynamodb.scan(TableName=aws.names["REGISTRY_TABLE"])["Items"]
     assert sorted(i["status"]["S"] for i in registry) == ["ACCEPTED"] * 4

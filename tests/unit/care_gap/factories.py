@@ -91,3 +91,69 @@ def facts(
     return MemberFacts(
         profile=member or profile(), spans=spans if spans is not None else (span(),), evidence=evidence
     )
+
+
+_counter = iter(range(1, 10**9))
+
+
+def item(
+    action: str,
+    day: date,
+    *,
+    step: Step | None = None,
+    source: EvidenceSource = EvidenceSource.MEDICAL_CLAIM,
+    received: date | None = None,
+    concept: str | None = None,
+    clinic_id: str = "C1",
+    member_id: str = "M1",
+    days_supply: int | None = None,
+    result_value: str | None = None,
+    condition: str | None = None,
+) -> Evidence:
+    """Any evidence item: a claim line by default; attestations name their step and clinic."""
+    n = next(_counter)
+    attested = source is EvidenceSource.ATTESTATION
+    return Evidence(
+        member_id=member_id,
+        action=ActionCode(action),
+        step=step or (Step.CLAIM if not attested else Step.PERFORM),
+        action_date=day,
+        received_date=None if attested else (received or day),
+        source=source,
+        file_id="f",
+        source_row=n,
+        concept=concept,
+        claim_id=None if attested else f"CL{n}",
+        claim_line_number=None if attested else 1,
+        attestation_id=f"A{n}" if attested else None,
+        attesting_clinic_id=clinic_id if attested else None,
+        days_supply=days_supply,
+        result_value=result_value,
+        condition=condition,
+    )
+
+
+def attest(
+    action: str,
+    step: Step,
+    day: date,
+    *,
+    clinic_id: str = "C1",
+    concept: str | None = None,
+    result_value: str | None = None,
+) -> Evidence:
+    """An attestation of one step by a clinic."""
+    return item(
+        action,
+        day,
+        step=step,
+        source=EvidenceSource.ATTESTATION,
+        clinic_id=clinic_id,
+        concept=concept,
+        result_value=result_value,
+    )
+
+
+def diagnosis(code_set: str, day: date, *, member_id: str = "M1") -> Evidence:
+    """A condition fact (a diagnosis or a fill of a drug class) of a program code set."""
+    return item(f"DX:{code_set}", day, step=Step.DIAGNOSIS, member_id=member_id, concept="X")

@@ -1,0 +1,319 @@
+"""Occurrences: the evidence of one action grouped into the units that earn once each (a year, a date
+of service, a refill window, a visit, a dose series, a condition in a year), with the step each piece
+of evidence completed first.
+
+A step is completed by the first evidence to reach it, in the order the plan learned of it
+(`_order`), so the answer does not depend on the order files arrived in. Attestations complete their
+own step but never a confirming step (claim, dispense). Confirming evidence (claims, fills, registry
+doses, lab results) completes the confirming step and, for visit, 2-step, 3-step and immunization
+actions, every step still open once the action is complete (FAQ Q15).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from shared.logic.counting import (
+    Reading,
+    dose_window,
+    improved,
+    reading,
+    refill_key,
+    series_complete,
+    valid_doses,
+    window_bounds,
+)
+from shared.logic.dates import month_of
+from shared.models.actions import Step
+from shared.models.evidence import CONDITION_PREFIX, Evidence, EvidenceSource
+from shared.models.members import EligibilitySpan, MemberFacts, MemberProfile
+from shared.programs.menu import ActionDefinition, FrequencyPer
+
+UNATTESTABLE = frozenset({Step.CLAIM, Step.DISPENSE})
+
+
+@dataclass(frozen=True)
+class StepCompletion:
+    """The evidence that completed a step first, and the month the step was earned."""
+
+    step: Step
+    evidence: Evidence
+
+    @property
+    def earned_month(self) -> str:
+        """Attestations earn in the month of their date; claim-confirmed steps in the month received."""
+        return month_of(self.evidence.known_date)
+
+
+def _order(evidence: Evidence) -> tuple[date, date, int, str]:
+    # Attestations sort before a claim known the same day so the clinic's own action keeps its step.
+    source_rank = 0 if evidence.source is EvidenceSource.ATTESTATION else 1
+    return (evidence.known_date, evidence.action_date, source_rank, evidence.evidence_id)
+
+
+def first_completions(action: ActionDefinition, evidence: Iterable[Evidence]) -> dict[Step, StepCompletion]:
+    """First completion of each step of `action` by `evidence` (all of one occurrence)."""
+    done: dict[Step, StepCompletion] = {}
+    for item in sorted(evidence, key=_order):
+        targets: tuple[Step, ...]
+        if item.source is EvidenceSource.ATTESTATION:
+            if item.step in UNATTESTABLE or item.step not in action.steps:
+                continue
+            targets = (item.step,)
+        elif action.category.claim_completes_remaining:
+            targets = action.steps
+        else:
+            targets = (action.last_step,)
+        for step in targets:
+            done.setdefault(step, StepCompletion(step=step, evidence=item))
+    return done
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    """One earning unit of an action for a member; `period` is the gap's and the ledger's period."""
+
+    period: str
+    completions: dict[Step, StepCompletion]
+    evidence: tuple[Evidence, ...] = ()
+    due_date: date | None = None
+    window_start: date | None = None
+    reading: Reading | None = None
+    improved: bool = False
+    condition: str | None = None
+
+    @property
+    def year(self) -> int:
+        return int(self.period[:4])
+
+
+@dataclass
+class MemberView:
+    """A member's facts indexed once: evidence by action, condition fact dates by code-set name."""
+
+    profile: MemberProfile
+    spans: tuple[EligibilitySpan, ...]
+    by_action: dict[str, list[Evidence]] = field(default_factory=dict)
+    conditions: dict[str, list[date]] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls, profile: MemberProfile, spans: Iterable[EligibilitySpan], evidence: Iterable[Evidence]
+    ) -> MemberView:
+        """Index a member's profile, spans and evidence."""
+        view = cls(profile=profile, spans=tuple(spans))
+        for item in evidence:
+            if item.is_condition:
+                view.conditions.setdefault(item.action.removeprefix(CONDITION_PREFIX), []).append(
+                    item.action_date
+                )
+            else:
+                view.by_action.setdefault(item.action, []).append(item)
+        return view
+
+    @classmethod
+    def of_facts(cls, facts: MemberFacts) -> MemberView:
+        """Index a `MemberFacts`."""
+        return cls.of(facts.profile, facts.spans, facts.evidence)
+
+    def known(self, as_of: date) -> MemberView:
+        """The same member as known on `as_of` (evidence the plan had learned of by then)."""
+        view = MemberView(profile=self.profile, spans=self.spans, conditions=self.conditions)
+        for code, items in self.by_action.items():
+            kept = [e for e in items if e.known_date <= as_of]
+            if kept:
+                view.by_action[code] = kept
+        return view
+
+
+def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
+    """Every occurrence of `action` the member's evidence speaks to, in period order."""
+    items = view.by_action.get(action.code, [])
+    per = action.frequency.per
+    if per is FrequencyPer.DOSE:
+        return _doses(view, action, items)
+    if per is FrequencyPer.MONTHS_15:
+        return _visits(view, action, items)
+    if per is FrequencyPer.YEAR_PER_CONDITION:
+        return _recaptures(view, action, items)
+    if per is FrequencyPer.DATE_OF_SERVICE:
+        return _dates_of_service(action, items)
+    groups: dict[str, list[Evidence]] = defaultdict(list)
+    for item in items:
+        if per is FrequencyPer.QUARTER:
+            key = refill_key(item.action_date, quarterly=True)
+        elif per in (FrequencyPer.MONTH, FrequencyPer.PRESCRIPTION):
+            key = refill_key(item.action_date, quarterly=False)
+        else:
+            key = str(item.action_date.year)
+        groups[key].append(item)
+    return [
+        Occurrence(period=k, completions=first_completions(action, v), evidence=tuple(v))
+        for k, v in sorted(groups.items())
+    ]
+
+
+def _dates_of_service(action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+    groups: dict[date, list[Evidence]] = defaultdict(list)
+    for item in items:
+        groups[item.action_date].append(item)
+    found, previous = [], None
+    for day, group in sorted(groups.items()):
+        done = first_completions(action, group)
+        result = None
+        if action.results is not None:
+            confirming = done.get(action.last_step)
+            # The tier is read from what was known when the confirming step was earned: it never moves.
+            cutoff = confirming.evidence.known_date if confirming else date.max
+            known = [e for e in group if e.source.confirms and e.known_date <= cutoff]
+            result = reading(action.results, day, known)
+        found.append(
+            Occurrence(
+                period=day.isoformat(),
+                completions=done,
+                evidence=tuple(group),
+                reading=result,
+                improved=result is not None and improved(previous, result),
+            )
+        )
+        previous = result or previous
+    return found
+
+
+def _doses(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+    rule = action.doses
+    assert rule is not None
+    birth = view.profile.birth_date
+    groups: dict[tuple[date, date], list[Evidence]] = defaultdict(list)
+    for item in items:
+        first, last = dose_window(rule, birth, item.action_date)
+        if item.action_date <= last:
+            groups[(first, last)].append(item)
+    found = []
+    for (first, last), group in sorted(groups.items()):
+        done: dict[Step, StepCompletion] = {}
+        seen: list[Evidence] = []
+        for item in sorted(group, key=_order):
+            if item.source is EvidenceSource.ATTESTATION:
+                if item.step in action.steps:
+                    done.setdefault(item.step, StepCompletion(step=item.step, evidence=item))
+                continue
+            seen.append(item)
+            counted = valid_doses(seen, first, last)
+            if not counted:
+                continue
+            done.setdefault(action.first_step, StepCompletion(step=action.first_step, evidence=item))
+            if series_complete(counted, action):
+                for step in action.steps:  # Q15: the completing dose awards every step still open
+                    done.setdefault(step, StepCompletion(step=step, evidence=item))
+                break
+        period = str(first.year if rule.window is None else last.year)
+        found.append(
+            Occurrence(
+                period=period, completions=done, evidence=tuple(group), due_date=last, window_start=first
+            )
+        )
+    return found
+
+
+@dataclass
+class _Slot:
+    """One well-child visit: its date once a visit is known, and its evidence."""
+
+    day: date | None = None
+    items: list[Evidence] = field(default_factory=list)
+
+
+def _slot_for(slots: list[_Slot], item: Evidence, limit: int) -> _Slot | None:
+    if item.source is EvidenceSource.ATTESTATION and item.step is Step.SCHEDULE:
+        pending = next((s for s in slots if s.day is None), None)
+        if pending is None and len(slots) < limit:
+            pending = _Slot()
+            slots.append(pending)
+        return pending
+    slot = next((s for s in slots if s.day == item.action_date), None)
+    slot = slot or next((s for s in slots if s.day is None), None)
+    if slot is None and len(slots) < limit:
+        slot = _Slot()
+        slots.append(slot)
+    if slot is not None:
+        slot.day = item.action_date
+    return slot
+
+
+def _visits(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+    assert action.visit_window is not None
+    first, last = window_bounds(view.profile.birth_date, action.visit_window)
+    slots: list[_Slot] = []
+    # Slots fill in the order the plan learned of visits, so a late claim never renumbers paid visits;
+    # a schedule attestation opens a slot that the next visit fills.
+    for item in sorted(items, key=_order):
+        scheduling = item.source is EvidenceSource.ATTESTATION and item.step is Step.SCHEDULE
+        if item.action_date > last or (item.action_date < first and not scheduling):
+            continue
+        slot = _slot_for(slots, item, action.frequency.count)
+        if slot is not None:
+            slot.items.append(item)
+    return [
+        Occurrence(
+            period=f"{last.year}/visit-{n}",
+            completions=first_completions(action, slot.items),
+            evidence=tuple(slot.items),
+            due_date=last,
+            window_start=first,
+        )
+        for n, slot in enumerate(slots, start=1)
+    ]
+
+
+def historical_conditions(view: MemberView, action: ActionDefinition, year: int) -> list[str]:
+    """Recapture sets the member had a diagnosis of in the lookback years before `year`, by name."""
+    first = year - action.eligibility.lookback_years
+    return sorted(
+        name
+        for name in action.recapture_sets
+        if any(first <= d.year < year for d in view.conditions.get(name, ()))
+    )
+
+
+def _condition_of(action: ActionDefinition, item: Evidence, open_sets: list[str]) -> str | None:
+    if item.condition:
+        return item.condition
+    named = item.result_value or item.concept
+    if named:
+        for name in open_sets:
+            if named == name or any(cs.matches(named) for cs in action.condition_set(name)):
+                return name
+    return open_sets[0] if open_sets else None
+
+
+def _recaptures(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+    by_year: dict[int, list[Evidence]] = defaultdict(list)
+    for item in items:
+        by_year[item.action_date.year].append(item)
+    found = []
+    for year, group in sorted(by_year.items()):
+        historical = historical_conditions(view, action, year)
+        groups: dict[str, list[Evidence]] = defaultdict(list)
+        for item in sorted(group, key=_order):
+            # An attestation naming no condition reassesses the first historical one not yet assessed.
+            unassessed = [
+                n for n in historical if not any(e.source is EvidenceSource.ATTESTATION for e in groups[n])
+            ]
+            name = _condition_of(action, item, unassessed or historical)
+            if name in historical:
+                groups[name].append(item)
+        found += [
+            Occurrence(
+                period=f"{year}/{name}",
+                completions=first_completions(action, groups[name]),
+                evidence=tuple(groups[name]),
+                condition=name,
+            )
+            for name in historical
+            if groups.get(name)
+        ]
+    return found

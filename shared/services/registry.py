@@ -1,0 +1,250 @@
+"""The registry clinics work from: each assigned member's open gaps ranked by the money at stake, and the
+chart-request list of completions attested but never confirmed by a claim (FAQ Q13).
+
+Both read the gap state through an injected `GapStateRepository`; nothing here writes except `store`,
+which records the computed gaps (the GapState table's `GAP#<action>#<period>` items).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from shared.dal.gap_state import GapStateRepository
+from shared.logic.gaps import member_gaps
+from shared.logic.money import amount_cents, format_cents
+from shared.logic.occurrences import MemberView, occurrences
+from shared.models.actions import ActionCode, Step
+from shared.models.evidence import EvidenceSource
+from shared.models.gaps import Gap, GapStatus
+from shared.models.members import Clinic
+from shared.observability import logger
+from shared.programs.care_gap import CareGapProgram, ProgramCatalog
+
+DEFAULT_CHART_REQUEST_DAYS = 120
+"""Q13's example: a screening attested in January without a claim by June is worth a chart request."""
+
+SHOWN = frozenset({GapStatus.OPEN, GapStatus.PROSPECTIVE})
+
+
+class UnknownClinicError(LookupError):
+    """The clinic id is not in the gap state's clinic list."""
+
+
+class RegistryRow(BaseModel):
+    """One open (or coming due) gap of an assigned member, with what closing it is worth."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clinic_id: str
+    member_id: str
+    action: ActionCode
+    action_name: str
+    period: str
+    status: GapStatus
+    next_action: Step | None
+    due_date: date | None
+    svu_at_stake: str
+    cents_at_stake: int
+    tags: tuple[str, ...] = ()
+    detail: str | None = None
+
+
+class ChartRequest(BaseModel):
+    """A completion the clinic attested that no claim or supplemental record has confirmed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    clinic_id: str
+    member_id: str
+    action: ActionCode
+    period: str
+    step: Step
+    attested_on: date
+    reference: str
+    days_unconfirmed: int
+
+
+class RegistryService:
+    """Registry and chart requests of one clinic on a date."""
+
+    def __init__(
+        self,
+        *,
+        gaps: GapStateRepository,
+        catalog: ProgramCatalog,
+        chart_request_days: int = DEFAULT_CHART_REQUEST_DAYS,
+    ) -> None:
+        self._gaps = gaps
+        self._catalog = catalog
+        self._chart_request_days = chart_request_days
+
+    def _clinic(self, clinic_id: str) -> Clinic:
+        clinic = self._gaps.clinics().get(clinic_id)
+        if clinic is None:
+            raise UnknownClinicError(f"clinic {clinic_id} is not known")
+        return clinic
+
+    def _views(self, clinic_id: str) -> Iterator[MemberView]:
+        for member_id in self._gaps.member_ids(clinic_id):
+            facts = self._gaps.member(member_id)
+            if facts is not None:
+                yield MemberView.of_facts(facts)
+
+    def member_gaps(self, clinic_id: str, as_of: date) -> list[Gap]:
+        """Every gap (any status) of every member assigned to the clinic, as known on `as_of`."""
+        clinic = self._clinic(clinic_id)
+        program = self._catalog.in_force(as_of)
+        found: list[Gap] = []
+        for view in self._views(clinic_id):
+            found += member_gaps(view, program, as_of=as_of, track=clinic.track)
+        return found
+
+    def registry(self, clinic_id: str, as_of: date) -> list[RegistryRow]:
+        """Open and coming-due gaps of the clinic's members, most money at stake first."""
+        clinic = self._clinic(clinic_id)
+        program = self._catalog.in_force(as_of)
+        rows = [
+            _row(clinic, program, gap, as_of)
+            for gap in self.member_gaps(clinic_id, as_of)
+            if gap.status in SHOWN and gap.svu_at_stake > 0
+        ]
+        rows.sort(key=lambda r: (-r.cents_at_stake, r.due_date or date.max, r.member_id, r.action, r.period))
+        logger.info("registry built", clinic_id=clinic_id, row_count=len(rows))
+        return rows
+
+    def store(self, clinic_id: str, as_of: date) -> int:
+        """Write the clinic's members' gaps to the gap state; returns how many were written."""
+        return self._gaps.put_gaps(self.member_gaps(clinic_id, as_of))
+
+    def chart_requests(
+        self, clinic_id: str, as_of: date, after_days: int | None = None
+    ) -> list[ChartRequest]:
+        """Completions attested `after_days`+ days before `as_of` with no confirming record by then."""
+        self._clinic(clinic_id)
+        wait = self._chart_request_days if after_days is None else after_days
+        program = self._catalog.in_force(as_of)
+        found: list[ChartRequest] = []
+        for view in self._views(clinic_id):
+            found += _unconfirmed(clinic_id, program, view.known(as_of), as_of, wait)
+        found.sort(key=lambda r: (-r.days_unconfirmed, r.member_id, r.action, r.period))
+        logger.info("chart requests listed", clinic_id=clinic_id, request_count=len(found))
+        return found
+
+
+def _row(clinic: Clinic, program: CareGapProgram, gap: Gap, as_of: date) -> RegistryRow:
+    cents = amount_cents(
+        svu=gap.svu_at_stake,
+        multiplier=program.multiplier(gap.action, clinic.clinic_id, as_of),
+        bonus_rate=program.bonus_rate(clinic.program_enrollment_date, as_of),
+        dollar_rate=program.svu_dollar_rate,
+    )
+    return RegistryRow(
+        clinic_id=clinic.clinic_id,
+        member_id=gap.member_id,
+        action=gap.action,
+        action_name=program.action(gap.action).name,
+        period=gap.period,
+        status=gap.status,
+        next_action=gap.next_action,
+        due_date=gap.due_date,
+        svu_at_stake=str(gap.svu_at_stake),
+        cents_at_stake=cents,
+        tags=gap.tags,
+        detail=gap.detail,
+    )
+
+
+def _unconfirmed(
+    clinic_id: str, program: CareGapProgram, view: MemberView, as_of: date, wait: int
+) -> Iterator[ChartRequest]:
+    for action in program.actions:
+        for occurrence in occurrences(view, action):
+            if any(e.source.confirms for e in occurrence.evidence):
+                continue
+            attested = sorted(
+                (
+                    e
+                    for e in occurrence.evidence
+                    if e.source is EvidenceSource.ATTESTATION
+                    and e.attesting_clinic_id == clinic_id
+                    and e.step is not Step.SCHEDULE
+                ),
+                key=lambda e: (e.action_date, e.evidence_id),
+            )
+            if attested and (as_of - attested[0].action_date).days >= wait:
+                first = attested[0]
+                yield ChartRequest(
+                    clinic_id=clinic_id,
+                    member_id=view.profile.member_id,
+                    action=action.code,
+                    period=occurrence.period,
+                    step=first.step,
+                    attested_on=first.action_date,
+                    reference=first.reference,
+                    days_unconfirmed=(as_of - first.action_date).days,
+                )
+
+
+REGISTRY_COLUMNS = (
+    "rank,clinic_id,member_id,action,action_name,period,status,next_action,due_date,"
+    "svu_at_stake,dollars_at_stake,tags,detail"
+)
+CHART_COLUMNS = "clinic_id,member_id,action,period,step,attested_on,days_unconfirmed,reference"
+
+
+def _csv(header: str, rows: Iterable[list[object]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header.split(","))
+    writer.writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def registry_csv(rows: Iterable[RegistryRow]) -> bytes:
+    """The registry as CSV, ranked, dollars with two places."""
+    return _csv(
+        REGISTRY_COLUMNS,
+        (
+            [
+                rank,
+                r.clinic_id,
+                r.member_id,
+                r.action,
+                r.action_name,
+                r.period,
+                r.status.value,
+                r.next_action.value if r.next_action else "",
+                r.due_date.isoformat() if r.due_date else "",
+                r.svu_at_stake,
+                format_cents(r.cents_at_stake),
+                "|".join(r.tags),
+                r.detail or "",
+            ]
+            for rank, r in enumerate(rows, start=1)
+        ),
+    )
+
+
+def chart_requests_csv(rows: Iterable[ChartRequest]) -> bytes:
+    """The chart-request list as CSV."""
+    return _csv(
+        CHART_COLUMNS,
+        (
+            [
+                r.clinic_id,
+                r.member_id,
+                r.action,
+                r.period,
+                r.step.value,
+                r.attested_on.isoformat(),
+                r.days_unconfirmed,
+                r.reference,
+            ]
+            for r in rows
+        ),
+    )
