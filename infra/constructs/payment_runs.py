@@ -95,13 +95,14 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def aggregate_run(fn: ServiceFunction) -> None:
+        # Writes the ledger too: a clinic's negative month is carried forward as balance entries.
         reads(fn, registry, ledger)
-        writes(fn, registry)
+        writes(fn, registry, ledger)
         fn.read_objects(curated, [Prefix.RUNS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def render_statements(fn: ServiceFunction) -> None:
-        reads(fn, registry, ledger)
+        reads(fn, registry, ledger, gaps)
         fn.read_objects(curated, [Prefix.RUNS, Prefix.CURATED, Prefix.PROGRAMS], data_key)
         fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.PAYMENTS, Prefix.RUNS], data_key)
 

@@ -8,10 +8,12 @@ results and a rates report, with zero payment entries; Benchmark P4P money comes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
@@ -23,9 +25,10 @@ from shared.logic.awards import member_awards
 from shared.logic.eligibility import span_on
 from shared.logic.gaps import build_gap
 from shared.logic.rates import measure_counts
-from shared.models.gaps import Gap
+from shared.logic.reversals import carry_balances, settle_member
+from shared.models.gaps import Gap, GapStatus
 from shared.models.ledger import LedgerEntry
-from shared.models.members import Clinic, MemberFacts
+from shared.models.members import CARE_GAP_PROGRAM, Clinic, MemberFacts
 from shared.models.runs import (
     AggregateInput,
     ClosedRun,
@@ -60,6 +63,7 @@ from shared.services.statements import (
 )
 
 LEDGER_READ_ATTEMPTS = 4
+BALANCES_SHARD = "balances"
 
 
 class RunAlreadyClosedError(Exception):
@@ -76,6 +80,10 @@ class ShardResultMissingError(Exception):
 
 class ReconciliationError(Exception):
     """Ledger, statements and payment file totals disagree; the run must not close."""
+
+
+class EarlierRunOpenError(Exception):
+    """An earlier month's final run is OPEN or FAILED: finish it first, or its entries would be skipped."""
 
 
 def run_id_for(request: RunRequest, suffix: str | None = None) -> str:
@@ -133,6 +141,8 @@ class RunService:
     def open(self, request: RunRequest) -> RunRef:
         """Create the run, or resume the same final run unless it is already closed."""
         run_id = run_id_for(request)
+        if request.mode is RunMode.FINAL and request.run_kind is RunKind.MONTHLY:
+            self._refuse_if_earlier_unfinished(request.period)
         now = self._clock()
         new = Run(
             run_id=run_id,
@@ -158,6 +168,30 @@ class RunService:
             existing = self._runs.transition(existing, RunStatus.OPEN, allowed_from={RunStatus.FAILED})
         logger.info("run resumed", run_id=run_id)
         return _ref(existing, resumed=True)
+
+    def _refuse_if_earlier_unfinished(self, period: str) -> None:
+        for other in self._runs.recent(limit=500):
+            if (
+                other.run_kind is RunKind.MONTHLY
+                and other.mode is RunMode.FINAL
+                and other.period < period
+                and not other.status.closed
+            ):
+                raise EarlierRunOpenError(
+                    f"run {other.run_id} is {other.status.value}; start it again to finish it first"
+                )
+
+    def _previous_closed(self, run: RunRef) -> Run | None:
+        """The latest closed final monthly run before this month: its carried balances open this run."""
+        earlier = [
+            r
+            for r in self._runs.recent(limit=500)
+            if r.run_kind is RunKind.MONTHLY
+            and r.mode is RunMode.FINAL
+            and r.status.closed
+            and r.period < run.period
+        ]
+        return max(earlier, key=lambda r: r.period, default=None)
 
     def _require(self, run_id: str) -> Run:
         run = self._runs.get(run_id)
@@ -215,58 +249,83 @@ class RunService:
     def _monthly_shard(
         self, run: RunRef, shard_id: str, facts: list[MemberFacts], clinics: dict[str, Clinic]
     ) -> ShardOutput:
-        awards: list[LedgerEntry] = []
+        """Settle each member against its ledger history: reversals of lost awards, then new awards.
+
+        History includes this run's own entries, so a retried or resumed shard appends only what is
+        missing and reports everything this run recorded for its members.
+        """
+        ours: list[LedgerEntry] = []
+        skipped = 0
+        preview = run.mode is RunMode.PREVIEW
+        as_of = _month_end(run.period)
+        changed_gaps: list[Gap] = []
+        digests: dict[str, dict[str, str]] = {}
         for member in facts:
-            awards += member_awards(
+            member_id = member.profile.member_id
+            supported = member_awards(
                 member, clinics=clinics, catalog=self._catalog, through_month=run.period, run_id=run.run_id
             )
-        if run.mode is RunMode.PREVIEW:
-            paid = self._ledger.existing_ids(e.entry_id for e in awards)
-            ours = [e for e in awards if e.entry_id not in paid]
-            return ShardOutput(
-                run_id=run.run_id,
-                shard_id=shard_id,
-                entries=tuple(ours),
-                skipped_paid_earlier=len(awards) - len(ours),
-            )
-        ours, skipped = [], 0
-        for entry in awards:
-            try:
-                self._ledger.put_if_absent(entry)
-                ours.append(entry)
-            except AlreadyRecordedError as recorded:
-                # Written by this run before a retry: still ours. Written by an earlier run: paid already.
-                if recorded.existing_run_id == run.run_id:
-                    ours.append(entry)
+            state = self._ledger.member_state(member_id)
+            wanted = settle_member(state.entries, supported, run_id=run.run_id, month=run.period)
+            if preview:
+                taken = self._ledger.existing_ids(e.entry_id for e in wanted) if wanted else set()
+                ours += [e for e in wanted if e.entry_id not in taken]
+                skipped += len(taken)
+                continue
+            ours += [e for e in state.entries if e.run_id == run.run_id]
+            for entry in wanted:
+                stored, _ = self._ledger.record(entry)
+                # The history copy follows the entry, so a crash between the two is healed here.
+                self._ledger.index_member(stored)
+                if stored.run_id == run.run_id:
+                    ours.append(stored)
                 else:
-                    skipped += 1
-        self._gaps.put_gaps(self._gaps_as_of(facts, clinics, _month_end(run.period)))
+                    skipped += 1  # recorded by an earlier run whose history copy was missing
+            digest = dict(state.gap_digest)
+            for gap in self._member_gaps(member, clinics, as_of):
+                key, fingerprint = f"{gap.action}#{gap.period}", _fingerprint(gap)
+                # A not-applicable gap of a month, quarter or visit that never applied is not worth an item.
+                never_applied = gap.status is GapStatus.NOT_APPLICABLE and key not in digest
+                if never_applied and gap.period != str(as_of.year):
+                    continue
+                if digest.get(key) != fingerprint:
+                    changed_gaps.append(gap)
+                    digest[key] = fingerprint
+            if digest != state.gap_digest:
+                digests[member_id] = digest
+        if not preview:
+            # Gaps before digests: a crash in between rewrites the same gaps on the retry.
+            self._gaps.put_gaps(changed_gaps)
+            for member_id, digest in digests.items():
+                self._ledger.put_gap_digest(member_id, digest)
+        unique = {e.entry_id: e for e in ours}
         return ShardOutput(
-            run_id=run.run_id, shard_id=shard_id, entries=tuple(ours), skipped_paid_earlier=skipped
+            run_id=run.run_id,
+            shard_id=shard_id,
+            entries=tuple(unique[i] for i in sorted(unique)),
+            skipped_paid_earlier=skipped,
         )
 
-    def _gaps_as_of(self, facts: list[MemberFacts], clinics: dict[str, Clinic], as_of: date) -> list[Gap]:
+    def _member_gaps(self, member: MemberFacts, clinics: dict[str, Clinic], as_of: date) -> list[Gap]:
+        """Every gap of the member in the program in force at month end, as known then."""
         program = self._catalog.find(as_of)
         if program is None:
             return []
-        gaps = []
-        for member in facts:
-            span = span_on(member.spans, as_of)
-            clinic = clinics.get(span.clinic_id) if span else None
-            for action in program.actions:
-                gaps.append(
-                    build_gap(
-                        profile=member.profile,
-                        spans=member.spans,
-                        evidence=member.evidence,
-                        action=action,
-                        program=program,
-                        period_year=as_of.year,
-                        as_of=as_of,
-                        track=clinic.track if clinic else None,
-                    )
-                )
-        return gaps
+        span = span_on(member.spans, as_of)
+        clinic = clinics.get(span.clinic_id) if span else None
+        return [
+            build_gap(
+                profile=member.profile,
+                spans=member.spans,
+                evidence=member.evidence,
+                action=action,
+                program=program,
+                period_year=as_of.year,
+                as_of=as_of,
+                track=clinic.track if clinic else None,
+            )
+            for action in program.actions
+        ]
 
     def _annual_shard(self, run: RunRef, shard_id: str, facts: list[MemberFacts]) -> ShardOutput:
         year = int(run.period)
@@ -286,10 +345,42 @@ class RunService:
                 raise ShardResultMissingError(f"shard {ref.shard_id} of run {run_id} has no result") from None
         return outputs
 
+    def _balances_key(self, run_id: str) -> str:
+        return f"{Prefix.RUNS}{run_id}/results/{BALANCES_SHARD}.json"
+
+    def _carry(self, run: RunRef, outputs: list[ShardOutput]) -> ShardOutput:
+        """Bring in the previous run's carried balances and carry out every clinic still negative."""
+        totals: dict[str, int] = defaultdict(int)
+        for out in outputs:
+            for e in out.entries:
+                totals[e.clinic_id] += e.amount_cents
+        previous = self._previous_closed(run)
+        carried_in = self._ledger.balances(previous.run_id) if previous else []
+        balances = carry_balances(
+            totals,
+            carried_in,
+            program=CARE_GAP_PROGRAM,
+            run_id=run.run_id,
+            month=run.period,
+            as_of=_month_end(run.period),
+        )
+        if run.mode is RunMode.FINAL:
+            for entry in balances:
+                stored, _ = self._ledger.record(entry)
+                if stored.amount_cents != entry.amount_cents or stored.run_id != run.run_id:
+                    raise ReconciliationError("a carried balance of this run changed since it was recorded")
+        return ShardOutput(run_id=run.run_id, shard_id=BALANCES_SHARD, entries=tuple(balances))
+
     def aggregate(self, item: AggregateInput) -> RunTotals:
-        """Sum the shard results per clinic and write the run summary."""
+        """Sum the shard results per clinic, settle carried balances (monthly) and write the run summary."""
         run = item.run
         outputs = self._outputs(run.run_id, item.plan.bucket, item.plan.manifest_key)
+        if run.run_kind is RunKind.MONTHLY:
+            balances = self._carry(run, outputs)
+            self._store.put_json(
+                self._curated, self._balances_key(run.run_id), balances.model_dump(mode="json")
+            )
+            outputs.append(balances)
         by_clinic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for out in outputs:
             for e in out.entries:
@@ -298,6 +389,10 @@ class RunService:
         counts = _merge_counts(outputs)
         entry_count = sum(v[0] for v in by_clinic.values())
         total = sum(v[1] for v in by_clinic.values())
+        kinds: dict[str, int] = defaultdict(int)
+        for out in outputs:
+            for e in out.entries:
+                kinds[e.kind.value] += e.amount_cents
         summary = {
             "run_id": run.run_id,
             "run_kind": run.run_kind.value,
@@ -306,6 +401,7 @@ class RunService:
             "entry_count": entry_count,
             "total_cents": total,
             "skipped_paid_earlier": sum(o.skipped_paid_earlier for o in outputs),
+            "total_cents_by_kind": dict(sorted(kinds.items())),
             "clinics": {c: {"entry_count": v[0], "total_cents": v[1]} for c, v in sorted(by_clinic.items())},
             "measure_counts": [m.model_dump(mode="json") for m in counts],
         }
@@ -316,11 +412,35 @@ class RunService:
         logger.info("run aggregated", run_id=run.run_id, entry_count=entry_count, clinic_count=clinic_count)
         return RunTotals(entry_count=entry_count, total_cents=total, clinic_count=clinic_count)
 
+    def _run_outputs(self, run: RunRef) -> list[ShardOutput]:
+        """Every shard's result plus, for monthly runs, the carried balances AggregateRun settled."""
+        outputs = self._outputs(run.run_id, self._curated, f"{Prefix.RUNS}{run.run_id}/shards.json")
+        if run.run_kind is RunKind.MONTHLY:
+            try:
+                body = self._store.get_json(self._curated, self._balances_key(run.run_id))
+            except NotFoundError:
+                raise ShardResultMissingError(f"run {run.run_id} has no balances result") from None
+            outputs.append(ShardOutput.model_validate(body))
+        return outputs
+
+    def _categories(self, entries: Iterable[LedgerEntry]) -> dict[str, str]:
+        """Action code -> menu category, from the program version of each entry's measurement year."""
+        found: dict[str, str] = {}
+        for e in entries:
+            if e.kind.is_balance or e.action in found:
+                continue
+            program = self._catalog.find(date(int(e.period[:4]), 12, 31))
+            try:
+                found[e.action] = program.action(e.action).category.value if program else "unknown"
+            except KeyError:
+                found[e.action] = "unknown"
+        return found
+
     # RenderStatements
     def render(self, item: RenderInput) -> StatementsResult:
         """Write a statement per clinic (CSV + HTML), the payment file and, for annual runs, the rates."""
         run = item.run
-        outputs = self._outputs(run.run_id, self._curated, f"{Prefix.RUNS}{run.run_id}/shards.json")
+        outputs = self._run_outputs(run)
         entries_by_clinic: dict[str, list[LedgerEntry]] = defaultdict(list)
         for out in outputs:
             for e in out.entries:
@@ -330,12 +450,14 @@ class RunService:
         if missing:
             raise ReconciliationError(f"{len(missing)} paid clinic(s) missing from the clinic registry")
         totals = {c: sum(e.amount_cents for e in es) for c, es in entries_by_clinic.items()}
+        if any(cents < 0 for cents in totals.values()):
+            raise ReconciliationError("a clinic nets negative after carried balances")
+        categories = self._categories(e for es in entries_by_clinic.values() for e in es)
         for clinic_id, entries in sorted(entries_by_clinic.items()):
             base = f"{Prefix.STATEMENTS}{run.run_id}/{clinic_id}"
-            self._store.put_bytes(
-                self._reports, f"{base}.csv", statement_csv(run.run_id, clinic_id, entries), "text/csv"
-            )
-            page = statement_html(run.run_id, clinics[clinic_id], entries)
+            page_csv = statement_csv(run.run_id, clinic_id, entries, categories=categories)
+            self._store.put_bytes(self._reports, f"{base}.csv", page_csv, "text/csv")
+            page = statement_html(run.run_id, clinics[clinic_id], entries, categories=categories)
             self._store.put_bytes(self._reports, f"{base}.html", page, "text/html")
         payment_key = f"{Prefix.PAYMENTS}{run.run_id}.csv"
         self._store.put_bytes(
@@ -378,7 +500,7 @@ class RunService:
     def _recorded_total(self, run: RunRef, expected: int) -> tuple[int, int]:
         """The run's own ledger total (final) or its shard results' total (preview writes no ledger)."""
         if run.mode is RunMode.PREVIEW or run.run_kind is RunKind.ANNUAL:
-            outputs = self._outputs(run.run_id, self._curated, f"{Prefix.RUNS}{run.run_id}/shards.json")
+            outputs = self._run_outputs(run)
             return sum(o.total_cents for o in outputs), sum(len(o.entries) for o in outputs)
         total, count = 0, 0
         # gsi1 is eventually consistent: give freshly written entries a moment to appear.
@@ -408,6 +530,12 @@ class RunService:
                 run = self._require(run.run_id)
         logger.warning("run failed", run_id=run.run_id, status=run.status.value, error=item.error_type)
         return ClosedRun(run_id=run.run_id, status=run.status)
+
+
+def _fingerprint(gap: Gap) -> str:
+    """A short content hash of a gap item: equal hashes mean the stored item is already current."""
+    body = json.dumps(gap.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
 def _merge_counts(outputs: list[ShardOutput]) -> list[MeasureCount]:

@@ -23,6 +23,8 @@ STATEMENT_COLUMNS = (
     "run_id",
     "clinic_id",
     "earned_month",
+    "kind",
+    "category",
     "member_id",
     "action",
     "step",
@@ -35,9 +37,13 @@ STATEMENT_COLUMNS = (
     "dollar_rate",
     "amount",
     "entry_id",
+    "reverses",
 )
 PAYMENT_COLUMNS = ("clinic_id", "tin", "amount", "run_id")
 RATE_COLUMNS = ("clinic_id", "action", "denominator", "numerator", "rate")
+BALANCE_CATEGORY = "balance"
+# Columns people read on the HTML page: from earned_month to amount.
+_HTML_COLUMNS = slice(STATEMENT_COLUMNS.index("earned_month"), STATEMENT_COLUMNS.index("amount") + 1)
 
 
 def _csv(rows: Iterable[Sequence[object]], header: Sequence[str]) -> bytes:
@@ -48,15 +54,24 @@ def _csv(rows: Iterable[Sequence[object]], header: Sequence[str]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def _line(entry: LedgerEntry) -> tuple[object, ...]:
+def _category(entry: LedgerEntry, categories: Mapping[str, str]) -> str:
+    if entry.kind.is_balance:
+        return BALANCE_CATEGORY
+    return categories.get(entry.action, "")
+
+
+def _line(entry: LedgerEntry, categories: Mapping[str, str]) -> tuple[object, ...]:
+    # A carried balance is a clinic's, not a member's: its own record type keeps LINE rows fully traced.
     return (
-        "LINE",
+        "BALANCE" if entry.kind.is_balance else "LINE",
         entry.run_id,
         entry.clinic_id,
         entry.earned_month,
+        entry.kind.value,
+        _category(entry, categories),
         entry.member_id,
         entry.action,
-        entry.step.value,
+        entry.step.value if entry.step else "",
         entry.action_date.isoformat(),
         " ".join(entry.evidence_refs),
         entry.rule_version,
@@ -66,46 +81,118 @@ def _line(entry: LedgerEntry) -> tuple[object, ...]:
         entry.dollar_rate,
         format_cents(entry.amount_cents),
         entry.entry_id,
+        entry.reverses or "",
     )
 
 
-def _total(kind: str, run_id: str, clinic_id: str, action: str, cents: int) -> tuple[object, ...]:
-    return (kind, run_id, clinic_id, "", "", action, "", "", "", "", "", "", "", "", format_cents(cents), "")
+def _total(
+    kind: str, run_id: str, clinic_id: str, category: str, action: str, cents: int
+) -> tuple[object, ...]:
+    row: list[object] = [""] * len(STATEMENT_COLUMNS)
+    row[0], row[1], row[2] = kind, run_id, clinic_id
+    row[STATEMENT_COLUMNS.index("category")] = category
+    row[STATEMENT_COLUMNS.index("action")] = action
+    row[STATEMENT_COLUMNS.index("amount")] = format_cents(cents)
+    return tuple(row)
 
 
-def statement_csv(run_id: str, clinic_id: str, entries: Sequence[LedgerEntry]) -> bytes:
-    """One clinic's statement: every entry as a LINE, then ACTION_TOTAL per action and a CLINIC_TOTAL."""
-    ordered = sorted(entries, key=lambda e: (e.action, e.member_id, e.period, e.step.value, e.entry_id))
-    by_action: dict[str, int] = defaultdict(int)
-    for e in ordered:
-        by_action[e.action] += e.amount_cents
-    rows = [_line(e) for e in ordered]
-    rows += [_total("ACTION_TOTAL", run_id, clinic_id, a, c) for a, c in sorted(by_action.items())]
-    rows.append(_total("CLINIC_TOTAL", run_id, clinic_id, "", sum(by_action.values())))
+def _ordered(entries: Iterable[LedgerEntry], categories: Mapping[str, str]) -> list[LedgerEntry]:
+    return sorted(
+        entries,
+        key=lambda e: (
+            _category(e, categories),
+            e.action,
+            e.member_id,
+            e.period,
+            e.step.value if e.step else "",
+            e.kind.value,
+            e.entry_id,
+        ),
+    )
+
+
+def statement_totals(
+    entries: Iterable[LedgerEntry], categories: Mapping[str, str] | None = None
+) -> tuple[dict[str, int], dict[tuple[str, str], int], int]:
+    """Cents by category, by (category, action), and the clinic total: plain sums of the lines."""
+    categories = categories or {}
+    by_category: dict[str, int] = defaultdict(int)
+    by_action: dict[tuple[str, str], int] = defaultdict(int)
+    total = 0
+    for e in entries:
+        category = _category(e, categories)
+        by_category[category] += e.amount_cents
+        by_action[(category, e.action)] += e.amount_cents
+        total += e.amount_cents
+    return dict(by_category), dict(by_action), total
+
+
+def statement_csv(
+    run_id: str,
+    clinic_id: str,
+    entries: Sequence[LedgerEntry],
+    *,
+    categories: Mapping[str, str] | None = None,
+) -> bytes:
+    """One clinic's statement: an entry per LINE (BALANCE if carried), ACTION_/CATEGORY_TOTALs, CLINIC_TOTAL.
+
+    A line traces its amount to the member, action, step, evidence (claim id and line, attestation id,
+    registry record), rule version and multiplier; reversals and carried balances name the entry they
+    reverse or carry in `reverses`.
+    """
+    categories = categories or {}
+    by_category, by_action, total = statement_totals(entries, categories)
+    rows = [_line(e, categories) for e in _ordered(entries, categories)]
+    rows += [_total("ACTION_TOTAL", run_id, clinic_id, c, a, v) for (c, a), v in sorted(by_action.items())]
+    rows += [_total("CATEGORY_TOTAL", run_id, clinic_id, c, "", v) for c, v in sorted(by_category.items())]
+    rows.append(_total("CLINIC_TOTAL", run_id, clinic_id, "", "", total))
     return _csv(rows, STATEMENT_COLUMNS)
 
 
-def statement_html(run_id: str, clinic: Clinic, entries: Sequence[LedgerEntry]) -> bytes:
-    """A plain HTML rendering of the same statement for people."""
-    total = sum(e.amount_cents for e in entries)
-    cells = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in _line(e)[3:15]) + "</tr>"
-        for e in sorted(entries, key=lambda e: (e.action, e.member_id, e.step.value))
+def _cells(values: Iterable[object], tag: str = "td") -> str:
+    return "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values)
+
+
+def statement_html(
+    run_id: str,
+    clinic: Clinic,
+    entries: Sequence[LedgerEntry],
+    *,
+    categories: Mapping[str, str] | None = None,
+) -> bytes:
+    """The same statement for people: totals by category and action, then every traced line."""
+    categories = categories or {}
+    by_category, by_action, total = statement_totals(entries, categories)
+    summary = "".join(
+        f"<tr>{_cells((c, a, format_cents(v)))}</tr>" for (c, a), v in sorted(by_action.items())
+    ) + "".join(f"<tr>{_cells((c, 'all', format_cents(v)))}</tr>" for c, v in sorted(by_category.items()))
+    lines = "".join(
+        f"<tr>{_cells(_line(e, categories)[_HTML_COLUMNS])}</tr>" for e in _ordered(entries, categories)
     )
-    head = "".join(f"<th>{c}</th>" for c in STATEMENT_COLUMNS[3:15])
     page = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>Statement {html.escape(run_id)}</title></head>"
         f"<body><h1>{html.escape(clinic.clinic_name)} ({html.escape(clinic.clinic_id)})</h1>"
         f"<p>Run {html.escape(run_id)}: total ${format_cents(total)}</p>"
-        f"<table><thead><tr>{head}</tr></thead><tbody>{cells}</tbody></table></body></html>"
+        f"<h2>Totals</h2><table><thead><tr>{_cells(('category', 'action', 'amount'), 'th')}</tr></thead>"
+        f"<tbody>{summary}</tbody></table>"
+        f"<h2>Lines</h2><table><thead><tr>{_cells(STATEMENT_COLUMNS[_HTML_COLUMNS], 'th')}</tr></thead>"
+        f"<tbody>{lines}</tbody></table></body></html>"
     )
     return page.encode("utf-8")
 
 
 def payment_csv(run_id: str, totals: Mapping[str, int], clinics: Mapping[str, Clinic]) -> bytes:
-    """One row per paid clinic: clinic_id, TIN, amount in dollars, run id."""
-    rows = [(c, clinics[c].tin, format_cents(cents), run_id) for c, cents in sorted(totals.items())]
+    """One row per paid clinic: clinic_id, TIN, amount in dollars, run id.
+
+    Only positive amounts are payments: a clinic at zero (its negative balance carried forward) has no
+    row, and a negative total is refused, never written.
+    """
+    if any(cents < 0 for cents in totals.values()):
+        raise ValueError("a payment file cannot carry a negative amount")
+    rows = [
+        (c, clinics[c].tin, format_cents(cents), run_id) for c, cents in sorted(totals.items()) if cents > 0
+    ]
     return _csv(rows, PAYMENT_COLUMNS)
 
 

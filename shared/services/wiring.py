@@ -35,7 +35,8 @@ def build_run_service(settings: RunSettings) -> RunService:
     return RunService(
         store=S3ObjectStore(s3_client()),
         gaps=DynamoGapStateRepository(db, settings.gaps_table),
-        ledger=DynamoLedgerRepository(db, settings.ledger_table),
+        # Each member's paid entries are also copied beside the member's evidence, read in one query.
+        ledger=DynamoLedgerRepository(db, settings.ledger_table, history_table=settings.gaps_table),
         runs=DynamoRunRegistry(db, settings.registry_table),
         catalog=load_catalog(),
         curated_bucket=settings.curated_bucket,

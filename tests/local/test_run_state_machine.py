@@ -1,0 +1,185 @@
+"""The monthly run on the real `monthly_svu.asl.json`, executed by moto's Step Functions in the local runtime.
+
+The project's app is synthesized once; every test gets a fresh runtime, lands the tiny plan's files,
+pumps the ingest queue and starts executions as an operator would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from cli.local.runtime import ExecutionResult, LocalRuntime, app_asset_dirs, app_template
+from functions.runs.common import run_service
+from shared.services.runs import RunService
+from tests.functional.plan_data import FILES
+
+pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
+    return app_template("dev")
+
+
+@pytest.fixture
+def local(template: dict[str, Any]) -> Iterator[LocalRuntime]:
+    """The app on moto with the plan ingested; shards of two members so the Map has several items."""
+    yield from _fresh(template)
+
+
+def start(local: LocalRuntime, month: str, mode: str = "final") -> ExecutionResult:
+    request = {"run_kind": "monthly", "program_year": int(month[:4]), "month": month, "mode": mode}
+    return local.start_and_wait(local.outputs["MonthlyStateMachineArn"], request, timeout_s=60)
+
+
+def ledger(local: LocalRuntime) -> list[str]:
+    items = local.client("dynamodb").scan(TableName=local.outputs["LedgerTableName"])["Items"]
+    return sorted(json.dumps(i, sort_keys=True) for i in items)
+
+
+def run_status(local: LocalRuntime, run_id: str) -> str:
+    item = local.client("dynamodb").get_item(
+        TableName=local.outputs["RegistryTableName"], Key={"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}
+    )["Item"]
+    return str(item["status"]["S"])
+
+
+def report_keys(local: LocalRuntime, prefix: str) -> list[str]:
+    listed = local.client("s3").list_objects_v2(Bucket=local.outputs["ReportsBucketName"], Prefix=prefix)
+    return sorted(o["Key"] for o in listed.get("Contents", []))
+
+
+def test_a_month_started_twice_pays_once_and_a_preview_writes_no_ledger(local: LocalRuntime) -> None:
+    # GIVEN March run to completion by the state machine
+    march = start(local, "2026-03")
+    paid = ledger(local)
+    # WHEN March is started again, and April is previewed
+    again = start(local, "2026-03")
+    preview = start(local, "2026-04", mode="preview")
+    # THEN the second start is refused and fails without a new entry; the preview succeeds, renders its
+    # statements and payment file, and leaves the ledger and March's run as they were
+    assert march.status == "SUCCEEDED", march.cause
+    assert march.output["closed"]["value"]["status"] == "CALCULATED"
+    assert again.status == "FAILED" and again.error == "RunFailed"
+    assert preview.status == "SUCCEEDED", preview.cause
+    preview_id = preview.output["run"]["value"]["run_id"]
+    assert preview_id.startswith("monthly-2026-04-preview-")
+    assert f"payments/{preview_id}.csv" in report_keys(local, "payments/")
+    assert report_keys(local, f"statements/{preview_id}/") == [
+        f"statements/{preview_id}/K1.csv",
+        f"statements/{preview_id}/K1.html",
+    ]
+    assert ledger(local) == paid and len(paid) == march.output["totals"]["value"]["entry_count"] > 0
+    assert run_status(local, "monthly-2026-03-final") == "CALCULATED"
+
+
+def test_a_failing_shard_is_retried_by_the_state_machine(local: LocalRuntime) -> None:
+    # GIVEN EarnShard failing on its first invocation only
+    original, calls = RunService.earn, []
+
+    def flaky(service: RunService, item: Any) -> Any:
+        calls.append(item.shard.shard_id)
+        if len(calls) == 1:
+            raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}}, "PutItem")
+        return original(service, item)
+
+    # WHEN March runs
+    with mock.patch.object(RunService, "earn", flaky):
+        result = start(local, "2026-03")
+    # THEN the Map's retry absorbed the failure: every shard succeeded, the failed one twice, and the run
+    # closed with no tolerated failure
+    assert result.status == "SUCCEEDED", result.cause
+    assert len(calls) == len(set(calls)) + 1
+    assert run_status(local, "monthly-2026-03-final") == "CALCULATED"
+
+
+def test_a_shard_that_keeps_failing_fails_the_run_which_then_resumes(local: LocalRuntime) -> None:
+    # GIVEN EarnShard failing on every attempt for one shard
+    original = RunService.earn
+
+    def broken(service: RunService, item: Any) -> Any:
+        if item.shard.shard_id == "00001":
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "Query")
+        return original(service, item)
+
+    # WHEN March runs, then is started again once the fault is gone
+    with mock.patch.object(RunService, "earn", broken):
+        failed = start(local, "2026-03")
+    status_after_failure = run_status(local, "monthly-2026-03-final")
+    resumed = start(local, "2026-03")
+    # THEN no failure is tolerated: the execution and the run fail; the restart resumes the same run
+    assert failed.status == "FAILED" and status_after_failure == "FAILED"
+    assert resumed.status == "SUCCEEDED", resumed.cause
+    assert resumed.output["run"]["value"]["resumed"] is True
+    assert run_status(local, "monthly-2026-03-final") == "CALCULATED"
+
+
+def test_a_crash_at_sampled_aws_calls_then_a_restart_gives_the_clean_ledger(template: dict[str, Any]) -> None:
+    # GIVEN the ledger of a clean March execution and the handlers' AWS calls it made
+    clean, calls, _ = _ledger_after_fault(template, None)
+    # WHEN a fresh stack runs March with one call failing (the first, middle and last few of the run),
+    # and the month is started again when the execution failed
+    sampled = sorted(
+        {1, 2, len(calls) // 3, len(calls) // 2, 2 * len(calls) // 3, len(calls) - 1, len(calls)}
+    )
+    # THEN each ends with the clean ledger, byte for byte
+    outcomes = []
+    for k in sampled:
+        after, _, first_status = _ledger_after_fault(template, k)
+        assert after == clean, f"call {k} ({calls[k - 1]})"
+        outcomes.append(first_status)
+    print(f"{len(calls)} handler AWS calls; first executions: {outcomes}")
+    assert set(outcomes) == {"SUCCEEDED", "FAILED"}
+
+
+def _ledger_after_fault(template: dict[str, Any], k: int | None) -> tuple[list[str], list[str], str]:
+    calls: list[str] = []
+    original = BaseClient._make_api_call
+
+    def wrapped(client: Any, operation: str, params: Any) -> Any:
+        # Only the handlers' calls count: the test's own and Step Functions' are left alone.
+        if client.meta.service_model.service_name in ("dynamodb", "s3") and armed[0]:
+            calls.append(operation)
+            if len(calls) == k:
+                raise ClientError({"Error": {"Code": "InternalServerError"}}, operation)
+        return original(client, operation, params)
+
+    armed = [False]
+    for runtime in _fresh(template):
+        with mock.patch.object(BaseClient, "_make_api_call", wrapped):
+            armed[0] = True
+            first = start(runtime, "2026-03")
+            armed[0] = False
+        if first.status != "SUCCEEDED":
+            assert start(runtime, "2026-03").status == "SUCCEEDED"
+        return ledger(runtime), calls, first.status
+    raise AssertionError("unreachable")
+
+
+def _fresh(template: dict[str, Any]) -> Iterator[LocalRuntime]:
+    # Retry intervals are the definition's; waiting them out would only slow the tests down.
+    no_wait = SimpleNamespace(sleep=lambda seconds: None)
+    with (
+        LocalRuntime(template, asset_dirs=app_asset_dirs()) as runtime,
+        mock.patch.object(retrier_decl, "time", no_wait),
+        mock.patch.dict(os.environ, {"SHARD_SIZE": "2", "LOG_LEVEL": "WARNING"}),
+    ):
+        run_service.cache_clear()
+        for key, body in FILES.items():
+            runtime.client("s3").put_object(
+                Bucket=runtime.outputs["LandingBucketName"], Key=key, Body=body.encode()
+            )
+        assert runtime.pump_ingest_queue().handler_errors == 0
+        yield runtime
+        run_service.cache_clear()
