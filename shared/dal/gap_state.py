@@ -11,7 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from shared.dal.dynamo import batch_put, query_all
+from shared.dal.dynamo import batch_put, from_item, query_all
 from shared.models.evidence import Evidence
 from shared.models.gaps import Gap
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
@@ -129,25 +129,27 @@ class DynamoGapStateRepository(GapStateRepository):
         return batch_put(self._db, self._table, items)
 
     def member(self, member_id: str) -> MemberFacts | None:
-        profile: MemberProfile | None = None
+        key = {"pk": {"S": member_pk(member_id)}, "sk": {"S": PROFILE}}
+        item = self._db.get_item(TableName=self._table, Key=key).get("Item")
+        if item is None:
+            return None
+        profile = MemberProfile.model_validate(from_item(item))
         spans: list[EligibilitySpan] = []
         evidence: list[Evidence] = []
+        # Only what sorts before the gap items: eligibility spans and evidence. A member's gap items and
+        # payment history are many and large, and the facts do not need them.
         rows = query_all(
             self._db,
             TableName=self._table,
-            KeyConditionExpression="pk = :p",
-            ExpressionAttributeValues={":p": {"S": member_pk(member_id)}},
+            KeyConditionExpression="pk = :p AND sk < :gaps",
+            ExpressionAttributeValues={":p": {"S": member_pk(member_id)}, ":gaps": {"S": "GAP#"}},
         )
         for row in rows:
             sk = str(row["sk"])
-            if sk == PROFILE:
-                profile = MemberProfile.model_validate(row)
-            elif sk.startswith("ELIG#"):
+            if sk.startswith("ELIG#"):
                 spans.append(EligibilitySpan.model_validate(row))
             elif sk.startswith("EVID#"):
                 evidence.append(Evidence.model_validate(row))
-        if profile is None:
-            return None
         return MemberFacts(profile=profile, spans=tuple(spans), evidence=tuple(evidence))
 
     def member_ids(self, clinic_id: str) -> Iterator[str]:
