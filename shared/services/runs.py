@@ -23,7 +23,8 @@ from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.logic.awards import member_awards
 from shared.logic.eligibility import span_on
-from shared.logic.gaps import build_gap
+from shared.logic.gaps import member_gaps
+from shared.logic.occurrences import MemberView
 from shared.logic.rates import measure_counts
 from shared.logic.reversals import carry_balances, settle_member
 from shared.models.gaps import Gap, GapStatus
@@ -313,19 +314,9 @@ class RunService:
             return []
         span = span_on(member.spans, as_of)
         clinic = clinics.get(span.clinic_id) if span else None
-        return [
-            build_gap(
-                profile=member.profile,
-                spans=member.spans,
-                evidence=member.evidence,
-                action=action,
-                program=program,
-                period_year=as_of.year,
-                as_of=as_of,
-                track=clinic.track if clinic else None,
-            )
-            for action in program.actions
-        ]
+        # member_gaps, not build_gap per action: HCC-DX has one gap per condition.
+        view = MemberView.of_facts(member)
+        return member_gaps(view, program, as_of=as_of, track=clinic.track if clinic else None)
 
     def _annual_shard(self, run: RunRef, shard_id: str, facts: list[MemberFacts]) -> ShardOutput:
         year = int(run.period)
