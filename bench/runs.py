@@ -21,10 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.registry import BenchContext, Figure, benchmark, measure
-from shared.dal.errors import AlreadyRecordedError, StaleVersionError
 from shared.dal.ledger import MemoryLedgerRepository
-from shared.dal.memory import MemoryGapStateRepository, MemoryObjectStore, WriteMeter, item_size
-from shared.dal.runs import RunRegistry
+from shared.dal.memory import (
+    MemoryGapStateRepository,
+    MemoryObjectStore,
+    MemoryRunRegistry,
+    WriteMeter,
+    item_size,
+)
 from shared.models.actions import ActionCode, LineOfBusiness, Sex, Step, Track
 from shared.models.evidence import Evidence, EvidenceSource
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
@@ -33,9 +37,7 @@ from shared.models.runs import (
     CloseInput,
     EarnShardInput,
     RenderInput,
-    Run,
     RunRequest,
-    RunStatus,
     ShardRef,
 )
 from shared.programs.care_gap import ProgramCatalog, load_catalog
@@ -56,51 +58,6 @@ S3_PER_GET = 0.0004 / 1000
 EARN_SHARD_MEMORY_GB = 2.0
 SHARD_SIZE = 5000
 TARGET_USD_PER_1000 = 0.01
-
-
-class MemoryRunRegistry(RunRegistry):
-    """`RunRegistry` in a dict with the same version-and-status guard as the DynamoDB one."""
-
-    def __init__(self, meter: WriteMeter | None = None) -> None:
-        self.runs: dict[str, Run] = {}
-        self._meter = meter or WriteMeter()
-
-    def create(self, run: Run) -> None:
-        if run.run_id in self.runs:
-            raise AlreadyRecordedError("run")
-        self.runs[run.run_id] = run
-        self._meter.charge("registry", run.model_dump(mode="json"))
-
-    def get(self, run_id: str) -> Run | None:
-        return self.runs.get(run_id)
-
-    def recent(self, limit: int = 50) -> list[Run]:
-        return sorted(self.runs.values(), key=lambda r: r.started_at, reverse=True)[:limit]
-
-    def transition(
-        self,
-        run: Run,
-        to: RunStatus,
-        *,
-        allowed_from: Iterable[RunStatus],
-        entry_count: int | None = None,
-        total_cents: int | None = None,
-        failure: str | None = None,
-    ) -> Run:
-        current = self.runs.get(run.run_id)
-        if current is None or current.version != run.version or current.status not in set(allowed_from):
-            raise StaleVersionError("run changed since it was read")
-        update: dict[str, Any] = {"status": to, "version": current.version + 1}
-        if entry_count is not None:
-            update["entry_count"] = entry_count
-        if total_cents is not None:
-            update["total_cents"] = total_cents
-        if failure is not None:
-            update["failure"] = failure
-        moved = current.model_copy(update=update)
-        self.runs[run.run_id] = moved
-        self._meter.charge("registry", moved.model_dump(mode="json"))
-        return moved
 
 
 class IndexedGapState(MemoryGapStateRepository):

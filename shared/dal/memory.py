@@ -18,14 +18,16 @@ from shared.dal.claim_versions import (
     ClaimVersionRepository,
     EvidenceRef,
 )
-from shared.dal.errors import NotFoundError
+from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
+from shared.dal.runs import RunRegistry
 from shared.models.evidence import Evidence
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.gaps import Gap
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
+from shared.models.runs import Run, RunStatus
 
 ITEM_UNIT_BYTES = 1024
 
@@ -207,3 +209,48 @@ class MemoryClaimVersionRepository(ClaimVersionRepository):
             self._gaps.meter.charge("evidence_retracted", {"pk": ref.member_id, "sk": ref.evidence_id})
             self._gaps.evidence.pop((ref.member_id, ref.evidence_id), None)
         return len(unique)
+
+
+class MemoryRunRegistry(RunRegistry):
+    """`RunRegistry` in a dict with the same version-and-status guard as the DynamoDB one."""
+
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self.runs: dict[str, Run] = {}
+        self._meter = meter or WriteMeter()
+
+    def create(self, run: Run) -> None:
+        if run.run_id in self.runs:
+            raise AlreadyRecordedError("run")
+        self.runs[run.run_id] = run
+        self._meter.charge("registry", run.model_dump(mode="json"))
+
+    def get(self, run_id: str) -> Run | None:
+        return self.runs.get(run_id)
+
+    def recent(self, limit: int = 50) -> list[Run]:
+        return sorted(self.runs.values(), key=lambda r: r.started_at, reverse=True)[:limit]
+
+    def transition(
+        self,
+        run: Run,
+        to: RunStatus,
+        *,
+        allowed_from: Iterable[RunStatus],
+        entry_count: int | None = None,
+        total_cents: int | None = None,
+        failure: str | None = None,
+    ) -> Run:
+        current = self.runs.get(run.run_id)
+        if current is None or current.version != run.version or current.status not in set(allowed_from):
+            raise StaleVersionError("run changed since it was read")
+        update: dict[str, Any] = {"status": to, "version": current.version + 1}
+        if entry_count is not None:
+            update["entry_count"] = entry_count
+        if total_cents is not None:
+            update["total_cents"] = total_cents
+        if failure is not None:
+            update["failure"] = failure
+        moved = current.model_copy(update=update)
+        self.runs[run.run_id] = moved
+        self._meter.charge("registry", moved.model_dump(mode="json"))
+        return moved
