@@ -161,17 +161,7 @@ class IngestService:
         )
         effect = self._apply(result)
         self._files.finish(result.file_id, FileStatus.ACCEPTED, manifest=manifest)
-        logger.info(
-            "file accepted",
-            file_id=result.file_id,
-            kind=kind.value,
-            accepted=manifest.accepted,
-            rejected=manifest.rejected,
-            evidence=effect.applied,
-            evidence_withheld=effect.withheld,
-            evidence_retracted=effect.retracted,
-        )
-        return IngestOutcome(
+        outcome = IngestOutcome(
             file_id=result.file_id,
             kind=kind.value,
             status=IngestStatus.ACCEPTED,
@@ -181,6 +171,9 @@ class IngestService:
             evidence_withheld=effect.withheld,
             evidence_retracted=effect.retracted,
         )
+        # The outcome is ids, kinds and counts only, so it can be logged whole.
+        logger.info("file accepted", **outcome.model_dump(mode="json"))
+        return outcome
 
     def _put_parquet(self, bucket: str, key: str, frame: pl.DataFrame) -> None:
         # Snappy: about as small as zstd on these columns and cheaper to write on one Lambda core.
