@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -31,7 +30,7 @@ from shared.dal.memory import (
 )
 from shared.models.actions import ActionCode, LineOfBusiness, Sex, Step, Track
 from shared.models.evidence import Evidence, EvidenceSource
-from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
+from shared.models.members import Clinic, EligibilitySpan, MemberProfile
 from shared.models.runs import (
     AggregateInput,
     CloseInput,
@@ -60,45 +59,6 @@ SHARD_SIZE = 5000
 TARGET_USD_PER_1000 = 0.01
 
 
-class IndexedGapState(MemoryGapStateRepository):
-    """The in-memory gap state with per-member indexes, so `member()` does not scan every member."""
-
-    def __init__(self, meter: WriteMeter | None = None) -> None:
-        super().__init__(meter)
-        self._spans_of: dict[str, list[EligibilitySpan]] = {}
-        self._evidence_of: dict[str, dict[str, Evidence]] = {}
-        self.reads = 0
-
-    def put_roster(self, profiles: Iterable[MemberProfile], spans: Iterable[EligibilitySpan]) -> int:
-        spans = list(spans)
-        for s in spans:
-            self._spans_of.setdefault(s.member_id, []).append(s)
-        return super().put_roster(profiles, spans)
-
-    def put_evidence(self, evidence: Iterable[Evidence]) -> int:
-        evidence = list(evidence)
-        for e in evidence:
-            self._evidence_of.setdefault(e.member_id, {})[e.evidence_id] = e
-        return super().put_evidence(evidence)
-
-    def retract(self, member_id: str, evidence_id: str) -> None:
-        """Delete one evidence item, as the ingest side does for a voided claim."""
-        self._evidence_of.get(member_id, {}).pop(evidence_id, None)
-        self.evidence.pop((member_id, evidence_id), None)
-
-    def member(self, member_id: str) -> MemberFacts | None:
-        self.reads += 1
-        profile = self.profiles.get(member_id)
-        if profile is None:
-            return None
-        spans = tuple(sorted(self._spans_of.get(member_id, ()), key=lambda s: s.start))
-        evidence = tuple(e for _, e in sorted(self._evidence_of.get(member_id, {}).items()))
-        return MemberFacts(profile=profile, spans=spans, evidence=evidence)
-
-    def member_ids(self, clinic_id: str) -> Iterator[str]:
-        return iter(sorted(m for m, p in self.profiles.items() if p.clinic_id == clinic_id))
-
-
 class CountingStore(MemoryObjectStore):
     """In-memory objects, counting the PUT and GET requests S3 would bill."""
 
@@ -123,7 +83,7 @@ class MemoryPlan:
     """A RunService on in-memory storage, and the fakes behind it."""
 
     service: RunService
-    gaps: IndexedGapState
+    gaps: MemoryGapStateRepository
     ledger: MemoryLedgerRepository
     runs: MemoryRunRegistry
     store: CountingStore
@@ -135,7 +95,7 @@ def memory_plan(shard_size: int = SHARD_SIZE, catalog: ProgramCatalog | None = N
     """An empty plan on in-memory fakes; each run started on it gets a later `started_at`."""
     meter = WriteMeter()
     gaps, ledger, runs, store = (
-        IndexedGapState(meter),
+        MemoryGapStateRepository(meter),
         MemoryLedgerRepository(meter),
         MemoryRunRegistry(meter),
         CountingStore(),

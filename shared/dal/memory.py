@@ -122,6 +122,9 @@ class MemoryGapStateRepository(GapStateRepository):
         self.spans: dict[tuple[str, str], EligibilitySpan] = {}
         self.evidence: dict[tuple[str, str], Evidence] = {}
         self.gaps: dict[tuple[str, str], Gap] = {}
+        # Per-member indexes, so `member()` does not scan every member (runs read members one by one).
+        self._spans_of: dict[str, dict[str, EligibilitySpan]] = {}
+        self._evidence_of: dict[str, dict[str, Evidence]] = {}
 
     def put_clinics(self, clinics: Iterable[Clinic]) -> int:
         count = 0
@@ -142,6 +145,7 @@ class MemoryGapStateRepository(GapStateRepository):
             count += 1
         for s in spans:
             self.spans[(s.member_id, s.start.isoformat())] = s
+            self._spans_of.setdefault(s.member_id, {})[s.start.isoformat()] = s
             self.meter.charge("roster", s.model_dump(mode="json"))
             count += 1
         return count
@@ -150,6 +154,7 @@ class MemoryGapStateRepository(GapStateRepository):
         unique = {(e.member_id, e.evidence_id): e for e in evidence}
         for key, item in unique.items():
             self.evidence[key] = item
+            self._evidence_of.setdefault(item.member_id, {})[item.evidence_id] = item
             self.meter.charge("evidence", item.model_dump(mode="json"))
         return len(unique)
 
@@ -165,9 +170,14 @@ class MemoryGapStateRepository(GapStateRepository):
         profile = self.profiles.get(member_id)
         if profile is None:
             return None
-        spans = tuple(s for (m, _), s in sorted(self.spans.items()) if m == member_id)
-        evidence = tuple(e for (m, _), e in sorted(self.evidence.items()) if m == member_id)
+        spans = tuple(s for _, s in sorted(self._spans_of.get(member_id, {}).items()))
+        evidence = tuple(e for _, e in sorted(self._evidence_of.get(member_id, {}).items()))
         return MemberFacts(profile=profile, spans=spans, evidence=evidence)
+
+    def retract(self, member_id: str, evidence_id: str) -> None:
+        """Delete one evidence item (absent is fine), as a voided claim's retraction does."""
+        self.evidence.pop((member_id, evidence_id), None)
+        self._evidence_of.get(member_id, {}).pop(evidence_id, None)
 
     def member_ids(self, clinic_id: str) -> Iterator[str]:
         return iter(sorted(p.member_id for p in self.profiles.values() if p.clinic_id == clinic_id))
@@ -207,7 +217,7 @@ class MemoryClaimVersionRepository(ClaimVersionRepository):
         unique = set(refs)
         for ref in unique:
             self._gaps.meter.charge("evidence_retracted", {"pk": ref.member_id, "sk": ref.evidence_id})
-            self._gaps.evidence.pop((ref.member_id, ref.evidence_id), None)
+            self._gaps.retract(ref.member_id, ref.evidence_id)
         return len(unique)
 
 
