@@ -1,18 +1,25 @@
 """Gap state: clinics, member profiles, eligibility spans, applied evidence and gaps (GapState table).
 
-Keys: `pk=MEMBER#<id>` with `sk=PROFILE | ELIG#<start> | EVID#<evidence_id> | GAP#<action>#<period>`;
-profiles carry `gsi1pk=CLINIC#<clinic>` so a clinic's members are one GSI query. Clinics are
-`pk=CLINIC#<id>, sk=PROFILE` with `gsi1pk=CLINICS`.
+Keys: `pk=MEMBER#<id>` with `sk=PROFILE | ELIG#<start> | EVID#<file_id>#<digest> | GAP#<action>#<period>`;
+evidence is packed: one item holds a member's evidence from one file (`pack_evidence`), so a claims
+file costs one write per member it names rather than one per claim line. Profiles carry
+`gsi1pk=CLINIC#<clinic>` so a clinic's members are one GSI query. Clinics are `pk=CLINIC#<id>, sk=PROFILE`
+with `gsi1pk=CLINICS`.
 """
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from shared.dal.dynamo import batch_put, from_item, query_all
-from shared.models.evidence import Evidence
+import polars as pl
+from botocore.exceptions import ClientError
+
+from shared.dal.dynamo import CONDITION_FAILED, batch_put, error_code, from_item, query_all, to_item
+from shared.dal.errors import DataAccessError
+from shared.models.evidence import Evidence, drop_claims, evidence_frame, pack_evidence, unpack_evidence
 from shared.models.gaps import Gap
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
 from shared.models.tables import GAPS_TABLE
@@ -22,6 +29,8 @@ if TYPE_CHECKING:
 
 PROFILE = "PROFILE"
 CLINICS_INDEX_KEY = "CLINICS"
+EVIDENCE_PREFIX = "EVID#"
+_RETRACT_ATTEMPTS = 8
 
 
 def member_pk(member_id: str) -> str:
@@ -30,6 +39,43 @@ def member_pk(member_id: str) -> str:
 
 def clinic_pk(clinic_id: str) -> str:
     return f"CLINIC#{clinic_id}"
+
+
+EvidenceBatch = pl.DataFrame | Iterable[Evidence]
+"""Evidence to write: an evidence frame (`EVIDENCE_SCHEMA`; what ingest builds) or models."""
+
+
+def packed_evidence_items(evidence: EvidenceBatch) -> tuple[list[dict[str, Any]], int]:
+    """The packed evidence items of a batch (plain values) and how many evidence rows they hold."""
+    frame = evidence if isinstance(evidence, pl.DataFrame) else evidence_frame(evidence)
+    items = [
+        {
+            "pk": member_pk(member_id),
+            # Named by the content it was first written with: writing the same evidence again hits the
+            # same item, and a write of other evidence from the same file adds an item beside it.
+            "sk": f"{EVIDENCE_PREFIX}{file_id}#{digest(packed)}",
+            "evidence": packed,
+            "digest": digest(packed),
+        }
+        for member_id, file_id, packed in pack_evidence(frame).iter_rows()
+    ]
+    return items, frame.height
+
+
+def digest(packed: str) -> str:
+    """Short content digest of packed evidence: the optimistic lock of a retraction's rewrite."""
+    return hashlib.sha256(packed.encode()).hexdigest()[:16]
+
+
+def unpack_item(member_id: str, sk: str, packed: str) -> list[Evidence]:
+    """The evidence of one packed item, given its member and sort key."""
+    file_id = sk.removeprefix(EVIDENCE_PREFIX).rsplit("#", 1)[0]
+    return unpack_evidence(member_id, file_id, packed)
+
+
+def distinct_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
+    """Evidence by id, in id order (the same fact in two files, or in a left-over chunk, is one)."""
+    return tuple(e for _, e in sorted({e.evidence_id: e for e in items}.items()))
 
 
 class GapStateRepository(ABC):
@@ -48,8 +94,17 @@ class GapStateRepository(ABC):
         """Upsert profiles and eligibility spans; returns how many items were written."""
 
     @abstractmethod
-    def put_evidence(self, evidence: Iterable[Evidence]) -> int:
-        """Record evidence items (same id = same item); returns how many were written."""
+    def put_evidence(self, evidence: EvidenceBatch) -> int:
+        """Record evidence (the same item twice is one); returns how many evidence rows were written."""
+
+    @abstractmethod
+    def evidence_of(self, member_id: str) -> tuple[Evidence, ...]:
+        """One member's evidence, profile or not (strongly consistent)."""
+
+    @abstractmethod
+    def retract_claims(self, claims: Mapping[str, Collection[str]]) -> int:
+        """Remove the evidence of claims (member id → claim keys, see `Evidence.claim_key`) wherever it
+        sits in those members' evidence; returns how many evidence rows went."""
 
     @abstractmethod
     def put_gaps(self, gaps: Iterable[Gap]) -> int:
@@ -114,12 +169,61 @@ class DynamoGapStateRepository(GapStateRepository):
 
         return batch_put(self._db, self._table, items())
 
-    def put_evidence(self, evidence: Iterable[Evidence]) -> int:
-        items = (
-            {"pk": member_pk(e.member_id), "sk": f"EVID#{e.evidence_id}", **e.model_dump(mode="json")}
-            for e in evidence
+    def put_evidence(self, evidence: EvidenceBatch) -> int:
+        items, rows = packed_evidence_items(evidence)
+        batch_put(self._db, self._table, items)
+        return rows
+
+    def retract_claims(self, claims: Mapping[str, Collection[str]]) -> int:
+        removed = 0
+        for member_id, keys in sorted(claims.items()):
+            if keys:
+                removed += self._retract_member(member_id, frozenset(keys))
+        return removed
+
+    def _retract_member(self, member_id: str, keys: frozenset[str]) -> int:
+        # Read, rewrite only the items that held a retracted claim, each on condition that nobody changed
+        # it since; on a lost race read again (what is already gone stays gone).
+        removed = 0
+        for _ in range(_RETRACT_ATTEMPTS):
+            try:
+                for row in self._evidence_rows(member_id):
+                    kept, gone = drop_claims(str(row["evidence"]), keys)
+                    if gone:
+                        self._rewrite(row, kept)
+                        removed += gone
+                return removed
+            except ClientError as error:
+                if error_code(error) != CONDITION_FAILED:
+                    raise
+        raise DataAccessError("evidence kept changing during a retraction")
+
+    def evidence_of(self, member_id: str) -> tuple[Evidence, ...]:
+        rows = self._evidence_rows(member_id)
+        return distinct_evidence(
+            e for r in rows for e in unpack_item(member_id, str(r["sk"]), str(r["evidence"]))
         )
-        return batch_put(self._db, self._table, items)
+
+    def _evidence_rows(self, member_id: str) -> Iterator[dict[str, Any]]:
+        return query_all(
+            self._db,
+            TableName=self._table,
+            ConsistentRead=True,
+            KeyConditionExpression="pk = :p AND begins_with(sk, :e)",
+            ExpressionAttributeValues={":p": {"S": member_pk(member_id)}, ":e": {"S": EVIDENCE_PREFIX}},
+        )
+
+    def _rewrite(self, row: dict[str, Any], kept: str) -> None:
+        key = {"pk": {"S": str(row["pk"])}, "sk": {"S": str(row["sk"])}}
+        unchanged = {
+            "ConditionExpression": "digest = :d",
+            "ExpressionAttributeValues": {":d": {"S": str(row["digest"])}},
+        }
+        if kept:
+            item = to_item({"pk": row["pk"], "sk": row["sk"], "evidence": kept, "digest": digest(kept)})
+            self._db.put_item(TableName=self._table, Item=item, **unchanged)  # type: ignore[arg-type]
+        else:
+            self._db.delete_item(TableName=self._table, Key=key, **unchanged)  # type: ignore[arg-type]
 
     def put_gaps(self, gaps: Iterable[Gap]) -> int:
         items = (
@@ -148,9 +252,9 @@ class DynamoGapStateRepository(GapStateRepository):
             sk = str(row["sk"])
             if sk.startswith("ELIG#"):
                 spans.append(EligibilitySpan.model_validate(row))
-            elif sk.startswith("EVID#"):
-                evidence.append(Evidence.model_validate(row))
-        return MemberFacts(profile=profile, spans=tuple(spans), evidence=tuple(evidence))
+            elif sk.startswith(EVIDENCE_PREFIX):
+                evidence.extend(unpack_item(member_id, sk, str(row["evidence"])))
+        return MemberFacts(profile=profile, spans=tuple(spans), evidence=distinct_evidence(evidence))
 
     def member_ids(self, clinic_id: str) -> Iterator[str]:
         rows = query_all(

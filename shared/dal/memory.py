@@ -8,22 +8,24 @@ on these fakes can state its DynamoDB cost.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.dal.claim_versions import (
-    ClaimEvidenceRecord,
-    ClaimVersion,
-    ClaimVersionRepository,
-    EvidenceRef,
-)
+from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
 from shared.dal.files import FileRegistry
-from shared.dal.gap_state import GapStateRepository
+from shared.dal.gap_state import (
+    EvidenceBatch,
+    GapStateRepository,
+    digest,
+    distinct_evidence,
+    packed_evidence_items,
+    unpack_item,
+)
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
-from shared.models.evidence import Evidence
+from shared.models.evidence import Evidence, drop_claims
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.gaps import Gap
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
@@ -120,11 +122,11 @@ class MemoryGapStateRepository(GapStateRepository):
         self.clinic_items: dict[str, Clinic] = {}
         self.profiles: dict[str, MemberProfile] = {}
         self.spans: dict[tuple[str, str], EligibilitySpan] = {}
-        self.evidence: dict[tuple[str, str], Evidence] = {}
         self.gaps: dict[tuple[str, str], Gap] = {}
         # Per-member indexes, so `member()` does not scan every member (runs read members one by one).
         self._spans_of: dict[str, dict[str, EligibilitySpan]] = {}
-        self._evidence_of: dict[str, dict[str, Evidence]] = {}
+        self._packed_of: dict[str, dict[str, str]] = {}
+        """Packed evidence items per member: sort key → packed text, as in the table."""
 
     def put_clinics(self, clinics: Iterable[Clinic]) -> int:
         count = 0
@@ -150,13 +152,53 @@ class MemoryGapStateRepository(GapStateRepository):
             count += 1
         return count
 
-    def put_evidence(self, evidence: Iterable[Evidence]) -> int:
-        unique = {(e.member_id, e.evidence_id): e for e in evidence}
-        for key, item in unique.items():
-            self.evidence[key] = item
-            self._evidence_of.setdefault(item.member_id, {})[item.evidence_id] = item
-            self.meter.charge("evidence", item.model_dump(mode="json"))
-        return len(unique)
+    def put_evidence(self, evidence: EvidenceBatch) -> int:
+        items, rows = packed_evidence_items(evidence)
+        for item in items:
+            self._packed_of.setdefault(item["pk"].removeprefix("MEMBER#"), {})[item["sk"]] = item["evidence"]
+            self.meter.charge("evidence", item)
+        return rows
+
+    def retract_claims(self, claims: Mapping[str, Collection[str]]) -> int:
+        removed = 0
+        for member_id, keys in sorted(claims.items()):
+            packed = self._packed_of.get(member_id, {})
+            for sk, text in sorted(packed.items()):
+                kept, gone = drop_claims(text, frozenset(keys))
+                if not gone:
+                    continue
+                removed += gone
+                item = {"pk": member_id, "sk": sk, "evidence": kept, "digest": digest(kept)}
+                self.meter.charge("evidence_retracted", item)
+                if kept:
+                    packed[sk] = kept
+                else:
+                    del packed[sk]
+        return removed
+
+    def retract(self, member_id: str, evidence_id: str) -> None:
+        """Remove one evidence item wherever it is packed (tests: any kind of evidence withdrawn)."""
+        packed = self._packed_of.get(member_id, {})
+        for sk, text in list(packed.items()):
+            kept = [
+                line
+                for line in text.split("\n")
+                if unpack_item(member_id, sk, line)[0].evidence_id != evidence_id
+            ]
+            if kept:
+                packed[sk] = "\n".join(kept)
+            else:
+                del packed[sk]
+
+    def evidence_of(self, member_id: str) -> tuple[Evidence, ...]:
+        """One member's evidence, as `member()` reads it."""
+        items = self._packed_of.get(member_id, {})
+        return distinct_evidence(e for sk, text in items.items() for e in unpack_item(member_id, sk, text))
+
+    @property
+    def evidence(self) -> dict[tuple[str, str], Evidence]:
+        """Every evidence item by (member id, evidence id), for tests and benchmarks."""
+        return {(m, e.evidence_id): e for m in sorted(self._packed_of) for e in self.evidence_of(m)}
 
     def put_gaps(self, gaps: Iterable[Gap]) -> int:
         count = 0
@@ -171,54 +213,29 @@ class MemoryGapStateRepository(GapStateRepository):
         if profile is None:
             return None
         spans = tuple(s for _, s in sorted(self._spans_of.get(member_id, {}).items()))
-        evidence = tuple(e for _, e in sorted(self._evidence_of.get(member_id, {}).items()))
-        return MemberFacts(profile=profile, spans=spans, evidence=evidence)
-
-    def retract(self, member_id: str, evidence_id: str) -> None:
-        """Delete one evidence item (absent is fine), as a voided claim's retraction does."""
-        self.evidence.pop((member_id, evidence_id), None)
-        self._evidence_of.get(member_id, {}).pop(evidence_id, None)
+        return MemberFacts(profile=profile, spans=spans, evidence=self.evidence_of(member_id))
 
     def member_ids(self, clinic_id: str) -> Iterator[str]:
         return iter(sorted(p.member_id for p in self.profiles.values() if p.clinic_id == clinic_id))
 
 
 class MemoryClaimVersionRepository(ClaimVersionRepository):
-    """`ClaimVersionRepository` in dicts; retractions delete from the given in-memory gap state."""
+    """`ClaimVersionRepository` in dicts, metered on the gap state's meter (the same table)."""
 
     def __init__(self, gaps: MemoryGapStateRepository) -> None:
-        self._gaps = gaps
-        self.versions: dict[str, dict[str, ClaimVersion]] = {}
-        self.records: dict[str, ClaimEvidenceRecord] = {}
+        self._meter = gaps.meter
+        self.versions: dict[str, dict[tuple[str, str], ClaimVersion]] = {}
 
     def put_versions(self, versions: Iterable[ClaimVersion]) -> int:
         count = 0
         for v in versions:
-            self.versions.setdefault(v.original_claim_key, {})[v.claim_key] = v
-            self._gaps.meter.charge("claim_versions", v.item())
+            self.versions.setdefault(v.member_id, {})[(v.original_claim_key, v.claim_key)] = v
+            self._meter.charge("claim_versions", v.item())
             count += 1
         return count
 
-    def put_evidence_records(self, records: Iterable[ClaimEvidenceRecord]) -> int:
-        count = 0
-        for r in records:
-            self.records[r.claim_key] = r
-            self._gaps.meter.charge("claim_versions", r.item())
-            count += 1
-        return count
-
-    def versions_naming(self, claim_ids: Iterable[str]) -> dict[str, list[ClaimVersion]]:
-        return {c: sorted(self.versions[c].values()) for c in set(claim_ids) if self.versions.get(c)}
-
-    def evidence_records(self, claim_ids: Iterable[str]) -> dict[str, ClaimEvidenceRecord]:
-        return {c: self.records[c] for c in set(claim_ids) if c in self.records}
-
-    def retract(self, refs: Iterable[EvidenceRef]) -> int:
-        unique = set(refs)
-        for ref in unique:
-            self._gaps.meter.charge("evidence_retracted", {"pk": ref.member_id, "sk": ref.evidence_id})
-            self._gaps.retract(ref.member_id, ref.evidence_id)
-        return len(unique)
+    def versions_of(self, member_ids: Iterable[str]) -> dict[str, list[ClaimVersion]]:
+        return {m: sorted(self.versions[m].values()) for m in set(member_ids) if self.versions.get(m)}
 
 
 class MemoryRunRegistry(RunRegistry):

@@ -126,7 +126,8 @@ MEDICAL_CLAIMS = KindSchema(
         Column("paid_amount", MONEY),
     ),
     natural_key=("claim_id", "claim_line_number"),
-    period_column="claim_start_date",
+    # The month the plan received the line: the month it earns in (Q15), and the order files come in.
+    period_column="received_date",
     cross_rules=(
         CrossRule(
             "claim_end_date",

@@ -4,14 +4,21 @@ rules read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable
 
 import polars as pl
 
 from shared.logic.dates import optional_date, required_date
 from shared.models.actions import ActionCode, Step
-from shared.models.evidence import Evidence, EvidenceSource, condition_action
+from shared.models.evidence import (
+    CONDITION_PREFIX,
+    EVIDENCE_SCHEMA,
+    Evidence,
+    EvidenceSource,
+    condition_action,
+    empty_evidence,
+    evidence_models,
+)
 from shared.programs.menu import (
     PROCEDURE_SYSTEMS,
     ActionDefinition,
@@ -56,117 +63,181 @@ def _condition_sets(actions: Iterable[ActionDefinition], system: CodeSystem) -> 
     return sets
 
 
-def _prefix_filter(codes: Iterable[str]) -> pl.Expr:
-    pattern = "^(?:" + "|".join(sorted(codes)) + ")"
-    return pl.col("dx").str.contains(pattern)
-
-
-def _claim_item(
-    row: dict[str, Any],
-    *,
-    action: ActionCode,
-    step: Step,
-    concept: str,
-    file_id: str,
-    condition: str | None = None,
-) -> Evidence:
-    return Evidence(
-        member_id=str(row["member_id"]),
-        action=action,
-        step=step,
-        action_date=required_date(row["claim_start_date"]),
-        received_date=optional_date(row["received_date"]),
-        source=EvidenceSource.MEDICAL_CLAIM,
-        file_id=file_id,
-        source_row=int(row.get("source_row") or 0),
-        concept=concept,
-        claim_id=str(row["claim_id"]),
-        claim_line_number=int(row["claim_line_number"]),
-        condition=condition,
+def _frame(parts: list[pl.DataFrame], **constants: str) -> pl.DataFrame:
+    """Concatenate partial evidence frames and fill the columns they lack, typed as EVIDENCE_SCHEMA."""
+    if not parts:
+        return empty_evidence()
+    frame = pl.concat(parts, how="diagonal_relaxed")
+    fill = [pl.lit(v, pl.String).alias(k) for k, v in constants.items()]
+    missing = [
+        pl.lit(None).alias(c) for c in EVIDENCE_SCHEMA if c not in frame.columns and c not in constants
+    ]
+    return frame.with_columns(*fill, *missing).select(
+        pl.col(name).cast(dtype) for name, dtype in EVIDENCE_SCHEMA.items()
     )
 
 
-def _diagnoses(claims: pl.DataFrame) -> pl.DataFrame:
+def _dated(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+    """Date columns as dates, whether the frame holds them typed (intake) or as ISO text (tests, FHIR)."""
+    text = [c for c in columns if c in frame.columns and frame.schema[c] == pl.String]
+    return frame.with_columns(pl.col(c).str.to_date("%Y-%m-%d") for c in text) if text else frame
+
+
+def _claim_columns(frame: pl.DataFrame, concept: str) -> list[pl.Expr]:
+    return [
+        pl.col("member_id"),
+        pl.col("action"),
+        pl.col("step"),
+        pl.col("claim_start_date").alias("action_date"),
+        pl.col("received_date"),
+        pl.col("source_row") if "source_row" in frame.columns else pl.lit(0).alias("source_row"),
+        pl.col(concept).alias("concept"),
+        pl.col("claim_id"),
+        pl.col("claim_line_number"),
+        pl.col("condition") if "condition" in frame.columns else pl.lit(None, pl.String).alias("condition"),
+    ]
+
+
+def _diagnoses(claims: pl.DataFrame, prefixes: tuple[str, ...]) -> pl.DataFrame:
+    """Claim keys + `dx` (normalized), one row per diagnosis that starts with one of `prefixes`.
+
+    Codes are matched once per distinct value, and only lines carrying a wanted code are unpivoted:
+    most diagnoses on most lines are of no program's interest.
+    """
     present = [c for c in DX_COLUMNS if c in claims.columns]
     keys = [c for c in _CLAIM_KEYS if c in claims.columns]
-    if not present:
+    if not present or not prefixes:
         return pl.DataFrame()
     frame = claims.select(*keys, *(pl.col(c).cast(pl.String) for c in present))
-    return frame.unpivot(index=keys, on=present, value_name="dx").drop_nulls("dx").drop("variable")
+    distinct = {v for c in present for v in frame.get_column(c).drop_nulls().unique().to_list()}
+    wanted = {v: n for v in distinct if (n := v.strip().upper().replace(".", "")).startswith(prefixes)}
+    if not wanted:
+        return pl.DataFrame()
+    values = pl.Series(sorted(wanted), dtype=pl.String)
+    lines = frame.filter(pl.any_horizontal(pl.col(c).is_in(values.implode()) for c in present))
+    long = lines.unpivot(index=keys, on=present, value_name="dx").drop("variable")
+    return long.filter(pl.col("dx").is_in(values.implode())).with_columns(
+        pl.col("dx").replace_strict(wanted, return_dtype=pl.String)
+    )
 
 
-def _diagnosis_evidence(
-    claims: pl.DataFrame, actions: list[ActionDefinition], file_id: str
-) -> Iterator[Evidence]:
+def _diagnosis_evidence(claims: pl.DataFrame, actions: list[ActionDefinition]) -> list[pl.DataFrame]:
+    """Condition facts (one per member, condition and year) and diagnosis-evidenced steps, as frames.
+
+    Codes are matched once per distinct diagnosis (ICD-10-CM sets match by prefix), then joined back.
+    """
     conditions = _condition_sets(actions, CodeSystem.ICD10CM)
     dx_evidence = [
         (a, cs) for a in actions for cs in a.evidence_codes if cs.code_system is CodeSystem.ICD10CM
     ]
-    if not conditions and not dx_evidence:
-        return
-    long = _diagnoses(claims)
+    every_prefix = {c for sets in conditions.values() for cs in sets for c in cs.codes}
+    every_prefix.update(c for _, cs in dx_evidence for c in cs.codes)
+    long = _diagnoses(claims, tuple(sorted(every_prefix)))
     if long.is_empty():
-        return
-    long = long.with_columns(dx=pl.col("dx").str.to_uppercase().str.replace_all(".", "", literal=True))
-    year = pl.col("claim_start_date").cast(pl.String).str.slice(0, 4)
-    for name, sets in sorted(conditions.items()):
-        codes = {c for cs in sets for c in cs.codes}
-        # One fact per member, condition and year per file is enough for eligibility.
+        return []
+    distinct = long.get_column("dx").unique().to_list()
+    fact_rows = [
+        (dx, f"{CONDITION_PREFIX}{name}")
+        for name, sets in sorted(conditions.items())
+        for prefixes in [tuple(c for cs in sets for c in cs.codes)]
+        for dx in distinct
+        if dx.startswith(prefixes)
+    ]
+    step_rows = [
+        (
+            dx,
+            action.code,
+            action.last_step.value,
+            cs.name if cs.name in action.recapture_sets else None,
+            order,
+        )
+        for order, (action, cs) in enumerate(dx_evidence)
+        for prefixes in [tuple(cs.codes)]
+        for dx in distinct
+        if dx.startswith(prefixes)
+    ]
+    parts = []
+    if fact_rows:
+        table = pl.DataFrame(fact_rows, schema={"dx": pl.String, "action": pl.String}, orient="row")
+        year = pl.col("claim_start_date").dt.year()
+        facts = (
+            long.join(table, on="dx", how="inner", maintain_order="left")
+            .filter(pl.struct("member_id", "action", year).is_first_distinct())
+            .with_columns(step=pl.lit(Step.DIAGNOSIS.value))
+        )
+        parts.append(facts.select(_claim_columns(facts, "dx")))
+    if step_rows:
+        schema = {
+            "dx": pl.String,
+            "action": pl.String,
+            "step": pl.String,
+            "condition": pl.String,
+            "order": pl.Int64,
+        }
+        table = pl.DataFrame(step_rows, schema=schema, orient="row")
         hits = (
-            long.filter(_prefix_filter(codes))
-            .with_columns(_year=year)
-            .unique(["member_id", "_year"], keep="first", maintain_order=True)
-        )
-        for row in hits.iter_rows(named=True):
-            yield _claim_item(
-                row, action=condition_action(name), step=Step.DIAGNOSIS, concept=row["dx"], file_id=file_id
+            long.with_row_index("_row")
+            .join(table, on="dx", how="inner")
+            .sort("order", "_row")
+            .unique(
+                ["claim_id", "claim_line_number", "action", "condition"], keep="first", maintain_order=True
             )
-    for action, cs in dx_evidence:
-        hits = long.filter(_prefix_filter(cs.codes)).unique(
-            ["claim_id", "claim_line_number"], keep="first", maintain_order=True
         )
-        recapture = cs.name if cs.name in action.recapture_sets else None
-        for row in hits.iter_rows(named=True):
-            yield _claim_item(
-                row,
-                action=action.code,
-                step=action.last_step,
-                concept=row["dx"],
-                file_id=file_id,
-                condition=recapture,
-            )
+        parts.append(hits.select(_claim_columns(hits, "dx")))
+    return parts
 
 
-def claim_evidence(
+def claim_evidence_frame(
     claims: pl.DataFrame, actions: Iterable[ActionDefinition], *, file_id: str
-) -> list[Evidence]:
-    """Evidence items of medical claim lines, and condition facts from their diagnoses.
+) -> pl.DataFrame:
+    """Evidence of medical claim lines, and condition facts from their diagnoses, as an evidence frame.
 
     A line whose `hcpcs_code` (CPT, HCPCS or CPT II) or a diagnosis is in an action's code set evidences
     the action's confirming step, once per line and action (HCC-DX: once per condition); its action
     date is the service date and it counts from the date the plan received it. Diagnoses in a condition
     code set become one fact per member, condition and year. Voids (frequency 8) carry no evidence.
+    Everything is column operations: the menu's codes are joined to the lines, never looped over them.
     """
     menu = _unique_actions(actions)
-    codes = _codes_by_action(menu, *PROCEDURE_SYSTEMS)
     if claims.is_empty():
-        return []
-    live = claims.filter(pl.col("claim_frequency_code").cast(pl.String) != VOID_FREQUENCY_CODE)
-    found: dict[str, Evidence] = {}
+        return empty_evidence()
+    live = _dated(claims, "claim_start_date", "received_date").filter(
+        pl.col("claim_frequency_code").cast(pl.String) != VOID_FREQUENCY_CODE
+    )
+    parts = []
+    codes = _codes_by_action(menu, *PROCEDURE_SYSTEMS)
     if codes:
-        wanted = frozenset().union(*codes.values())
-        relevant = live.filter(pl.col("hcpcs_code").cast(pl.String).is_in(list(wanted)))
         by_action = {a.code: a for a in menu}
-        for row in relevant.iter_rows(named=True):
-            code = str(row["hcpcs_code"])
-            for action, action_codes in codes.items():
-                if code in action_codes:
-                    step = by_action[action].last_step
-                    item = _claim_item(row, action=action, step=step, concept=code, file_id=file_id)
-                    found.setdefault(item.evidence_id, item)
-    for item in _diagnosis_evidence(live, menu, file_id):
-        found.setdefault(item.evidence_id, item)
-    return list(found.values())
+        rows = [
+            (code, action, by_action[action].last_step.value) for action, cs in codes.items() for code in cs
+        ]
+        table = pl.DataFrame(
+            rows, schema={"hcpcs_code": pl.String, "action": pl.String, "step": pl.String}, orient="row"
+        )
+        hits = live.with_columns(pl.col("hcpcs_code").cast(pl.String)).join(
+            table, on="hcpcs_code", how="inner", maintain_order="left"
+        )
+        parts.append(hits.select(_claim_columns(hits, "hcpcs_code")))
+    procedures = parts[0] if parts else None
+    for found in _diagnosis_evidence(live, menu):
+        if procedures is not None:
+            # A line evidences an action once: a diagnosis adds nothing where its procedure already did
+            # (recapture evidence, one per condition, is told apart by its condition).
+            same = ["claim_id", "claim_line_number", "action", "condition"]
+            found = found.join(
+                procedures.select(same), on=same, how="anti", nulls_equal=True, maintain_order="left"
+            )
+        parts.append(found)
+    # Each part holds one item per line, action and condition (the evidence id's identity) by
+    # construction: the code tables pair a code with an action once, and diagnosis hits are de-duplicated.
+    return _frame(parts, source=EvidenceSource.MEDICAL_CLAIM.value, file_id=file_id)
+
+
+def claim_evidence(
+    claims: pl.DataFrame, actions: Iterable[ActionDefinition], *, file_id: str
+) -> list[Evidence]:
+    """`claim_evidence_frame` as models (small frames: tests and single members)."""
+    return evidence_models(claim_evidence_frame(claims, actions, file_id=file_id))
 
 
 def attestation_evidence(

@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from enum import StrEnum
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from shared.dal.claim_versions import ClaimVersionRepository
+from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, curated_partitions, kind_from_key, read_file, rejects_csv
 from shared.intake.reader import IntakeResult
-from shared.logic.dates import month_of
-from shared.logic.evidence import attestation_evidence, claim_evidence
+from shared.logic.evidence import (
+    attestation_evidence,
+    claim_evidence_frame,
+    fhir_evidence,
+    immunization_evidence,
+    lab_evidence,
+    pharmacy_evidence,
+)
 from shared.logic.roster import clinics_from_rows, roster_from_rows
-from shared.models.evidence import Evidence
+from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.tables import Prefix
 from shared.observability import logger
@@ -31,7 +38,6 @@ from shared.programs.care_gap import ActionDefinition, ProgramCatalog
 from shared.services.ingest_versions import (
     ClaimVersionKeeper,
     VersionEffect,
-    medical_records,
     medical_versions,
     pharmacy_versions,
 )
@@ -186,38 +192,57 @@ class IngestService:
 
     def _apply(self, result: IntakeResult) -> VersionEffect:
         """Write what the file means for the gap state: clinics, roster, or net evidence."""
-        rows = result.accepted
-        if result.kind is FileKind.CLINICS:
+        rows, kind, file_id = result.accepted, result.kind, result.file_id
+        if kind is FileKind.CLINICS:
             self._gaps.put_clinics(clinics_from_rows(rows))
             return VersionEffect()
-        if result.kind is FileKind.ELIGIBILITY:
+        if kind is FileKind.ELIGIBILITY:
             profiles, spans = roster_from_rows(rows)
             self._gaps.put_roster(profiles, spans)
             return VersionEffect()
-        if result.kind is FileKind.PHARMACY_CLAIMS:
-            # No program takes evidence from fills yet; reversals still enter the index so that fill
-            # evidence, once a program uses it, is netted against reversals from any file.
-            if self._keeper is not None:
-                return self._keeper.apply(pharmacy_versions(rows, result.file_id), {}, [])
+        extract = _EXTRACTORS.get(kind)
+        if extract is None:
             return VersionEffect()
-        evidence: list[Evidence]
-        if result.kind is FileKind.MEDICAL_CLAIMS:
-            evidence = claim_evidence(rows, self._actions(), file_id=result.file_id)
-            self._write_evidence_events(result.file_id, evidence)
-            if self._keeper is not None:
-                records = medical_records(rows, evidence)
-                return self._keeper.apply(medical_versions(rows, result.file_id), records, evidence)
-        elif result.kind is FileKind.ATTESTATIONS:
-            evidence = attestation_evidence(rows, self._actions(), file_id=result.file_id)
-            self._write_evidence_events(result.file_id, evidence)
-        else:
-            return VersionEffect()
+        evidence = extract(rows, self._actions(), file_id)
+        self._write_evidence_events(file_id, evidence)
+        versions = _VERSIONS[kind](rows, file_id) if kind in _VERSIONS else []
+        if self._keeper is not None:
+            return self._keeper.apply(versions, evidence)
         return VersionEffect(applied=self._gaps.put_evidence(evidence))
 
-    def _write_evidence_events(self, file_id: str, evidence: list[Evidence]) -> None:
-        by_month: dict[str, list[dict[str, object]]] = {}
-        for item in evidence:
-            by_month.setdefault(month_of(item.action_date), []).append(item.model_dump(mode="json"))
-        for month, rows in sorted(by_month.items()):
-            key = f"{Prefix.EVIDENCE}period={month}/{file_id}.parquet"
-            self._put_parquet(self._curated, key, pl.DataFrame(rows, infer_schema_length=None))
+    def _write_evidence_events(self, file_id: str, evidence: pl.DataFrame) -> None:
+        """Every evidence row the file yields, net or not, in `evidence/period=<month>/<file_id>.parquet`."""
+        if evidence.is_empty():
+            return
+        month = pl.col("action_date").dt.strftime("%Y-%m").alias("__period")
+        parts = evidence.with_columns(month).partition_by("__period", as_dict=True, maintain_order=True)
+        for (period,), frame in sorted(parts.items()):
+            key = f"{Prefix.EVIDENCE}period={period}/{file_id}.parquet"
+            self._put_parquet(self._curated, key, frame.drop("__period"))
+
+
+def _models(
+    extract: Callable[..., list[Evidence]],
+) -> Callable[[pl.DataFrame, list[ActionDefinition], str], pl.DataFrame]:
+    def frame(rows: pl.DataFrame, actions: list[ActionDefinition], file_id: str) -> pl.DataFrame:
+        return evidence_frame(extract(rows, actions, file_id=file_id))
+
+    return frame
+
+
+_EXTRACTORS: dict[FileKind, Callable[[pl.DataFrame, list[ActionDefinition], str], pl.DataFrame]] = {
+    FileKind.MEDICAL_CLAIMS: lambda rows, actions, file_id: claim_evidence_frame(
+        rows, actions, file_id=file_id
+    ),
+    FileKind.ATTESTATIONS: _models(attestation_evidence),
+    FileKind.PHARMACY_CLAIMS: _models(pharmacy_evidence),
+    FileKind.IMMUNIZATIONS: _models(immunization_evidence),
+    FileKind.LABS: _models(lab_evidence),
+    FileKind.FHIR: _models(fhir_evidence),
+}
+"""Evidence of each kind that yields some, as an evidence frame (medical claims: built as columns)."""
+
+_VERSIONS: dict[FileKind, Callable[[pl.DataFrame, str], list[ClaimVersion]]] = {
+    FileKind.MEDICAL_CLAIMS: medical_versions,
+    FileKind.PHARMACY_CLAIMS: pharmacy_versions,
+}

@@ -8,6 +8,8 @@ the same gap state whatever order files arrive in, and however often they are re
 
 The re-check after applying closes the race of two files processed at once (an original and its
 void): each writes its facts before reading the other's, so at least one of them sees both.
+Versions are kept per member (`shared/dal/claim_versions.py`), so one file costs one read of each member
+it names, not one per claim, and evidence stays a frame throughout.
 """
 
 from __future__ import annotations
@@ -18,30 +20,21 @@ from enum import StrEnum
 
 import polars as pl
 
-from shared.dal.claim_versions import (
-    REPLACEMENT,
-    VOID,
-    ClaimEvidenceRecord,
-    ClaimVersion,
-    ClaimVersionRepository,
-    EvidenceRef,
-)
+from shared.dal.claim_versions import REPLACEMENT, VOID, ClaimVersion, ClaimVersionRepository
 from shared.dal.gap_state import GapStateRepository
-from shared.models.evidence import Evidence
+from shared.models.evidence import MEDICAL_KEY, PHARMACY_KEY, with_claim_key
 
-MEDICAL = "MED#"
-PHARMACY = "RX#"
 REVERSED_SUFFIX = "#reversed"
 
 
 def medical_key(claim_id: str) -> str:
     """Index key of a medical claim."""
-    return f"{MEDICAL}{claim_id}"
+    return f"{MEDICAL_KEY}{claim_id}"
 
 
 def fill_key(claim_id: str, fill_number: int) -> str:
     """Index key of a pharmacy fill (claim id + fill number)."""
-    return f"{PHARMACY}{claim_id}#{fill_number}"
+    return f"{PHARMACY_KEY}{claim_id}#{fill_number}"
 
 
 class NetStatus(StrEnum):
@@ -52,7 +45,7 @@ class NetStatus(StrEnum):
 
 @dataclass(frozen=True)
 class VersionEffect:
-    """What a file did to the gap state's evidence."""
+    """What a file did to the gap state's evidence (counts of evidence rows)."""
 
     applied: int = 0
     withheld: int = 0
@@ -68,7 +61,7 @@ def medical_versions(accepted: pl.DataFrame, file_id: str) -> list[ClaimVersion]
             & (pl.col("original_claim_id") != pl.col("claim_id"))
         )
         .group_by("claim_id", "original_claim_id")
-        .agg(pl.col("claim_frequency_code").max(), pl.col("received_date").max())
+        .agg(pl.col("claim_frequency_code").max(), pl.col("received_date").max(), pl.col("member_id").first())
         .sort("claim_id", "original_claim_id")
     )
     return [
@@ -78,6 +71,7 @@ def medical_versions(accepted: pl.DataFrame, file_id: str) -> list[ClaimVersion]
             claim_key=medical_key(row["claim_id"]),
             frequency=row["claim_frequency_code"],
             file_id=file_id,
+            member_id=str(row["member_id"]),
         )
         for row in versions.iter_rows(named=True)
     ]
@@ -88,7 +82,7 @@ def pharmacy_versions(accepted: pl.DataFrame, file_id: str) -> list[ClaimVersion
     reversals = (
         accepted.filter(pl.col("claim_status") == "reversed")
         .group_by("claim_id", "fill_number")
-        .agg(pl.col("dispensing_date").max())
+        .agg(pl.col("dispensing_date").max(), pl.col("member_id").first())
         .sort("claim_id", "fill_number")
     )
     return [
@@ -98,44 +92,10 @@ def pharmacy_versions(accepted: pl.DataFrame, file_id: str) -> list[ClaimVersion
             claim_key=fill_key(row["claim_id"], row["fill_number"]) + REVERSED_SUFFIX,
             frequency=VOID,
             file_id=file_id,
+            member_id=str(row["member_id"]),
         )
         for row in reversals.iter_rows(named=True)
     ]
-
-
-def medical_records(accepted: pl.DataFrame, evidence: Iterable[Evidence]) -> dict[str, ClaimEvidenceRecord]:
-    """Per claim that yields evidence: its version facts and the refs of its evidence items."""
-    refs: dict[str, set[EvidenceRef]] = {}
-    for item in evidence:
-        if item.claim_id is not None:
-            refs.setdefault(item.claim_id, set()).add(EvidenceRef(item.member_id, item.evidence_id))
-    if not refs:
-        return {}
-    claims = (
-        accepted.filter(pl.col("claim_id").is_in(sorted(refs)))
-        .group_by("claim_id")
-        .agg(
-            pl.col("claim_frequency_code").max(),
-            pl.col("original_claim_id").drop_nulls().first(),
-            pl.col("received_date").max(),
-        )
-    )
-    records = {}
-    for row in claims.iter_rows(named=True):
-        original = row["original_claim_id"]
-        is_version = row["claim_frequency_code"] in (REPLACEMENT, VOID) and original not in (
-            None,
-            row["claim_id"],
-        )
-        key = medical_key(row["claim_id"])
-        records[key] = ClaimEvidenceRecord(
-            claim_key=key,
-            frequency=row["claim_frequency_code"] if is_version else "1",
-            original_claim_key=medical_key(original) if is_version else None,
-            received_date=str(row["received_date"]),
-            refs=tuple(sorted(refs[row["claim_id"]])),
-        )
-    return records
 
 
 def winner(versions: Iterable[ClaimVersion]) -> str | None:
@@ -146,9 +106,26 @@ def winner(versions: Iterable[ClaimVersion]) -> str | None:
     return max(replacements, key=lambda v: (v.received_date, v.claim_key)).claim_key
 
 
-def net_status(index: ClaimVersionRepository, claim_key: str) -> tuple[NetStatus, str | None]:
+def _by_original(versions: Iterable[ClaimVersion]) -> dict[str, list[ClaimVersion]]:
+    grouped: dict[str, list[ClaimVersion]] = {}
+    for v in versions:
+        grouped.setdefault(v.original_claim_key, []).append(v)
+    return grouped
+
+
+def dead_claims(versions: Iterable[ClaimVersion]) -> set[str]:
+    """Claims that versions kill: every original they name, and replacements that lost to a sibling."""
+    dead = set()
+    for original, named in _by_original(versions).items():
+        standing = winner(named)
+        dead.add(original)
+        dead.update(v.claim_key for v in named if v.frequency == REPLACEMENT and v.claim_key != standing)
+    return dead
+
+
+def net_status(index: ClaimVersionRepository, member_id: str, claim_key: str) -> tuple[NetStatus, str | None]:
     """A claim's standing in the index and the claim that supersedes it (None when current)."""
-    versions = index.versions_naming([claim_key]).get(claim_key, [])
+    versions = _by_original(index.versions_of([member_id]).get(member_id, [])).get(claim_key, [])
     if not versions:
         return NetStatus.CURRENT, None
     voids = [v for v in versions if v.frequency == VOID]
@@ -157,64 +134,67 @@ def net_status(index: ClaimVersionRepository, claim_key: str) -> tuple[NetStatus
     return NetStatus.REPLACED, winner(versions)
 
 
+def _pairs(dead: Mapping[str, Iterable[str]]) -> pl.DataFrame:
+    rows = [(member, key) for member, keys in dead.items() for key in keys]
+    return pl.DataFrame(rows, schema={"member_id": pl.String, "claim_key": pl.String}, orient="row")
+
+
+def _originals_by_member(versions: Iterable[ClaimVersion]) -> dict[str, set[str]]:
+    grouped: dict[str, set[str]] = {}
+    for v in versions:
+        grouped.setdefault(v.member_id, set()).add(v.original_claim_key)
+    return grouped
+
+
+def _family(known: Iterable[ClaimVersion], originals: set[str]) -> set[str]:
+    """The originals and every claim that names one of them."""
+    return originals | {v.claim_key for v in known if v.original_claim_key in originals}
+
+
 class ClaimVersionKeeper:
-    """Applies one file's claims to the gap state so that only net claims' evidence remains."""
+    """Applies one file's evidence to the gap state so that only net claims' evidence remains."""
 
     def __init__(self, index: ClaimVersionRepository, gaps: GapStateRepository) -> None:
         self._index = index
         self._gaps = gaps
 
-    def _live(self, records: Mapping[str, ClaimEvidenceRecord]) -> set[str]:
-        originals = {r.original_claim_key for r in records.values() if r.original_claim_key}
-        named = self._index.versions_naming({*records, *originals})
-        live = set()
-        for key, record in records.items():
-            if named.get(key):
-                continue
-            if record.original_claim_key and winner(named.get(record.original_claim_key, [])) != key:
-                continue
-            live.add(key)
-        return live
+    def _known(self, member_ids: Iterable[str]) -> tuple[dict[str, list[ClaimVersion]], dict[str, set[str]]]:
+        known = self._index.versions_of(member_ids)
+        return known, {m: dead_claims(vs) for m, vs in known.items()}
 
-    def _dead_under(self, originals: set[str]) -> set[str]:
-        """Originals named by a version, and the replacements that lost to a sibling."""
-        named = self._index.versions_naming(originals)
-        dead = set(originals)
-        for versions in named.values():
-            standing = winner(versions)
-            dead.update(
-                v.claim_key for v in versions if v.frequency == REPLACEMENT and v.claim_key != standing
-            )
-        return dead
-
-    def _retract(self, keys: set[str]) -> int:
-        if not keys:
-            return 0
-        records = self._index.evidence_records(keys)
-        refs = [ref for record in records.values() for ref in record.refs]
-        return self._index.retract(refs) if refs else 0
-
-    def apply(
-        self,
-        versions: list[ClaimVersion],
-        records: Mapping[str, ClaimEvidenceRecord],
-        evidence: Iterable[Evidence],
-    ) -> VersionEffect:
-        """Record the file's facts, apply evidence of its live claims, retract evidence that died."""
+    def apply(self, versions: list[ClaimVersion], evidence: pl.DataFrame) -> VersionEffect:
+        """Record the file's versions, apply the evidence of its live claims, retract evidence that died."""
         self._index.put_versions(versions)
-        self._index.put_evidence_records(records.values())
-        live = self._live(records)
-        by_claim = {ref: key for key, record in records.items() for ref in record.refs}
-        items = list(evidence)
-        applied = [
-            e
-            for e in items
-            if e.claim_id is None or by_claim.get(EvidenceRef(e.member_id, e.evidence_id)) in live
-        ]
-        self._gaps.put_evidence(applied)
-        dead = self._dead_under({v.original_claim_key for v in versions}) | (set(records) - live)
-        retracted = self._retract(dead)
+        keyed = with_claim_key(evidence)
+        claims = keyed.filter(pl.col("claim_key").is_not_null())
+        members = set(claims.get_column("member_id").unique().to_list()) | {v.member_id for v in versions}
+        known, dead = self._known(members)
+        # Rows without a claim key have a null key and so never match a dead claim.
+        applied = keyed.join(_pairs(dead), on=["member_id", "claim_key"], how="anti", maintain_order="left")
+        self._gaps.put_evidence(applied.drop("claim_key"))
+
+        # Retract what this file's versions killed, and this file's own dead claims: an earlier delivery
+        # of the file may have applied them before the version that kills them arrived.
+        retract: dict[str, set[str]] = {}
+        for member_id, originals in _originals_by_member(versions).items():
+            retract[member_id] = _family(known.get(member_id, []), originals) & dead.get(member_id, set())
+        withheld = claims.join(_pairs(dead), on=["member_id", "claim_key"], how="semi").select(
+            "member_id", "claim_key"
+        )
+        for member_id, key in withheld.unique().iter_rows():
+            retract.setdefault(member_id, set()).add(key)
+        retracted = self._gaps.retract_claims(retract)
+
         # Re-check: a version written by a file processed at the same time may have killed what we applied.
-        died = live - self._live({k: records[k] for k in live})
-        retracted += self._retract(died)
-        return VersionEffect(applied=len(applied), withheld=len(items) - len(applied), retracted=retracted)
+        applied_members = applied.filter(pl.col("claim_key").is_not_null()).get_column("member_id").unique()
+        _, again = self._known(applied_members.to_list())
+        changed = {m: keys - dead.get(m, set()) for m, keys in again.items() if keys - dead.get(m, set())}
+        if changed:
+            died = applied.join(_pairs(changed), on=["member_id", "claim_key"], how="semi")
+            late: dict[str, set[str]] = {}
+            for member_id, key in died.select("member_id", "claim_key").unique().iter_rows():
+                late.setdefault(member_id, set()).add(key)
+            retracted += self._gaps.retract_claims(late)
+        return VersionEffect(
+            applied=applied.height, withheld=keyed.height - applied.height, retracted=retracted
+        )

@@ -30,6 +30,11 @@ def gap_state_items(aws, prefix):
     return [i for i in items if i["sk"]["S"].startswith(prefix)]
 
 
+def evidence_rows(aws):
+    """Evidence items in the gap state: each packed item holds one line per item (shared/dal/gap_state.py)."""
+    return sum(len(i["evidence"]["S"].split("\n")) for i in gap_state_items(aws, "EVID#"))
+
+
 def read_csv(aws, key):
     body = aws.s3.get_object(Bucket=aws.names["REPORTS_BUCKET"], Key=key)["Body"].read().decode()
     return list(csv.DictReader(io.StringIO(body)))
@@ -48,7 +53,7 @@ def expected_cents(step, enrolled):
 def test_ingest_applies_each_file_once_and_acknowledges_test_events(aws, lambda_context):
     # GIVEN the plan's four files landed and ingested
     land(aws, lambda_context, FILES)
-    evidence_before = len(gap_state_items(aws, "EVID#"))
+    evidence_before, packed_before = evidence_rows(aws), len(gap_state_items(aws, "EVID#"))
     # WHEN the clinics file comes again, the same bytes land under a new name, and S3 sends a test event
     aws.s3.put_object(
         Bucket=aws.names["LANDING_BUCKET"], Key="landing/clinics/copy.csv", Body=CLINICS_CSV.encode()
@@ -58,7 +63,9 @@ def test_ingest_applies_each_file_once_and_acknowledges_test_events(aws, lambda_
     # THEN nothing fails, and the gap state holds one evidence item per mammogram line or attestation
     assert again["batchItemFailures"] == [] and test_event["batchItemFailures"] == []
     # two mammogram lines, five attestations, and the office visit that is AAP evidence
-    assert evidence_before == len(gap_state_items(aws, "EVID#")) == 2 + 5 + 1
+    assert evidence_before == evidence_rows(aws) == 2 + 5 + 1
+    # packed one item per member and file: fewer items than evidence, and none written twice
+    assert packed_before == len(gap_state_items(aws, "EVID#")) < evidence_before
     assert len(gap_state_items(aws, "PROFILE")) == 5 + 3
     registry = aws.dynamodb.scan(TableName=aws.names["REGISTRY_TABLE"])["Items"]
     assert sorted(i["status"]["S"] for i in registry) == ["ACCEPTED"] * 4

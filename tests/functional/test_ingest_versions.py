@@ -63,7 +63,7 @@ def test_a_later_replacement_retracts_the_original_and_applies_its_own_evidence(
     # THEN A's evidence is gone, A2's is there, and the index names A2 as A's current version
     assert "claim:A#1" not in plan.evidence_refs() and "claim:A2#1" in plan.evidence_refs()
     assert outcome.evidence == 1 and outcome.evidence_retracted >= 1
-    assert net_status(plan.index, medical_key("A")) == (NetStatus.REPLACED, medical_key("A2"))
+    assert net_status(plan.index, "M0001", medical_key("A")) == (NetStatus.REPLACED, medical_key("A2"))
 
 
 def test_a_void_that_arrives_first_is_held_and_cancels_its_original_on_arrival():
@@ -75,7 +75,7 @@ def test_a_void_that_arrives_first_is_held_and_cancels_its_original_on_arrival()
     # THEN B's evidence is withheld, the others are applied, and the index records the void
     assert "claim:B#1" not in plan.evidence_refs() and {"claim:A#1", "claim:C#1"} <= plan.evidence_refs()
     assert outcome.evidence_withheld == 1
-    assert net_status(plan.index, medical_key("B")) == (NetStatus.VOIDED, medical_key("B9"))
+    assert net_status(plan.index, "M0002", medical_key("B")) == (NetStatus.VOIDED, medical_key("B9"))
 
 
 def test_a_pharmacy_reversal_cancels_its_paid_fill_from_any_file():
@@ -91,8 +91,8 @@ def test_a_pharmacy_reversal_cancels_its_paid_fill_from_any_file():
         plan.drop("landing/pharmacy_claims/2.csv", second)
     # THEN the fill is cancelled either way
     fill = fill_key("RX0001", 0)
-    assert net_status(in_order.index, fill)[0] is NetStatus.VOIDED
-    assert net_status(reversed_first.index, fill)[0] is NetStatus.VOIDED
+    assert net_status(in_order.index, "M0001", fill)[0] is NetStatus.VOIDED
+    assert net_status(reversed_first.index, "M0001", fill)[0] is NetStatus.VOIDED
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -129,12 +129,11 @@ def test_versions_net_across_files_on_dynamodb(aws):
     for name in ("void_b", "replace_a", "originals", "replace_a_again", "replace_c"):
         aws.s3.put_object(Bucket=names["LANDING_BUCKET"], Key=key(name), Body=io.BytesIO(FILES[name]))
         service.ingest(names["LANDING_BUCKET"], key(name))
-    # THEN the gap state's evidence items are those of the net claims only
+    # THEN the gap state's evidence is that of the net claims only, read back through the repository
+    gaps = DynamoGapStateRepository(aws.dynamodb, names["GAPS_TABLE"])
     items = aws.dynamodb.scan(TableName=names["GAPS_TABLE"])["Items"]
-    refs = {
-        f"claim:{i['claim_id']['S']}#{i['claim_line_number']['N']}"
-        for i in items
-        if i["sk"]["S"].startswith("EVID#")
-    }
+    members = {i["pk"]["S"].removeprefix("MEMBER#") for i in items if i["sk"]["S"].startswith("EVID#")}
+    refs = {e.reference for m in members for e in gaps.evidence_of(m)}
     assert refs == expected_refs(sorted(FILES))
-    assert any(i["sk"]["S"] == "VERSION#MED#B9" for i in items)
+    # and the void that arrived first is held in its member's partition
+    assert any(i["pk"]["S"] == "MEMBER#M0002" and i["sk"]["S"] == "VER#MED#B#MED#B9" for i in items)

@@ -123,3 +123,30 @@ def test_fhir_rows_give_doses_results_procedures_conditions_and_skip_events_that
     assert {("STA-RFL-90", "00071015523"), ("SPC", "00071015523")} <= found
     assert ("STA-RFL-30", "00071015523") not in found
     assert not any(concept == "21" for _, concept in found)
+
+
+def test_claim_evidence_is_one_item_per_line_action_and_condition_and_each_matches_its_code_set():
+    # GIVEN a generated year of claims for the whole menu (procedures and diagnoses that several
+    # actions share, e.g. a well-child visit code that is both a procedure and a diagnosis hit)
+    from cli.generate import claims_frame
+    from shared.intake import read_file
+    from shared.models.files import FileKind
+
+    data = claims_frame(5000, seed=11).write_csv(date_format="%Y-%m-%d").encode()
+    accepted = read_file(
+        data, kind=FileKind.MEDICAL_CLAIMS, source_key="landing/medical_claims/g.csv"
+    ).accepted
+    # WHEN evidence is extracted
+    found = claim_evidence(accepted, PROGRAM.actions, file_id="f")
+    # THEN no two items share an evidence id, there is evidence of many actions, and every item's
+    # concept is in a code set of its action (or of its condition, for condition facts)
+    assert len({e.evidence_id for e in found}) == len(found) > 0
+    assert len({e.action for e in found}) >= 10
+    by_code = {a.code: a for a in PROGRAM.actions}
+    for item in found:
+        if item.is_condition:
+            name = item.action.removeprefix("DX:")
+            sets = [cs for a in PROGRAM.actions for cs in a.condition_codes if cs.name == name]
+        else:
+            sets = list(by_code[item.action].evidence_codes)
+        assert any(cs.matches(item.concept) for cs in sets), (item.action, item.concept)

@@ -76,7 +76,6 @@ class Plan:
             "files": {k: v["status"] for k, v in self.files.items.items()},
             "evidence": dict(self.gaps.evidence),
             "versions": {k: dict(v) for k, v in self.index.versions.items()},
-            "records": dict(self.index.records),
         }
 
 

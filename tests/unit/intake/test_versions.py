@@ -1,6 +1,7 @@
 from datetime import date
 
 import polars as pl
+import pytest
 
 from shared.intake import IntakeResult, curated_partitions, net_claim_versions, net_pharmacy_fills, read_file
 from shared.models.files import FileKind
@@ -122,17 +123,20 @@ def test_net_pharmacy_fills_drops_reversed_fills() -> None:
     assert net.select("claim_id", "fill_number").rows() == [("R1", 0)]
 
 
-def test_curated_partitions_split_by_the_month_of_the_main_date() -> None:
-    # GIVEN claims in January and March
+@pytest.mark.parametrize("in_period_order", [True, False])
+def test_curated_partitions_split_claims_by_the_month_they_were_received(in_period_order: bool) -> None:
+    # GIVEN claims received in January and March, in received order or not (sliced vs grouped)
     data = [
-        _claim("C1", claim_start_date="2026-01-31", claim_end_date="2026-01-31"),
-        _claim("C2", claim_start_date="2026-03-01", claim_end_date="2026-03-02"),
-        _claim("C3", claim_start_date="2026-01-02", claim_end_date="2026-01-03"),
+        _claim("C1", received_date="2026-01-31", claim_start_date="2026-01-20", claim_end_date="2026-01-20"),
+        _claim("C3", received_date="2026-01-31", claim_start_date="2025-12-30", claim_end_date="2025-12-30"),
+        _claim("C2", received_date="2026-03-01", claim_start_date="2026-01-02", claim_end_date="2026-01-03"),
     ]
+    if not in_period_order:
+        data = [data[0], data[2], data[1]]
     # WHEN the accepted rows are partitioned
     parts = curated_partitions(_read(MC, data))
-    # THEN there is one frame per month holding that month's claims
-    assert {p: f.get_column("claim_id").to_list() for p, f in parts.items()} == {
+    # THEN there is one frame per received month holding that month's claims, whatever their service date
+    assert {p: sorted(f.get_column("claim_id").to_list()) for p, f in parts.items()} == {
         "2026-01": ["C1", "C3"],
         "2026-03": ["C2"],
     }
