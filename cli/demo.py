@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from collections import defaultdict
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,16 @@ from rich.progress import Progress
 from rich.table import Table
 
 from cli.operator import monthly_input
+from shared.logic.money import format_cents
 from shared.observability import logger
 
 # Reference data first, so evidence finds its members and clinics when it is applied.
 INGEST_ORDER = ("clinics", "eligibility", "medical_claims", "attestations")
 DEMO_YEAR = 2026
+REGISTRY_AS_OF = date(DEMO_YEAR, 12, 31)
+"""The registry is exported as the clinics would see it after the year's last run."""
+REGISTRY_SHOWN = 5
+"""Rows of each clinic's registry printed on the screen; the CSV in out/registry/ has them all."""
 
 
 def run_demo(
@@ -51,8 +57,11 @@ def run_demo(
         finally:
             logger.registered_handler.setStream(original_stream)
     _print_summary(summary, console)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
-    console.print(f"statements, payment files and summary.json written to {out}")
+    _print_registries(summary["registry"], out, console)
+    # The registry's top rows name members: they are shown, and the CSVs hold them, but summary.json does not.
+    registry = {c: {k: v for k, v in r.items() if k != "top"} for c, r in summary["registry"].items()}
+    (out / "summary.json").write_text(json.dumps(summary | {"registry": registry}, indent=2, default=str))
+    console.print(f"statements, payment files, registries and summary.json written to {out}")
     return summary
 
 
@@ -73,7 +82,10 @@ def _generate_and_run(
         outputs = runtime.outputs
         manifests = _ingest(runtime, s3, outputs, plan, console)
         runs = _run_months(runtime, console)
-        return _collect(s3, outputs, runs, manifests, out)
+        summary = _collect(s3, outputs, runs, manifests, out)
+        with console.status("exporting each clinic's registry"):
+            summary["registry"] = _export_registries(runtime, out)
+        return summary
 
 
 def _ingest(
@@ -138,6 +150,67 @@ def _collect(
         "by_clinic": {k: str(v) for k, v in sorted(by_clinic.items())},
         "total": str(sum(by_month.values(), Decimal(0))),
     }
+
+
+def _export_registries(runtime: Any, out: Path) -> dict[str, dict[str, Any]]:
+    """Write each Care Gap clinic's registry (the `p4p registry` CSV) to out/registry/<clinic>.csv; return,
+    per clinic, its file, row count, dollars at stake and its top rows."""
+    from shared.dal.gap_state import DynamoGapStateRepository
+    from shared.dal.objects import S3ObjectStore
+    from shared.services.registry import RegistryService, registry_csv
+    from shared.services.wiring import program_catalog
+
+    outputs = runtime.outputs
+    gaps = DynamoGapStateRepository(runtime.client("dynamodb"), outputs["GapsTableName"])
+    catalog = program_catalog(S3ObjectStore(runtime.client("s3")), outputs["CuratedBucketName"])
+    service = RegistryService(gaps=gaps, catalog=catalog)
+    folder = out / "registry"
+    folder.mkdir(parents=True, exist_ok=True)
+    exported: dict[str, dict[str, Any]] = {}
+    for clinic_id, clinic in sorted(gaps.clinics().items()):
+        if not clinic.in_care_gap_on(REGISTRY_AS_OF):
+            continue
+        rows = service.registry(clinic_id, REGISTRY_AS_OF)
+        path = folder / f"{clinic_id}.csv"
+        path.write_bytes(registry_csv(rows))
+        exported[clinic_id] = {
+            "file": str(path),
+            "rows": len(rows),
+            "at_stake": format_cents(sum(r.cents_at_stake for r in rows)),
+            "top": [
+                {
+                    "member_id": r.member_id,
+                    "action": r.action,
+                    "next_action": r.next_action.value if r.next_action else "",
+                    "due_date": r.due_date.isoformat() if r.due_date else "",
+                    "at_stake": format_cents(r.cents_at_stake),
+                }
+                for r in rows[:REGISTRY_SHOWN]
+            ],
+        }
+    return exported
+
+
+def _print_registries(registries: dict[str, dict[str, Any]], out: Path, console: Console) -> None:
+    for clinic_id, registry in registries.items():
+        table = Table(
+            title=f"{clinic_id} registry on {REGISTRY_AS_OF.isoformat()}: top {len(registry['top'])} of "
+            f"{registry['rows']} open gaps, ${registry['at_stake']} at stake",
+            min_width=72,
+        )
+        for column in ("rank", "member", "action", "next step", "due", "at stake (USD)"):
+            table.add_column(column, justify="right" if column in {"rank", "at stake (USD)"} else "left")
+        for rank, row in enumerate(registry["top"], start=1):
+            table.add_row(
+                str(rank),
+                row["member_id"],
+                row["action"],
+                row["next_action"],
+                row["due_date"],
+                row["at_stake"],
+            )
+        console.print(table)
+    console.print(f"registries (every open gap, ranked by money at stake) in {out / 'registry'}")
 
 
 def _print_summary(summary: dict[str, Any], console: Console) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from cli.stack import StackNotFoundError, StackRef, resolve_stack
 from shared.dal.gap_state import DynamoGapStateRepository
-from shared.models.tables import Prefix
-from shared.programs.care_gap import ProgramCatalog, ProgramNotFoundError, catalog_from_texts, load_catalog
+from shared.dal.objects import S3ObjectStore
+from shared.programs.care_gap import ProgramCatalog, ProgramNotFoundError
 from shared.services.registry import (
     DEFAULT_CHART_REQUEST_DAYS,
     RegistryService,
@@ -20,25 +19,14 @@ from shared.services.registry import (
     chart_requests_csv,
     registry_csv,
 )
+from shared.services.wiring import program_catalog
 
 EXIT_USAGE = 2
 
 
-def program_texts(s3: Any, bucket: str) -> list[str]:
-    """The JSON texts of program versions dropped under the curated bucket's `programs/` prefix."""
-    texts = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=Prefix.PROGRAMS.value):
-        for item in page.get("Contents", []):
-            if item["Key"].endswith(".json"):
-                texts.append(s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8"))
-    return texts
-
-
 def stack_catalog(stack: StackRef) -> ProgramCatalog:
     """Shipped program versions plus the ones dropped in the stack's curated bucket (they win by version)."""
-    return catalog_from_texts(
-        program_texts(stack.client("s3"), stack.output("CuratedBucketName")), base=load_catalog()
-    )
+    return program_catalog(S3ObjectStore(stack.client("s3")), stack.output("CuratedBucketName"))
 
 
 def _service(stack_name: str | None, chart_days: int = DEFAULT_CHART_REQUEST_DAYS) -> RegistryService:

@@ -48,17 +48,13 @@ EvidenceBatch = pl.DataFrame | Iterable[Evidence]
 def packed_evidence_items(evidence: EvidenceBatch) -> tuple[list[dict[str, Any]], int]:
     """The packed evidence items of a batch (plain values) and how many evidence rows they hold."""
     frame = evidence if isinstance(evidence, pl.DataFrame) else evidence_frame(evidence)
-    items = [
-        {
-            "pk": member_pk(member_id),
-            # Named by the content it was first written with: writing the same evidence again hits the
-            # same item, and a write of other evidence from the same file adds an item beside it.
-            "sk": f"{EVIDENCE_PREFIX}{file_id}#{digest(packed)}",
-            "evidence": packed,
-            "digest": digest(packed),
-        }
-        for member_id, file_id, packed in pack_evidence(frame).iter_rows()
-    ]
+    items = []
+    for member_id, file_id, packed in pack_evidence(frame).iter_rows():
+        content = digest(packed)
+        # Named by the content it was first written with: writing the same evidence again hits the same
+        # item, and a write of other evidence from the same file adds an item beside it.
+        sk = f"{EVIDENCE_PREFIX}{file_id}#{content}"
+        items.append({"pk": member_pk(member_id), "sk": sk, "evidence": packed, "digest": content})
     return items, frame.height
 
 

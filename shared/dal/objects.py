@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
@@ -35,6 +36,19 @@ class ObjectStore(ABC):
     @abstractmethod
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
         """Server-side copy."""
+
+    @abstractmethod
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        """Sorted keys of `bucket` under `prefix`."""
+
+    def etags(self, bucket: str, prefix: str = "") -> dict[str, str]:
+        """Each key under `prefix` with a tag that changes whenever its object does (S3: the ETag).
+
+        This default reads every object; stores that list tags with their keys override it."""
+        return {
+            key: hashlib.md5(self.get_bytes(bucket, key), usedforsecurity=False).hexdigest()
+            for key in self.keys(bucket, prefix)
+        }
 
     def get_json(self, bucket: str, key: str) -> Any:
         """Parse a JSON object."""
@@ -77,3 +91,14 @@ class S3ObjectStore(ObjectStore):
 
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
         self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource={"Bucket": bucket, "Key": key})
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        return sorted(self.etags(bucket, prefix))
+
+    def etags(self, bucket: str, prefix: str = "") -> dict[str, str]:
+        # One paginated listing (1,000 keys a page) gives keys and ETags together.
+        tags: dict[str, str] = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                tags[item["Key"]] = item.get("ETag", "")
+        return tags

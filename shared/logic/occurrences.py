@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import product
 
 from shared.logic.counting import (
     Reading,
@@ -30,7 +31,7 @@ from shared.logic.dates import month_of
 from shared.models.actions import Step
 from shared.models.evidence import CONDITION_PREFIX, Evidence, EvidenceSource
 from shared.models.members import EligibilitySpan, MemberFacts, MemberProfile
-from shared.programs.menu import ActionDefinition, FrequencyPer
+from shared.programs.menu import ActionDefinition, FrequencyPer, RequiredTest
 
 UNATTESTABLE = frozenset({Step.CLAIM, Step.DISPENSE})
 
@@ -54,19 +55,44 @@ def _order(evidence: Evidence) -> tuple[date, date, int, str]:
     return (evidence.known_date, evidence.action_date, source_rank, evidence.evidence_id)
 
 
+def _found(action: ActionDefinition, test: RequiredTest, items: Sequence[Evidence]) -> bool:
+    def dates(name: str) -> list[date]:
+        sets = action.evidence_sets_named(name)
+        return [e.action_date for e in items if e.concept and any(cs.matches(e.concept) for cs in sets)]
+
+    if any(dates(name) for name in test.any_of):
+        return True
+    if not test.together:
+        return False
+    # Every set of `together` on dates no more than `within_days` apart.
+    for combination in product(*(dates(name) for name in test.together)):
+        if (max(combination) - min(combination)).days <= test.within_days:
+            return True
+    return False
+
+
+def tests_found(action: ActionDefinition, items: Sequence[Evidence]) -> bool:
+    """True when confirming `items` of one occurrence hold every test the action requires (KED: both an
+    eGFR and a uACR); always true for actions that require none."""
+    return all(_found(action, test, items) for test in action.requires)
+
+
 def first_completions(action: ActionDefinition, evidence: Iterable[Evidence]) -> dict[Step, StepCompletion]:
-    """First completion of each step of `action` by `evidence` (all of one occurrence)."""
+    """First completion of each step of `action` by `evidence` (all of one occurrence). With required
+    tests, a confirming record completes steps only once it and those known before it hold them all."""
     done: dict[Step, StepCompletion] = {}
+    confirming: list[Evidence] = []
     for item in sorted(evidence, key=_order):
         targets: tuple[Step, ...]
         if item.source is EvidenceSource.ATTESTATION:
             if item.step in UNATTESTABLE or item.step not in action.steps:
                 continue
             targets = (item.step,)
-        elif action.category.claim_completes_remaining:
-            targets = action.steps
         else:
-            targets = (action.last_step,)
+            confirming.append(item)
+            if action.requires and not tests_found(action, confirming):
+                continue
+            targets = action.steps if action.category.claim_completes_remaining else (action.last_step,)
         for step in targets:
             done.setdefault(step, StepCompletion(step=step, evidence=item))
     return done

@@ -284,9 +284,20 @@ def packed_claim_key(line: str) -> str | None:
 
 def drop_claims(packed: str, claim_keys: Collection[str]) -> tuple[str, int]:
     """Packed text without the lines of `claim_keys`, and how many lines went."""
+    # A claim id appears between tabs on its lines: most texts hold none of the claims and are passed
+    # over by a substring search instead of being split and parsed.
+    needles = {f"\t{_claim_id_of(key)}\t" for key in claim_keys}
+    if not any(needle in packed for needle in needles):
+        return packed, 0
     lines = packed.split("\n")
     kept = [line for line in lines if packed_claim_key(line) not in claim_keys]
     return "\n".join(kept), len(lines) - len(kept)
+
+
+def _claim_id_of(claim_key: str) -> str:
+    if claim_key.startswith(PHARMACY_KEY):
+        return claim_key.removeprefix(PHARMACY_KEY).rsplit("#", 1)[0]
+    return claim_key.removeprefix(MEDICAL_KEY)
 
 
 def _unescape(value: str) -> str:

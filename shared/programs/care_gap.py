@@ -2,8 +2,7 @@
 
 Each `data/care_gap_*.json` file is one version in force between `effective_from` and `effective_to`; a
 plan changes a rate by adding a file, without a deploy. Versions dropped under the curated bucket's
-`programs/` prefix are read with `catalog_from_texts` and merged over the shipped ones.
-"""
+`programs/` prefix are merged over the shipped ones (`shared/programs/stored.py`)."""
 
 from __future__ import annotations
 
@@ -230,7 +229,7 @@ class ProgramCatalog:
     def in_force(self, day: date) -> CareGapProgram:
         """The version whose effective dates contain `day`; of overlapping ones, the one starting last,
         so a new version dropped mid-year takes over from its start without editing the old one."""
-        for p in reversed(self._versions):
+        for p in reversed(self.versions):
             if p.effective_from <= day <= p.effective_to:
                 return p
         raise ProgramNotFoundError(f"no care_gap program in force on {day.isoformat()}")

@@ -171,6 +171,29 @@ class Tag(_Frozen):
     within_days_of_enrollment: int = Field(ge=1)
 
 
+class RequiredTest(_Frozen):
+    """One test an occurrence needs before a confirming record completes it: evidence of any set in
+    `any_of`, or of every set in `together` on dates at most `within_days` apart (HEDIS KED's uACR: a
+    uACR code, or a quantitative urine albumin and a urine creatinine within four days)."""
+
+    name: str
+    any_of: tuple[str, ...] = ()
+    together: tuple[str, ...] = ()
+    within_days: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _some_way(self) -> RequiredTest:
+        if not self.any_of and not self.together:
+            raise ValueError(f"required test {self.name} names no code set")
+        if len(self.together) == 1:
+            raise ValueError(f"required test {self.name}: `together` needs two sets or more")
+        return self
+
+    @property
+    def set_names(self) -> tuple[str, ...]:
+        return (*self.any_of, *self.together)
+
+
 class ActionDefinition(_Frozen):
     """One row of an action menu."""
 
@@ -193,11 +216,20 @@ class ActionDefinition(_Frozen):
     days_supply_max: int | None = Field(default=None, ge=1)
     due_days_after_condition: int | None = Field(default=None, ge=1)
     tags: tuple[Tag, ...] = ()
+    requires: tuple[RequiredTest, ...] = Field(
+        default=(), description="tests that must all be found before a confirming record completes it"
+    )
     measure: str | None = Field(default=None, description="the measure definition the annual rate uses")
 
     @model_validator(mode="after")
     def _rules_fit_frequency(self) -> ActionDefinition:
         per = self.frequency.per
+        for test in self.requires:
+            unknown = [n for n in test.set_names if n not in self.evidence_sets]
+            if unknown:
+                raise ValueError(
+                    f"{self.code}: required test {test.name} names {unknown[0]}, not an evidence set"
+                )
         if self.category.value == "immunization" and self.doses is None:
             raise ValueError(f"{self.code}: an immunization needs a dose rule")
         if per is FrequencyPer.MONTHS_15 and self.visit_window is None:
@@ -215,6 +247,10 @@ class ActionDefinition(_Frozen):
     def codes(self, *systems: CodeSystem) -> frozenset[str]:
         """Every evidence code of the given systems."""
         return frozenset(c for cs in self.evidence_codes if cs.code_system in systems for c in cs.codes)
+
+    def evidence_sets_named(self, name: str) -> tuple[CodeSet, ...]:
+        """Every evidence code set of one name (a name may span systems, e.g. CPT and LOINC)."""
+        return tuple(cs for cs in self.evidence_codes if cs.name == name)
 
     def evidence_set(self, name: str) -> CodeSet | None:
         """An evidence code set by name (the first of that name)."""

@@ -7,22 +7,30 @@ from shared.dal.clients import dynamodb_client, s3_client
 from shared.dal.files import DynamoFileRegistry
 from shared.dal.gap_state import DynamoGapStateRepository
 from shared.dal.ledger import DynamoLedgerRepository
-from shared.dal.objects import S3ObjectStore
+from shared.dal.objects import ObjectStore, S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry
 from shared.models.settings import IngestSettings, RunSettings
-from shared.programs.care_gap import load_catalog
+from shared.programs.care_gap import ProgramCatalog, load_catalog
+from shared.programs.stored import StoredCatalog
 from shared.services.ingest import IngestService
 from shared.services.runs import RunService
+
+
+def program_catalog(store: ObjectStore, curated_bucket: str) -> ProgramCatalog:
+    """The packaged program versions plus those dropped under the curated bucket's `programs/` prefix,
+    validated at load and re-checked while the container lives (`shared/programs/stored.py`)."""
+    return StoredCatalog(store, curated_bucket, base=load_catalog())
 
 
 def build_ingest_service(settings: IngestSettings) -> IngestService:
     """An IngestService on the deployment's buckets and tables."""
     db = dynamodb_client()
+    store = S3ObjectStore(s3_client())
     return IngestService(
-        store=S3ObjectStore(s3_client()),
+        store=store,
         files=DynamoFileRegistry(db, settings.registry_table),
         gaps=DynamoGapStateRepository(db, settings.gaps_table),
-        catalog=load_catalog(),
+        catalog=program_catalog(store, settings.curated_bucket),
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
         versions=DynamoClaimVersionRepository(db, settings.gaps_table),
@@ -32,13 +40,14 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
 def build_run_service(settings: RunSettings) -> RunService:
     """A RunService on the deployment's buckets and tables."""
     db = dynamodb_client()
+    store = S3ObjectStore(s3_client())
     return RunService(
-        store=S3ObjectStore(s3_client()),
+        store=store,
         gaps=DynamoGapStateRepository(db, settings.gaps_table),
         # Each member's paid entries are also copied beside the member's evidence, read in one query.
         ledger=DynamoLedgerRepository(db, settings.ledger_table, history_table=settings.gaps_table),
         runs=DynamoRunRegistry(db, settings.registry_table),
-        catalog=load_catalog(),
+        catalog=program_catalog(store, settings.curated_bucket),
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
         shard_size=settings.shard_size,

@@ -51,3 +51,17 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
     assert json.loads((tmp_path / "summary.json").read_text())["total"] == summary["total"]
     shown = console.export_text()
     assert "SVU payments by month" in shown and summary["total"] in shown
+    # Each Care Gap clinic's registry is in out/registry/, every open gap ranked by the money at stake,
+    # and its top rows are on the screen
+    registries = sorted((tmp_path / "registry").glob("*.csv"))
+    assert [p.stem for p in registries] == sorted(summary["registry"]) and registries
+    for path in registries:
+        rows = list(csv.DictReader(path.open()))
+        assert rows, f"{path.stem} has no open gap"
+        at_stake = [Decimal(r["dollars_at_stake"]) for r in rows]
+        assert at_stake == sorted(at_stake, reverse=True) and at_stake[0] > 0
+        assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+        assert {r["clinic_id"] for r in rows} == {path.stem}
+        assert f"{path.stem} registry" in shown and rows[0]["member_id"] in shown
+    written = json.loads((tmp_path / "summary.json").read_text())["registry"]
+    assert written.keys() == summary["registry"].keys() and all("top" not in r for r in written.values())
