@@ -11,6 +11,7 @@ import gzip
 import io
 import re
 import zlib
+from dataclasses import dataclass
 from enum import StrEnum
 
 import polars as pl
@@ -131,7 +132,28 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
     return frame.select(pl.all().cast(pl.String)).with_row_index(SOURCE_ROW, offset=1)
 
 
-def read_raw(data: bytes, schema: KindSchema) -> pl.DataFrame:
+_PADDING = (b" ,", b", ", b"\t,", b",\t", b" \n", b"\n ", b"\t\n", b"\n\t", b" \r", b"\t\r")
+
+
+def may_be_padded(data: bytes) -> bool:
+    """False when no CSV value can start or end with whitespace: no quotes (a quoted value can hide
+    blanks anywhere) and no blank or tab touching a comma or a line break anywhere in the bytes. Each
+    check is a fast substring search; most files pass them all, and then validation need not strip
+    every value of every column."""
+    edges = (data[:1], data.rstrip(b"\r\n")[-1:])
+    return b'"' in data or any(e in (b" ", b"\t") for e in edges) or any(pad in data for pad in _PADDING)
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """A parsed file: `source_row` + every schema column as nullable strings."""
+
+    frame: pl.DataFrame
+    padded: bool
+    """True when values may carry leading or trailing whitespace (always, for JSON Lines and Parquet)."""
+
+
+def read_raw(data: bytes, schema: KindSchema) -> RawFrame:
     """Parse a file's bytes into `source_row` + every schema column as nullable strings."""
     data = gunzip_if_needed(data).removeprefix(UTF8_BOM)
     if is_blank(data):
@@ -164,4 +186,5 @@ def read_raw(data: bytes, schema: KindSchema) -> pl.DataFrame:
         if name not in frame.columns:
             raise QuarantineError("MISSING_COLUMN", f"column {name} is absent")
     missing = [pl.lit(None, pl.String).alias(c) for c in schema.names if c not in frame.columns]
-    return frame.with_columns(missing).select(pl.col(SOURCE_ROW).cast(pl.Int64), *schema.names)
+    typed = frame.with_columns(missing).select(pl.col(SOURCE_ROW).cast(pl.Int64), *schema.names)
+    return RawFrame(typed, padded=fmt is not FileFormat.CSV or may_be_padded(data))

@@ -60,9 +60,14 @@ def read_file(data: bytes, *, kind: FileKind, source_key: str, as_of: date | Non
     """
     file_id = hashlib.sha256(data).hexdigest()
     schema = schema_for(kind)
-    raw, skipped = flatten_fhir(data) if kind is FileKind.FHIR else (read_raw(data, schema), 0)
+    if kind is FileKind.FHIR:
+        (raw, skipped), padded = flatten_fhir(data), True
+    else:
+        parsed, skipped = read_raw(data, schema), 0
+        raw, padded = parsed.frame, parsed.padded
+        del parsed
     rows_read = raw.height
-    checked = validate(raw, schema, as_of=as_of or datetime.now(UTC).date())
+    checked = validate(raw, schema, as_of=as_of or datetime.now(UTC).date(), strip=padded)
     del raw  # large files: the raw strings are dead once validated
     sorted_out = reconcile(checked.valid, schema, kind)
     rejects = pl.concat([checked.rejects, sorted_out.conflicts]).sort(SOURCE_ROW, "field")

@@ -82,8 +82,9 @@ def typed_value(column: Column) -> pl.Expr:
     return value.cast(column.dtype(), strict=False)
 
 
-def _clean(name: str) -> pl.Expr:
-    return pl.col(name).str.strip_chars().replace("", None).alias(name)
+def _clean(name: str, strip: bool) -> pl.Expr:
+    value = pl.col(name).str.strip_chars() if strip else pl.col(name)
+    return value.replace("", None).alias(name)
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,12 @@ class Validated:
     rejects: pl.DataFrame
 
 
-def validate(raw: pl.DataFrame, schema: KindSchema, *, as_of: date) -> Validated:
-    """Type and check every row of `raw` (source_row + string columns) against `schema`."""
+def validate(raw: pl.DataFrame, schema: KindSchema, *, as_of: date, strip: bool = True) -> Validated:
+    """Type and check every row of `raw` (source_row + string columns) against `schema`.
+
+    Values are stripped of surrounding whitespace first, unless `strip` is False because the parser knows
+    no value has any (`shared.intake.parsing.may_be_padded`).
+    """
     reasons = [_reason_col(c.name) for c in schema.columns]
     cross: dict[str, list[pl.Expr]] = {}
     for rule in schema.cross_rules:
@@ -108,7 +113,7 @@ def validate(raw: pl.DataFrame, schema: KindSchema, *, as_of: date) -> Validated
     ]
     frame = (
         raw.lazy()
-        .with_columns(_clean(name) for name in schema.names)
+        .with_columns(_clean(name, strip) for name in schema.names)
         .with_columns(
             *(field_reason(c).alias(_reason_col(c.name)) for c in schema.columns),
             *(typed_value(c).alias(c.name) for c in schema.columns),
