@@ -121,3 +121,26 @@ def test_a_trailer_that_does_not_match_the_rows_quarantines(trailer: str) -> Non
     error = _quarantine(data)
     # THEN it is quarantined TRAILER_MISMATCH
     assert error.reason_code == "TRAILER_MISMATCH"
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_a_file_over_the_size_limit_is_too_large_before_it_is_parsed(compress: bool, monkeypatch) -> None:
+    # GIVEN a limit of 1,000 bytes and a 200-row file well over it, plain or gzipped (a gzip is judged
+    # by what it inflates to, and inflation stops at the limit)
+    monkeypatch.setattr("shared.intake.parsing.MAX_FILE_BYTES", 1000)
+    data = csv_bytes(IMM, rows(IMM, 200))
+    # WHEN it is read
+    error = _quarantine(gzip.compress(data) if compress else data)
+    # THEN it is quarantined TOO_LARGE, and the reason says to drop it in parts
+    assert error.reason_code == "TOO_LARGE" and "parts" in str(error)
+
+
+def test_a_gzip_of_several_members_is_read_whole() -> None:
+    # GIVEN a file gzipped in two members back to back (as `cat a.gz b.gz` makes)
+    data = csv_bytes(IMM, rows(IMM, 20))
+    cut = data.index(b"\n", len(data) // 2) + 1
+    two = gzip.compress(data[:cut]) + gzip.compress(data[cut:])
+    # WHEN it is read
+    result = read_file(two, kind=IMM, source_key="landing/immunizations/two.csv.gz")
+    # THEN every row is read
+    assert result.manifest.rows_read == 20
