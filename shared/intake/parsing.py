@@ -154,16 +154,11 @@ def _read_parquet(data: bytes) -> pl.DataFrame:
     return frame.select(pl.all().cast(pl.String)).with_row_index(SOURCE_ROW, offset=1)
 
 
-_PADDING = (b" ,", b", ", b"\t,", b",\t", b" \n", b"\n ", b"\t\n", b"\n\t", b" \r", b"\t\r")
-
-
 def may_be_padded(data: bytes) -> bool:
-    """False when no CSV value can start or end with whitespace: no quotes (a quoted value can hide
-    blanks anywhere) and no blank or tab touching a comma or a line break anywhere in the bytes. Each
-    check is a fast substring search; most files pass them all, and then validation need not strip
-    every value of every column."""
-    edges = (data[:1], data.rstrip(b"\r\n")[-1:])
-    return b'"' in data or any(e in (b" ", b"\t") for e in edges) or any(pad in data for pad in _PADDING)
+    """False when no CSV value can start or end with whitespace because the bytes hold no blank, tab
+    or quote at all (a quoted value can hide any of them). Three single-byte searches (memchr, about
+    10 ms per 100 MB); most claims files pass, and then validation need not strip every value."""
+    return any(byte in data for byte in (b" ", b"\t", b'"'))
 
 
 @dataclass(frozen=True)
