@@ -1,36 +1,45 @@
 """The monthly SVU run's compute at 100,000 members, on in-memory storage, and what a month costs on AWS.
 
-A generated plan (clinics, members, BCS-E attestations and claims) is loaded into in-memory fakes; February
-is run once so March settles against a ledger history (including voided claims to reverse); March is the
-measured run: OpenRun → PlanShards → EarnShard per shard → AggregateRun → RenderStatements → CloseRun, in
-this process. Counts of what the AWS resources would bill are taken on the same run: DynamoDB write and
-read units (`WriteMeter`, 1 WCU per started KB; reads counted per query or get), S3 requests, Lambda
-GB-seconds and requests, and Step Functions state transitions from the real `monthly_svu.asl.json`.
-Prices are AWS list prices (us-east-1, on-demand), the same as in `docs/cost.md`.
+A year of a plan is generated with `cli.generate` (clinics, eligibility, medical and pharmacy claims,
+attestations, registry immunizations and labs: evidence for the whole 41-action menu) and ingested by
+`IngestService` into in-memory fakes, as the demo ingests it on moto. September is run once (paying every
+month up to it) so October settles against a ledger history; between the two a tenth of September's claims
+is voided, so October has awards to reverse. October, the first month every generated Care Gap clinic
+earns, is the measured run: OpenRun → PlanShards → EarnShard per shard → AggregateRun →
+RenderStatements → CloseRun, in this process. Counts of what the AWS resources would bill are taken on the
+same run: DynamoDB write units (`WriteMeter`, 1 WCU per started KB) and read units (from the sizes of the
+items each read returns), S3 requests, Lambda GB-seconds and requests, and Step Functions state transitions
+from the real `monthly_svu.asl.json`. Prices are AWS list prices (us-east-1, on-demand), as in
+`docs/cost.md`.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import random
+import shutil
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.registry import BenchContext, Figure, benchmark, measure
+from cli.generate import generate_plan
+from shared.dal.gap_state import packed_evidence_items
 from shared.dal.ledger import MemoryLedgerRepository
 from shared.dal.memory import (
+    MemoryClaimVersionRepository,
+    MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryObjectStore,
     MemoryRunRegistry,
     WriteMeter,
     item_size,
 )
-from shared.models.actions import ActionCode, LineOfBusiness, Sex, Step, Track
-from shared.models.evidence import Evidence, EvidenceSource
-from shared.models.members import Clinic, EligibilitySpan, MemberProfile
+from shared.models.evidence import EvidenceSource
+from shared.models.ledger import EntryKind
 from shared.models.runs import (
     AggregateInput,
     CloseInput,
@@ -40,11 +49,27 @@ from shared.models.runs import (
     ShardRef,
 )
 from shared.programs.care_gap import ProgramCatalog, load_catalog
+from shared.services.ingest import IngestService, IngestStatus
 from shared.services.runs import RunService
+from shared.services.settlement import month_end
 
 ASL = Path(__file__).resolve().parent.parent / "infra" / "state_machines" / "monthly_svu.asl.json"
-CURATED, REPORTS = "curated", "reports"
-BCS = ActionCode("BCS-E")
+LANDING, CURATED, REPORTS = "landing", "curated", "reports"
+# Every kind the generator writes, in the order they are ingested: reference data first, so evidence finds
+# its members and clinics when it is applied.
+PLAN_KINDS = (
+    "clinics",
+    "eligibility",
+    "medical_claims",
+    "pharmacy_claims",
+    "immunizations",
+    "labs",
+    "attestations",
+)
+MEMBERS_PER_CLINIC = 500
+# The generator enrolls Care Gap clinics from January to September; October is the first month all of them
+# earn, and the busiest of the year. One run through September (it pays every month up to it) comes first.
+PREPARED_THROUGH, MEASURED_MONTH = "2026-09", "2026-10"
 
 # AWS list prices, us-east-1 (see docs/cost.md for sources and dates).
 SFN_PER_TRANSITION = 0.025 / 1000
@@ -57,6 +82,7 @@ S3_PER_GET = 0.0004 / 1000
 EARN_SHARD_MEMORY_GB = 2.0
 SHARD_SIZE = 5000
 TARGET_USD_PER_1000 = 0.01
+READ_UNIT_BYTES = 4096
 
 
 class CountingStore(MemoryObjectStore):
@@ -88,6 +114,7 @@ class MemoryPlan:
     runs: MemoryRunRegistry
     store: CountingStore
     meter: WriteMeter
+    catalog: ProgramCatalog
     clock: list[datetime] = field(default_factory=lambda: [datetime(2026, 1, 1, tzinfo=UTC)])
 
 
@@ -106,18 +133,19 @@ def memory_plan(shard_size: int = SHARD_SIZE, catalog: ProgramCatalog | None = N
         clock[0] += timedelta(seconds=1)
         return clock[0]
 
+    catalog = catalog or load_catalog()
     service = RunService(
         store=store,
         gaps=gaps,
         ledger=ledger,
         runs=runs,
-        catalog=catalog or load_catalog(),
+        catalog=catalog,
         curated_bucket=CURATED,
         reports_bucket=REPORTS,
         shard_size=shard_size,
         clock=tick,
     )
-    return MemoryPlan(service, gaps, ledger, runs, store, meter, clock)
+    return MemoryPlan(service, gaps, ledger, runs, store, meter, catalog, clock)
 
 
 def run_month(service: RunService, month: str, mode: str = "final") -> dict[str, Any]:
@@ -135,9 +163,10 @@ def run_month(service: RunService, month: str, mode: str = "final") -> dict[str,
     plan = service.plan(run)
     refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
     shards = [service.earn(EarnShardInput(run=run, shard=ref)) for ref in refs]
-    totals = service.aggregate(AggregateInput(run=run, plan=plan))
-    statements = service.render(RenderInput(run=run, totals=totals))
-    closed = service.close(CloseInput(run=run, totals=totals, statements=statements))
+    settlement = service.settlement
+    totals = settlement.aggregate(AggregateInput(run=run, plan=plan))
+    statements = settlement.render(RenderInput(run=run, totals=totals))
+    closed = settlement.close(CloseInput(run=run, totals=totals, statements=statements))
     return {
         "run": run,
         "plan": plan,
@@ -148,86 +177,58 @@ def run_month(service: RunService, month: str, mode: str = "final") -> dict[str,
     }
 
 
-def _clinic(i: int) -> Clinic:
-    return Clinic(
-        clinic_id=f"K{i:04d}",
-        tin=f"{900000000 + i}",
-        npi="1234567893",
-        clinic_name=f"Clinic {i}",
-        lines_of_business=(LineOfBusiness.MC, LineOfBusiness.CA),
-        program="care_gap",
-        program_enrollment_date=date(2025, 11, 1) if i % 3 else date(2026, 2, 1),
-        track=Track.FAMILY_ADULT,
+def load_plan(plan: MemoryPlan, out_dir: Path, members: int, seed: int = 7) -> None:
+    """Generate a year of a plan with every kind of file the generator writes, so the whole menu is earned,
+    and ingest it through `IngestService` into the plan's gap state, as the demo does on moto."""
+    generated = generate_plan(
+        out_dir,
+        members=members,
+        clinics=max(5, members // MEMBERS_PER_CLINIC),
+        seed=seed,
+        kinds=set(PLAN_KINDS),
     )
+    ingest = IngestService(
+        store=plan.store,
+        files=MemoryFileRegistry(),
+        gaps=plan.gaps,
+        catalog=plan.catalog,
+        curated_bucket=CURATED,
+        reports_bucket=REPORTS,
+        versions=MemoryClaimVersionRepository(plan.gaps),
+    )
+    for kind in PLAN_KINDS:
+        for path in generated.paths(kind):
+            key = f"landing/{kind}/{path.name}"
+            plan.store.put_bytes(LANDING, key, path.read_bytes())
+            outcome = ingest.ingest(LANDING, key)
+            if outcome.status is not IngestStatus.ACCEPTED:
+                raise RuntimeError(f"{key} was {outcome.status.value}")
 
 
-def _evidence(member_id: str, rng: random.Random, clinic_id: str) -> list[Evidence]:
-    """BCS-E evidence for about a third of the women: attestations, claims, or both."""
-    out: list[Evidence] = []
-    roll = rng.random()
-    day = date(2026, rng.choice((1, 2, 3)), rng.randint(1, 28))
-    if roll < 0.15:
-        out.append(
-            Evidence(
-                member_id=member_id,
-                action=BCS,
-                step=Step.SCHEDULE,
-                action_date=day,
-                source=EvidenceSource.ATTESTATION,
-                file_id="att",
-                source_row=1,
-                attestation_id=f"A-{member_id}",
-                attesting_clinic_id=clinic_id,
-            )
-        )
-    if 0.10 < roll < 0.35:
-        received = day + timedelta(days=rng.randint(5, 40))
-        out.append(
-            Evidence(
-                member_id=member_id,
-                action=BCS,
-                step=Step.CLAIM,
-                action_date=day,
-                received_date=received,
-                source=EvidenceSource.MEDICAL_CLAIM,
-                file_id="clm",
-                source_row=1,
-                concept="77067",
-                claim_id=f"C-{member_id}",
-                claim_line_number=1,
-            )
-        )
-    return out
+def plan_members(plan: MemoryPlan) -> list[str]:
+    """Every member of the plan's clinics, as PlanShards finds them."""
+    return sorted({m for clinic_id in plan.gaps.clinics() for m in plan.gaps.member_ids(clinic_id)})
 
 
-def load_members(plan: MemoryPlan, members: int, clinics: int = 200, seed: int = 7) -> list[Evidence]:
-    """Clinics, members (half of them women 50-74) and their evidence; returns the claims among it."""
-    rng = random.Random(seed)
-    plan.gaps.put_clinics(_clinic(i) for i in range(clinics))
-    profiles, spans, evidence = [], [], []
-    for n in range(members):
-        member_id = f"M{n:07d}"
-        clinic_id = f"K{rng.randrange(clinics):04d}"
-        woman = rng.random() < 0.5
-        birth = date(rng.randint(1952, 1975), rng.randint(1, 12), rng.randint(1, 28))
-        profiles.append(
-            MemberProfile(
-                member_id=member_id, birth_date=birth, gender=Sex.F if woman else Sex.M, clinic_id=clinic_id
-            )
-        )
-        spans.append(
-            EligibilitySpan(
-                member_id=member_id,
-                start=date(2025, 1, 1),
-                line_of_business=LineOfBusiness.MC,
-                clinic_id=clinic_id,
-            )
-        )
-        if woman:
-            evidence += _evidence(member_id, rng, clinic_id)
-    plan.gaps.put_roster(profiles, spans)
-    plan.gaps.put_evidence(evidence)
-    return [e for e in evidence if e.source is EvidenceSource.MEDICAL_CLAIM]
+def void_claims(plan: MemoryPlan, month: str, every: int = 10) -> int:
+    """Withdraw every `every`-th claim received in `month`, as voids arriving the month after would: the
+    awards they supported are reversed by the next run. Returns how many claims went."""
+    start, end = month_end(month).replace(day=1), month_end(month)
+    chosen: dict[str, set[str]] = defaultdict(set)
+    seen = 0
+    for member_id in plan_members(plan):
+        facts = plan.gaps.member(member_id)
+        keys = {
+            e.claim_key
+            for e in (facts.evidence if facts else ())
+            if e.source is EvidenceSource.MEDICAL_CLAIM and e.claim_key and start <= e.known_date <= end
+        }
+        for key in sorted(keys):
+            if seen % every == 0:
+                chosen[member_id].add(key)
+            seen += 1
+    plan.gaps.retract_claims(chosen)
+    return sum(len(keys) for keys in chosen.values())
 
 
 def state_transitions(shards: int, asl_path: Path = ASL) -> int:
@@ -247,19 +248,29 @@ def state_transitions(shards: int, asl_path: Path = ASL) -> int:
 def runs(ctx: BenchContext) -> list[Figure]:
     members = ctx.size(100_000, 10_000)
     plan = memory_plan()
-    claims = load_members(plan, members)
-    run_month(plan.service, "2026-02")
-    # Between the months a tenth of February's claims is voided: the ingest side deletes their evidence.
-    for e in claims[::10]:
-        plan.gaps.retract(e.member_id, e.evidence_id)
-    units_before = plan.meter.total
+    out_dir = ctx.data_dir / f"runs_plan_{members}"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    try:
+        load_plan(plan, out_dir, members)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    run_month(plan.service, PREPARED_THROUGH)
+    void_claims(plan, PREPARED_THROUGH)
+    member_reads = member_read_units(plan)  # what the measured run reads: the state before it runs
+    units_before = dict(plan.meter.units)
     puts_before, gets_before = plan.store.puts, plan.store.gets
     with measure() as timing:
-        march = run_month(plan.service, "2026-03")
-    write_units = plan.meter.total - units_before
-    read_units = read_units_per_month(plan)
+        measured = run_month(plan.service, MEASURED_MONTH)
+    by_kind = {
+        k: v - units_before.get(k, 0) for k, v in plan.meter.units.items() if v > units_before.get(k, 0)
+    }
+    write_units = sum(by_kind.values())
+    shares = ", ".join(
+        f"{k} {v / write_units:.0%}" for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1])
+    )
+    shards = measured["plan"].shard_count
+    read_units = member_reads + run_read_units(plan, measured["run"].run_id, shards)
     puts, gets = plan.store.puts - puts_before, plan.store.gets - gets_before
-    shards = march["plan"].shard_count
     transitions = state_transitions(shards)
     per_1000 = 1000 / members
     lambda_seconds = timing.cpu_seconds  # one core per function at 1,769 MB and above
@@ -272,15 +283,23 @@ def runs(ctx: BenchContext) -> list[Figure]:
         + puts * S3_PER_PUT
         + gets * S3_PER_GET
     ) * per_1000
-    reversals = sum(1 for e in plan.ledger.entries.values() if e.kind.value == "REVERSAL")
+    entries = list(plan.ledger.by_run(measured["run"].run_id))
+    reversals = sum(1 for e in entries if e.kind is EntryKind.REVERSAL)
     return [
         Figure(
             "run_member_months_per_second_per_core", round(timing.per_cpu_second(members)), "member-months/s"
         ),
         Figure("run_seconds", round(timing.wall_seconds, 2), f"s ({members} members, {shards} shards)"),
-        Figure("run_entries", march["totals"].entry_count, f"entries ({reversals} reversals)"),
+        Figure("run_entries", measured["totals"].entry_count, f"entries ({reversals} reversals)"),
+        Figure(
+            "run_entries_per_member_month",
+            round(measured["totals"].entry_count / members, 3),
+            "entries (whole menu)",
+        ),
         Figure("state_transitions_per_1000_member_months", round(transitions * per_1000, 3), "transitions"),
-        Figure("dynamodb_write_units_per_1000_member_months", round(write_units * per_1000, 1), "WCU"),
+        Figure(
+            "dynamodb_write_units_per_1000_member_months", round(write_units * per_1000, 1), f"WCU ({shares})"
+        ),
         Figure("dynamodb_read_units_per_1000_member_months", round(read_units * per_1000, 1), "RCU"),
         Figure("s3_requests_per_1000_member_months", round((puts + gets) * per_1000, 3), "requests"),
         Figure(
@@ -289,25 +308,40 @@ def runs(ctx: BenchContext) -> list[Figure]:
     ]
 
 
-def read_units_per_month(plan: MemoryPlan) -> float:
-    """Read units one month's EarnShard reads would bill, from the sizes of the items it queries.
+def _units(sizes: Iterable[int], *, consistent: bool) -> float:
+    """Read units of one GetItem or Query returning items of these sizes: per started 4 KB of their sum,
+    half a unit when eventually consistent; a read that returns nothing still costs one."""
+    started = max(1, math.ceil(sum(sizes) / READ_UNIT_BYTES))
+    return started * (1.0 if consistent else 0.5)
 
-    Per member: the GapState member partition (eventually consistent: 0.5 unit per started 4 KB) and its
-    `PAID#` history (strongly consistent: 1 unit per started 4 KB).
-    """
-    sizes: dict[str, int] = {}
-    for (member_id, _), item in [
-        *plan.gaps.spans.items(),
-        *plan.gaps.evidence.items(),
-        *plan.gaps.gaps.items(),
-    ]:
-        sizes[member_id] = sizes.get(member_id, 0) + item_size(item.model_dump(mode="json"))
+
+def member_read_units(plan: MemoryPlan) -> float:
+    """Read units of reading every member's facts and history, as the run reads them: PlanShards walks each
+    clinic's member profiles (an index query, eventually consistent); EarnShard reads, per member, as
+    `DynamoGapStateRepository.member()` and `DynamoLedgerRepository.member_state()` do, the profile
+    (GetItem), the spans and packed evidence (one Query) and the `PAID#` history with the gap digest (one
+    strongly consistent Query)."""
     units = 0.0
-    for member_id, profile in plan.gaps.profiles.items():
-        partition = sizes.get(member_id, 0) + item_size(profile.model_dump(mode="json"))
-        history = sum(
-            item_size(e.model_dump(mode="json")) for e in plan.ledger.history.get(member_id, {}).values()
-        )
-        history += item_size(plan.ledger.digests.get(member_id, {}))
-        units += 0.5 * max(1, math.ceil(partition / 4096)) + max(1, math.ceil(history / 4096))
-    return units
+    profiles_by_clinic: dict[str, list[int]] = defaultdict(list)
+    for member_id in plan_members(plan):
+        facts = plan.gaps.member(member_id)
+        if facts is None:
+            continue
+        profile = item_size(facts.profile.model_dump(mode="json"))
+        profiles_by_clinic[facts.profile.clinic_id].append(profile)
+        units += _units([profile], consistent=False)
+        evidence_items, _ = packed_evidence_items(facts.evidence)
+        partition = [item_size(s.model_dump(mode="json")) for s in facts.spans]
+        units += _units(partition + [item_size(i) for i in evidence_items], consistent=False)
+        state = plan.ledger.member_state(member_id)
+        history = [item_size(e.model_dump(mode="json")) for e in state.entries]
+        units += _units([*history, item_size(state.gap_digest)], consistent=True)
+    return units + sum(_units(sizes, consistent=False) for sizes in profiles_by_clinic.values())
+
+
+def run_read_units(plan: MemoryPlan, run_id: str, shards: int) -> float:
+    """Read units of the run's other reads: the clinic list (PlanShards, each EarnShard, RenderStatements)
+    and CloseRun's read of the run's entries (an index query, eventually consistent)."""
+    clinics = [item_size(c.model_dump(mode="json")) for c in plan.gaps.clinics().values()]
+    entries = [item_size(e.model_dump(mode="json")) for e in plan.ledger.by_run(run_id)]
+    return _units(clinics, consistent=False) * (shards + 2) + _units(entries, consistent=False)

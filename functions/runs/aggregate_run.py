@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.runs.common import run_service
+from functions.runs.common import settlement_service
 from shared.models.runs import AggregateInput
 from shared.observability import logger
 
@@ -14,4 +14,4 @@ from shared.observability import logger
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """State-machine task entry point."""
-    return run_service().aggregate(AggregateInput.model_validate(event)).model_dump(mode="json")
+    return settlement_service().aggregate(AggregateInput.model_validate(event)).model_dump(mode="json")

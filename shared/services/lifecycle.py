@@ -1,14 +1,35 @@
-"""What operators do to a calculated run: list, approve, mark paid. Each move is a conditional write."""
+"""What operators do to a calculated run (list, approve, mark paid), and the registry look-ups the run
+steps share. Each move is a conditional write."""
 
 from __future__ import annotations
 
 from shared.dal.errors import StaleVersionError
 from shared.dal.runs import RunRegistry
-from shared.models.runs import Run, RunMode, RunStatus
+from shared.models.runs import Run, RunKind, RunMode, RunStatus
+
+# Far more runs than a plan makes in the years a final run can look back on.
+RECENT_RUNS = 500
 
 
 class RunNotFoundError(LookupError):
     """No run has that id."""
+
+
+def require_run(runs: RunRegistry, run_id: str) -> Run:
+    """The run with that id, or RunNotFoundError."""
+    run = runs.get(run_id)
+    if run is None:
+        raise RunNotFoundError(f"no run {run_id}")
+    return run
+
+
+def earlier_final_runs(runs: RunRegistry, period: str) -> list[Run]:
+    """Final monthly runs of months before `period`, whatever their status."""
+    return [
+        r
+        for r in runs.recent(limit=RECENT_RUNS)
+        if r.run_kind is RunKind.MONTHLY and r.mode is RunMode.FINAL and r.period < period
+    ]
 
 
 class RunTransitionError(Exception):
@@ -34,9 +55,7 @@ class RunLifecycle:
         return self._move(run_id, RunStatus.PAID, RunStatus.APPROVED)
 
     def _move(self, run_id: str, to: RunStatus, required: RunStatus) -> Run:
-        run = self._runs.get(run_id)
-        if run is None:
-            raise RunNotFoundError(f"no run {run_id}")
+        run = require_run(self._runs, run_id)
         if run.mode is not RunMode.FINAL:
             raise RunTransitionError(f"run {run_id} is a {run.mode.value} run; only final runs are paid")
         if run.status is not required:

@@ -28,10 +28,12 @@ from functions.runs import (
     plan_shards,
     render_statements,
 )
-from shared.services import runs as run_module
-from shared.services.runs import ReconciliationError
+from shared.services import settlement
+from shared.services.runs import RunAlreadyClosedError
+from shared.services.settlement import ReconciliationError
 from tests.functional.flow import land
 from tests.functional.plan_data import CLAIMS_HEADER, FILES
+from tests.local.fixture_snapshot import Saved, Stores, restore, snapshot
 
 SHARD_ATTEMPTS = 4  # the first try and EarnShard's three retries on States.TaskFailed
 VOID_CL200 = (
@@ -110,50 +112,14 @@ def _earn_with_retries(event: dict[str, Any], context: Any) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
-# What a run writes: the tables' run items and these object prefixes (the landing bucket is only read).
-RUN_OBJECTS = (("CURATED_BUCKET", "runs/"), ("REPORTS_BUCKET", ""))
-
-
-def snapshot_objects(aws: Any) -> dict[tuple[str, str], bytes]:
-    objects = {}
-    for name, prefix in RUN_OBJECTS:
-        bucket = aws.names[name]
-        for o in aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
-            objects[(bucket, o["Key"])] = aws.s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read()
-    return objects
-
-
-def snapshot(aws: Any) -> dict[str, Any]:
-    """Every item of the three tables, by key, and every object a run may write."""
-    tables = {
-        name: {(i["pk"]["S"], i["sk"]["S"]): i for i in aws.dynamodb.scan(TableName=aws.names[name])["Items"]}
-        for name in ("GAPS_TABLE", "LEDGER_TABLE", "REGISTRY_TABLE")
-    }
-    return {"tables": tables, "objects": snapshot_objects(aws)}
-
-
-def _run_written(pk: str, sk: str) -> bool:
-    return pk.startswith(("RUN#", "ENTRY#")) or sk.startswith(("GAP#", "PAID#"))
-
-
-def restore(aws: Any, saved: dict[str, Any]) -> None:
-    """Put back what a run may have written: drop new items and objects, rewrite the saved ones."""
-    for name, items in saved["tables"].items():
-        table = aws.names[name]
-        keys = aws.dynamodb.scan(TableName=table, ProjectionExpression="pk, sk")["Items"]
-        for key in keys:
-            if (key["pk"]["S"], key["sk"]["S"]) not in items:
-                aws.dynamodb.delete_item(TableName=table, Key=key)
-        for (pk, sk), item in items.items():
-            if _run_written(pk, sk):
-                aws.dynamodb.put_item(TableName=table, Item=item)
-    for name, prefix in RUN_OBJECTS:
-        bucket = aws.names[name]
-        for o in aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
-            if (bucket, o["Key"]) not in saved["objects"]:
-                aws.s3.delete_object(Bucket=bucket, Key=o["Key"])
-    for (bucket, key), body in saved["objects"].items():
-        aws.s3.put_object(Bucket=bucket, Key=key, Body=body)
+def run_stores(aws: Any) -> Stores:
+    """What a run writes: the three tables and these object prefixes (the landing bucket is only read)."""
+    return Stores(
+        s3=aws.s3,
+        dynamodb=aws.dynamodb,
+        tables=tuple(aws.names[t] for t in ("GAPS_TABLE", "LEDGER_TABLE", "REGISTRY_TABLE")),
+        objects=((aws.names["CURATED_BUCKET"], "runs/"), (aws.names["REPORTS_BUCKET"], "")),
+    )
 
 
 def ledger_dump(aws: Any) -> list[str]:
@@ -169,24 +135,24 @@ def report(aws: Any, key: str) -> bytes:
 
 
 @pytest.fixture
-def after_march(aws, lambda_context, monkeypatch) -> Iterator[dict[str, Any]]:
+def after_march(aws, lambda_context, monkeypatch) -> Iterator[Saved]:
     """March paid, then a void of M2's March claim ingested: April will earn, reverse and carry."""
     monkeypatch.setenv("SHARD_SIZE", "3")  # two shards: few calls per run, still a Map of several items
     with partition_queries():
         land(aws, lambda_context, FILES)
         execute(lambda_context, "2026-03")
         land(aws, lambda_context, {"landing/medical_claims/void-2026-04.csv": VOID_CL200})
-        yield snapshot(aws)
+        yield snapshot(run_stores(aws))
 
 
 def test_every_step_run_twice_gives_the_clean_ledger(aws, lambda_context, after_march):
     # GIVEN April's clean ledger and payment file
     execute(lambda_context, "2026-04")
     clean, clean_payments = ledger_dump(aws), report(aws, "payments/monthly-2026-04-final.csv")
-    restore(aws, after_march)
+    restore(run_stores(aws), after_march)
     # WHEN April runs with every step executed twice, then the month is started once more
     twice = execute(lambda_context, "2026-04", repeat=2)
-    with pytest.raises(run_module.RunAlreadyClosedError):
+    with pytest.raises(RunAlreadyClosedError):
         execute(lambda_context, "2026-04")
     # THEN the ledger and the payment file are byte for byte the clean run's, with reversals and a carry
     assert twice["closed"]["status"] == "CALCULATED"
@@ -203,7 +169,7 @@ def test_a_crash_at_any_aws_call_then_a_restart_gives_the_clean_ledger(aws, lamb
     clean, clean_payments = ledger_dump(aws), report(aws, "payments/monthly-2026-04-final.csv")
     outcomes = set()
     for k in range(1, len(calls) + 1):
-        restore(aws, after_march)
+        restore(run_stores(aws), after_march)
         # WHEN the k-th AWS call fails, and the month is started again if the execution failed
         try:
             with fail_call(k):
@@ -221,7 +187,7 @@ def test_a_crash_at_any_aws_call_then_a_restart_gives_the_clean_ledger(aws, lamb
 
 def test_close_fails_loudly_when_the_ledger_or_the_payment_file_disagree(aws, lambda_context, monkeypatch):
     # GIVEN March earned, aggregated and rendered, then a stray entry written under March's run id
-    monkeypatch.setattr(run_module, "LEDGER_READ_ATTEMPTS", 1)
+    monkeypatch.setattr(settlement, "LEDGER_READ_ATTEMPTS", 1)
     land(aws, lambda_context, FILES)
     run = open_run.handler(request("2026-03"), lambda_context)
     plan = plan_shards.handler({"run": run}, lambda_context)

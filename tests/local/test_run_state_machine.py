@@ -1,13 +1,17 @@
 """The monthly run on the real `monthly_svu.asl.json`, executed by moto's Step Functions in the local runtime.
 
 The project's app is synthesized once; every test gets a fresh runtime, lands the tiny plan's files,
-pumps the ingest queue and starts executions as an operator would.
+pumps the ingest queue and starts executions as an operator would. The fault test runs March once per AWS
+call of the run on one runtime, putting back what the previous case wrote (`fixture_snapshot`): preparing a
+runtime costs several executions.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+from collections import Counter
 from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +26,7 @@ from cli.local.runtime import ExecutionResult, LocalRuntime, app_asset_dirs, app
 from functions.runs.common import run_service
 from shared.services.runs import RunService
 from tests.functional.plan_data import FILES
+from tests.local.fixture_snapshot import Stores, restore, settle_threads, snapshot
 
 pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
 
@@ -125,46 +130,73 @@ def test_a_shard_that_keeps_failing_fails_the_run_which_then_resumes(local: Loca
     assert run_status(local, "monthly-2026-03-final") == "CALCULATED"
 
 
-def test_a_crash_at_sampled_aws_calls_then_a_restart_gives_the_clean_ledger(template: dict[str, Any]) -> None:
-    # GIVEN the ledger of a clean March execution and the handlers' AWS calls it made
-    clean, calls, _ = _ledger_after_fault(template, None)
-    # WHEN a fresh stack runs March with one call failing (the first, middle and last few of the run),
-    # and the month is started again when the execution failed
-    sampled = sorted(
-        {1, 2, len(calls) // 3, len(calls) // 2, 2 * len(calls) // 3, len(calls) - 1, len(calls)}
-    )
-    # THEN each ends with the clean ledger, byte for byte
-    outcomes = []
-    for k in sampled:
-        after, _, first_status = _ledger_after_fault(template, k)
-        assert after == clean, f"call {k} ({calls[k - 1]})"
-        outcomes.append(first_status)
-    print(f"{len(calls)} handler AWS calls; first executions: {outcomes}")
-    assert set(outcomes) == {"SUCCEEDED", "FAILED"}
+def test_a_crash_at_every_aws_call_then_a_restart_gives_the_clean_ledger(template: dict[str, Any]) -> None:
+    # GIVEN one stack with the plan ingested, saved as prepared, and a clean March on it: its ledger and the
+    # handlers' AWS calls it made
+    for local in _fresh(template):
+        stores = Stores(
+            s3=local.client("s3"),
+            dynamodb=local.client("dynamodb"),
+            tables=tuple(local.outputs[t] for t in ("GapsTableName", "LedgerTableName", "RegistryTableName")),
+            objects=((local.outputs["CuratedBucketName"], "runs/"), (local.outputs["ReportsBucketName"], "")),
+        )
+        prepared = snapshot(stores)
+        clean, calls, executions = _march_after_fault(local, None)
+        assert [e.status for e in executions] == ["SUCCEEDED"], executions[0].cause
+        # WHEN, for every k, the prepared state is put back and March runs with the k-th call failing, and
+        # the month is started again when the execution failed
+        first_statuses = []
+        for k in range(1, len(calls) + 1):
+            restore(stores, prepared)
+            after, _, executions = _march_after_fault(local, k)
+            # THEN each ends with the clean ledger, byte for byte, and no execution succeeded by tolerating
+            # a failed shard
+            assert after == clean, f"call {k} ({calls[k - 1]})"
+            assert executions[-1].status == "SUCCEEDED", f"call {k}: {executions[-1].cause}"
+            for succeeded in (e for e in executions if e.status == "SUCCEEDED"):
+                assert _failed_items(local, succeeded) == 0, f"call {k}"
+            first_statuses.append(executions[0].status)
+    print(f"{len(calls)} handler AWS calls, each failed once; first executions: {Counter(first_statuses)}")
+    assert set(first_statuses) == {"SUCCEEDED", "FAILED"}
 
 
-def _ledger_after_fault(template: dict[str, Any], k: int | None) -> tuple[list[str], list[str], str]:
+def _march_after_fault(
+    local: LocalRuntime, k: int | None
+) -> tuple[list[str], list[str], list[ExecutionResult]]:
+    """March with the k-th handler AWS call failing, and again if that execution failed: the ledger after,
+    the calls counted, and the executions."""
     calls: list[str] = []
     original = BaseClient._make_api_call
 
     def wrapped(client: Any, operation: str, params: Any) -> Any:
-        # Only the handlers' calls count: the test's own and Step Functions' are left alone.
+        # DynamoDB and S3 calls count: the handlers' and the Map's ItemReader. Step Functions' Lambda invokes
+        # are left alone, and the test's own calls are made disarmed.
         if client.meta.service_model.service_name in ("dynamodb", "s3") and armed[0]:
             calls.append(operation)
             if len(calls) == k:
                 raise ClientError({"Error": {"Code": "InternalServerError"}}, operation)
         return original(client, operation, params)
 
-    armed = [False]
-    for runtime in _fresh(template):
-        with mock.patch.object(BaseClient, "_make_api_call", wrapped):
-            armed[0] = True
-            first = start(runtime, "2026-03")
-            armed[0] = False
-        if first.status != "SUCCEEDED":
-            assert start(runtime, "2026-03").status == "SUCCEEDED"
-        return ledger(runtime), calls, first.status
-    raise AssertionError("unreachable")
+    armed, before = [False], set(threading.enumerate())
+    with mock.patch.object(BaseClient, "_make_api_call", wrapped):
+        armed[0] = True
+        executions = [start(local, "2026-03")]
+        # A failed Map does not wait for its other items: let them end before anything else runs.
+        settle_threads(before)
+        armed[0] = False
+    if executions[0].status != "SUCCEEDED":
+        executions.append(start(local, "2026-03"))
+        settle_threads(before)
+    return ledger(local), calls, executions
+
+
+def _failed_items(local: LocalRuntime, execution: ExecutionResult) -> int:
+    """Items the execution's Map runs counted as failed (a success with any would mean one was tolerated)."""
+    sfn = local.client("stepfunctions")
+    runs = sfn.list_map_runs(executionArn=execution.execution_arn)["mapRuns"]
+    counts = [sfn.describe_map_run(mapRunArn=r["mapRunArn"])["itemCounts"] for r in runs]
+    assert runs and all(c["succeeded"] == c["total"] for c in counts)
+    return sum(c["failed"] for c in counts)
 
 
 def _fresh(template: dict[str, Any]) -> Iterator[LocalRuntime]:
