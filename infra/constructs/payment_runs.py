@@ -94,12 +94,14 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         fn.read_objects(curated, [Prefix.RUNS, Prefix.CURATED, Prefix.EVIDENCE, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
+    # Every run function builds the run service, which loads the program versions under programs/.
     def aggregate_run(fn: ServiceFunction) -> None:
         # Writes the ledger too: a clinic's negative month is carried forward as balance entries.
         reads(fn, registry, ledger)
         writes(fn, registry, ledger)
-        fn.read_objects(curated, [Prefix.RUNS], data_key)
+        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
+        fn.write_objects(reports, [Prefix.RUNS], data_key)  # runs/<run_id>/summary.json
 
     def render_statements(fn: ServiceFunction) -> None:
         reads(fn, registry, ledger, gaps)
@@ -107,14 +109,17 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.PAYMENTS, Prefix.RUNS], data_key)
 
     def close_run(fn: ServiceFunction) -> None:
-        reads(fn, registry)
+        # Reconciles the run's ledger entries (by run, on the index) with the payment file it rendered.
+        reads(fn, registry, ledger)
         writes(fn, registry)
-        fn.read_objects(curated, [Prefix.RUNS], data_key)
+        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
+        fn.read_objects(reports, [Prefix.PAYMENTS], data_key)
         fn.write_objects(reports, [Prefix.RUNS], data_key)
 
     def fail_run(fn: ServiceFunction) -> None:
         reads(fn, registry)
         writes(fn, registry)
+        fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
         fn.write_objects(reports, [Prefix.RUNS], data_key)
 
     return {
