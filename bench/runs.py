@@ -38,6 +38,7 @@ from shared.dal.memory import (
     WriteMeter,
     item_size,
 )
+from shared.logic.dates import month_end
 from shared.models.evidence import EvidenceSource
 from shared.models.ledger import EntryKind
 from shared.models.runs import (
@@ -51,7 +52,6 @@ from shared.models.runs import (
 from shared.programs.care_gap import ProgramCatalog, load_catalog
 from shared.services.ingest import IngestService, IngestStatus
 from shared.services.runs import RunService
-from shared.services.settlement import month_end
 
 ASL = Path(__file__).resolve().parent.parent / "infra" / "state_machines" / "monthly_svu.asl.json"
 LANDING, CURATED, REPORTS = "landing", "curated", "reports"

@@ -19,9 +19,9 @@ arrives after its month's run is paid by the next run; ledger entry ids keep any
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date
 from decimal import Decimal
 
+from shared.logic.dates import month_end
 from shared.logic.eligibility import assignment_on, has_conditions, in_denominator
 from shared.logic.money import amount_cents
 from shared.logic.occurrences import MemberView, Occurrence, StepCompletion, occurrences
@@ -32,14 +32,9 @@ from shared.models.members import Clinic, MemberFacts
 from shared.programs.care_gap import ActionDefinition, CareGapProgram, ProgramCatalog
 
 
-def _month_end(month: str) -> date:
-    year, mon = int(month[:4]), int(month[5:7])
-    return date.fromordinal(date(year + mon // 12, mon % 12 + 1, 1).toordinal() - 1)
-
-
 def _definition(catalog: ProgramCatalog, code: ActionCode, through_month: str) -> ActionDefinition | None:
     """The action as the newest version up to `through_month` defines it (menus carry over years)."""
-    end = _month_end(through_month)
+    end = month_end(through_month)
     for program in reversed(catalog.versions):
         if program.effective_from > end:
             continue

@@ -25,3 +25,9 @@ def required_date(value: object) -> date:
 def month_of(day: date) -> str:
     """`YYYY-MM` of a date."""
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def month_end(month: str) -> date:
+    """The last day of a `YYYY-MM` month: what a monthly run knows is as of then."""
+    year, mon = int(month[:4]), int(month[5:7])
+    return date.fromordinal(date(year + mon // 12, mon % 12 + 1, 1).toordinal() - 1)

@@ -2,8 +2,8 @@
 
 Monthly runs pay SVUs: each shard computes its members' awards up to the run month and, in `final` mode,
 records them in the ledger with conditional writes. The annual run uses the same steps but, for now,
-computes per-clinic BCS-E measure rates (denominator/numerator/rate from the gap engine) into the shard
-results and a rates report, with zero payment entries; Benchmark P4P money comes with later work.
+computes per-clinic measure rates for every action with a measure definition (`shared/logic/rates.py`)
+into the shard results and a rates report, with zero payment entries; Benchmark P4P money comes later.
 AggregateRun, RenderStatements and CloseRun settle the results: `shared/services/settlement.py`.
 """
 
@@ -21,6 +21,7 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.logic.awards import member_awards
+from shared.logic.dates import month_end
 from shared.logic.eligibility import span_on
 from shared.logic.gaps import member_gaps
 from shared.logic.occurrences import MemberView
@@ -49,7 +50,7 @@ from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.care_gap import ProgramCatalog
 from shared.services.lifecycle import earlier_final_runs, require_run
-from shared.services.settlement import SettlementService, manifest_key, month_end, result_key
+from shared.services.settlement import SettlementService, manifest_key, result_key
 
 
 class RunAlreadyClosedError(Exception):

@@ -18,6 +18,7 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
+from shared.logic.dates import month_end
 from shared.logic.reversals import carry_balances
 from shared.models.ledger import LedgerEntry
 from shared.models.members import CARE_GAP_PROGRAM
@@ -58,13 +59,6 @@ class ShardResultMissingError(Exception):
 
 class ReconciliationError(Exception):
     """Ledger, statements and payment file totals disagree; the run must not close."""
-
-
-def month_end(month: str) -> date:
-    """The last day of a `YYYY-MM` month: what a monthly run knows is as of then."""
-    year, mon = int(month[:4]), int(month[5:7])
-    following = date(year + mon // 12, mon % 12 + 1, 1)
-    return date.fromordinal(following.toordinal() - 1)
 
 
 def manifest_key(run_id: str) -> str:
