@@ -114,8 +114,11 @@ def _diagnoses(claims: pl.DataFrame, prefixes: tuple[str, ...]) -> pl.DataFrame:
     if not wanted:
         return pl.DataFrame()
     values = pl.Series(sorted(wanted), dtype=pl.String)
-    lines = frame.filter(pl.any_horizontal(pl.col(c).is_in(values.implode()) for c in present))
-    long = lines.unpivot(index=keys, on=present, value_name="dx").drop("variable")
+    hit = frame.select(pl.col(c).is_in(values.implode()).alias(c) for c in present)
+    # Only the diagnosis columns that carry a wanted code somewhere are unpivoted (most are empty).
+    used = [c for c in present if hit.get_column(c).any()]
+    lines = frame.filter(pl.any_horizontal(hit.get_column(c) for c in used))
+    long = lines.unpivot(index=keys, on=used, value_name="dx").drop("variable")
     return long.filter(pl.col("dx").is_in(values.implode())).with_columns(
         pl.col("dx").replace_strict(wanted, return_dtype=pl.String)
     )
