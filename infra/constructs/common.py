@@ -236,13 +236,6 @@ class ServiceFunction(Construct):
         self.grant(s3_write(bucket, prefixes, key))
         acknowledge_object_wildcards(self.policy, [(bucket, prefix) for prefix in prefixes])
 
-    def delete_objects(self, bucket: s3.IBucket, prefixes: Sequence[str]) -> None:
-        """Let the function delete objects under `prefixes`."""
-        self.grant(
-            [iam.PolicyStatement(actions=["s3:DeleteObject"], resources=object_arns(bucket, prefixes))]
-        )
-        acknowledge_object_wildcards(self.policy, [(bucket, prefix) for prefix in prefixes])
-
     def read_table(self, table: dynamodb.ITable, key: kms.IKey, gsi: str) -> None:
         """Let the function read the table and its GSI."""
         self.grant(table_read(table, key, gsi))

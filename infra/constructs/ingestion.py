@@ -156,9 +156,8 @@ class Ingestion(Construct):
         )
         landing, curated, reports = storage.landing_bucket, storage.curated_bucket, storage.reports_bucket
         fn.read_objects(landing, [Prefix.LANDING], storage.data_key)
-        # Whole-file problems move the object: copy to quarantine/, delete from landing/.
+        # Whole-file problems are copied to quarantine/; the plan's drop stays in landing/ as it came.
         fn.write_objects(landing, [Prefix.QUARANTINE], storage.data_key)
-        fn.delete_objects(landing, [Prefix.LANDING])
         fn.read_objects(curated, [Prefix.CURATED, Prefix.EVIDENCE, Prefix.PROGRAMS], storage.data_key)
         fn.write_objects(curated, [Prefix.CURATED, Prefix.EVIDENCE], storage.data_key)
         fn.write_objects(reports, [Prefix.MANIFESTS, Prefix.REJECTS], storage.data_key)

@@ -1,0 +1,445 @@
+"""Every AWS call a handler makes is one its function's own IAM policy allows.
+
+moto enforces no IAM, so a handler that reads a prefix its least-privilege policy does not grant passes
+every local test and fails on AWS with AccessDenied. Here the real stack runs a small but complete plan on
+the local runtime (every file kind, a quarantined, a redelivered and a vanished file, a program version
+dropped under `programs/`, a final month through the state machine, a failed and resumed month, a
+preview, the annual run and a refused start), each AWS call a handler makes is recorded against the
+function that made it, and every call is evaluated against that function's policies in the synthesized
+template (`tests/local/iam_policy.py`).
+
+Attribution: an invoke routed by the runtime (state machine task or SQS event source mapping) marks the
+function in a context variable, which pool threads inherit; the event source mapping's own queue calls
+count for the function too, since Lambda polls with the function's role. Every invoke is a cold start
+(the process caches are reset), because on AWS each function builds its own services and program catalog:
+a shared warm cache would credit one function's reads to another.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import json
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+from unittest import mock
+
+import pytest
+from botocore.client import BaseClient
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from cli.local.intrinsics import Resolver
+from cli.local.lambdas import LambdaRouter, QueuePump, reset_process_caches
+from cli.local.runtime import ExecutionResult, LocalRuntime
+from shared.dal.runs import DynamoRunRegistry
+from shared.models.files import FileKind
+from shared.programs.care_gap import DATA_DIR
+from shared.services.lifecycle import RunLifecycle
+from shared.services.runs import RunService
+from tests.functional.plan_data import FILES
+from tests.local.fixture_snapshot import settle_threads
+from tests.local.iam_policy import (
+    ApiCall,
+    Encryption,
+    FunctionPolicies,
+    Permission,
+    Scope,
+    Statement,
+    function_policies,
+    permissions_for,
+    violations,
+)
+from tests.unit.intake.factories import VALID_ROWS, csv_bytes
+
+pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
+
+_ACTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_acting_function", default=None)
+_CLOSE_RUN_HANDLER = "functions.runs.close_run.handler"
+
+
+# --- the plan -------------------------------------------------------------------------------------------
+
+
+def _csv(kind: FileKind, *changes: dict[str, str]) -> bytes:
+    return csv_bytes(kind, [{**VALID_ROWS[kind], **change} for change in changes])
+
+
+def _fhir_bundle() -> bytes:
+    immunization = {
+        "resourceType": "Immunization",
+        "id": "imm-1",
+        "status": "completed",
+        "patient": {"reference": "Patient/M2"},
+        "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "141"}]},
+        "occurrenceDateTime": "2026-01-20",
+    }
+    observation = {
+        "resourceType": "Observation",
+        "id": "obs-1",
+        "status": "final",
+        "subject": {"reference": "Patient/M1"},
+        "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4"}]},
+        "effectiveDateTime": "2026-02-03",
+        "valueQuantity": {"value": 6.9, "unit": "%"},
+    }
+    entries = [{"resource": {"resourceType": "Patient", "id": "M2"}}, {"resource": immunization}]
+    return json.dumps(
+        {"resourceType": "Bundle", "type": "collection", "entry": [*entries, {"resource": observation}]}
+    ).encode()
+
+
+def _landing_files() -> dict[str, bytes]:
+    """The tiny plan (clinics, eligibility, attestations, claims) and a file of every other kind."""
+    claim = {"member_id": "M2", "billing_clinic_id": "K1", "received_date": "2026-03-25"}
+    fill = {"claim_id": "RX1", "member_id": "M1", "dispensing_date": "2026-02-05"}
+    files = {key: body.encode() for key, body in FILES.items()}
+    return files | {
+        # A replacement of CL200 and a void of CL300, from a later file than the originals.
+        "landing/medical_claims/versions-2026-03.csv": _csv(
+            FileKind.MEDICAL_CLAIMS,
+            claim | {"claim_id": "CL210", "claim_frequency_code": "7", "original_claim_id": "CL200"},
+            claim
+            | {
+                "claim_id": "CL390",
+                "claim_frequency_code": "8",
+                "original_claim_id": "CL300",
+                "member_id": "M3",
+            },
+        ),
+        "landing/pharmacy_claims/fills-2026-02.csv": _csv(FileKind.PHARMACY_CLAIMS, fill),
+        "landing/pharmacy_claims/reversals-2026-03.csv": _csv(
+            FileKind.PHARMACY_CLAIMS, fill | {"claim_status": "reversed"}
+        ),
+        "landing/immunizations/registry-2026-01.csv": _csv(FileKind.IMMUNIZATIONS, {"member_id": "M1"}),
+        # The second row is rejected: a rejects report is written.
+        "landing/labs/results-2026-02.csv": _csv(
+            FileKind.LABS, {"member_id": "M1"}, {"member_id": "M4", "result_date": "not-a-date"}
+        ),
+        "landing/ta_engagement/ta-2026-02.csv": _csv(FileKind.TA_ENGAGEMENT, {"practice_id": "K1"}),
+        "landing/fhir/bundle-2026-02.json": _fhir_bundle(),
+        # A whole-file problem: the file is copied to quarantine/.
+        "landing/eligibility/missing-column.csv": b"member_id,gender\nM9,F\n",
+        # The clinics file delivered again under another name: recognised as already ingested.
+        "landing/clinics/clinics-again.csv": FILES["landing/clinics/clinics-2026-03.csv"].encode(),
+    }
+
+
+def _program_version() -> bytes:
+    shipped = json.loads((DATA_DIR / "care_gap_2026.json").read_text(encoding="utf-8"))
+    return json.dumps(shipped | {"version": "care_gap-2026.2", "effective_from": "2026-01-02"}).encode()
+
+
+# --- recording ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the flow did, and what is needed to judge it against a (possibly edited) template."""
+
+    template: dict[str, Any]
+    calls: tuple[ApiCall, ...]
+    functions: dict[str, str]  # logical id -> handler
+    resolve: Callable[[Any], Any]
+    reports_bucket: str
+
+    def policies(self, template: dict[str, Any] | None = None) -> dict[str, FunctionPolicies]:
+        return {f: function_policies(template or self.template, f, self.resolve) for f in self.functions}
+
+    def function(self, handler: str) -> str:
+        return next(f for f, h in self.functions.items() if h == handler)
+
+
+class _Recorder:
+    """Patches that attribute each AWS call a handler makes to the function it runs as."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[ApiCall] = []
+        self.resolvers: list[Resolver] = []
+        self.names: dict[str, str] = {}  # physical function name -> logical id
+        self.scope: Scope | None = None
+        self._install(monkeypatch)
+
+    def _logical(self, name_or_arn: str) -> str:
+        name = name_or_arn.split(":")[6] if name_or_arn.startswith("arn:") else name_or_arn.split(":")[0]
+        return self.names[name]
+
+    def _install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        recorder = self
+        init, call = Resolver.__init__, LambdaRouter.call
+        make_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
+        receive, deliver, submit = QueuePump._receive, QueuePump._deliver, ThreadPoolExecutor.submit
+
+        def capture_resolver(resolver: Resolver, *args: Any, **kwargs: Any) -> None:
+            init(resolver, *args, **kwargs)
+            recorder.resolvers.append(resolver)  # the runtime's own: it knows every created name
+
+        def routed(router: LambdaRouter, name_or_arn: str, event: Any) -> Any:
+            token = _ACTING.set(recorder._logical(name_or_arn))
+            try:
+                reset_process_caches()  # a cold start: this function builds its own clients and services
+                return call(router, name_or_arn, event)
+            finally:
+                _ACTING.reset(token)
+
+        def as_mapping(method: Callable[..., Any]) -> Callable[..., Any]:
+            # Lambda's event source mapping polls, deletes and retries with the function's role.
+            def polled(pump: QueuePump, spec: Any, *args: Any) -> Any:
+                token = _ACTING.set(recorder._logical(spec.function_name))
+                try:
+                    return method(pump, spec, *args)
+                finally:
+                    _ACTING.reset(token)
+
+            return polled
+
+        def record_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+            function = _ACTING.get()
+            if function is None:
+                return make_api_call(client, operation, params)
+            error = None
+            try:
+                return make_api_call(client, operation, params)
+            except ClientError as exc:
+                error = str(exc.response.get("Error", {}).get("Code"))
+                raise
+            finally:
+                recorder._record(function, client.meta.service_model.service_name, operation, params, error)
+
+        def in_context(pool: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+            return submit(pool, contextvars.copy_context().run, fn, *args, **kwargs)
+
+        monkeypatch.setattr(Resolver, "__init__", capture_resolver)
+        monkeypatch.setattr(LambdaRouter, "call", routed)
+        monkeypatch.setattr(QueuePump, "_receive", as_mapping(receive))
+        monkeypatch.setattr(QueuePump, "_deliver", as_mapping(deliver))
+        monkeypatch.setattr(BaseClient, "_make_api_call", record_call)
+        monkeypatch.setattr(ThreadPoolExecutor, "submit", in_context)
+
+    def _record(
+        self, function: str, service: str, operation: str, params: dict[str, Any], error: str | None
+    ) -> None:
+        assert self.scope is not None
+        try:
+            needed = permissions_for(service, operation, params, self.scope, error=error)
+        except (KeyError, TypeError, ValueError):
+            needed = None  # a shape the mapping does not know: reported as unmapped, never passed
+        self.calls.append(ApiCall(function, service, operation, needed))
+
+    def started(self, local: LocalRuntime) -> Callable[[Any], Any]:
+        """Learn the stack's names and keys once the runtime has created it; returns its resolver."""
+        (resolver,) = self.resolvers
+        stack = local.stack
+        self.names = {name: spec.logical_id for name, spec in stack.functions.items()}
+        resources = local.template["Resources"]
+        bucket_keys, queue_keys = {}, {}
+        for logical_id, kind in stack.created.items():
+            props = resources[logical_id].get("Properties", {})
+            if kind == "AWS::S3::Bucket":
+                rules = resolver.resolve(props.get("BucketEncryption", {})).get(
+                    "ServerSideEncryptionConfiguration", []
+                )
+                keys = [r["ServerSideEncryptionByDefault"].get("KMSMasterKeyID") for r in rules]
+                if keys and keys[0]:
+                    bucket_keys[stack.physical_ids[logical_id]] = str(keys[0])
+            elif kind == "AWS::SQS::Queue" and props.get("KmsMasterKeyId"):
+                arn = resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]})
+                queue_keys[str(arn)] = str(resolver.resolve(props["KmsMasterKeyId"]))
+        self.scope = Scope(stack.region, stack.account_id, Encryption(bucket_keys, queue_keys))
+        return resolver.resolve
+
+
+# --- the flow -------------------------------------------------------------------------------------------
+
+
+def _start(local: LocalRuntime, request: dict[str, Any]) -> ExecutionResult:
+    machine = "AnnualStateMachineArn" if request["run_kind"] == "annual" else "MonthlyStateMachineArn"
+    return local.start_and_wait(local.outputs[machine], request, timeout_s=60)
+
+
+def _month(month: str, mode: str = "final") -> dict[str, Any]:
+    return {"run_kind": "monthly", "program_year": int(month[:4]), "month": month, "mode": mode}
+
+
+def _run_the_plan(local: LocalRuntime) -> None:
+    s3, outputs = local.client("s3"), local.outputs
+    landing = outputs["LandingBucketName"]
+    s3.put_object(
+        Bucket=outputs["CuratedBucketName"], Key="programs/care_gap-2026.2.json", Body=_program_version()
+    )
+    files = _landing_files()
+    for key, body in files.items():
+        s3.put_object(Bucket=landing, Key=key, Body=body)
+    assert local.pump_ingest_queue().handler_errors == 0
+    # Every path was taken: each file accepted, the broken one quarantined, the clinics copy a duplicate.
+    registry = local.client("dynamodb").scan(TableName=outputs["RegistryTableName"])["Items"]
+    statuses = {i["source_key"]["S"]: i["status"]["S"] for i in registry if i["sk"]["S"] == "FILE"}
+    assert statuses == {
+        key: "QUARANTINED" if key.endswith("missing-column.csv") else "ACCEPTED"
+        for key in files
+        if key != "landing/clinics/clinics-again.csv"
+    }
+    # A file removed before the function reads it: retried until the queue dead-letters it.
+    s3.put_object(Bucket=landing, Key="landing/labs/gone.csv", Body=b"x")
+    s3.delete_object(Bucket=landing, Key="landing/labs/gone.csv")
+    assert local.pump_ingest_queue(max_rounds=20).retried > 0
+
+    march = _start(local, _month("2026-03"))
+    assert march.status == "SUCCEEDED", march.cause
+    # Approval and payment are operator moves (the CLI's credentials), not a function's.
+    lifecycle = RunLifecycle(DynamoRunRegistry(local.client("dynamodb"), outputs["RegistryTableName"]))
+    lifecycle.approve("monthly-2026-03-final")
+    lifecycle.mark_paid("monthly-2026-03-final")
+
+    original_earn, before = RunService.earn, set(threading.enumerate())
+
+    def broken(service: RunService, item: Any) -> Any:
+        if item.shard.shard_id == "00001":
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "Query")
+        return original_earn(service, item)
+
+    with mock.patch.object(RunService, "earn", broken):
+        failed = _start(local, _month("2026-04"))
+    settle_threads(before)  # a failed Map does not wait for its other items
+    resumed = _start(local, _month("2026-04"))
+    preview = _start(local, _month("2026-05", mode="preview"))
+    annual = _start(local, {"run_kind": "annual", "program_year": 2026, "mode": "final"})
+    refused = _start(local, _month("2026-03"))  # paid: a new start is refused, and FailRun records it
+    assert (failed.status, refused.status) == ("FAILED", "FAILED")
+    assert (resumed.status, preview.status, annual.status) == ("SUCCEEDED",) * 3, (
+        resumed.cause,
+        annual.cause,
+    )
+
+
+# Session scope: it holds data only, and xdist may interleave this module's tests with others', which
+# would tear a module-scoped fixture down and run the flow again.
+@pytest.fixture(scope="session")
+def recorded(app_template: dict[str, Any]) -> Recorded:
+    """The plan run once on the local runtime, every handler AWS call recorded; the runtime and the
+    patches are gone before the checks run (they judge data only)."""
+    no_wait = SimpleNamespace(sleep=lambda seconds: None)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        recorder = _Recorder(monkeypatch)
+        monkeypatch.setattr(retrier_decl, "time", no_wait)  # retry intervals would only slow the run
+        with (
+            LocalRuntime(app_template) as local,
+            mock.patch.dict(os.environ, {"SHARD_SIZE": "2"}),  # several shards: the Map runs in threads
+        ):
+            resolve = recorder.started(local)
+            _run_the_plan(local)
+            functions = {spec.logical_id: spec.handler for spec in local.stack.functions.values()}
+            reports_bucket = local.outputs["ReportsBucketName"]
+    return Recorded(app_template, tuple(recorder.calls), functions, resolve, reports_bucket)
+
+
+# --- the checks -----------------------------------------------------------------------------------------
+
+
+def test_the_flow_exercises_every_function_and_the_rare_paths(recorded: Recorded) -> None:
+    # GIVEN the recorded calls of the plan's flow
+    by_function = {f: {c.operation for c in recorded.calls if c.function == f} for f in recorded.functions}
+    ingest = recorded.function("functions.ingest.ingest_file.handler")
+    # WHEN we look at who called what
+    # THEN every function of the template made AWS calls, and ingest took its quarantine, dead-letter
+    # (a read of a missing key) and event-source-mapping paths
+    assert all(by_function.values()), [f for f, ops in by_function.items() if not ops]
+    assert {"CopyObject", "ReceiveMessage", "DeleteMessageBatch", "ChangeMessageVisibility"} <= (
+        by_function[ingest]
+    )
+    reads_of_a_missing_key = [
+        c for c in recorded.calls if any(p.action == "s3:ListBucket" for p in c.permissions or ())
+    ]
+    assert any(c.operation == "GetObject" for c in reads_of_a_missing_key)
+
+
+def test_every_handler_call_is_allowed_by_its_function_policy(recorded: Recorded) -> None:
+    # GIVEN every function's policies, resolved to the names the local runtime created
+    policies = recorded.policies()
+    # WHEN each recorded call's permissions are evaluated against its function's policies
+    found = violations(recorded.calls, policies)
+    checked = {(c.function, p) for c in recorded.calls for p in c.permissions or ()}
+    print(f"{len(recorded.calls)} handler AWS calls; {len(checked)} (function, permission) pairs checked")
+    # THEN nothing a handler did would be denied on AWS
+    listing = "\n".join(map(str, found))
+    assert found == [], (
+        f"{len(found)} permission(s) used that the function's policy does not grant:\n{listing}"
+    )
+
+
+def test_removing_a_grant_the_flow_needs_is_reported_as_that_violation(recorded: Recorded) -> None:
+    # GIVEN the template without CloseRun's read of the reports bucket's payments/ prefix
+    close_run = recorded.function(_CLOSE_RUN_HANDLER)
+    payments = f"arn:aws:s3:::{recorded.reports_bucket}/payments/"
+    edited, removed = _without_object_read(recorded, close_run, payments + "*")
+    needed = {
+        (p.action, p.resource)
+        for c in recorded.calls
+        if c.function == close_run and c.permissions
+        for p in c.permissions
+        if p.action == "s3:GetObject" and p.resource.startswith(payments)
+    }
+    # WHEN the recorded calls are evaluated against the edited template
+    before = set(violations(recorded.calls, recorded.policies()))
+    after = set(violations(recorded.calls, recorded.policies(edited)))
+    # THEN exactly CloseRun's reads of the payment files it reconciles are reported
+    assert removed == 1 and needed, "CloseRun should read its payment file under payments/"
+    assert {(v.function, v.action, v.resource) for v in after - before} == {
+        (close_run, a, r) for a, r in needed
+    }
+    assert before <= after
+
+
+def _without_object_read(recorded: Recorded, function: str, arn: str) -> tuple[dict[str, Any], int]:
+    """A copy of the template whose function policies no longer grant s3:GetObject on `arn`."""
+    edited = copy.deepcopy(recorded.template)
+    role = recorded.policies()[function].role
+    removed = 0
+    for resource in edited["Resources"].values():
+        roles = resource.get("Properties", {}).get("Roles", [])
+        if resource["Type"] != "AWS::IAM::ManagedPolicy" or {"Ref": role} not in roles:
+            continue
+        for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+            if "s3:GetObject" not in Statement.parse(recorded.resolve(statement), "").actions:
+                continue
+            targets = statement["Resource"]
+            targets = targets if isinstance(targets, list) else [targets]
+            kept = [t for t in targets if recorded.resolve(t) != arn]
+            removed += len(targets) - len(kept)
+            statement["Resource"] = kept
+    return edited, removed
+
+
+def test_the_evaluator_follows_iam_semantics() -> None:
+    # GIVEN a policy with an object wildcard, a single-character wildcard, a conditional allow and a deny
+    statements = (
+        Statement("Allow", ("s3:GetObject",), (), ("arn:aws:s3:::b/runs/*",), (), False, "p"),
+        Statement("Allow", ("S3:PutObject",), (), ("arn:aws:s3:::b/runs/?.json",), (), False, "p"),
+        Statement("Allow", ("s3:DeleteObject",), (), ("arn:aws:s3:::b/*",), (), True, "p"),
+        Statement("Deny", ("s3:*",), (), ("arn:aws:s3:::b/runs/secret/*",), (), False, "p"),
+    )
+    policy = FunctionPolicies("Fn", "Role", statements)
+    scope = Scope("us-east-1", "123456789012")
+    # WHEN calls are mapped to permissions and evaluated
+    copy_needs = permissions_for(
+        "s3", "CopyObject", {"Bucket": "b", "Key": "runs/x.json", "CopySource": "b/landing/f.csv"}, scope
+    )
+    # THEN `*` spans slashes, `?` is one character, actions ignore case, a deny wins, a condition never
+    # allows, and a copy needs a read of its source as well as a write of its target
+    assert policy.allows(Permission("s3:GetObject", "arn:aws:s3:::b/runs/r1/shards.json"))
+    assert policy.allows(Permission("s3:PutObject", "arn:aws:s3:::b/runs/1.json"))
+    assert not policy.allows(Permission("s3:PutObject", "arn:aws:s3:::b/runs/12.json"))
+    assert not policy.allows(Permission("s3:GetObject", "arn:aws:s3:::b/runs/secret/k"))
+    assert not policy.allows(Permission("s3:DeleteObject", "arn:aws:s3:::b/runs/1.json"))
+    assert copy_needs == (
+        Permission("s3:GetObject", "arn:aws:s3:::b/landing/f.csv"),
+        Permission("s3:PutObject", "arn:aws:s3:::b/runs/x.json"),
+    )
+    assert violations([ApiCall("Fn", "s3", "CopyObject", copy_needs)], {"Fn": policy})[0].resource.endswith(
+        "landing/f.csv"
+    )
