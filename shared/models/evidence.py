@@ -137,8 +137,6 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     "days_supply": pl.Int64(),
     "condition": pl.String(),
 }
-IDENTITY = ("source", "action", "claim_id", "claim_line_number", "attestation_id", "concept", "condition")
-"""Columns that identify an item within one member (what `evidence_id` hashes, in columns)."""
 
 
 def empty_evidence() -> pl.DataFrame:
