@@ -109,23 +109,30 @@ def curated_partitions(result: IntakeResult) -> dict[str, pl.DataFrame]:
         return {}
     if schema.period_column is None:
         return {CURRENT_PERIOD: result.accepted}
+    return month_partitions(result.accepted, schema.period_column)
+
+
+def month_partitions(frame: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
+    """`frame` split by the `YYYY-MM` month of its date `column`, rows in their order within a month."""
+    if frame.height == 0:
+        return {}
     # An integer year*100+month partitions several times faster than a formatted string.
-    day = pl.col(schema.period_column)
-    period = result.accepted.select((day.dt.year() * 100 + day.dt.month()).alias("p")).to_series()
+    day = pl.col(column)
+    period = frame.select((day.dt.year() * 100 + day.dt.month()).alias("p")).to_series()
     if period.is_sorted():
         # Files usually come in period order (claims by received date): cut zero-copy slices.
         runs = period.rle()
         offsets = runs.struct.field("len").cum_sum() - runs.struct.field("len")
         return {
-            _period_name(value): result.accepted.slice(offset, length)
+            _period_name(value): frame.slice(offset, length)
             for value, offset, length in zip(
                 runs.struct.field("value"), offsets, runs.struct.field("len"), strict=True
             )
         }
-    parts = result.accepted.with_columns(period.alias("__period")).partition_by(
+    parts = frame.with_columns(period.alias("__period")).partition_by(
         "__period", as_dict=True, maintain_order=True
     )
-    return {_period_name(key[0]): frame.drop("__period") for key, frame in parts.items()}
+    return {_period_name(key[0]): part.drop("__period") for key, part in parts.items()}
 
 
 def _period_name(value: object) -> str:

@@ -20,7 +20,7 @@ from shared.dal.files import FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, curated_partitions, kind_from_key, read_file, rejects_csv
-from shared.intake.reader import IntakeResult
+from shared.intake.reader import IntakeResult, month_partitions
 from shared.logic.evidence import (
     attestation_evidence,
     claim_evidence_frame,
@@ -212,13 +212,9 @@ class IngestService:
 
     def _write_evidence_events(self, file_id: str, evidence: pl.DataFrame) -> None:
         """Every evidence row the file yields, net or not, in `evidence/period=<month>/<file_id>.parquet`."""
-        if evidence.is_empty():
-            return
-        month = pl.col("action_date").dt.strftime("%Y-%m").alias("__period")
-        parts = evidence.with_columns(month).partition_by("__period", as_dict=True, maintain_order=True)
-        for (period,), frame in sorted(parts.items()):
+        for period, frame in sorted(month_partitions(evidence, "action_date").items()):
             key = f"{Prefix.EVIDENCE}period={period}/{file_id}.parquet"
-            self._put_parquet(self._curated, key, frame.drop("__period"))
+            self._put_parquet(self._curated, key, frame)
 
 
 def _models(
