@@ -106,14 +106,25 @@ class Evidence(BaseModel):
         if self.claim_id is None:
             return None
         if self.source is EvidenceSource.MEDICAL_CLAIM:
-            return f"{MEDICAL_KEY}{self.claim_id}"
+            return medical_key(self.claim_id)
         if self.source is EvidenceSource.PHARMACY_CLAIM:
-            return f"{PHARMACY_KEY}{self.claim_id}#{self.claim_line_number}"
+            return fill_key(self.claim_id, self.claim_line_number)
         return None
 
 
 MEDICAL_KEY = "MED#"
 PHARMACY_KEY = "RX#"
+
+
+def medical_key(claim_id: str) -> str:
+    """Claim-version key of a medical claim."""
+    return f"{MEDICAL_KEY}{claim_id}"
+
+
+def fill_key(claim_id: str, fill_number: object) -> str:
+    """Claim-version key of a pharmacy fill (claim id + fill number)."""
+    return f"{PHARMACY_KEY}{claim_id}#{fill_number}"
+
 
 # ---- Evidence as columns -------------------------------------------------------------------------------
 # Ingest handles evidence as a polars frame (one row per item, these columns): a 1M-line claims file
@@ -274,9 +285,9 @@ def packed_claim_key(line: str) -> str | None:
         return None
     claim_id = _unescape(claim_id)
     if source == _SOURCE_CODES[EvidenceSource.MEDICAL_CLAIM.value]:
-        return f"{MEDICAL_KEY}{claim_id}"
+        return medical_key(claim_id)
     if source == _SOURCE_CODES[EvidenceSource.PHARMACY_CLAIM.value]:
-        return f"{PHARMACY_KEY}{claim_id}#{line_number}"
+        return fill_key(claim_id, line_number)
     return None
 
 

@@ -22,19 +22,9 @@ import polars as pl
 
 from shared.dal.claim_versions import REPLACEMENT, VOID, ClaimVersion, ClaimVersionRepository
 from shared.dal.gap_state import GapStateRepository
-from shared.models.evidence import MEDICAL_KEY, PHARMACY_KEY, with_claim_key
+from shared.models.evidence import fill_key, medical_key, with_claim_key
 
 REVERSED_SUFFIX = "#reversed"
-
-
-def medical_key(claim_id: str) -> str:
-    """Index key of a medical claim."""
-    return f"{MEDICAL_KEY}{claim_id}"
-
-
-def fill_key(claim_id: str, fill_number: int) -> str:
-    """Index key of a pharmacy fill (claim id + fill number)."""
-    return f"{PHARMACY_KEY}{claim_id}#{fill_number}"
 
 
 class NetStatus(StrEnum):
