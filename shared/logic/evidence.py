@@ -204,8 +204,15 @@ def claim_evidence_frame(
     menu = _unique_actions(actions)
     if claims.is_empty():
         return empty_evidence()
-    live = _dated(claims, "claim_start_date", "received_date").filter(
-        pl.col("claim_frequency_code").cast(pl.String) != VOID_FREQUENCY_CODE
+    # Only the columns evidence reads are carried along: filtering and joining the whole line (thirty
+    # columns, most of them strings) would copy every value of a large file several times over.
+    needed = [c for c in (*_CLAIM_KEYS, "hcpcs_code", *DX_COLUMNS) if c in claims.columns]
+    live = _dated(
+        claims.select(*needed, pl.col("claim_frequency_code").cast(pl.String).alias("__frequency"))
+        .filter(pl.col("__frequency") != VOID_FREQUENCY_CODE)
+        .drop("__frequency"),
+        "claim_start_date",
+        "received_date",
     )
     parts = []
     codes = _codes_by_action(menu, *PROCEDURE_SYSTEMS)
@@ -217,8 +224,12 @@ def claim_evidence_frame(
         table = pl.DataFrame(
             rows, schema={"hcpcs_code": pl.String, "action": pl.String, "step": pl.String}, orient="row"
         )
-        hits = live.with_columns(pl.col("hcpcs_code").cast(pl.String)).join(
-            table, on="hcpcs_code", how="inner", maintain_order="left"
+        code = pl.col("hcpcs_code").cast(pl.String)
+        # Most lines carry no code of the menu: the lines that do are found first and only they are joined.
+        hits = (
+            live.filter(code.is_in(table.get_column("hcpcs_code").unique().implode()))
+            .with_columns(code)
+            .join(table, on="hcpcs_code", how="inner", maintain_order="left")
         )
         parts.append(hits.select(_claim_columns(hits, "hcpcs_code")))
     procedures = parts[0] if parts else None
