@@ -16,13 +16,14 @@ from infra.constructs.storage import Storage
 from shared.models.tables import GAPS_TABLE, REGISTRY_TABLE, Prefix
 
 # One file per invocation can be a whole month of claims for a large plan: give it Lambda's full 15 minutes
-# and enough memory for polars to hold a few million rows. Plans with bigger files split them when landing.
+# and its full memory, which holds a file of MAX_FILE_BYTES (about 4.5M claim lines) at peak. With less
+# memory the intake takes smaller files (`max_file_bytes` reads the function's size); plans split bigger ones.
 INGEST_SPEC = FunctionSpec(
     construct_id="IngestFile",
     handler="functions.ingest.ingest_file.handler",
     description="Parse, validate and curate one landed file",
     timeout=Duration.minutes(15),
-    memory_mb=4096,
+    memory_mb=10240,
     reserved_concurrency=10,
     ephemeral_storage_mb=4096,
 )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
 import zlib
 from dataclasses import dataclass
@@ -36,8 +37,29 @@ class FileFormat(StrEnum):
 
 
 MAX_FILE_BYTES = 640 * 1024 * 1024
-"""Largest file (uncompressed) one ingest takes: about 4.5M claim lines, about 9 GB at peak in a
-10,240 MB function (the 1M-line benchmark file, 141 MB, peaks near 2 GB). Larger drops arrive in parts."""
+"""Largest file (uncompressed) any ingest takes, about 4.5M claim lines; larger drops arrive in parts.
+A function with less memory takes less (`max_file_bytes`)."""
+PEAK_BYTES_PER_FILE_BYTE = 12
+"""Peak memory of an ingest per byte of the file, measured on generated claims: 1M lines (141 MB) peaked
+at 1.8 GB, 4M lines (566 MB) at 6.3 GB, the Python runtime included."""
+RUNTIME_RESERVE_MB = 512
+MEMORY_SIZE_VARIABLE = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+
+
+def max_file_bytes(memory_mb: int | None = None) -> int:
+    """The largest file one ingest takes in a function of `memory_mb` MB, never over MAX_FILE_BYTES.
+
+    By default the running Lambda function's memory (the runtime sets `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`);
+    outside Lambda (the CLI, tests, the local runtime) MAX_FILE_BYTES. A file its function cannot hold is
+    quarantined with a reason instead of failing out of memory on every retry.
+    """
+    if memory_mb is None:
+        configured = os.environ.get(MEMORY_SIZE_VARIABLE, "")
+        if not configured.isdigit():
+            return MAX_FILE_BYTES
+        memory_mb = int(configured)
+    fits = (memory_mb - RUNTIME_RESERVE_MB) * 1024 * 1024 // PEAK_BYTES_PER_FILE_BYTE
+    return max(0, min(MAX_FILE_BYTES, fits))
 
 
 def _too_large(limit: int) -> QuarantineError:
@@ -46,8 +68,8 @@ def _too_large(limit: int) -> QuarantineError:
 
 def gunzip_if_needed(data: bytes, limit: int | None = None) -> bytes:
     """Decompress gzip content (detected by its magic bytes, not the file name), never past `limit`
-    bytes (default MAX_FILE_BYTES); content over the limit is TOO_LARGE either way."""
-    limit = MAX_FILE_BYTES if limit is None else limit
+    bytes (default `max_file_bytes()`); content over the limit is TOO_LARGE either way."""
+    limit = max_file_bytes() if limit is None else limit
     if not data.startswith(GZIP_MAGIC):
         if len(data) > limit:
             raise _too_large(limit)

@@ -135,6 +135,24 @@ def test_a_file_over_the_size_limit_is_too_large_before_it_is_parsed(compress: b
     assert error.reason_code == "TOO_LARGE" and "parts" in str(error)
 
 
+def test_the_size_limit_follows_the_functions_memory(monkeypatch) -> None:
+    # GIVEN the Lambda runtime's memory variable of a small function, and a file just over what it holds
+    from shared.intake.parsing import MAX_FILE_BYTES, MEMORY_SIZE_VARIABLE, max_file_bytes
+
+    monkeypatch.setenv(MEMORY_SIZE_VARIABLE, "520")  # 8 MB above the runtime's reserve
+    limit = max_file_bytes()
+    data = csv_bytes(IMM, rows(IMM, 20))
+    data += b"x" * (limit + 1 - len(data))
+    # WHEN it is read
+    error = _quarantine(data)
+    # THEN the limit is what that memory holds (about 1/12 of the spare 8 MB), and the file is TOO_LARGE
+    assert 600_000 < limit < 800_000 and error.reason_code == "TOO_LARGE"
+    # AND a full-size function, or no Lambda at all, takes files up to the global limit
+    assert max_file_bytes(10240) == MAX_FILE_BYTES
+    monkeypatch.delenv(MEMORY_SIZE_VARIABLE)
+    assert max_file_bytes() == MAX_FILE_BYTES
+
+
 def test_a_gzip_of_several_members_is_read_whole() -> None:
     # GIVEN a file gzipped in two members back to back (as `cat a.gz b.gz` makes)
     data = csv_bytes(IMM, rows(IMM, 20))
