@@ -128,3 +128,24 @@ def test_duckdb_baseline_converts_the_whole_file(tmp_path: Path) -> None:
             "SELECT count(*), any_value(typeof(hcpcs_code)) FROM read_parquet(?)", [str(parquet_path)]
         ).fetchone()  # type: ignore[misc]
     assert rows == 2000 and code_type == "VARCHAR"
+
+
+def test_the_ingest_worker_times_the_real_service_by_stage_and_the_bare_floor(tmp_path: Path) -> None:
+    # GIVEN a small generated claims file
+    from bench import _ingest_worker as worker
+    from shared.services.ingest import IngestService
+
+    csv_path = generate_claims_file(tmp_path / "claims.csv", lines=3000)
+    put_parquet = IngestService._put_parquet
+    # WHEN the worker ingests it, and times polars' bare conversion of it
+    measured = worker.main(csv_path)
+    floor = worker.bare(csv_path)
+    # THEN the file was accepted, every stage ran and took part of the whole, and nothing stays patched
+    stages = measured["stages"]
+    assert measured["status"] == "ACCEPTED"
+    assert isinstance(stages, dict) and set(stages) == {"intake", "parquet", "evidence", "versions"}
+    assert all(value > 0 for value in stages.values())
+    assert sum(stages.values()) < float(str(measured["seconds"]))
+    assert IngestService._put_parquet is put_parquet
+    # AND the bare conversion read every line
+    assert floor["rows"] == 3000 and float(str(floor["seconds"])) > 0
