@@ -11,6 +11,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
@@ -23,6 +24,21 @@ from cli.local.stack import EventSourceSpec, FunctionSpec, LocalStack
 Handler = Callable[[Any, Any], Any]
 _SQS_RECEIVE_MAX = 10
 _log = logging.getLogger(__name__)
+
+RUNNING_AS: ContextVar[str | None] = ContextVar("p4p_local_running_as", default=None)
+"""Physical name of the function whose role the AWS calls of this context are made with: while its
+handler runs, and while its SQS event source mapping polls, deletes and retries messages for it. None
+outside them. Read by observers such as the IAM conformance test; the runtime itself does not use it."""
+
+
+@contextmanager
+def running_as(function_name: str) -> Iterator[None]:
+    """Calls made inside act with `function_name`'s role (see `RUNNING_AS`)."""
+    token = RUNNING_AS.set(function_name)
+    try:
+        yield
+    finally:
+        RUNNING_AS.reset(token)
 
 
 class HandlerFailedError(Exception):
@@ -106,7 +122,8 @@ class LambdaRouter:
         spec = self._functions[_function_name(name_or_arn)]
         context = LocalLambdaContext(spec.name, spec.arn, spec.memory_mb, spec.timeout_s)
         try:
-            result = self._handler(spec)(event, context)
+            with running_as(spec.name):
+                result = self._handler(spec)(event, context)
         except Exception as exc:
             raise HandlerFailedError(_error_payload(type(exc).__name__, exc, context)) from exc
         try:
@@ -194,6 +211,10 @@ class QueuePump:
         self._sqs = stack.client("sqs")
 
     def _receive(self, spec: EventSourceSpec) -> list[dict[str, Any]]:
+        with running_as(spec.function_name):
+            return self._receive_batch(spec)
+
+    def _receive_batch(self, spec: EventSourceSpec) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         while len(batch) < spec.batch_size:
             messages = self._sqs.receive_message(
@@ -209,6 +230,10 @@ class QueuePump:
         return batch
 
     def _deliver(self, spec: EventSourceSpec, batch: list[dict[str, Any]]) -> tuple[int, int, bool]:
+        with running_as(spec.function_name):
+            return self._deliver_batch(spec, batch)
+
+    def _deliver_batch(self, spec: EventSourceSpec, batch: list[dict[str, Any]]) -> tuple[int, int, bool]:
         ids = {message["MessageId"] for message in batch}
         try:
             result = self._router.call(spec.function_name, _sqs_event(spec, self._stack.region, batch))

@@ -35,7 +35,7 @@ from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from cli.local.intrinsics import Resolver
-from cli.local.lambdas import LambdaRouter, QueuePump, reset_process_caches
+from cli.local.lambdas import RUNNING_AS, LambdaRouter, reset_process_caches
 from cli.local.runtime import ExecutionResult, LocalRuntime
 from shared.dal.runs import DynamoRunRegistry
 from shared.models.files import FileKind
@@ -59,7 +59,6 @@ from tests.unit.intake.factories import VALID_ROWS, csv_bytes
 
 pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
 
-_ACTING: contextvars.ContextVar[str | None] = contextvars.ContextVar("iam_acting_function", default=None)
 _CLOSE_RUN_HANDLER = "functions.runs.close_run.handler"
 
 
@@ -156,7 +155,7 @@ class Recorded:
 
 
 class _Recorder:
-    """Patches that attribute each AWS call a handler makes to the function it runs as."""
+    """Records each AWS call made as a function (`RUNNING_AS`), with the permission it needs."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[ApiCall] = []
@@ -173,35 +172,21 @@ class _Recorder:
         recorder = self
         init, call = Resolver.__init__, LambdaRouter.call
         make_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
-        receive, deliver, submit = QueuePump._receive, QueuePump._deliver, ThreadPoolExecutor.submit
+        submit = ThreadPoolExecutor.submit
 
         def capture_resolver(resolver: Resolver, *args: Any, **kwargs: Any) -> None:
             init(resolver, *args, **kwargs)
             recorder.resolvers.append(resolver)  # the runtime's own: it knows every created name
 
         def routed(router: LambdaRouter, name_or_arn: str, event: Any) -> Any:
-            token = _ACTING.set(recorder._logical(name_or_arn))
-            try:
-                reset_process_caches()  # a cold start: this function builds its own clients and services
-                return call(router, name_or_arn, event)
-            finally:
-                _ACTING.reset(token)
-
-        def as_mapping(method: Callable[..., Any]) -> Callable[..., Any]:
-            # Lambda's event source mapping polls, deletes and retries with the function's role.
-            def polled(pump: QueuePump, spec: Any, *args: Any) -> Any:
-                token = _ACTING.set(recorder._logical(spec.function_name))
-                try:
-                    return method(pump, spec, *args)
-                finally:
-                    _ACTING.reset(token)
-
-            return polled
+            reset_process_caches()  # a cold start: this function builds its own clients and services
+            return call(router, name_or_arn, event)
 
         def record_call(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-            function = _ACTING.get()
-            if function is None:
+            running = RUNNING_AS.get()  # the runtime's: a handler, or its event source mapping
+            if running is None:
                 return make_api_call(client, operation, params)
+            function = recorder._logical(running)
             error = None
             try:
                 return make_api_call(client, operation, params)
@@ -216,8 +201,6 @@ class _Recorder:
 
         monkeypatch.setattr(Resolver, "__init__", capture_resolver)
         monkeypatch.setattr(LambdaRouter, "call", routed)
-        monkeypatch.setattr(QueuePump, "_receive", as_mapping(receive))
-        monkeypatch.setattr(QueuePump, "_deliver", as_mapping(deliver))
         monkeypatch.setattr(BaseClient, "_make_api_call", record_call)
         monkeypatch.setattr(ThreadPoolExecutor, "submit", in_context)
 
