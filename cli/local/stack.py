@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -43,7 +44,8 @@ class EventSourceSpec:
 
 @dataclass
 class LocalStack:
-    """What creating a template produced: physical ids, routed functions, event sources, outputs."""
+    """What creating a template produced: physical ids, routed functions, event sources, outputs, and a
+    resolver of the template's intrinsics."""
 
     region: str
     account_id: str
@@ -54,6 +56,8 @@ class LocalStack:
     functions: dict[str, FunctionSpec] = field(default_factory=dict)
     event_sources: list[EventSourceSpec] = field(default_factory=list)
     outputs: dict[str, str] = field(default_factory=dict)
+    resolve: Callable[[Any], Any] | None = None
+    """Resolves intrinsics (`Ref`, `Fn::GetAtt`, `Fn::Sub`…) of the template to what was created here."""
 
     def client(self, service: str) -> Any:
         """A boto3 client for this stack's endpoint (moto's mock or server)."""

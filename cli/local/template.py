@@ -227,5 +227,7 @@ def create_stack(
     """Create every resource of a synthesized template in moto and resolve the template's outputs."""
     stack = LocalStack(region=region, account_id="", endpoint_url=endpoint_url)
     stack.account_id = stack.client("sts").get_caller_identity()["Account"]
-    _Builder(stack, template, stack_name, asset_dirs).build()
+    builder = _Builder(stack, template, stack_name, asset_dirs)
+    builder.build()
+    stack.resolve = builder.resolver.resolve
     return stack

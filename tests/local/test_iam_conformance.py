@@ -34,7 +34,6 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from cli.local.intrinsics import Resolver
 from cli.local.lambdas import RUNNING_AS, LambdaRouter, reset_process_caches
 from cli.local.runtime import ExecutionResult, LocalRuntime
 from shared.dal.runs import DynamoRunRegistry
@@ -159,7 +158,6 @@ class _Recorder:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.calls: list[ApiCall] = []
-        self.resolvers: list[Resolver] = []
         self.names: dict[str, str] = {}  # physical function name -> logical id
         self.scope: Scope | None = None
         self._install(monkeypatch)
@@ -170,13 +168,9 @@ class _Recorder:
 
     def _install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         recorder = self
-        init, call = Resolver.__init__, LambdaRouter.call
+        call = LambdaRouter.call
         make_api_call = BaseClient._make_api_call  # type: ignore[attr-defined]
         submit = ThreadPoolExecutor.submit
-
-        def capture_resolver(resolver: Resolver, *args: Any, **kwargs: Any) -> None:
-            init(resolver, *args, **kwargs)
-            recorder.resolvers.append(resolver)  # the runtime's own: it knows every created name
 
         def routed(router: LambdaRouter, name_or_arn: str, event: Any) -> Any:
             reset_process_caches()  # a cold start: this function builds its own clients and services
@@ -199,7 +193,6 @@ class _Recorder:
         def in_context(pool: ThreadPoolExecutor, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
             return submit(pool, contextvars.copy_context().run, fn, *args, **kwargs)
 
-        monkeypatch.setattr(Resolver, "__init__", capture_resolver)
         monkeypatch.setattr(LambdaRouter, "call", routed)
         monkeypatch.setattr(BaseClient, "_make_api_call", record_call)
         monkeypatch.setattr(ThreadPoolExecutor, "submit", in_context)
@@ -216,7 +209,8 @@ class _Recorder:
 
     def started(self, local: LocalRuntime) -> Callable[[Any], Any]:
         """Learn the stack's names and keys once the runtime has created it; returns its resolver."""
-        (resolver,) = self.resolvers
+        assert local.stack.resolve is not None
+        resolve = local.stack.resolve
         stack = local.stack
         self.names = {name: spec.logical_id for name, spec in stack.functions.items()}
         resources = local.template["Resources"]
@@ -224,17 +218,17 @@ class _Recorder:
         for logical_id, kind in stack.created.items():
             props = resources[logical_id].get("Properties", {})
             if kind == "AWS::S3::Bucket":
-                rules = resolver.resolve(props.get("BucketEncryption", {})).get(
+                rules = resolve(props.get("BucketEncryption", {})).get(
                     "ServerSideEncryptionConfiguration", []
                 )
                 keys = [r["ServerSideEncryptionByDefault"].get("KMSMasterKeyID") for r in rules]
                 if keys and keys[0]:
                     bucket_keys[stack.physical_ids[logical_id]] = str(keys[0])
             elif kind == "AWS::SQS::Queue" and props.get("KmsMasterKeyId"):
-                arn = resolver.resolve({"Fn::GetAtt": [logical_id, "Arn"]})
-                queue_keys[str(arn)] = str(resolver.resolve(props["KmsMasterKeyId"]))
+                arn = resolve({"Fn::GetAtt": [logical_id, "Arn"]})
+                queue_keys[str(arn)] = str(resolve(props["KmsMasterKeyId"]))
         self.scope = Scope(stack.region, stack.account_id, Encryption(bucket_keys, queue_keys))
-        return resolver.resolve
+        return resolve
 
 
 # --- the flow -------------------------------------------------------------------------------------------
