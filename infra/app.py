@@ -1,6 +1,14 @@
 """The CDK app: `python -m infra.app` (what `cdk synth` runs) and `synth_template` (tests, local runtime).
 
 Stage and names come from CDK context (`-c stage=prod -c project=p4p`), with cdk.json's context as defaults.
+Two more context values are deployment settings a plan reviews before its first deploy:
+
+- `retention_days`: how long the ledger's monthly backups, statements' old versions, payment files (their
+  Object Lock in prod) and the log groups and access logs are kept. cdk.json maps it by stage (prod 2557 days,
+  seven years; dev 30); `-c retention_days=3653` sets it for the stage being deployed.
+- `member_id_pattern`: the regex of the plan's member ids, masked in every log group (default `SYN\\d{8}`, the
+  ids `p4p generate` makes). At most 200 characters, no parentheses, quotes or colons (CloudWatch Logs'
+  custom data identifier rules); synthesis refuses one it would not take.
 """
 
 from __future__ import annotations
@@ -43,7 +51,7 @@ def build_app(
     project = str(app.node.try_get_context("project") or "p4p")
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
-    config = StageConfig(stage=stage, project=project)
+    config = StageConfig.from_context(stage, project, app.node.try_get_context)
     P4PStack(
         app,
         stack_name({"project": project, "stage": stage}),
