@@ -91,6 +91,13 @@ def refill_key(day: date, quarterly: bool) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def refill_window_start(key: str) -> date:
+    """First day of a refill window key."""
+    year = int(key[:4])
+    first_month = (int(key[6]) - 1) * 3 + 1 if key[5] == "Q" else int(key[5:7])
+    return date(year, first_month, 1)
+
+
 def refill_window_end(key: str) -> date:
     """Last day of a refill window key."""
     year = int(key[:4])

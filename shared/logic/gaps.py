@@ -194,18 +194,22 @@ def _refills(ctx: _Context, action: ActionDefinition, found: list[Occurrence]) -
     return [_gap(ctx, action, period, occurrence, due=refill_window_end(period))]
 
 
+def _holds(occurrence: Occurrence, day: date) -> bool:
+    first, last = occurrence.window_start, occurrence.due_date
+    return first is not None and last is not None and first <= day <= last
+
+
 def _adherence(ctx: _Context, action: ActionDefinition, found: list[Occurrence]) -> list[Gap]:
     period = str(ctx.year)
     if not _covered(ctx.view.spans, action, ctx.year_start, ctx.year_end) or not ctx.eligible(action):
         return [_not_applicable(ctx, action, period)]
+    # Adherence counts every fill, whether or not it confirmed an attested prescription.
     fills = [
         (e.action_date, e.days_supply or 0)
-        for o in found
-        for e in o.evidence
+        for e in ctx.view.by_action.get(action.code, ())
         if e.source is EvidenceSource.PHARMACY_CLAIM and e.action_date.year == ctx.year
     ]
-    month = refill_key(ctx.today, quarterly=False)
-    current = next((o for o in found if o.period == month), None)
+    current = next((o for o in found if _holds(o, ctx.today)), None)
     if not fills:
         return [_gap(ctx, action, period, current, due=ctx.year_end)]
     start = min(d for d, _ in fills)

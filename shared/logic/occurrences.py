@@ -23,11 +23,14 @@ from shared.logic.counting import (
     improved,
     reading,
     refill_key,
+    refill_window_end,
+    refill_window_start,
     series_complete,
     valid_doses,
     window_bounds,
 )
 from shared.logic.dates import month_of
+from shared.logic.eligibility import span_on
 from shared.models.actions import Step
 from shared.models.evidence import CONDITION_PREFIX, Evidence, EvidenceSource
 from shared.models.members import EligibilitySpan, MemberFacts, MemberProfile
@@ -167,15 +170,11 @@ def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
         return _recaptures(view, action, items)
     if per is FrequencyPer.DATE_OF_SERVICE:
         return _dates_of_service(action, items)
+    if action.prescription_windows:
+        return _prescriptions(view, action, items)
     groups: dict[str, list[Evidence]] = defaultdict(list)
     for item in items:
-        if per is FrequencyPer.QUARTER:
-            key = refill_key(item.action_date, quarterly=True)
-        elif per in (FrequencyPer.MONTH, FrequencyPer.PRESCRIPTION):
-            key = refill_key(item.action_date, quarterly=False)
-        else:
-            key = str(item.action_date.year)
-        groups[key].append(item)
+        groups[str(item.action_date.year)].append(item)
     return [
         Occurrence(period=k, completions=first_completions(action, v), evidence=tuple(v))
         for k, v in sorted(groups.items())
@@ -206,6 +205,89 @@ def _dates_of_service(action: ActionDefinition, items: Sequence[Evidence]) -> li
             )
         )
         previous = result or previous
+    return found
+
+
+@dataclass
+class _Prescribed:
+    """One earning window of a medication action: the prescriptions written in it and the one fill that
+    confirmed one of them."""
+
+    key: str
+    first: date
+    last: date
+    items: list[Evidence] = field(default_factory=list)
+    fill: Evidence | None = None
+
+
+def _written_by_assigned_clinic(view: MemberView, item: Evidence) -> bool:
+    # Q10: only the assigned clinic's prescriptions earn, so no other clinic's can open a window or use
+    # up the fill that confirms the assigned clinic's own.
+    span = span_on(view.spans, item.action_date)
+    return span is not None and span.clinic_id == item.attesting_clinic_id
+
+
+def _confirming_fill(
+    action: ActionDefinition, prescription: Evidence, fills: Sequence[Evidence], used: set[str]
+) -> Evidence | None:
+    """The first fill not yet used dispensed on the prescription date or within `dispense_within_days`
+    after it (those of the prescription's window, or of the fill's when the prescription has no supply)."""
+    longest = max(w.dispense_within_days for w in action.prescription_windows)
+    for fill in fills:
+        days = (fill.action_date - prescription.action_date).days
+        if days > longest:
+            break
+        if days < 0 or fill.evidence_id in used:
+            continue
+        window = action.prescription_window(prescription.days_supply or fill.days_supply)
+        if days <= window.dispense_within_days:
+            return fill
+    return None
+
+
+def _prescriptions(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+    """Medication Management: the assigned clinic's first prescription in a calendar month or quarter
+    (as its window says, by days supply) opens that window; later ones in it join it, so it earns once.
+    Each window takes the first unused fill that may confirm one of its prescriptions, wherever the fill
+    falls, so a fill confirms one prescription only; fills that confirm none belong to no occurrence."""
+    by_date = sorted(items, key=lambda e: (e.action_date, e.evidence_id))
+    fills = [e for e in by_date if e.source.confirms]
+    written = [
+        e
+        for e in by_date
+        if e.source is EvidenceSource.ATTESTATION
+        and e.step is action.first_step
+        and _written_by_assigned_clinic(view, e)
+    ]
+    used: set[str] = set()
+    windows: list[_Prescribed] = []
+    for prescription in written:
+        window = next((w for w in windows if w.first <= prescription.action_date <= w.last), None)
+        fill = None
+        if window is None or window.fill is None:
+            fill = _confirming_fill(action, prescription, fills, used)
+            if fill is not None:
+                used.add(fill.evidence_id)
+        if window is None:
+            supply = prescription.days_supply or (fill.days_supply if fill else None)
+            rule = action.prescription_window(supply)
+            key = refill_key(prescription.action_date, quarterly=rule.quarterly)
+            window = _Prescribed(key=key, first=refill_window_start(key), last=refill_window_end(key))
+            windows.append(window)
+        window.items.append(prescription)
+        window.fill = window.fill or fill
+    found = []
+    for window in windows:
+        evidence = (*window.items, window.fill) if window.fill else tuple(window.items)
+        found.append(
+            Occurrence(
+                period=window.key,
+                completions=first_completions(action, evidence),
+                evidence=evidence,
+                due_date=window.last,
+                window_start=window.first,
+            )
+        )
     return found
 
 

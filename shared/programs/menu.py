@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from itertools import pairwise
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -28,6 +29,9 @@ class FrequencyPer(StrEnum):
     QUARTER = "quarter"
     PRESCRIPTION = "prescription"
     YEAR_PER_CONDITION = "year_per_condition"
+
+
+_PRESCRIPTION_FREQUENCIES = frozenset({FrequencyPer.MONTH, FrequencyPer.QUARTER, FrequencyPer.PRESCRIPTION})
 
 
 class Frequency(_Frozen):
@@ -194,6 +198,34 @@ class RequiredTest(_Frozen):
         return (*self.any_of, *self.together)
 
 
+class PrescriptionWindow(_Frozen):
+    """How a Medication Management prescription earns. A prescription the assigned clinic attests, of a
+    days supply in [`days_supply_min`, `days_supply_max`], opens the calendar `per` (month or quarter)
+    it was written in, which earns each step once; a fill dispensed on the prescription date or up to
+    `dispense_within_days` days after it confirms it, in whichever month or quarter the fill falls."""
+
+    per: FrequencyPer
+    days_supply_min: int = Field(default=1, ge=1)
+    days_supply_max: int = Field(default=365, ge=1)
+    dispense_within_days: int = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _calendar(self) -> PrescriptionWindow:
+        if self.per not in (FrequencyPer.MONTH, FrequencyPer.QUARTER):
+            raise ValueError("a prescription window is a month or a quarter")
+        if self.days_supply_min > self.days_supply_max:
+            raise ValueError("days_supply_min is above days_supply_max")
+        return self
+
+    @property
+    def quarterly(self) -> bool:
+        return self.per is FrequencyPer.QUARTER
+
+    def holds(self, days: int) -> bool:
+        """True when a prescription of `days` days supply has this window."""
+        return self.days_supply_min <= days <= self.days_supply_max
+
+
 class ActionDefinition(_Frozen):
     """One row of an action menu."""
 
@@ -215,6 +247,9 @@ class ActionDefinition(_Frozen):
     days_supply_min: int | None = Field(default=None, ge=1)
     days_supply_max: int | None = Field(default=None, ge=1)
     due_days_after_condition: int | None = Field(default=None, ge=1)
+    prescription_windows: tuple[PrescriptionWindow, ...] = Field(
+        default=(), description="medication: the windows prescriptions earn in, by days supply"
+    )
     tags: tuple[Tag, ...] = ()
     requires: tuple[RequiredTest, ...] = Field(
         default=(), description="tests that must all be found before a confirming record completes it"
@@ -238,7 +273,20 @@ class ActionDefinition(_Frozen):
             raise ValueError(f"{self.code}: recapture needs condition code sets")
         if Step.DIAGNOSIS in self.steps:
             raise ValueError(f"{self.code}: diagnosis is not an SVU step")
+        self._check_prescription_windows()
         return self
+
+    def _check_prescription_windows(self) -> None:
+        windows, per = self.prescription_windows, self.frequency.per
+        if (self.category.value == "medication") != bool(windows):
+            raise ValueError(f"{self.code}: prescription windows are for, and needed by, medication actions")
+        if per in _PRESCRIPTION_FREQUENCIES and not windows:
+            raise ValueError(f"{self.code}: a {per.value} frequency counts prescriptions: name their windows")
+        if per is not FrequencyPer.PRESCRIPTION and any(w.per is not per for w in windows):
+            raise ValueError(f"{self.code}: frequency {per.value}: its prescriptions earn per {per.value}")
+        ranges = sorted((w.days_supply_min, w.days_supply_max) for w in windows)
+        if any(low <= high for (_, high), (low, _) in pairwise(ranges)):
+            raise ValueError(f"{self.code}: prescription windows overlap in days supply")
 
     def procedure_codes(self) -> frozenset[str]:
         """CPT/HCPCS codes whose claim lines evidence the action (they share the `hcpcs_code` column)."""
@@ -266,6 +314,16 @@ class ActionDefinition(_Frozen):
             return self.days_supply_min is None
         low, high = self.days_supply_min or 1, self.days_supply_max or 365
         return low <= days <= high
+
+    def prescription_window(self, days: int | None) -> PrescriptionWindow:
+        """The window of a prescription of `days` days supply: the first one when the supply is unknown
+        or held by none (a prescription is taken for the shortest until a fill says otherwise)."""
+        windows = self.prescription_windows
+        if days is not None:
+            found = next((w for w in windows if w.holds(days)), None)
+            if found is not None:
+                return found
+        return windows[0]
 
     @property
     def first_step(self) -> Step:

@@ -126,6 +126,11 @@ def _action(raw, code):
         ),
         lambda p: _action(p, "CIS DTaP").pop("doses"),
         lambda p: p["rate_cards"][0]["svu"]["AWV"].update(schedule="-1"),
+        lambda p: _action(p, "STA-RFL-30").pop("prescription_windows"),
+        lambda p: _action(p, "STA-RFL-30")["prescription_windows"][0].update(per="quarter"),
+        lambda p: _action(p, "BCS-E").update(
+            prescription_windows=[{"per": "month", "dispense_within_days": 30}]
+        ),
     ],
 )
 def test_program_files_with_a_broken_reference_or_price_are_refused(change):
