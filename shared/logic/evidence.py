@@ -257,13 +257,15 @@ def claim_evidence(
 def attestation_evidence(
     attestations: pl.DataFrame, actions: Iterable[ActionDefinition], *, file_id: str
 ) -> list[Evidence]:
-    """One evidence item per attestation of a known action and one of its steps."""
+    """One evidence item per attestation of a known action and one of its steps. A prescription may
+    state its `days_supply` (it decides whether SPC/SPD count it monthly or quarterly)."""
     steps = {a.code: set(a.steps) for a in actions}
     found = []
     for row in attestations.iter_rows(named=True):
         action = ActionCode(str(row["action_code"]))
         if action not in steps or row["step"] not in {s.value for s in steps[action]}:
             continue
+        supply = row.get("days_supply")
         found.append(
             Evidence(
                 member_id=str(row["member_id"]),
@@ -277,6 +279,7 @@ def attestation_evidence(
                 result_value=row.get("result_value") or None,
                 attestation_id=str(row["attestation_id"]),
                 attesting_clinic_id=str(row["clinic_id"]),
+                days_supply=int(supply) if supply not in (None, "") else None,
             )
         )
     return found

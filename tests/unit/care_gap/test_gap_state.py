@@ -150,3 +150,15 @@ def test_refill_gap_is_the_current_window():
     # THEN it is the second quarter's, open, due at quarter end
     gap = found[("STA-RFL-90", "2026-Q2")]
     assert gap.status is GapStatus.OPEN and gap.due_date == date(2026, 6, 30)
+
+
+def test_statin_gap_shows_the_quarter_a_90_day_prescription_opened():
+    # GIVEN a diabetic woman short of 80 % adherence, whose clinic attests a 90-day statin prescription
+    diabetic = diagnosis("Diabetes", date(2025, 12, 1))
+    prescription = attest("SPD", Step.PRESCRIBE, date(2026, 3, 18)).model_copy(update={"days_supply": 90})
+    evidence = (diabetic, _statin(date(2026, 1, 1), 30), prescription)
+    # WHEN the SPD gap is built two days later
+    gap = gaps(*evidence, birth=date(1970, 1, 1), as_of=date(2026, 3, 20), only=["SPD"])[("SPD", "2026")]
+    # THEN the quarter's prescription is done and its dispense comes next
+    assert gap.status is GapStatus.OPEN and gap.next_action is Step.DISPENSE
+    assert [s.step for s in gap.completed_steps] == [Step.PRESCRIBE]

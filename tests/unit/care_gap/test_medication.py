@@ -4,11 +4,14 @@ dispensed within the prescription's window, whichever month or quarter the fill 
 
 from datetime import date
 
+import polars as pl
+
 from shared.logic.awards import member_awards
+from shared.logic.evidence import attestation_evidence
 from shared.models.actions import LineOfBusiness, Sex, Step
 from shared.models.evidence import EvidenceSource
 from shared.models.members import MemberFacts
-from tests.unit.care_gap.factories import CATALOG, attest, clinic, diagnosis, item, profile, span
+from tests.unit.care_gap.factories import CATALOG, PROGRAM, attest, clinic, diagnosis, item, profile, span
 
 CLINICS = {"C1": clinic("C1"), "C2": clinic("C2")}
 STATIN = "00071015523"
@@ -106,3 +109,69 @@ def test_a_fill_after_the_prescriptions_window_does_not_confirm_it():
     # WHEN the awards are computed
     # THEN only the prescription is paid
     assert earned(awards(renewal, late)) == [("2026-03", "prescribe", "2026-03")]
+
+
+def spc(*evidence):
+    return awards(diagnosis("ASCVD", date(2025, 11, 1)), *evidence)
+
+
+def test_statin_therapy_earns_once_a_quarter_for_90_day_prescriptions_and_once_a_month_for_30_day_ones():
+    # GIVEN C1's SPC prescriptions on January 10 and February 10, filled two days later, 90- or 30-day
+    def member(supply):
+        return [
+            e
+            for day in (date(2026, 1, 10), date(2026, 2, 10))
+            for e in (attest("SPC", Step.PRESCRIBE, day), fill("SPC", day.replace(day=12), supply))
+        ]
+
+    # WHEN the awards are computed
+    quarterly, monthly = spc(*member(90)), spc(*member(30))
+    # THEN the 90-day ones earn each step once in the quarter, the 30-day ones once in each month
+    assert earned(quarterly) == [("2026-Q1", "dispense", "2026-01"), ("2026-Q1", "prescribe", "2026-01")]
+    assert sorted({e.period for e in monthly}) == ["2026-01", "2026-02"] and len(monthly) == 4
+
+
+def test_a_90_day_prescription_counts_quarterly_from_the_attestation_before_its_fill_is_known():
+    # GIVEN C1's SPC prescription attested with a 90-day supply on March 30, its fill not yet known
+    prescription = attest("SPC", Step.PRESCRIBE, date(2026, 3, 30)).model_copy(update={"days_supply": 90})
+    # WHEN the awards are computed, and again once its fill of May 29 (60 days later) is known
+    before = spc(prescription)
+    after = spc(prescription, fill("SPC", date(2026, 5, 29), 90))
+    # THEN it earns in the first quarter, and the fill, inside a 90-day window, is that quarter's dispense
+    assert earned(before) == [("2026-Q1", "prescribe", "2026-03")]
+    assert earned(after) == [("2026-Q1", "dispense", "2026-05"), ("2026-Q1", "prescribe", "2026-03")]
+
+
+def test_a_30_day_prescription_inside_a_90_day_ones_quarter_earns_nothing_more():
+    # GIVEN a 30-day SPC prescription in January, a 90-day one in February and a 30-day one in March
+    evidence = [
+        attest("SPC", Step.PRESCRIBE, date(2026, 1, 5)),
+        fill("SPC", date(2026, 1, 6), 30),
+        attest("SPC", Step.PRESCRIBE, date(2026, 2, 5)),
+        fill("SPC", date(2026, 2, 6), 90),
+        attest("SPC", Step.PRESCRIBE, date(2026, 3, 5)),
+        fill("SPC", date(2026, 3, 6), 30),
+    ]
+    # WHEN the awards are computed
+    entries = spc(*evidence)
+    # THEN January's month and February's quarter earn; March's falls inside that quarter and earns nothing
+    assert sorted({e.period for e in entries}) == ["2026-01", "2026-Q1"] and len(entries) == 4
+
+
+def test_an_attested_prescription_carries_the_days_supply_the_app_sends():
+    # GIVEN two SPC prescribe attestations, one stating a 90-day supply
+    rows = pl.DataFrame(
+        {
+            "attestation_id": ["A1", "A2"],
+            "clinic_id": ["C1", "C1"],
+            "member_id": ["M1", "M1"],
+            "action_code": ["SPC", "SPC"],
+            "step": ["prescribe", "prescribe"],
+            "action_date": [date(2026, 3, 30), date(2026, 3, 30)],
+            "days_supply": [90, None],
+        }
+    )
+    # WHEN evidence is extracted
+    found = attestation_evidence(rows, PROGRAM.actions, file_id="att")
+    # THEN the stated supply is kept (it decides the prescription's window), the other has none
+    assert [(e.attestation_id, e.days_supply) for e in found] == [("A1", 90), ("A2", None)]
