@@ -21,7 +21,7 @@ REPLICATION_REASON = (
 
 
 class Storage(Construct):
-    """Three KMS keys (S3 data, DynamoDB, messaging/logs), four buckets, three tables and their backups."""
+    """Three KMS keys (S3 data, DynamoDB, messaging/logs), five buckets, three tables and their backups."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig) -> None:
         super().__init__(scope, construct_id)
@@ -34,7 +34,12 @@ class Storage(Construct):
         self.access_logs_bucket = self._build_access_logs_bucket()
         self.landing_bucket = self._build_bucket("LandingBucket", "landing/")
         self.curated_bucket = self._build_bucket("CuratedBucket", "curated/")
-        self.reports_bucket = self._build_bucket("ReportsBucket", "reports/")
+        # Statements are rewritten when a run is recalculated: the versions they replace are kept as long as
+        # the ledger's history, so any statement a clinic was ever shown can be produced again.
+        self.reports_bucket = self._build_bucket(
+            "ReportsBucket", "reports/", noncurrent_days=config.retention_days
+        )
+        self.payments_bucket = self._build_payments_bucket()
         self.tables: dict[str, dynamodb.Table] = {
             spec.logical_name: self._build_table(spec) for spec in ALL_TABLES
         }
@@ -105,7 +110,14 @@ class Storage(Construct):
             versioned=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=self._config.removal_policy,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(400 if self._config.is_prod else 30))],
+            # Access logs are audit logs: kept for the stage's retention. An expired log object becomes a
+            # noncurrent version (the bucket is versioned); it goes a day later rather than never.
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=self._config.retention,
+                    noncurrent_version_expiration=Duration.days(1),
+                )
+            ],
         )
         _pin_logical_id(bucket, "AccessLogsBucket")
         Validations.of(bucket).acknowledge(
@@ -123,7 +135,17 @@ class Storage(Construct):
         )
         return bucket
 
-    def _build_bucket(self, construct_id: str, log_prefix: str) -> s3.Bucket:
+    def _build_bucket(
+        self,
+        construct_id: str,
+        log_prefix: str,
+        *,
+        noncurrent_days: int | None = None,
+        object_lock: s3.ObjectLockRetention | None = None,
+    ) -> s3.Bucket:
+        # Landing and curated data is re-derivable from the plan's files: a year of old versions is enough.
+        if noncurrent_days is None:
+            noncurrent_days = 365 if self._config.is_prod else 30
         bucket = s3.Bucket(
             self,
             construct_id,
@@ -140,13 +162,45 @@ class Storage(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(
                     abort_incomplete_multipart_upload_after=Duration.days(7),
-                    noncurrent_version_expiration=Duration.days(365 if self._config.is_prod else 30),
+                    noncurrent_version_expiration=Duration.days(noncurrent_days),
                 )
             ],
+            object_lock_enabled=True if object_lock else None,
+            object_lock_default_retention=object_lock,
         )
         _pin_logical_id(bucket, construct_id)
         Validations.of(bucket).acknowledge(
             Acknowledgment(id="HIPAA.Security-S3BucketReplicationEnabled", reason=REPLICATION_REASON)
+        )
+        return bucket
+
+    def _build_payments_bucket(self) -> s3.Bucket:
+        """Finance's payment files: written once, and in prod locked for the stage's retention.
+
+        COMPLIANCE, not GOVERNANCE: a payment file is the record of money sent, so no one (root included)
+        may shorten its lock or delete it; a wrong file is corrected by a new file, never by rewriting one.
+        Dev has no Object Lock, so a dev stack and its bucket can be torn down.
+        """
+        lock = s3.ObjectLockRetention.compliance(self._config.retention) if self._config.is_prod else None
+        bucket = self._build_bucket(
+            "PaymentsBucket", "payments/", noncurrent_days=self._config.retention_days, object_lock=lock
+        )
+        # A write must carry If-None-Match, so an existing key is never overwritten, by any principal.
+        # ObjectCreationOperation is false for CreateMultipartUpload and UploadPart(Copy), which take no
+        # conditional header; CompleteMultipartUpload is checked like PutObject (S3's "Enforce conditional
+        # writes" guide). CopyObject into the bucket is refused too: a payment file is never a copy.
+        bucket.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="DenyWritesWithoutIfNoneMatch",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:PutObject"],
+                resources=[bucket.arn_for_objects("*")],
+                conditions={
+                    "Null": {"s3:if-none-match": "true"},
+                    "Bool": {"s3:ObjectCreationOperation": "true"},
+                },
+            )
         )
         return bucket
 
@@ -174,7 +228,10 @@ class Storage(Construct):
         return table
 
     def _build_backup_plan(self) -> None:
-        retention = Duration.days(35 if self._config.is_prod else 7)
+        # Daily backups keep the last weeks restorable next to PITR. In prod a backup on the first of each
+        # month is kept for the stage's retention (seven years unless the plan says otherwise), so the
+        # Ledger's history outlives a lost or rewritten table by as long as the payment files it explains.
+        daily = Duration.days(35 if self._config.is_prod else 7)
         vault = backup.BackupVault(
             self, "BackupVault", encryption_key=self.table_key, removal_policy=self._config.removal_policy
         )
@@ -183,9 +240,17 @@ class Storage(Construct):
             backup.BackupPlanRule(
                 rule_name="Daily",
                 schedule_expression=events.Schedule.cron(hour="3", minute="0"),
-                delete_after=retention,
+                delete_after=daily,
             )
         )
+        if self._config.is_prod:
+            plan.add_rule(
+                backup.BackupPlanRule(
+                    rule_name="Monthly",
+                    schedule_expression=events.Schedule.cron(day="1", hour="5", minute="0"),
+                    delete_after=self._config.retention,
+                )
+            )
         selection = plan.add_selection(
             "Tables",
             resources=[backup.BackupResource.from_dynamo_db_table(table) for table in self.tables.values()],
