@@ -28,6 +28,14 @@ class Synthesized:
     def of_type(self, resource_type: str) -> dict[str, Any]:
         return {k: v for k, v in self.resources.items() if v["Type"] == resource_type}
 
+    def paths(self) -> dict[str, str]:
+        """Logical id -> construct path (`p4p-dev/PaymentRuns/Monthly/Logs/Resource`), to name findings."""
+        return {
+            str(cdk.Stack.of(node).resolve(node.logical_id)): node.node.path
+            for node in self.app.node.find_all()
+            if isinstance(node, cdk.CfnResource)
+        }
+
 
 def _synthesize(stage: str, outdir: str) -> Synthesized:
     app = build_app({"stage": stage}, package_assets=False, nag=False, outdir=outdir)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk.assertions import Match
 
@@ -10,7 +12,22 @@ from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.xdist_group("infra")
 
-DATA_BUCKETS = ("LandingBucket", "CuratedBucket", "ReportsBucket")
+DATA_BUCKETS = ("LandingBucket", "CuratedBucket", "ReportsBucket", "PaymentsBucket")
+RETENTION_DAYS = {"dev": 30, "prod": 2557}
+
+
+def _bucket_statements(synth: Synthesized, bucket: str) -> list[dict[str, Any]]:
+    return [
+        s
+        for p in synth.of_type("AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": bucket}
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def _lifecycle(synth: Synthesized, bucket: str) -> dict[str, Any]:
+    [rule] = synth.resources[bucket]["Properties"]["LifecycleConfiguration"]["Rules"]
+    return dict(rule)
 
 
 def test_every_kms_key_rotates_and_data_stores_use_separate_keys(dev: Synthesized) -> None:
@@ -53,17 +70,12 @@ def test_data_buckets_are_versioned_private_kms_encrypted_and_logged(dev: Synthe
 
 @pytest.mark.parametrize("bucket", (*DATA_BUCKETS, "AccessLogsBucket"))
 def test_every_bucket_denies_requests_without_tls(dev: Synthesized, bucket: str) -> None:
-    # GIVEN the bucket policies of the stack
-    policies = [
-        p["Properties"]["PolicyDocument"]["Statement"]
-        for p in dev.of_type("AWS::S3::BucketPolicy").values()
-        if p["Properties"]["Bucket"] == {"Ref": bucket}
-    ]
+    # GIVEN the bucket policy statements of the bucket
+    statements = _bucket_statements(dev, bucket)
 
     # WHEN we look for a deny on insecure transport
     denies = [
         s
-        for statements in policies
         for s in statements
         if s["Effect"] == "Deny"
         and s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport") == "false"
@@ -71,6 +83,94 @@ def test_every_bucket_denies_requests_without_tls(dev: Synthesized, bucket: str)
 
     # THEN the bucket has one
     assert denies
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_access_logs_and_old_statement_versions_follow_the_stage_retention(
+    request: pytest.FixtureRequest, stage: str
+) -> None:
+    # GIVEN the lifecycle rules of the access-log bucket and the reports bucket
+    synth: Synthesized = request.getfixturevalue(stage)
+    access_logs, reports = _lifecycle(synth, "AccessLogsBucket"), _lifecycle(synth, "ReportsBucket")
+
+    # WHEN / THEN access logs expire after the stage's retention, and a rewritten statement's old version
+    # (a recalculated run) is kept that long too
+    assert access_logs["ExpirationInDays"] == RETENTION_DAYS[stage]
+    assert reports["NoncurrentVersionExpiration"] == {"NoncurrentDays": RETENTION_DAYS[stage]}
+    assert "ExpirationInDays" not in reports
+
+
+def test_prod_payment_files_are_locked_in_compliance_mode_for_the_retention(prod: Synthesized) -> None:
+    # GIVEN the prod payments bucket
+    props = prod.resources["PaymentsBucket"]["Properties"]
+
+    # WHEN we read its Object Lock configuration
+    lock = props["ObjectLockConfiguration"]
+
+    # THEN every new payment file is locked, for everyone, for seven years; and the bucket is retained
+    assert props["ObjectLockEnabled"] is True
+    assert lock == {
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": RETENTION_DAYS["prod"]}},
+    }
+    assert prod.resources["PaymentsBucket"]["DeletionPolicy"] == "Retain"
+
+
+def test_dev_payments_bucket_is_versioned_without_object_lock(dev: Synthesized) -> None:
+    # GIVEN the dev payments bucket
+    bucket = dev.resources["PaymentsBucket"]
+
+    # WHEN / THEN it can be torn down: versioned, but nothing locked
+    assert bucket["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "ObjectLockEnabled" not in bucket["Properties"]
+    assert "ObjectLockConfiguration" not in bucket["Properties"]
+    assert bucket["DeletionPolicy"] == "Delete"
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_payments_bucket_refuses_a_write_without_if_none_match(
+    request: pytest.FixtureRequest, stage: str
+) -> None:
+    # GIVEN the payments bucket's policy
+    synth: Synthesized = request.getfixturevalue(stage)
+    statements = _bucket_statements(synth, "PaymentsBucket")
+
+    # WHEN we find the statements about PutObject
+    [deny] = [s for s in statements if s["Action"] == "s3:PutObject"]
+
+    # THEN anyone's object creation (PutObject, CompleteMultipartUpload) without If-None-Match is denied
+    # on every key, while multipart parts (ObjectCreationOperation false) take no conditional header
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == {"AWS": "*"}
+    assert deny["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": ["PaymentsBucket", "Arn"]}, "/*"]]}
+    assert deny["Condition"] == {
+        "Null": {"s3:if-none-match": "true"},
+        "Bool": {"s3:ObjectCreationOperation": "true"},
+    }
+    assert not any(s["Effect"] == "Allow" for s in statements)
+
+
+def test_prod_backup_plan_keeps_a_monthly_backup_for_the_retention(prod: Synthesized) -> None:
+    # GIVEN the prod backup plan
+    [plan] = prod.of_type("AWS::Backup::BackupPlan").values()
+
+    # WHEN we read its rules by name
+    rules = {r["RuleName"]: r for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"]}
+
+    # THEN the daily rule stays, and the first of each month is kept seven years
+    assert rules["Daily"]["Lifecycle"] == {"DeleteAfterDays": 35}
+    assert rules["Monthly"]["ScheduleExpression"] == "cron(0 5 1 * ? *)"
+    assert rules["Monthly"]["Lifecycle"] == {"DeleteAfterDays": RETENTION_DAYS["prod"]}
+
+
+def test_dev_backup_plan_keeps_only_a_week_of_dailies(dev: Synthesized) -> None:
+    # GIVEN the dev backup plan
+    [plan] = dev.of_type("AWS::Backup::BackupPlan").values()
+
+    # WHEN / THEN a throwaway stack keeps no long-lived backups
+    assert [(r["RuleName"], r["Lifecycle"]) for r in plan["Properties"]["BackupPlan"]["BackupPlanRule"]] == [
+        ("Daily", {"DeleteAfterDays": 7})
+    ]
 
 
 def test_tables_follow_the_shared_key_schema_with_pitr_on_demand_and_cmk(dev: Synthesized) -> None:
