@@ -130,11 +130,30 @@ def _not_applicable(ctx: _Context, action: ActionDefinition, period: str) -> Gap
     return Gap(**ctx.base(action, period), status=GapStatus.NOT_APPLICABLE)
 
 
+def _condition_dates(ctx: _Context, action: ActionDefinition, year: int) -> list[date]:
+    return [
+        d for n in action.eligibility.conditions for d in ctx.view.conditions.get(n, ()) if d.year == year
+    ]
+
+
 def _annual(ctx: _Context, action: ActionDefinition, found: list[Occurrence]) -> list[Gap]:
+    gaps = [_annual_gap(ctx, action, found)]
+    days = action.due_days_after_condition
+    if days is not None and ctx.as_of.year == ctx.year:
+        # A condition late last year is still due this year (OMW: a November fracture has until May):
+        # its gap stays on the registry until its window closes, as its evidence still earns.
+        last_year = _condition_dates(ctx, action, ctx.year - 1)
+        if last_year and ctx.as_of <= max(last_year) + timedelta(days=days):
+            before = _Context(ctx.view, ctx.program, ctx.track, ctx.as_of, ctx.year - 1)
+            gaps.append(_annual_gap(before, action, found))
+    return gaps
+
+
+def _annual_gap(ctx: _Context, action: ActionDefinition, found: list[Occurrence]) -> Gap:
     period = str(ctx.year)
     starts = _covered(ctx.view.spans, action, ctx.year_start, ctx.year_end)
     if not starts or not ctx.eligible(action):
-        return [_not_applicable(ctx, action, period)]
+        return _not_applicable(ctx, action, period)
     occurrence = next((o for o in found if o.period == period), None)
     due: date = ctx.year_end
     tags: tuple[str, ...] = ()
@@ -143,15 +162,10 @@ def _annual(ctx: _Context, action: ActionDefinition, found: list[Occurrence]) ->
         if enrolled is not None and enrolled.year == ctx.year:
             due, tags = enrolled + timedelta(days=tag.within_days_of_enrollment), (tag.name,)
     if action.due_days_after_condition is not None:
-        dates = [
-            d
-            for n in action.eligibility.conditions
-            for d in ctx.view.conditions.get(n, ())
-            if d.year == ctx.year
-        ]
+        dates = _condition_dates(ctx, action, ctx.year)
         if dates:
             due = max(dates) + timedelta(days=action.due_days_after_condition)
-    return [_gap(ctx, action, period, occurrence, due=due, opens=min(starts), tags=tags)]
+    return _gap(ctx, action, period, occurrence, due=due, opens=min(starts), tags=tags)
 
 
 def _first_enrollment(spans: Iterable[EligibilitySpan], lob: object) -> date | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from itertools import product
 
 from shared.logic.counting import (
@@ -172,12 +172,34 @@ def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
         return _dates_of_service(action, items)
     if action.prescription_windows:
         return _prescriptions(view, action, items)
+    if action.due_days_after_condition is not None:
+        return _after_condition(view, action, items)
     groups: dict[str, list[Evidence]] = defaultdict(list)
     for item in items:
         groups[str(item.action_date.year)].append(item)
     return [
         Occurrence(period=k, completions=first_completions(action, v), evidence=tuple(v))
         for k, v in sorted(groups.items())
+    ]
+
+
+def _after_condition(
+    view: MemberView, action: ActionDefinition, items: Sequence[Evidence]
+) -> list[Occurrence]:
+    """Actions due within days of a condition (OMW: 180 days after a fracture): evidence counts only from
+    a condition's date through `due_days_after_condition` days after it, in the year of the earliest such
+    condition (so a test early next year closes a late fracture's gap); other evidence counts for nothing."""
+    assert action.due_days_after_condition is not None
+    within = timedelta(days=action.due_days_after_condition)
+    starts = sorted(d for name in action.eligibility.conditions for d in view.conditions.get(name, ()))
+    groups: dict[int, list[Evidence]] = defaultdict(list)
+    for item in items:
+        start = next((d for d in starts if d <= item.action_date <= d + within), None)
+        if start is not None:
+            groups[start.year].append(item)
+    return [
+        Occurrence(period=str(year), completions=first_completions(action, group), evidence=tuple(group))
+        for year, group in sorted(groups.items())
     ]
 
 

@@ -246,7 +246,9 @@ class ActionDefinition(_Frozen):
     results: ResultScale | None = None
     days_supply_min: int | None = Field(default=None, ge=1)
     days_supply_max: int | None = Field(default=None, ge=1)
-    due_days_after_condition: int | None = Field(default=None, ge=1)
+    due_days_after_condition: int | None = Field(
+        default=None, ge=1, description="evidence counts from the condition's date through this many days"
+    )
     prescription_windows: tuple[PrescriptionWindow, ...] = Field(
         default=(), description="medication: the windows prescriptions earn in, by days supply"
     )
@@ -273,6 +275,10 @@ class ActionDefinition(_Frozen):
             raise ValueError(f"{self.code}: recapture needs condition code sets")
         if Step.DIAGNOSIS in self.steps:
             raise ValueError(f"{self.code}: diagnosis is not an SVU step")
+        if self.due_days_after_condition is not None and (
+            per is not FrequencyPer.CALENDAR_YEAR or not self.eligibility.conditions
+        ):
+            raise ValueError(f"{self.code}: days after a condition need a yearly action with a condition")
         self._check_prescription_windows()
         return self
 
