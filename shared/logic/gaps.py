@@ -165,7 +165,15 @@ def _annual_gap(ctx: _Context, action: ActionDefinition, found: list[Occurrence]
         dates = _condition_dates(ctx, action, ctx.year)
         if dates:
             due = max(dates) + timedelta(days=action.due_days_after_condition)
-    return _gap(ctx, action, period, occurrence, due=due, opens=min(starts), tags=tags)
+    opens = min(starts)
+    if action.visit_window is not None:
+        # An age window (LSC: by the 2nd birthday) closes the chance to earn, as for visits and doses.
+        first, last = window_bounds(ctx.view.profile.birth_date, action.visit_window)
+        due, opens = min(due, last), max(opens, first)
+        done = occurrence is not None and len(occurrence.completions) == len(action.steps)
+        if ctx.as_of > last and not done:
+            return _not_applicable(ctx, action, period)
+    return _gap(ctx, action, period, occurrence, due=due, opens=opens, tags=tags)
 
 
 def _first_enrollment(spans: Iterable[EligibilitySpan], lob: object) -> date | None:

@@ -174,9 +174,13 @@ def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
         return _prescriptions(view, action, items)
     if action.due_days_after_condition is not None:
         return _after_condition(view, action, items)
+    window = None
+    if action.visit_window is not None:
+        window = window_bounds(view.profile.birth_date, action.visit_window)
     groups: dict[str, list[Evidence]] = defaultdict(list)
     for item in items:
-        groups[str(item.action_date.year)].append(item)
+        if window is None or window[0] <= item.action_date <= window[1]:
+            groups[str(item.action_date.year)].append(item)
     return [
         Occurrence(period=k, completions=first_completions(action, v), evidence=tuple(v))
         for k, v in sorted(groups.items())

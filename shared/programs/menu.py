@@ -109,8 +109,9 @@ class CodeSet(_Frozen):
 
 
 class Window(_Frozen):
-    """Ages (from birth) between which visits or doses count: from `from_months` months plus
-    `from_days` days after birth, through the day the child is `through_months` months old."""
+    """Ages (from birth) between which visits, screenings or doses count: from `from_months` months plus
+    `from_days` days after birth, through the day the child is `through_months` months old (LSC's "by
+    the 2nd birthday" is through 24 months: an age band counts whole months, so it would run a month on)."""
 
     from_months: int = Field(default=0, ge=0)
     from_days: int = Field(default=0, ge=0)
@@ -241,7 +242,9 @@ class ActionDefinition(_Frozen):
     evidence_codes: tuple[CodeSet, ...] = ()
     condition_codes: tuple[CodeSet, ...] = Field(default=(), description="resolved at load; do not write")
     recapture_sets: tuple[str, ...] = Field(default=(), description="HCC-DX: one gap per set per year")
-    visit_window: Window | None = None
+    visit_window: Window | None = Field(
+        default=None, description="W30 visits and other child actions count only inside this age window"
+    )
     doses: DoseRule | None = None
     results: ResultScale | None = None
     days_supply_min: int | None = Field(default=None, ge=1)
