@@ -8,6 +8,7 @@ Rules (guidelines, action menus and FAQ Q8, Q10, Q13, Q15):
   the action covers, whoever rendered the service (Q10), if it was in Care Gap P4P on that date;
 - Medication Management and Historical Diagnosis Review pay only the assigned clinic's own attestation,
   and their confirming step (dispense, claim) only where that clinic attested the occurrence (Q10, Q15);
+  a fill confirms the prescription's month or quarter, whichever month the fill falls in (`occurrences`);
 - CBP and GSD add the rate card's SVUs for the reading's result tier, and for an improvement over the
   member's previous reading, to the confirming step;
 - the rate card is the clinic's track in the program version in force on the action date, as are the

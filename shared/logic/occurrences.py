@@ -1,6 +1,8 @@
 """Occurrences: the evidence of one action grouped into the units that earn once each (a year, a date
-of service, a refill window, a visit, a dose series, a condition in a year), with the step each piece
-of evidence completed first.
+of service, a prescription's month or quarter, a visit, a dose series, a condition in a year), with the
+step each piece of evidence completed first. Evidence outside an action's window counts for nothing: a
+fill that confirms no attested prescription, an OMW test outside the 180 days after a fracture, a lead
+test after the 2nd birthday.
 
 A step is completed by the first evidence to reach it, in the order the plan learned of it
 (`_order`), so the answer does not depend on the order files arrived in. Attestations complete their
