@@ -9,7 +9,7 @@ earns, is the measured run: OpenRun → PlanShards → EarnShard per shard → A
 RenderStatements → CloseRun, in this process. Counts of what the AWS resources would bill are taken on the
 same run: DynamoDB write units (`WriteMeter`, 1 WCU per started KB) and read units (from the sizes of the
 items each read returns), S3 requests, Lambda GB-seconds and requests, and Step Functions state transitions
-from the real `monthly_svu.asl.json`. Prices are AWS list prices (us-east-1, on-demand), as in
+from the real `payment_run.asl.json`. Prices are AWS list prices (us-east-1, on-demand), as in
 `docs/cost.md`.
 """
 
@@ -21,18 +21,18 @@ import shutil
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from bench.registry import BenchContext, Figure, benchmark, measure
 from cli.generate import generate_plan
 from shared.dal.gap_state import packed_evidence_items
-from shared.dal.ledger import MemoryLedgerRepository
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
     MemoryFileRegistry,
     MemoryGapStateRepository,
+    MemoryLedgerRepository,
     MemoryObjectStore,
     MemoryRunRegistry,
     WriteMeter,
@@ -40,13 +40,15 @@ from shared.dal.memory import (
 )
 from shared.logic.dates import month_end
 from shared.models.evidence import EvidenceSource
+from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
 from shared.models.ledger import EntryKind
 from shared.models.runs import (
     AggregateInput,
     CloseInput,
     EarnShardInput,
+    OpenRunInput,
     RenderInput,
-    RunRequest,
+    RunKind,
     ShardRef,
 )
 from shared.programs.care_gap import ProgramCatalog, load_catalog
@@ -81,6 +83,8 @@ S3_PER_PUT = 0.005 / 1000
 S3_PER_GET = 0.0004 / 1000
 EARN_SHARD_MEMORY_GB = 2.0
 SHARD_SIZE = 5000
+# The plan stands after its year: every month has ended and the annual run is past its finalization date.
+PLAN_CLOCK_START = datetime(2027, 7, 1, tzinfo=UTC)
 TARGET_USD_PER_1000 = 0.01
 READ_UNIT_BYTES = 4096
 
@@ -112,22 +116,25 @@ class MemoryPlan:
     gaps: MemoryGapStateRepository
     ledger: MemoryLedgerRepository
     runs: MemoryRunRegistry
+    files: MemoryFileRegistry
     store: CountingStore
     meter: WriteMeter
     catalog: ProgramCatalog
-    clock: list[datetime] = field(default_factory=lambda: [datetime(2026, 1, 1, tzinfo=UTC)])
+    clock: list[datetime] = field(default_factory=lambda: [PLAN_CLOCK_START])
 
 
 def memory_plan(shard_size: int = SHARD_SIZE, catalog: ProgramCatalog | None = None) -> MemoryPlan:
-    """An empty plan on in-memory fakes; each run started on it gets a later `started_at`."""
+    """An empty plan on in-memory fakes; each run started on it gets a later `started_at`, and the plan
+    stands after its year (every month ended, the annual run finalized)."""
     meter = WriteMeter()
-    gaps, ledger, runs, store = (
+    gaps, ledger, runs, files, store = (
         MemoryGapStateRepository(meter),
         MemoryLedgerRepository(meter),
         MemoryRunRegistry(meter),
+        MemoryFileRegistry(meter),
         CountingStore(),
     )
-    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    clock = [PLAN_CLOCK_START]
 
     def tick() -> datetime:
         clock[0] += timedelta(seconds=1)
@@ -139,27 +146,49 @@ def memory_plan(shard_size: int = SHARD_SIZE, catalog: ProgramCatalog | None = N
         gaps=gaps,
         ledger=ledger,
         runs=runs,
+        files=files,
         catalog=catalog,
         curated_bucket=CURATED,
         reports_bucket=REPORTS,
         shard_size=shard_size,
-        clock=tick,
+        now=tick,
+        sleep=lambda _: None,
     )
-    return MemoryPlan(service, gaps, ledger, runs, store, meter, catalog, clock)
+    return MemoryPlan(service, gaps, ledger, runs, files, store, meter, catalog, clock)
+
+
+def cover_eligibility(plan: MemoryPlan, first: date, last: date) -> None:
+    """Record an accepted eligibility file covering [first, last], for plans whose roster is put in place
+    directly rather than ingested (a final month opens only where eligibility covers it)."""
+    file_id = f"roster-{first.isoformat()}-{last.isoformat()}"
+    plan.files.begin(file_id, kind=FileKind.ELIGIBILITY, source_key=f"landing/eligibility/{file_id}.csv")
+    manifest = FileManifest(
+        file_id=file_id,
+        kind=FileKind.ELIGIBILITY,
+        source_key=f"landing/eligibility/{file_id}.csv",
+        status=FileStatus.ACCEPTED,
+        rows_read=0,
+        accepted=0,
+        rejected=0,
+        duplicate=0,
+        superseded=0,
+        coverage=Coverage(first_day=first, last_day=last),
+    )
+    plan.files.finish(file_id, FileStatus.ACCEPTED, manifest=manifest)
 
 
 def run_month(service: RunService, month: str, mode: str = "final") -> dict[str, Any]:
     """Every step of the monthly state machine, in order, in this process; the accumulated state."""
-    request = RunRequest.model_validate(
-        {
-            "run_kind": "monthly",
-            "program_year": int(month[:4]),
-            "month": month,
-            "mode": mode,
-            "execution_name": f"bench-{month}",
-        }
+    request = {
+        "run_kind": "monthly",
+        "program_year": int(month[:4]),
+        "month": month,
+        "mode": mode,
+        "requested_by": "bench:operator",
+    }
+    run = service.open(
+        OpenRunInput(machine=RunKind.MONTHLY, execution_name=f"bench-{month}", request=request)
     )
-    run = service.open(request)
     plan = service.plan(run)
     refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
     shards = [service.earn(EarnShardInput(run=run, shard=ref)) for ref in refs]
@@ -189,7 +218,7 @@ def load_plan(plan: MemoryPlan, out_dir: Path, members: int, seed: int = 7) -> N
     )
     ingest = IngestService(
         store=plan.store,
-        files=MemoryFileRegistry(),
+        files=plan.files,
         gaps=plan.gaps,
         catalog=plan.catalog,
         curated_bucket=CURATED,

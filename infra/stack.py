@@ -9,14 +9,17 @@ from infra.constructs.common import StageConfig
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambda_code import function_code
 from infra.constructs.monitoring import Monitoring
-from infra.constructs.payment_runs import PaymentRuns
+from infra.constructs.operator_api import OperatorApi
+from infra.constructs.payment_runs import PaymentRuns, machine_id
 from infra.constructs.policies import SharedPolicies
 from infra.constructs.storage import Storage
 from shared.models.tables import (
+    APPROVALS_TABLE,
     DEFAULT_SHARD_SIZE,
     GAPS_TABLE,
     LEDGER_TABLE,
     REGISTRY_TABLE,
+    RUN_KINDS,
     SHARD_SIZE_ENV,
     STAGE_ENV,
     BucketEnv,
@@ -59,7 +62,18 @@ class P4PStack(Stack):
             shared_policies=[policies.xray],
             log_delivery_policy=policies.log_delivery,
         )
-        functions = {"IngestFile": ingestion.ingest.function} | {
+        operator = OperatorApi(
+            self,
+            "Operator",
+            storage=storage,
+            config=config,
+            code=code,
+            environment=environment,
+            shared_policies=[policies.xray],
+            state_machines=runs.state_machines,
+            machine_names={spec.kind: runs.machine_name(spec) for spec in RUN_KINDS},
+        )
+        functions = {"IngestFile": ingestion.ingest.function, "OperateRuns": operator.function.function} | {
             name: fn.function for name, fn in runs.functions.items()
         }
         monitoring = Monitoring(
@@ -67,10 +81,10 @@ class P4PStack(Stack):
             "Monitoring",
             key=storage.messaging_key,
             dlq=ingestion.dlq,
-            state_machines=runs.state_machines,
+            state_machines={machine_id(spec): runs.state_machines[spec.kind] for spec in RUN_KINDS},
             functions=functions,
         )
-        self._outputs(storage, ingestion, runs, monitoring)
+        self._outputs(storage, ingestion, runs, operator, monitoring)
 
     @staticmethod
     def _environment(storage: Storage, config: StageConfig) -> dict[str, str]:
@@ -82,6 +96,7 @@ class P4PStack(Stack):
             GAPS_TABLE.env_var: storage.table(GAPS_TABLE).table_name,
             LEDGER_TABLE.env_var: storage.table(LEDGER_TABLE).table_name,
             REGISTRY_TABLE.env_var: storage.table(REGISTRY_TABLE).table_name,
+            APPROVALS_TABLE.env_var: storage.table(APPROVALS_TABLE).table_name,
             SHARD_SIZE_ENV: str(DEFAULT_SHARD_SIZE),
             "POWERTOOLS_SERVICE_NAME": config.project,
             "POWERTOOLS_METRICS_NAMESPACE": config.project.upper(),
@@ -89,7 +104,12 @@ class P4PStack(Stack):
         }
 
     def _outputs(
-        self, storage: Storage, ingestion: Ingestion, runs: PaymentRuns, monitoring: Monitoring
+        self,
+        storage: Storage,
+        ingestion: Ingestion,
+        runs: PaymentRuns,
+        operator: OperatorApi,
+        monitoring: Monitoring,
     ) -> None:
         values = {
             "LandingBucketName": storage.landing_bucket.bucket_name,
@@ -98,11 +118,15 @@ class P4PStack(Stack):
             "GapsTableName": storage.table(GAPS_TABLE).table_name,
             "LedgerTableName": storage.table(LEDGER_TABLE).table_name,
             "RegistryTableName": storage.table(REGISTRY_TABLE).table_name,
+            "ApprovalsTableName": storage.table(APPROVALS_TABLE).table_name,
+            "PaymentsBucketName": storage.payments_bucket.bucket_name,
             "IngestQueueUrl": ingestion.queue.queue_url,
             "IngestDlqUrl": ingestion.dlq.queue_url,
-            "MonthlyStateMachineArn": runs.state_machines["MonthlyStateMachine"].state_machine_arn,
-            "AnnualStateMachineArn": runs.state_machines["AnnualStateMachine"].state_machine_arn,
+            "OperatorApiUrl": operator.api.url,
+            "OperatorFunctionName": operator.function.function.function_name,
+            "RunOperatorPolicyArn": operator.operator_policy.managed_policy_arn,
+            "RunApproverPolicyArn": operator.approver_policy.managed_policy_arn,
             "AlarmTopicArn": monitoring.topic.topic_arn,
-        }
+        } | {spec.output_key: runs.state_machines[spec.kind].state_machine_arn for spec in RUN_KINDS}
         for key, value in values.items():
             CfnOutput(self, key, value=value)

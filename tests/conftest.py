@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from shared.models.tables import ALL_TABLES
+from shared.models.tables import ALL_TABLES, RUN_KINDS, state_machine_env
 
 REGION = "us-east-1"
 NAMES = {
@@ -20,6 +20,8 @@ NAMES = {
     "GAPS_TABLE": "test-gap-state",
     "LEDGER_TABLE": "test-ledger",
     "REGISTRY_TABLE": "test-registry",
+    "APPROVALS_TABLE": "test-approvals",
+    "PAYMENTS_BUCKET": "test-payments",
 }
 
 
@@ -73,21 +75,31 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
 
 def _clear_cached_clients() -> None:
     from functions.ingest.ingest_file import ingest_service
+    from functions.operator.operate_runs import lifecycle
     from functions.runs.common import run_service
-    from shared.dal.clients import dynamodb_client, s3_client
+    from shared.dal.clients import dynamodb_client, s3_client, stepfunctions_client
 
-    for cached in (dynamodb_client, s3_client, ingest_service, run_service):
+    for cached in (dynamodb_client, s3_client, stepfunctions_client, ingest_service, run_service, lifecycle):
         cached.cache_clear()
 
 
 @pytest.fixture
-def aws(aws_env: dict[str, str]) -> Iterator[Aws]:
-    """moto with the three tables (key layout of shared/models/tables.py) and the three buckets."""
+def aws(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    """moto with the tables (key layout of shared/models/tables.py), the buckets, and one state machine
+    per run kind that only records its executions (the operator API starts them)."""
     with mock_aws():
         _clear_cached_clients()
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        for spec in RUN_KINDS:
+            arn = sfn.create_state_machine(
+                name=f"test-{spec.machine_suffix}",
+                definition='{"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}',
+                roleArn="arn:aws:iam::123456789012:role/test-machine",
+            )["stateMachineArn"]
+            monkeypatch.setenv(state_machine_env(spec.kind), arn)
         s3 = boto3.client("s3", region_name=REGION)
         dynamodb = boto3.client("dynamodb", region_name=REGION)
-        for env in ("LANDING_BUCKET", "CURATED_BUCKET", "REPORTS_BUCKET"):
+        for env in ("LANDING_BUCKET", "CURATED_BUCKET", "REPORTS_BUCKET", "PAYMENTS_BUCKET"):
             s3.create_bucket(Bucket=NAMES[env])
         for spec in ALL_TABLES:
             keys = (spec.partition_key, spec.sort_key, spec.gsi_partition_key, spec.gsi_sort_key)

@@ -6,12 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.runs.common import settlement_service
+from functions.runs.common import settlement_service, step
 from shared.models.runs import CloseInput
 from shared.observability import logger
 
 
 @logger.inject_lambda_context
+@step("CloseRun")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """State-machine task entry point."""
     return settlement_service().close(CloseInput.model_validate(event)).model_dump(mode="json")

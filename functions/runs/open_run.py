@@ -1,4 +1,4 @@
-"""OpenRun: execution input → run (created, or resumed) → `$.run`."""
+"""OpenRun: `{machine, execution_name, request}` → run (created, resumed or reopened) → `$.run`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from functions.runs.common import run_service
-from shared.models.runs import RunRequest
+from functions.runs.common import run_service, step
+from shared.models.runs import OpenRunInput
 from shared.observability import logger
 
 
 @logger.inject_lambda_context
+@step("OpenRun")
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """State-machine task entry point."""
-    return run_service().open(RunRequest.model_validate(event)).model_dump(mode="json")
+    return run_service().open(OpenRunInput.model_validate(event)).model_dump(mode="json")

@@ -1,24 +1,49 @@
-"""The run functions and the two run state machines (monthly SVU, annual incentive)."""
+"""The run functions and one state machine per run kind, all from one ASL template.
+
+The kinds are `shared.models.tables.RUN_KINDS`; each gets `payment_run.asl.json` with `${RunKind}` set
+to its kind, so OpenRun refuses a request of another kind. Grants are least privilege per step and the
+ledger is append-only by policy: run roles may only PutItem on it (the code adds the not-exists
+condition), with an explicit deny of UpdateItem, DeleteItem and BatchWriteItem. Run records are written
+only by the lifecycle steps (OpenRun, CloseRun, FailRun), and only items whose key starts `RUN#`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from infra.constructs.common import FunctionSpec, ServiceFunction, StageConfig, logical_id_of
+from infra.constructs.common import (
+    FunctionSpec,
+    ServiceFunction,
+    StageConfig,
+    logical_id_of,
+    protected_log_group,
+)
 from infra.constructs.storage import Storage
-from shared.models.tables import GAPS_TABLE, LEDGER_TABLE, REGISTRY_TABLE, Prefix, TableSpec
+from shared.models.tables import (
+    APPROVALS_TABLE,
+    GAPS_TABLE,
+    LEDGER_TABLE,
+    REGISTRY_TABLE,
+    RUN_KINDS,
+    Prefix,
+    RunKindSpec,
+    TableSpec,
+)
 
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[1] / "state_machines"
-MAP_MAX_CONCURRENCY = 50  # the `MaxConcurrency` of the EarnShards map in both definitions
+DEFINITION_FILE = "payment_run.asl.json"
+MAP_MAX_CONCURRENCY = 50  # the `MaxConcurrency` of the EarnShards map in the definition
+RUN_RECORD_KEYS = ("RUN#*",)
+LEDGER_FORBIDDEN = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
 
 def _run_spec(
@@ -38,89 +63,118 @@ def _run_spec(
 # Earn shard: a shard is a few thousand members' gaps and claims; minutes, not the full 15, so a stuck shard
 # surfaces quickly and is retried. Its concurrency matches the Map's so the map never throttles itself.
 RUN_SPECS = (
-    _run_spec("OpenRun", "Open or resume a payment run", minutes=1, memory_mb=512),
+    _run_spec("OpenRun", "Open, resume or reopen a payment run", minutes=1, memory_mb=512),
     _run_spec("PlanShards", "Split the run's members into shards", minutes=10, memory_mb=2048),
     _run_spec("EarnShard", "Earn one shard", minutes=5, memory_mb=2048, concurrency=MAP_MAX_CONCURRENCY),
     _run_spec("AggregateRun", "Sum the shard results", minutes=10, memory_mb=2048),
-    _run_spec("RenderStatements", "Clinic statements and payment file", minutes=10, memory_mb=2048),
+    _run_spec("RenderStatements", "Clinic statements and draft payment file", minutes=10, memory_mb=2048),
     _run_spec("CloseRun", "Close the run", minutes=1, memory_mb=512),
     _run_spec("FailRun", "Record a failed run", minutes=1, memory_mb=512),
 )
 
 
-@dataclass(frozen=True)
-class MachineSpec:
-    construct_id: str
-    definition_file: str
-    name_suffix: str
-    output_key: str
+def machine_id(spec: RunKindSpec) -> str:
+    """The construct id (and logical id) of a kind's state machine, e.g. `MonthlyStateMachine`."""
+    return f"{spec.kind.capitalize()}StateMachine"
 
 
-MACHINES = (
-    MachineSpec("MonthlyStateMachine", "monthly_svu.asl.json", "monthly-svu", "MonthlyStateMachineArn"),
-    MachineSpec(
-        "AnnualStateMachine", "annual_incentive.asl.json", "annual-incentive", "AnnualStateMachineArn"
-    ),
-)
+def _item_statement(
+    actions: Sequence[str], table: dynamodb.ITable, leading_keys: Sequence[str] | None = None
+) -> iam.PolicyStatement:
+    conditions = (
+        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_keys)}} if leading_keys else None
+    )
+    return iam.PolicyStatement(actions=list(actions), resources=[table.table_arn], conditions=conditions)
+
+
+def table_key_use(key: kms.IKey, *, write: bool) -> iam.PolicyStatement:
+    """The table key's use for reads, or for reads and writes."""
+    actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
+    return iam.PolicyStatement(actions=actions, resources=[key.key_arn])
 
 
 def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
     """Least privilege per run step: which prefixes and tables each one reads or writes."""
     curated, reports = storage.curated_bucket, storage.reports_bucket
     data_key, table_key = storage.data_key, storage.table_key
-    gaps, ledger, registry = GAPS_TABLE, LEDGER_TABLE, REGISTRY_TABLE
+    gaps, ledger, registry, approvals = (
+        storage.table(GAPS_TABLE),
+        storage.table(LEDGER_TABLE),
+        storage.table(REGISTRY_TABLE),
+        storage.table(APPROVALS_TABLE),
+    )
 
     def reads(fn: ServiceFunction, *specs: TableSpec) -> None:
         for spec in specs:
             fn.read_table(storage.table(spec), table_key, spec.gsi_name)
 
-    def writes(fn: ServiceFunction, *specs: TableSpec) -> None:
-        for spec in specs:
-            fn.write_table(storage.table(spec), table_key)
+    def writes_runs(fn: ServiceFunction, *actions: str) -> None:
+        # Only run records (`RUN#…`): the registry's file records are the ingest's.
+        fn.grant([_item_statement(actions, registry, RUN_RECORD_KEYS), table_key_use(table_key, write=True)])
+
+    def appends_ledger(fn: ServiceFunction) -> None:
+        fn.grant(
+            [
+                _item_statement(["dynamodb:PutItem"], ledger),
+                iam.PolicyStatement(
+                    effect=iam.Effect.DENY, actions=list(LEDGER_FORBIDDEN), resources=[ledger.table_arn]
+                ),
+                table_key_use(table_key, write=True),
+            ]
+        )
+
+    def writes_gaps(fn: ServiceFunction) -> None:
+        fn.grant(
+            [
+                _item_statement(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], gaps),
+                table_key_use(table_key, write=True),
+            ]
+        )
 
     def open_run(fn: ServiceFunction) -> None:
-        reads(fn, registry)
-        writes(fn, registry)
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE)
+        writes_runs(fn, "dynamodb:PutItem", "dynamodb:UpdateItem")
+        # A recalculation reopens a run only if no approval exists, checked in the same transaction.
+        fn.grant([_item_statement(["dynamodb:ConditionCheckItem"], approvals)])
         fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
 
     def plan_shards(fn: ServiceFunction) -> None:
-        reads(fn, registry, gaps)
-        fn.read_objects(curated, [Prefix.CURATED, Prefix.PROGRAMS], data_key)
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE)
+        fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:
-        reads(fn, registry, gaps, ledger)
-        writes(fn, gaps, ledger)
-        fn.read_objects(curated, [Prefix.RUNS, Prefix.CURATED, Prefix.EVIDENCE, Prefix.PROGRAMS], data_key)
-        fn.write_objects(curated, [Prefix.RUNS], data_key)
-
-    # Every run function builds the run service, which loads the program versions under programs/.
-    def aggregate_run(fn: ServiceFunction) -> None:
-        # Writes the ledger too: a clinic's negative month is carried forward as balance entries.
-        reads(fn, registry, ledger)
-        writes(fn, registry, ledger)
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE, LEDGER_TABLE)
+        writes_gaps(fn)
+        appends_ledger(fn)
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
-        fn.write_objects(reports, [Prefix.RUNS], data_key)  # runs/<run_id>/summary.json
+
+    def aggregate_run(fn: ServiceFunction) -> None:
+        # Appends to the ledger too: a clinic's negative month is carried forward as balance entries.
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, LEDGER_TABLE)
+        appends_ledger(fn)
+        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
+        fn.write_objects(curated, [Prefix.RUNS], data_key)
+        fn.write_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)  # summary.json
 
     def render_statements(fn: ServiceFunction) -> None:
-        reads(fn, registry, ledger, gaps)
-        fn.read_objects(curated, [Prefix.RUNS, Prefix.CURATED, Prefix.PROGRAMS], data_key)
-        fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.PAYMENTS, Prefix.RUNS], data_key)
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE)
+        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
+        # Statements for review, the draft payment file and reports; never payments/.
+        fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.RUNS, Prefix.PREVIEWS], data_key)
 
     def close_run(fn: ServiceFunction) -> None:
-        # Reconciles the run's ledger entries (by run, on the index) with the payment file it rendered.
-        reads(fn, registry, ledger)
-        writes(fn, registry)
+        # Reconciles the run's ledger entries (by run, on the index) with the draft it rendered.
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, LEDGER_TABLE)
+        writes_runs(fn, "dynamodb:UpdateItem")
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
-        fn.read_objects(reports, [Prefix.PAYMENTS], data_key)
-        fn.write_objects(reports, [Prefix.RUNS], data_key)
+        fn.read_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)
 
     def fail_run(fn: ServiceFunction) -> None:
-        reads(fn, registry)
-        writes(fn, registry)
+        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE)
+        writes_runs(fn, "dynamodb:UpdateItem")
         fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
-        fn.write_objects(reports, [Prefix.RUNS], data_key)
 
     return {
         "OpenRun": open_run,
@@ -134,7 +188,7 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
 
 
 class PaymentRuns(Construct):
-    """Seven run functions, each with its own role, and the state machines that drive them."""
+    """Seven run functions, each with its own role, and one state machine per run kind."""
 
     def __init__(
         self,
@@ -166,16 +220,20 @@ class PaymentRuns(Construct):
             grants[spec.construct_id](fn)
             self.functions[spec.construct_id] = fn
         self.state_machines: dict[str, sfn.StateMachine] = {
-            spec.construct_id: self._build_state_machine(spec, [*shared_policies, log_delivery_policy])
-            for spec in MACHINES
+            spec.kind: self._build_state_machine(spec, [*shared_policies, log_delivery_policy])
+            for spec in RUN_KINDS
         }
 
+    def machine_name(self, spec: RunKindSpec) -> str:
+        """`<project>-<stage>-<suffix>`: fixed, so the role can name its own child executions."""
+        return f"{self._config.project}-{self._config.stage}-{spec.machine_suffix}"
+
     def _build_state_machine(
-        self, spec: MachineSpec, shared_policies: list[iam.IManagedPolicy]
+        self, spec: RunKindSpec, shared_policies: list[iam.IManagedPolicy]
     ) -> sfn.StateMachine:
-        scope = Construct(self, spec.construct_id.removesuffix("StateMachine"))
-        # A fixed name lets the role name its own executions (Distributed Map children) without a cycle.
-        name = f"{self._config.project}-{self._config.stage}-{spec.name_suffix}"
+        construct_id = machine_id(spec)
+        scope = Construct(self, construct_id.removesuffix("StateMachine"))
+        name = self.machine_name(spec)
         role = iam.Role(
             scope,
             "Role",
@@ -184,33 +242,33 @@ class PaymentRuns(Construct):
         )
         policy = iam.ManagedPolicy(scope, "Policy", roles=[role], statements=self._machine_statements(name))
         self._acknowledge_machine_policy(policy, name)
-        log_group = logs.LogGroup(
-            scope,
-            "Logs",
-            retention=self._config.log_retention,
-            encryption_key=self._storage.messaging_key,
-            removal_policy=self._config.removal_policy,
-        )
+        log_group = protected_log_group(scope, "Logs", config=self._config, key=self._storage.messaging_key)
+        substitutions = {
+            f"{fn_id}FunctionArn": fn.function.function_arn for fn_id, fn in self.functions.items()
+        } | {"RunKind": spec.kind}
         machine = sfn.StateMachine(
             scope,
             "StateMachine",
             state_machine_name=name,
+            comment=spec.description,
             # The file's text rather than `from_file`, which would stage it as an S3 asset: an inline
             # DefinitionString keeps the template self-contained for cfn-lint and the local runtime.
             definition_body=sfn.DefinitionBody.from_string(
-                (STATE_MACHINES_DIR / spec.definition_file).read_text(encoding="utf-8")
+                (STATE_MACHINES_DIR / DEFINITION_FILE).read_text(encoding="utf-8")
             ),
-            definition_substitutions={
-                f"{fn_id}FunctionArn": fn.function.function_arn for fn_id, fn in self.functions.items()
-            },
+            definition_substitutions=substitutions,
             role=role.without_policy_updates(),
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
             tracing_enabled=True,
             state_machine_type=sfn.StateMachineType.STANDARD,
+            # Definitions and execution histories at rest under the stack's own key, not an AWS-owned one.
+            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
+                self._storage.messaging_key, Duration.seconds(300)
+            ),
         )
         # Step Functions checks log delivery and invoke permissions when it creates the machine.
         machine.node.add_dependency(policy)
-        machine.node.default_child.override_logical_id(spec.construct_id)  # type: ignore[union-attr]
+        machine.node.default_child.override_logical_id(construct_id)  # type: ignore[union-attr]
         return machine
 
     def _machine_statements(self, name: str) -> list[iam.PolicyStatement]:
@@ -243,6 +301,11 @@ class PaymentRuns(Construct):
                 actions=["s3:GetObject"], resources=[curated.arn_for_objects(f"{Prefix.RUNS}*")]
             ),
             iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self._storage.data_key.key_arn]),
+            # The machine's own data (definition, execution history) under the messaging key.
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[self._storage.messaging_key.key_arn],
+            ),
         ]
 
     def _acknowledge_machine_policy(self, policy: iam.ManagedPolicy, name: str) -> None:

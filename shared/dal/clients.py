@@ -10,6 +10,7 @@ import boto3
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_stepfunctions import SFNClient
 
 
 @lru_cache(maxsize=1)
@@ -22,3 +23,9 @@ def dynamodb_client() -> DynamoDBClient:
 def s3_client() -> S3Client:
     """The process's S3 client."""
     return boto3.client("s3")
+
+
+@lru_cache(maxsize=1)
+def stepfunctions_client() -> SFNClient:
+    """The process's Step Functions client."""
+    return boto3.client("stepfunctions")

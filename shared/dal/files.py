@@ -8,13 +8,14 @@ ingest makes is idempotent.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from shared.dal.dynamo import CONDITION_FAILED, error_code, from_item, to_item
-from shared.models.files import FileKind, FileManifest, FileStatus
+from shared import clock
+from shared.dal.dynamo import CONDITION_FAILED, error_code, from_item, query_all, to_item
+from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
+from shared.models.tables import REGISTRY_TABLE
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -46,6 +47,10 @@ class FileRegistry(ABC):
     ) -> None:
         """Record the final status (and manifest counts or quarantine reason)."""
 
+    @abstractmethod
+    def eligibility_coverage(self) -> list[Coverage]:
+        """The coverage of every accepted eligibility file."""
+
 
 class DynamoFileRegistry(FileRegistry):
     """`FileRegistry` on the Registry table."""
@@ -58,7 +63,7 @@ class DynamoFileRegistry(FileRegistry):
         return {"pk": {"S": file_pk(file_id)}, "sk": {"S": FILE_SK}}
 
     def begin(self, file_id: str, *, kind: FileKind | None, source_key: str) -> FileStatus | None:
-        now = datetime.now(UTC).isoformat()
+        now = clock.now().isoformat()
         item = {
             "pk": file_pk(file_id),
             "sk": FILE_SK,
@@ -93,7 +98,7 @@ class DynamoFileRegistry(FileRegistry):
         manifest: FileManifest | None = None,
         reason: str | None = None,
     ) -> None:
-        sets: dict[str, Any] = {"status": status.value, "finished_at": datetime.now(UTC).isoformat()}
+        sets: dict[str, Any] = {"status": status.value, "finished_at": clock.now().isoformat()}
         if manifest is not None:
             sets |= {
                 "rows_read": manifest.rows_read,
@@ -102,6 +107,8 @@ class DynamoFileRegistry(FileRegistry):
                 "duplicate": manifest.duplicate,
                 "superseded": manifest.superseded,
             }
+            if manifest.coverage is not None:
+                sets["coverage"] = manifest.coverage.model_dump(mode="json")
         if reason is not None:
             sets["quarantine_reason"] = reason
         names = {f"#a{i}": k for i, k in enumerate(sets)}
@@ -113,3 +120,21 @@ class DynamoFileRegistry(FileRegistry):
             ExpressionAttributeNames=names,
             ExpressionAttributeValues=values,
         )
+
+    def eligibility_coverage(self) -> list[Coverage]:
+        items = query_all(
+            self._db,
+            TableName=self._table,
+            IndexName=REGISTRY_TABLE.gsi_name,
+            KeyConditionExpression="gsi1pk = :files",
+            FilterExpression="#k = :kind AND #s = :accepted AND attribute_exists(coverage)",
+            ExpressionAttributeNames={"#k": "kind", "#s": "status"},
+            ExpressionAttributeValues=to_item(
+                {
+                    ":files": FILES_INDEX_KEY,
+                    ":kind": FileKind.ELIGIBILITY.value,
+                    ":accepted": FileStatus.ACCEPTED.value,
+                }
+            ),
+        )
+        return [Coverage.model_validate(item["coverage"]) for item in items]

@@ -21,7 +21,6 @@ from botocore.exceptions import ClientError
 
 from shared.dal.dynamo import CONDITION_FAILED, batch_get, error_code, from_item, query_all, to_item
 from shared.dal.errors import AlreadyRecordedError, NotFoundError
-from shared.dal.memory import WriteMeter
 from shared.models.ledger import LedgerEntry
 from shared.models.tables import LEDGER_TABLE
 
@@ -51,7 +50,7 @@ def member_history_pk(member_id: str) -> str:
 
 
 def _run_sort_key(entry: LedgerEntry) -> str:
-    prefix = BALANCE_PREFIX if entry.kind.is_balance else "CLINIC#"
+    prefix = BALANCE_PREFIX if entry.is_balance else "CLINIC#"
     return f"{prefix}{entry.clinic_id}#{entry.entry_id}"
 
 
@@ -233,47 +232,3 @@ class DynamoLedgerRepository(LedgerRepository):
     def existing_ids(self, entry_ids: Iterable[str]) -> set[str]:
         keys = [(entry_pk(i), ENTRY_SK) for i in entry_ids]
         return {str(row["pk"]).removeprefix("ENTRY#") for row in batch_get(self._db, self._table, keys)}
-
-
-class MemoryLedgerRepository(LedgerRepository):
-    """`LedgerRepository` in dicts, charging the write units the Ledger table would bill."""
-
-    def __init__(self, meter: WriteMeter | None = None) -> None:
-        self.meter = meter or WriteMeter()
-        self.entries: dict[str, LedgerEntry] = {}
-        self.history: dict[str, dict[str, LedgerEntry]] = {}
-        self.digests: dict[str, dict[str, str]] = {}
-        self.reads = 0
-
-    def put_if_absent(self, entry: LedgerEntry) -> None:
-        existing = self.entries.get(entry.entry_id)
-        if existing is not None:
-            raise AlreadyRecordedError("ledger entry", existing_run_id=existing.run_id)
-        self.entries[entry.entry_id] = entry
-        self.meter.charge("ledger", entry.model_dump(mode="json"))
-
-    def get(self, entry_id: str) -> LedgerEntry | None:
-        self.reads += 1
-        return self.entries.get(entry_id)
-
-    def index_member(self, entry: LedgerEntry) -> None:
-        self.history.setdefault(entry.member_id, {})[entry.entry_id] = entry
-        self.meter.charge("ledger_history", entry.model_dump(mode="json"))
-
-    def member_state(self, member_id: str) -> MemberRunState:
-        self.reads += 1
-        entries = [e for _, e in sorted(self.history.get(member_id, {}).items())]
-        return MemberRunState(entries=entries, gap_digest=dict(self.digests.get(member_id, {})))
-
-    def put_gap_digest(self, member_id: str, digest: Mapping[str, str]) -> None:
-        self.digests[member_id] = dict(digest)
-        self.meter.charge("gap_digest", {"pk": member_id, "sk": GAP_DIGEST_SK, **digest})
-
-    def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
-        return iter([e for _, e in sorted(self.entries.items()) if e.run_id == run_id])
-
-    def balances(self, run_id: str) -> list[LedgerEntry]:
-        return [e for e in self.by_run(run_id) if e.kind.is_balance]
-
-    def existing_ids(self, entry_ids: Iterable[str]) -> set[str]:
-        return {i for i in entry_ids if i in self.entries}

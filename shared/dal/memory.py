@@ -10,10 +10,13 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from shared import clock
 from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
+from shared.dal.executions import ExecutionStarter
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import (
     EvidenceBatch,
@@ -23,13 +26,15 @@ from shared.dal.gap_state import (
     packed_evidence_items,
     unpack_item,
 )
+from shared.dal.ledger import GAP_DIGEST_SK, LedgerRepository, MemberRunState
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.models.evidence import Evidence, drop_claims
-from shared.models.files import FileKind, FileManifest, FileStatus
+from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
 from shared.models.gaps import Gap
+from shared.models.ledger import LedgerEntry
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
-from shared.models.runs import Run, RunStatus
+from shared.models.runs import Approval, Run, RunFailure, RunStatus
 
 ITEM_UNIT_BYTES = 1024
 
@@ -73,6 +78,13 @@ class MemoryObjectStore(ObjectStore):
     ) -> None:
         self.objects[(bucket, key)] = bytes(data)
 
+    def put_once(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        if (bucket, key) in self.objects:
+            raise AlreadyRecordedError(f"object {key}")
+        self.objects[(bucket, key)] = bytes(data)
+
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
         self.objects[(dest_bucket, dest_key)] = self.get_bytes(bucket, key)
 
@@ -112,6 +124,15 @@ class MemoryFileRegistry(FileRegistry):
         if reason is not None:
             item["quarantine_reason"] = reason
         self._meter.charge("registry", item)
+
+    def eligibility_coverage(self) -> list[Coverage]:
+        return [
+            Coverage.model_validate(i["manifest"]["coverage"])
+            for i in self.items.values()
+            if i.get("kind") == FileKind.ELIGIBILITY.value
+            and i["status"] == FileStatus.ACCEPTED.value
+            and (i.get("manifest") or {}).get("coverage")
+        ]
 
 
 class MemoryGapStateRepository(GapStateRepository):
@@ -239,10 +260,11 @@ class MemoryClaimVersionRepository(ClaimVersionRepository):
 
 
 class MemoryRunRegistry(RunRegistry):
-    """`RunRegistry` in a dict with the same version-and-status guard as the DynamoDB one."""
+    """`RunRegistry` in dicts with the same version, status and approval guards as the DynamoDB one."""
 
     def __init__(self, meter: WriteMeter | None = None) -> None:
         self.runs: dict[str, Run] = {}
+        self.approvals: dict[str, Approval] = {}
         self._meter = meter or WriteMeter()
 
     def create(self, run: Run) -> None:
@@ -251,11 +273,16 @@ class MemoryRunRegistry(RunRegistry):
         self.runs[run.run_id] = run
         self._meter.charge("registry", run.model_dump(mode="json"))
 
+    def _with_approval(self, run: Run) -> Run:
+        return run.model_copy(update={"approval": self.approvals.get(run.run_id)})
+
     def get(self, run_id: str) -> Run | None:
-        return self.runs.get(run_id)
+        run = self.runs.get(run_id)
+        return self._with_approval(run) if run else None
 
     def recent(self, limit: int = 50) -> list[Run]:
-        return sorted(self.runs.values(), key=lambda r: r.started_at, reverse=True)[:limit]
+        ordered = sorted(self.runs.values(), key=lambda r: r.started_at, reverse=True)[:limit]
+        return [self._with_approval(r) for r in ordered]
 
     def transition(
         self,
@@ -265,19 +292,103 @@ class MemoryRunRegistry(RunRegistry):
         allowed_from: Iterable[RunStatus],
         entry_count: int | None = None,
         total_cents: int | None = None,
-        failure: str | None = None,
+        failure: RunFailure | None = None,
+        operator: str | None = None,
+        draft_sha256: str | None = None,
+        unapproved: bool = False,
     ) -> Run:
         current = self.runs.get(run.run_id)
         if current is None or current.version != run.version or current.status not in set(allowed_from):
             raise StaleVersionError("run changed since it was read")
-        update: dict[str, Any] = {"status": to, "version": current.version + 1}
-        if entry_count is not None:
-            update["entry_count"] = entry_count
-        if total_cents is not None:
-            update["total_cents"] = total_cents
-        if failure is not None:
-            update["failure"] = failure
+        if unapproved and run.run_id in self.approvals:
+            raise StaleVersionError("run was approved since it was read")
+        update: dict[str, Any] = {"status": to, "version": current.version + 1, "updated_at": clock.now()}
+        optional = {
+            "entry_count": entry_count,
+            "total_cents": total_cents,
+            "last_failure": failure,
+            "draft_sha256": draft_sha256,
+        }
+        update |= {k: v for k, v in optional.items() if v is not None}
+        if operator is not None and operator not in current.operators:
+            update["operators"] = (*current.operators, operator)
         moved = current.model_copy(update=update)
         self.runs[run.run_id] = moved
         self._meter.charge("registry", moved.model_dump(mode="json"))
-        return moved
+        return self._with_approval(moved)
+
+    def approve(self, run: Run, approval: Approval) -> Run:
+        current = self.runs.get(run.run_id)
+        if (
+            current is None
+            or current.version != run.version
+            or current.status is not RunStatus.CALCULATED
+            or run.run_id in self.approvals
+        ):
+            raise StaleVersionError("run changed or was approved since it was read")
+        self.approvals[run.run_id] = approval
+        return self._with_approval(current)
+
+    def mark_paid(self, run_id: str, *, paid_by: str, paid_at: datetime, reference: str, sha256: str) -> Run:
+        approval = self.approvals.get(run_id)
+        if approval is None or approval.paid_at is not None or approval.payment_sha256 != sha256:
+            raise StaleVersionError("approval changed since it was read")
+        self.approvals[run_id] = approval.model_copy(
+            update={"paid_by": paid_by, "paid_at": paid_at, "payment_reference": reference}
+        )
+        return self._with_approval(self.runs[run_id])
+
+
+class MemoryLedgerRepository(LedgerRepository):
+    """`LedgerRepository` in dicts, charging the write units the Ledger table would bill."""
+
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self.meter = meter or WriteMeter()
+        self.entries: dict[str, LedgerEntry] = {}
+        self.history: dict[str, dict[str, LedgerEntry]] = {}
+        self.digests: dict[str, dict[str, str]] = {}
+        self.reads = 0
+
+    def put_if_absent(self, entry: LedgerEntry) -> None:
+        existing = self.entries.get(entry.entry_id)
+        if existing is not None:
+            raise AlreadyRecordedError("ledger entry", existing_run_id=existing.run_id)
+        self.entries[entry.entry_id] = entry
+        self.meter.charge("ledger", entry.model_dump(mode="json"))
+
+    def get(self, entry_id: str) -> LedgerEntry | None:
+        self.reads += 1
+        return self.entries.get(entry_id)
+
+    def index_member(self, entry: LedgerEntry) -> None:
+        self.history.setdefault(entry.member_id, {})[entry.entry_id] = entry
+        self.meter.charge("ledger_history", entry.model_dump(mode="json"))
+
+    def member_state(self, member_id: str) -> MemberRunState:
+        self.reads += 1
+        entries = [e for _, e in sorted(self.history.get(member_id, {}).items())]
+        return MemberRunState(entries=entries, gap_digest=dict(self.digests.get(member_id, {})))
+
+    def put_gap_digest(self, member_id: str, digest: Mapping[str, str]) -> None:
+        self.digests[member_id] = dict(digest)
+        self.meter.charge("gap_digest", {"pk": member_id, "sk": GAP_DIGEST_SK, **digest})
+
+    def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
+        return iter([e for _, e in sorted(self.entries.items()) if e.run_id == run_id])
+
+    def balances(self, run_id: str) -> list[LedgerEntry]:
+        return [e for e in self.by_run(run_id) if e.is_balance]
+
+    def existing_ids(self, entry_ids: Iterable[str]) -> set[str]:
+        return {i for i in entry_ids if i in self.entries}
+
+
+@dataclass
+class RecordedExecutions(ExecutionStarter):
+    """`ExecutionStarter` that keeps what would have been started."""
+
+    started: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+
+    def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> str:
+        self.started.append((state_machine_arn, name, dict(payload)))
+        return f"{state_machine_arn}:{name}"

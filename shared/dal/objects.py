@@ -12,7 +12,7 @@ import polars as pl
 from botocore.exceptions import ClientError
 
 from shared.dal.dynamo import error_code
-from shared.dal.errors import NotFoundError
+from shared.dal.errors import AlreadyRecordedError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -32,6 +32,12 @@ class ObjectStore(ABC):
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
         """Write an object (overwrites)."""
+
+    @abstractmethod
+    def put_once(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Write an object only if the key is free (`If-None-Match: *`); AlreadyRecordedError if taken."""
 
     @abstractmethod
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
@@ -88,6 +94,17 @@ class S3ObjectStore(ObjectStore):
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    def put_once(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        try:
+            self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, IfNoneMatch="*")
+        except ClientError as error:
+            # 409 ConditionalRequestConflict: another writer's upload of the key is in flight.
+            if error_code(error) in {"PreconditionFailed", "412", "ConditionalRequestConflict"}:
+                raise AlreadyRecordedError(f"object {key}") from None
+            raise
 
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
         self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource={"Bucket": bucket, "Key": key})

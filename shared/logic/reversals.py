@@ -149,8 +149,10 @@ def carry_balances(
     """
     totals: dict[str, int] = defaultdict(int, clinic_totals)
     out: list[LedgerEntry] = []
-    for source in sorted(carried_in, key=lambda e: e.clinic_id):
-        if source.kind is not EntryKind.CARRY_OUT:
+    # A recalculated run may have reversed a carry-out and carried another: only live ones come in.
+    reversed_ids = {e.reverses for e in carried_in if e.kind is EntryKind.REVERSAL}
+    for source in sorted(carried_in, key=lambda e: (e.clinic_id, e.generation)):
+        if source.kind is not EntryKind.CARRY_OUT or source.entry_id in reversed_ids:
             continue
         out.append(
             _balance(
@@ -181,4 +183,42 @@ def carry_balances(
                     as_of=as_of,
                 )
             )
+    return out
+
+
+def _balance_slot(entry: LedgerEntry) -> tuple[str, str, str]:
+    # A CARRY_IN is one per carried-out source; a CARRY_OUT one per clinic and run.
+    return (entry.kind.value, entry.clinic_id, entry.reverses or "")
+
+
+def settle_balances(
+    own: Sequence[LedgerEntry], wanted: Sequence[LedgerEntry], *, run_id: str, month: str
+) -> list[LedgerEntry]:
+    """Balance entries a run must append so its live balances are `wanted` (`carry_balances`' output).
+
+    `own` is what the run already recorded (a resumed or recalculated run). A live balance of the same
+    kind, clinic and source with the same amount stands; any other live balance is reversed, and a wanted
+    one with no standing balance is added with the next generation. A run recorded for the first time
+    appends `wanted` as it is.
+    """
+    reversed_ids = {e.reverses for e in own if e.kind is EntryKind.REVERSAL}
+    live = {_balance_slot(e): e for e in own if e.kind.is_balance and e.entry_id not in reversed_ids}
+    generations: dict[tuple[str, str, str], int] = defaultdict(lambda: -1)
+    for e in own:
+        if e.kind.is_balance:
+            slot = _balance_slot(e)
+            generations[slot] = max(generations[slot], e.generation)
+    out: list[LedgerEntry] = []
+    wanted_slots = {_balance_slot(w) for w in wanted}
+    for slot, entry in sorted(live.items()):
+        if slot not in wanted_slots:
+            out.append(reversal_of(entry, run_id=run_id, month=month))
+    for want in wanted:
+        slot = _balance_slot(want)
+        standing = live.get(slot)
+        if standing is not None and standing.amount_cents == want.amount_cents:
+            continue
+        if standing is not None:
+            out.append(reversal_of(standing, run_id=run_id, month=month))
+        out.append(want.model_copy(update={"generation": generations[slot] + 1}))
     return out

@@ -6,8 +6,9 @@ from datetime import date
 
 import polars as pl
 
-from shared.logic.dates import optional_date, required_date
+from shared.logic.dates import month_end, optional_date, required_date
 from shared.models.actions import LineOfBusiness, Sex, Track
+from shared.models.files import Coverage
 from shared.models.members import Clinic, EligibilitySpan, MemberProfile
 
 
@@ -57,3 +58,23 @@ def roster_from_rows(frame: pl.DataFrame) -> tuple[list[MemberProfile], list[Eli
         for m, (birth, sex) in demographics.items()
     ]
     return profiles, spans
+
+
+def _dates(column: pl.Series) -> pl.Series:
+    return column if column.dtype == pl.Date else column.cast(pl.String).str.to_date("%Y-%m-%d")
+
+
+def roster_coverage(rows: pl.DataFrame, received: date) -> Coverage | None:
+    """The days an accepted roster speaks for (`Coverage`): from its earliest enrollment start to its
+    latest end, where an open span, or an end after it, stops at the end of the month the roster was
+    received in. None when the roster has no row, or starts after that month."""
+    if rows.is_empty():
+        return None
+    horizon = month_end(received.strftime("%Y-%m"))
+    starts = _dates(rows["enrollment_start_date"])
+    ends = _dates(rows["enrollment_end_date"]).fill_null(horizon).clip(upper_bound=horizon)
+    first, last = starts.min(), ends.max()
+    assert isinstance(first, date) and isinstance(last, date)
+    if first > horizon:
+        return None
+    return Coverage(first_day=first, last_day=max(first, last))

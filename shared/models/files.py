@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -27,6 +28,21 @@ class FileStatus(StrEnum):
     DUPLICATE = "DUPLICATE"
 
 
+class Coverage(BaseModel):
+    """The first and last day an eligibility file speaks for: from its earliest enrollment start to its
+    latest end, where an open span (and any later end) stops at the end of the month the file arrived in,
+    because a roster cannot speak for a month that had not begun."""
+
+    model_config = ConfigDict(frozen=True)
+
+    first_day: date
+    last_day: date
+
+    def overlaps(self, first: date, last: date) -> bool:
+        """True when the coverage shares a day with [first, last]."""
+        return self.first_day <= last and first <= self.last_day
+
+
 class FileManifest(BaseModel):
     """Accounting for one file: every row read is accepted, rejected, a duplicate or superseded."""
 
@@ -44,6 +60,9 @@ class FileManifest(BaseModel):
     quarantine_reason: str | None = None
     rejects_key: str | None = None
     curated_keys: tuple[str, ...] = ()
+    coverage: Coverage | None = Field(
+        default=None, description="eligibility files: the days their spans speak for (runs check it)"
+    )
 
     @model_validator(mode="after")
     def _rows_add_up(self) -> FileManifest:

@@ -92,6 +92,11 @@ class LedgerEntry(BaseModel):
         )
 
     @property
+    def is_balance(self) -> bool:
+        """A clinic's carried balance (CARRY_OUT, CARRY_IN, or the reversal of one), not a member's award."""
+        return self.kind.is_balance or (self.kind is EntryKind.REVERSAL and not self.member_id)
+
+    @property
     def slot(self) -> tuple[str, str, str, str, str]:
         """The gap step an award pays for, whatever the clinic: at most one award of a slot is live."""
         return (self.program, self.member_id, self.action, self.period, self.step.value if self.step else "")

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.models.ledger import LedgerEntry
 
@@ -35,34 +35,74 @@ class RunStatus(StrEnum):
 
 
 class _Payload(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    """Every payload that crosses a boundary refuses keys it does not know (`"dry_run": true` is an error,
+    not a silently ignored wish)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+IDENTITY_PATTERN = r"^[\x21-\x7e]{1,256}$"
+"""An operator's identity as the stack recorded it (an IAM ARN, or `local:<name>` on the local runtime)."""
 
 
 class RunRequest(_Payload):
-    """Execution input of a run state machine."""
+    """Execution input of a run state machine, as the operator API writes it.
+
+    `requested_by` is the identity of whoever asked for the execution, recorded by the operator API (never
+    taken from a client); `recalculate` asks a CALCULATED, unapproved final run to settle again.
+    """
 
     run_kind: RunKind
     program_year: int = Field(ge=2000, le=2100)
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
     mode: RunMode = RunMode.FINAL
-    execution_name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    requested_by: str = Field(pattern=IDENTITY_PATTERN)
+    recalculate: bool = False
 
-    @model_validator(mode="after")
-    def _month_matches_kind(self) -> RunRequest:
-        if self.run_kind is RunKind.MONTHLY:
-            if self.month is None:
-                raise ValueError("a monthly run needs month")
-            if int(self.month[:4]) != self.program_year:
-                raise ValueError("month is outside program_year")
-        return self
 
-    @property
-    def period(self) -> str:
-        return self.month if self.run_kind is RunKind.MONTHLY and self.month else str(self.program_year)
+class OpenRunInput(_Payload):
+    """OpenRun's payload: the machine's own kind, its execution's name and the untouched execution input."""
+
+    machine: RunKind
+    execution_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,80}$")
+    request: dict[str, Any]
+
+
+class RunFailure(BaseModel):
+    """The last failure of a run, as its record keeps it: the domain error's name and message, the step."""
+
+    model_config = ConfigDict(frozen=True)
+
+    error: str
+    message: str
+    step: str
+    at: datetime
+
+
+class Approval(BaseModel):
+    """Approval and payment of a final run, kept apart from the run record (only the operator API writes
+    it). `payment_sha256` is the digest of the payment file written once at approval."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: str
+    approved_by: str
+    approved_at: datetime
+    approved_version: int
+    payment_file_key: str
+    payment_sha256: str
+    total_cents: int
+    paid_by: str | None = None
+    paid_at: datetime | None = None
+    payment_reference: str | None = None
 
 
 class Run(BaseModel):
-    """A run as the registry holds it; `version` guards every transition."""
+    """A run as the registry holds it; `version` guards every transition.
+
+    `status` is the pipeline's (OPEN, CALCULATED, FAILED); approval and payment live in `approval`, which
+    only the operator API writes, and `effective_status` combines the two.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -77,7 +117,19 @@ class Run(BaseModel):
     updated_at: datetime
     entry_count: int = 0
     total_cents: int = 0
-    failure: str | None = None
+    operators: tuple[str, ...] = Field(
+        default=(), description="every identity that started, resumed or recalculated an execution of it"
+    )
+    last_failure: RunFailure | None = None
+    draft_sha256: str | None = None
+    approval: Approval | None = None
+
+    @property
+    def effective_status(self) -> RunStatus:
+        """PAID or APPROVED once the operator API recorded it, else the pipeline's status."""
+        if self.approval is not None:
+            return RunStatus.PAID if self.approval.paid_at is not None else RunStatus.APPROVED
+        return self.status
 
 
 class RunRef(_Payload):
@@ -173,7 +225,7 @@ class StatementsResult(_Payload):
     """RenderStatements' output, carried as `$.statements`."""
 
     statement_count: int = Field(ge=0)
-    payment_file_key: str
+    draft_key: str = Field(description="the draft (final run) or preview payment file, never a payment file")
     total_cents: int
 
 
@@ -189,14 +241,19 @@ class ClosedRun(_Payload):
 
 
 class FailInput(_Payload):
-    """MarkFailed's input; `run` is absent when OpenRun itself failed."""
+    """MarkFailed's input; `run` is absent when OpenRun itself failed. `error` is the Catch's
+    `{"Error", "Cause"}`; `step` names the state that failed."""
 
     run: RunRef | None = None
     error: dict[str, Any] | None = None
+    step: str = Field(default="OpenRun", pattern=r"^[A-Za-z]{1,40}$")
 
-    @property
-    def error_type(self) -> str:
-        """Only the error's type is kept: a Cause may quote data we must not store."""
-        if not self.error:
-            return "Unknown"
-        return str(self.error.get("Error", "Unknown"))[:200]
+
+class FailedRun(_Payload):
+    """MarkFailed's output: the run as it now stands and the reason the execution reports (its `error`
+    and `cause`, through the Fail state's ErrorPath and CausePath)."""
+
+    run_id: str | None
+    status: RunStatus
+    error: str
+    cause: str

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.models.tables import DEFAULT_SHARD_SIZE
+from shared.models.tables import DEFAULT_SHARD_SIZE, RUN_KINDS, state_machine_env
 
 
 class _Settings(BaseModel):
@@ -31,6 +31,34 @@ class Tables(_Settings):
     gaps_table: str = Field(alias="GAPS_TABLE")
     ledger_table: str = Field(alias="LEDGER_TABLE")
     registry_table: str = Field(alias="REGISTRY_TABLE")
+    approvals_table: str = Field(alias="APPROVALS_TABLE")
+
+
+class Payments(_Settings):
+    payments_bucket: str = Field(alias="PAYMENTS_BUCKET")
+
+
+class StateMachines(_Settings):
+    """The run kinds' state machines, which the operator API starts: `<KIND>_STATE_MACHINE_ARN` each."""
+
+    state_machines: dict[str, str]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_environment(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "state_machines" in data:
+            return data
+        found = {
+            s.kind: data[state_machine_env(s.kind)] for s in RUN_KINDS if state_machine_env(s.kind) in data
+        }
+        return data | {"state_machines": found}
+
+    def arn_of(self, kind: str) -> str:
+        """The state machine ARN of a run kind; KeyError naming the kind when it has none here."""
+        try:
+            return self.state_machines[kind]
+        except KeyError:
+            raise KeyError(f"no state machine is configured for run kind {kind!r}") from None
 
 
 class Sharding(_Settings):
@@ -43,6 +71,10 @@ class IngestSettings(Observability, Buckets, Tables):
 
 class RunSettings(Observability, Buckets, Tables, Sharding):
     """What every payment-run step needs."""
+
+
+class OperatorSettings(Observability, Buckets, Tables, Payments, StateMachines):
+    """What the operator API needs: the runs, their reports, the payments bucket and the state machines."""
 
 
 SettingsT = TypeVar("SettingsT", bound=_Settings)

@@ -26,7 +26,41 @@ class TableSpec:
 GAPS_TABLE = TableSpec(logical_name="GapState", env_var="GAPS_TABLE")
 LEDGER_TABLE = TableSpec(logical_name="Ledger", env_var="LEDGER_TABLE")
 REGISTRY_TABLE = TableSpec(logical_name="Registry", env_var="REGISTRY_TABLE")
-ALL_TABLES = (GAPS_TABLE, LEDGER_TABLE, REGISTRY_TABLE)
+# Approvals and payments of runs, apart from the run records: only the operator API's role may write here.
+APPROVALS_TABLE = TableSpec(logical_name="Approvals", env_var="APPROVALS_TABLE")
+ALL_TABLES = (GAPS_TABLE, LEDGER_TABLE, REGISTRY_TABLE, APPROVALS_TABLE)
+
+
+@dataclass(frozen=True)
+class RunKindSpec:
+    """One kind of payment run as the infrastructure and the CLI see it: one state machine each, from the
+    one ASL template (`infra/state_machines/payment_run.asl.json`, `${RunKind}` = `kind`)."""
+
+    kind: str
+    machine_suffix: str
+    output_key: str
+    description: str
+
+
+RUN_KINDS = (
+    RunKindSpec("monthly", "monthly-svu", "MonthlyStateMachineArn", "Monthly SVU run (Care Gap P4P)"),
+    RunKindSpec(
+        "annual", "annual-incentive", "AnnualStateMachineArn", "Annual incentive run (Benchmark P4P and more)"
+    ),
+)
+
+
+def run_kind_spec(kind: str) -> RunKindSpec:
+    """The spec of a run kind by name; KeyError naming the kinds there are."""
+    for spec in RUN_KINDS:
+        if spec.kind == kind:
+            return spec
+    raise KeyError(f"unknown run kind {kind!r}; the kinds are {', '.join(s.kind for s in RUN_KINDS)}")
+
+
+def state_machine_env(kind: str) -> str:
+    """The environment variable that carries a kind's state machine ARN (the operator API starts them)."""
+    return f"{kind.upper()}_STATE_MACHINE_ARN"
 
 
 class BucketEnv(StrEnum):
@@ -35,6 +69,7 @@ class BucketEnv(StrEnum):
     LANDING = "LANDING_BUCKET"
     CURATED = "CURATED_BUCKET"
     REPORTS = "REPORTS_BUCKET"
+    PAYMENTS = "PAYMENTS_BUCKET"
 
 
 class Prefix(StrEnum):
@@ -49,6 +84,7 @@ class Prefix(StrEnum):
     MANIFESTS = "manifests/"
     STATEMENTS = "statements/"
     PAYMENTS = "payments/"
+    PREVIEWS = "previews/"
     PROGRAMS = "programs/"
 
 

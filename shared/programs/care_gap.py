@@ -92,6 +92,20 @@ class Multiplier(_Frozen):
         )
 
 
+class Timeline(_Frozen):
+    """Dates of the measurement year's annual incentive (the seed's "Timeline"). `finalization_from`
+    defaults to 1 June of the following year, the start of the seed's bonus finalization."""
+
+    finalization_from: date
+
+
+class ApprovalRule(_Frozen):
+    """Who may approve a run: by default never an identity that started or recalculated it (four eyes);
+    `single_operator` lets one person do both, for a plan too small to have two."""
+
+    single_operator: bool = False
+
+
 class EarlyAdoptionBonus(_Frozen):
     rate: Decimal = Field(ge=0)
     adopted_by: date
@@ -147,11 +161,21 @@ class CareGapProgram(_Frozen):
     rate_cards: tuple[RateCard, ...]
     multipliers: tuple[Multiplier, ...] = ()
     early_adoption_bonus: EarlyAdoptionBonus | None = None
+    timeline: Timeline
+    approval: ApprovalRule = ApprovalRule()
 
     @model_validator(mode="before")
     @classmethod
     def _inline_code_sets(cls, data: Any) -> Any:
         return _resolve_code_sets(data)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_timeline(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "timeline" not in data and "measurement_year" in data:
+            year = int(data["measurement_year"])
+            return data | {"timeline": {"finalization_from": date(year + 1, 6, 1).isoformat()}}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> CareGapProgram:
@@ -233,6 +257,10 @@ class ProgramCatalog:
             if p.effective_from <= day <= p.effective_to:
                 return p
         raise ProgramNotFoundError(f"no care_gap program in force on {day.isoformat()}")
+
+    def named(self, version: str) -> CareGapProgram | None:
+        """The version called `version` (a ledger entry's `rule_version`); None when the catalog lacks it."""
+        return next((p for p in self.versions if p.version == version), None)
 
     def find(self, day: date) -> CareGapProgram | None:
         """Like `in_force`, None instead of raising."""

@@ -16,6 +16,7 @@ from typing import Protocol
 
 from pydantic import ValidationError
 
+from shared.errors import DomainError
 from shared.models.tables import Prefix
 from shared.programs.care_gap import CareGapProgram, ProgramCatalog
 
@@ -34,7 +35,7 @@ class ProgramSource(Protocol):
     def get_bytes(self, bucket: str, key: str) -> bytes: ...
 
 
-class ProgramFileError(ValueError):
+class ProgramFileError(DomainError, ValueError):
     """A program version file under `programs/` that cannot be used; names the key and the problem."""
 
     def __init__(self, key: str, problem: str) -> None:

@@ -15,6 +15,7 @@ from enum import StrEnum
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
+from shared import clock
 from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import GapStateRepository
@@ -29,7 +30,7 @@ from shared.logic.evidence import (
     lab_evidence,
     pharmacy_evidence,
 )
-from shared.logic.roster import clinics_from_rows, roster_from_rows
+from shared.logic.roster import clinics_from_rows, roster_coverage, roster_from_rows
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.tables import Prefix
@@ -81,8 +82,10 @@ class IngestService:
         curated_bucket: str,
         reports_bucket: str,
         versions: ClaimVersionRepository | None = None,
+        now: clock.Clock = clock.now,
     ) -> None:
         """`versions` nets claims across files; without it each file is netted on its own only."""
+        self._now = now
         self._store = store
         self._keeper = ClaimVersionKeeper(versions, gaps) if versions is not None else None
         self._files = files
@@ -159,8 +162,11 @@ class IngestService:
         if result.rejects.height:
             rejects_key = f"{Prefix.REJECTS}{result.file_id}.csv"
             self._store.put_bytes(self._reports, rejects_key, rejects_csv(result), "text/csv")
+        coverage = (
+            roster_coverage(result.accepted, self._now().date()) if kind is FileKind.ELIGIBILITY else None
+        )
         manifest = result.manifest.model_copy(
-            update={"rejects_key": rejects_key, "curated_keys": tuple(curated_keys)}
+            update={"rejects_key": rejects_key, "curated_keys": tuple(curated_keys), "coverage": coverage}
         )
         self._store.put_json(
             self._reports, f"{Prefix.MANIFESTS}{result.file_id}.json", manifest.model_dump(mode="json")

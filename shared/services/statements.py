@@ -46,24 +46,39 @@ BALANCE_CATEGORY = "balance"
 _HTML_COLUMNS = slice(STATEMENT_COLUMNS.index("earned_month"), STATEMENT_COLUMNS.index("amount") + 1)
 
 
-def _csv(rows: Iterable[Sequence[object]], header: Sequence[str]) -> bytes:
+def _csv(rows: Iterable[Sequence[object]], header: Sequence[str], banner: str | None = None) -> bytes:
     buffer = io.StringIO()
+    if banner:
+        # A first line no spreadsheet or payment system takes for data: what the file is not.
+        buffer.write(f"# {banner}\n")
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue().encode("utf-8")
 
 
-def _category(entry: LedgerEntry, categories: Mapping[str, str]) -> str:
-    if entry.kind.is_balance:
+def preview_banner(run_id: str) -> str:
+    """The first line of every file a preview writes."""
+    return f"PREVIEW of run {run_id}: a projection, nothing in this file is paid"
+
+
+def draft_banner(run_id: str) -> str:
+    """The first line of a run's draft payment file."""
+    return (
+        f"DRAFT of run {run_id} for review: not a payment file; the payment file is written once, at approval"
+    )
+
+
+def _category(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> str:
+    if entry.is_balance:
         return BALANCE_CATEGORY
-    return categories.get(entry.action, "")
+    return categories.get((entry.rule_version, entry.action), "")
 
 
-def _line(entry: LedgerEntry, categories: Mapping[str, str]) -> tuple[object, ...]:
+def _line(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> tuple[object, ...]:
     # A carried balance is a clinic's, not a member's: its own record type keeps LINE rows fully traced.
     return (
-        "BALANCE" if entry.kind.is_balance else "LINE",
+        "BALANCE" if entry.is_balance else "LINE",
         entry.run_id,
         entry.clinic_id,
         entry.earned_month,
@@ -96,7 +111,7 @@ def _total(
     return tuple(row)
 
 
-def _ordered(entries: Iterable[LedgerEntry], categories: Mapping[str, str]) -> list[LedgerEntry]:
+def _ordered(entries: Iterable[LedgerEntry], categories: Mapping[tuple[str, str], str]) -> list[LedgerEntry]:
     return sorted(
         entries,
         key=lambda e: (
@@ -112,7 +127,7 @@ def _ordered(entries: Iterable[LedgerEntry], categories: Mapping[str, str]) -> l
 
 
 def statement_totals(
-    entries: Iterable[LedgerEntry], categories: Mapping[str, str] | None = None
+    entries: Iterable[LedgerEntry], categories: Mapping[tuple[str, str], str] | None = None
 ) -> tuple[dict[str, int], dict[tuple[str, str], int], int]:
     """Cents by category, by (category, action), and the clinic total: plain sums of the lines."""
     categories = categories or {}
@@ -132,7 +147,8 @@ def statement_csv(
     clinic_id: str,
     entries: Sequence[LedgerEntry],
     *,
-    categories: Mapping[str, str] | None = None,
+    categories: Mapping[tuple[str, str], str] | None = None,
+    banner: str | None = None,
 ) -> bytes:
     """One clinic's statement: an entry per LINE (BALANCE if carried), ACTION_/CATEGORY_TOTALs, CLINIC_TOTAL.
 
@@ -146,7 +162,7 @@ def statement_csv(
     rows += [_total("ACTION_TOTAL", run_id, clinic_id, c, a, v) for (c, a), v in sorted(by_action.items())]
     rows += [_total("CATEGORY_TOTAL", run_id, clinic_id, c, "", v) for c, v in sorted(by_category.items())]
     rows.append(_total("CLINIC_TOTAL", run_id, clinic_id, "", "", total))
-    return _csv(rows, STATEMENT_COLUMNS)
+    return _csv(rows, STATEMENT_COLUMNS, banner)
 
 
 def _cells(values: Iterable[object], tag: str = "td") -> str:
@@ -158,7 +174,8 @@ def statement_html(
     clinic: Clinic,
     entries: Sequence[LedgerEntry],
     *,
-    categories: Mapping[str, str] | None = None,
+    categories: Mapping[tuple[str, str], str] | None = None,
+    banner: str | None = None,
 ) -> bytes:
     """The same statement for people: totals by category and action, then every traced line."""
     categories = categories or {}
@@ -172,7 +189,8 @@ def statement_html(
     page = (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>Statement {html.escape(run_id)}</title></head>"
-        f"<body><h1>{html.escape(clinic.clinic_name)} ({html.escape(clinic.clinic_id)})</h1>"
+        f"<body>{f'<p><strong>{html.escape(banner)}</strong></p>' if banner else ''}"
+        f"<h1>{html.escape(clinic.clinic_name)} ({html.escape(clinic.clinic_id)})</h1>"
         f"<p>Run {html.escape(run_id)}: total ${format_cents(total)}</p>"
         f"<h2>Totals</h2><table><thead><tr>{_cells(('category', 'action', 'amount'), 'th')}</tr></thead>"
         f"<tbody>{summary}</tbody></table>"
@@ -182,8 +200,11 @@ def statement_html(
     return page.encode("utf-8")
 
 
-def payment_csv(run_id: str, totals: Mapping[str, int], clinics: Mapping[str, Clinic]) -> bytes:
-    """One row per paid clinic: clinic_id, TIN, amount in dollars, run id.
+def payment_csv(
+    run_id: str, totals: Mapping[str, int], clinics: Mapping[str, Clinic], banner: str | None = None
+) -> bytes:
+    """One row per paid clinic: clinic_id, TIN, amount in dollars, run id (a draft or preview says so on
+    its first line).
 
     Only positive amounts are payments: a clinic at zero (its negative balance carried forward) has no
     row, and a negative total is refused, never written.
@@ -193,13 +214,18 @@ def payment_csv(run_id: str, totals: Mapping[str, int], clinics: Mapping[str, Cl
     rows = [
         (c, clinics[c].tin, format_cents(cents), run_id) for c, cents in sorted(totals.items()) if cents > 0
     ]
-    return _csv(rows, PAYMENT_COLUMNS)
+    return _csv(rows, PAYMENT_COLUMNS, banner)
+
+
+def payment_amounts(data: bytes) -> dict[str, int]:
+    """Cents per clinic of a payment file (a draft's or preview's banner line is skipped)."""
+    lines = [line for line in data.decode("utf-8").splitlines() if not line.startswith("#")]
+    return {row["clinic_id"]: parse_dollars(row["amount"]) for row in csv.DictReader(lines)}
 
 
 def payment_total_cents(data: bytes) -> int:
     """Sum of a payment file's amounts, in cents."""
-    reader = csv.DictReader(io.StringIO(data.decode("utf-8")))
-    return sum(parse_dollars(row["amount"]) for row in reader)
+    return sum(payment_amounts(data).values())
 
 
 def _rate(count: MeasureCount) -> str:

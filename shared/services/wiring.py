@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from shared.dal.claim_versions import DynamoClaimVersionRepository
-from shared.dal.clients import dynamodb_client, s3_client
+from shared.dal.clients import dynamodb_client, s3_client, stepfunctions_client
+from shared.dal.executions import StepFunctionsExecutions
 from shared.dal.files import DynamoFileRegistry
 from shared.dal.gap_state import DynamoGapStateRepository
 from shared.dal.ledger import DynamoLedgerRepository
 from shared.dal.objects import ObjectStore, S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry
-from shared.models.settings import IngestSettings, RunSettings
+from shared.models.settings import IngestSettings, OperatorSettings, RunSettings
 from shared.programs.care_gap import ProgramCatalog, load_catalog
 from shared.programs.stored import StoredCatalog
 from shared.services.ingest import IngestService
+from shared.services.lifecycle import RunLifecycle
 from shared.services.runs import RunService
 
 
@@ -46,9 +48,26 @@ def build_run_service(settings: RunSettings) -> RunService:
         gaps=DynamoGapStateRepository(db, settings.gaps_table),
         # Each member's paid entries are also copied beside the member's evidence, read in one query.
         ledger=DynamoLedgerRepository(db, settings.ledger_table, history_table=settings.gaps_table),
-        runs=DynamoRunRegistry(db, settings.registry_table),
+        runs=DynamoRunRegistry(db, settings.registry_table, settings.approvals_table),
+        files=DynamoFileRegistry(db, settings.registry_table),
         catalog=program_catalog(store, settings.curated_bucket),
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
         shard_size=settings.shard_size,
+    )
+
+
+def build_lifecycle(settings: OperatorSettings) -> RunLifecycle:
+    """The operator API's RunLifecycle on the deployment's tables, buckets and state machines."""
+    db = dynamodb_client()
+    store = S3ObjectStore(s3_client())
+    return RunLifecycle(
+        runs=DynamoRunRegistry(db, settings.registry_table, settings.approvals_table),
+        store=store,
+        gaps=DynamoGapStateRepository(db, settings.gaps_table),
+        catalog=program_catalog(store, settings.curated_bucket),
+        executions=StepFunctionsExecutions(stepfunctions_client()),
+        machines=settings.state_machines,
+        reports_bucket=settings.reports_bucket,
+        payments_bucket=settings.payments_bucket,
     )

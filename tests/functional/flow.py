@@ -33,31 +33,73 @@ def land(aws: Any, context: Any, files: dict[str, str]) -> None:
     assert result["batchItemFailures"] == []
 
 
+OPERATOR = "local:operator"
+
+
 def run_month(
-    context: Any, month: str, mode: str = "final", execution_name: str | None = None
+    context: Any,
+    month: str,
+    mode: str = "final",
+    execution_name: str | None = None,
+    *,
+    requested_by: str = OPERATOR,
+    recalculate: bool = False,
 ) -> dict[str, Any]:
     """Execute the monthly state machine's tasks in order; returns the accumulated state."""
-    request = load_event("run_monthly_final") | {"month": month, "program_year": int(month[:4]), "mode": mode}
-    if execution_name:
-        request["execution_name"] = execution_name
-    return run_request(context, request)
+    request = load_event("run_monthly_final") | {
+        "month": month,
+        "program_year": int(month[:4]),
+        "mode": mode,
+        "requested_by": requested_by,
+    }
+    if recalculate:
+        request["recalculate"] = True
+    return run_request(context, request, execution_name=execution_name)
 
 
-def run_request(context: Any, request: dict[str, Any]) -> dict[str, Any]:
-    state: dict[str, Any] = dict(request)
+def open_payload(
+    request: dict[str, Any], machine: str | None = None, execution_name: str | None = None
+) -> dict[str, Any]:
+    """OpenRun's payload as the state machine of `machine` (default: the request's kind) builds it."""
+    return {
+        "machine": machine or request["run_kind"],
+        "execution_name": execution_name or "test-execution",
+        "request": request,
+    }
+
+
+def run_request(
+    context: Any,
+    request: dict[str, Any],
+    *,
+    execution_name: str | None = None,
+    machine: str | None = None,
+    skip_earning: bool = False,
+) -> dict[str, Any]:
+    """Every step in the state machine's order; a failure goes to MarkFailed naming its step, as the
+    Catch path does (`skip_earning` leaves the Map out, as if its results were lost)."""
+    state: dict[str, Any] = {"request": dict(request)}
+    step = "OpenRun"
     try:
-        state["run"] = open_run.handler(request, context)
+        state["run"] = open_run.handler(open_payload(request, machine, execution_name), context)
+        step = "PlanShards"
         state["plan"] = plan_shards.handler({"run": state["run"]}, context)
-        state["shards"] = earn_all(state, context)
+        step = "EarnShards"
+        state["shards"] = [] if skip_earning else earn_all(state, context)
+        step = "AggregateRun"
         state["totals"] = aggregate_run.handler({"run": state["run"], "plan": state["plan"]}, context)
+        step = "RenderStatements"
         state["statements"] = render_statements.handler(
             {"run": state["run"], "totals": state["totals"]}, context
         )
+        step = "CloseRun"
         state["closed"] = close_run.handler(
             {"run": state["run"], "totals": state["totals"], "statements": state["statements"]}, context
         )
     except Exception as error:
-        payload = {"error": {"Error": type(error).__name__, "Cause": "see logs"}}
+        # What Lambda puts in a Catch's Cause: the error's type and message (and a trace, left out here).
+        cause = json.dumps({"errorMessage": str(error), "errorType": type(error).__name__})
+        payload: dict[str, Any] = {"error": {"Error": type(error).__name__, "Cause": cause}, "step": step}
         if "run" in state:
             payload["run"] = state["run"]
         state["failed"] = fail_run.handler(payload, context)

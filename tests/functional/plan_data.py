@@ -62,3 +62,9 @@ FILES = {
     "landing/attestations/app-export-2026-03.csv": ATTESTATIONS_CSV,
     "landing/medical_claims/claims-2026-04.csv": CLAIMS_CSV,
 }
+
+# A void of M2's March claim, received in April: K1's next run reverses M2's three steps.
+VOID_CL200 = (
+    CLAIMS_HEADER.replace("claim_frequency_code,", "claim_frequency_code,original_claim_id,")
+    + "CL200V,1,8,CL200,M2,2026-03-01,2026-03-01,2026-04-10,G0202,Z1231,1234567893\n"
+)

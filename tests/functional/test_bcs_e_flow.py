@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -12,10 +12,11 @@ import pytest
 from events import load_event
 from functions.ingest import ingest_file
 from functions.runs import fail_run, open_run, plan_shards
+from shared.clock import clock_override, shifted_clock
 from shared.models.actions import Step, Track
 from shared.programs.care_gap import load_program
 from shared.services.runs import RunAlreadyClosedError
-from tests.functional.flow import deliver, earn_all, land, run_month, run_request
+from tests.functional.flow import deliver, earn_all, land, open_payload, run_month, run_request
 from tests.functional.plan_data import CLINICS_CSV, FILES
 
 PROGRAM = load_program(date(2026, 3, 1))
@@ -37,7 +38,8 @@ def evidence_rows(aws):
 
 def read_csv(aws, key):
     body = aws.s3.get_object(Bucket=aws.names["REPORTS_BUCKET"], Key=key)["Body"].read().decode()
-    return list(csv.DictReader(io.StringIO(body)))
+    # A draft's or preview's first line says what the file is not; the CSV follows it.
+    return list(csv.DictReader(line for line in io.StringIO(body) if not line.startswith("#")))
 
 
 def cents(text):
@@ -109,7 +111,7 @@ def test_monthly_runs_pay_each_step_once_to_the_assigned_clinic_and_reconcile(aw
         expected_cents(s, k1_enrolled) for s in three_steps
     )
     want_k2 = sum(expected_cents(s, k2_enrolled) for s in three_steps)
-    payments = {r["clinic_id"]: r for r in read_csv(aws, "payments/monthly-2026-03-final.csv")}
+    payments = {r["clinic_id"]: r for r in read_csv(aws, "runs/monthly-2026-03-final/payment-draft.csv")}
     assert {c: cents(r["amount"]) for c, r in payments.items()} == {"K1": want_k1, "K2": want_k2}
     assert payments["K2"]["tin"] == "222222222"
     assert march["statements"]["total_cents"] == march["totals"]["total_cents"] == want_k1 + want_k2
@@ -142,7 +144,7 @@ def test_a_closed_month_cannot_run_again(aws, lambda_context):
 def test_a_failed_month_resumes_without_new_entries(aws, lambda_context):
     # GIVEN March opened, earned and then failed before it closed
     land(aws, lambda_context, FILES)
-    state = {"run": open_run.handler(load_event("run_monthly_final"), lambda_context)}
+    state = {"run": open_run.handler(open_payload(load_event("run_monthly_final")), lambda_context)}
     state["plan"] = plan_shards.handler({"run": state["run"]}, lambda_context)
     first = earn_all(state, lambda_context)
     failed = fail_run.handler({"run": state["run"], "error": {"Error": "States.Timeout"}}, lambda_context)
@@ -166,7 +168,7 @@ def test_preview_writes_no_ledger_and_skips_what_is_paid(aws, lambda_context):
     preview = run_month(lambda_context, "2026-04", mode="preview", execution_name="exec-1")
     # THEN the preview shows only M1's claim received in April, and the ledger is untouched
     assert preview["run"]["run_id"] == "monthly-2026-04-preview-exec-1"
-    lines = read_csv(aws, f"statements/{preview['run']['run_id']}/K1.csv")
+    lines = read_csv(aws, f"previews/{preview['run']['run_id']}/statements/PREVIEW-K1.csv")
     assert [(r["member_id"], r["step"]) for r in lines if r["record_type"] == "LINE"] == [("M1", "claim")]
     assert len(ledger_items(aws)) == paid == march["totals"]["entry_count"]
     assert preview["closed"]["status"] == "CALCULATED"
@@ -175,12 +177,13 @@ def test_preview_writes_no_ledger_and_skips_what_is_paid(aws, lambda_context):
 def test_annual_run_reports_rates_and_pays_nothing(aws, lambda_context):
     # GIVEN the plan's files ingested
     land(aws, lambda_context, FILES)
-    # WHEN the annual run executes
-    annual = run_request(lambda_context, load_event("run_annual"))
+    # WHEN the annual run executes after the program's finalization date
+    with clock_override(shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))):
+        annual = run_request(lambda_context, load_event("run_annual"))
     # THEN K1 has the three eligible women at year end, all screened, and nothing is paid
     rates = read_csv(aws, "runs/annual-2026-final/rates.csv")
     bcs = [(r["clinic_id"], r["denominator"], r["numerator"]) for r in rates if r["action"] == "BCS-E"]
     assert bcs == [("K1", "3", "3")]
-    assert read_csv(aws, "payments/annual-2026-final.csv") == []
+    assert read_csv(aws, "runs/annual-2026-final/payment-draft.csv") == []
     assert annual["closed"]["status"] == "CALCULATED"
     assert ledger_items(aws) == []

@@ -16,7 +16,7 @@ from shared.logic.money import parse_dollars
 from shared.programs import stored
 from shared.programs.care_gap import DATA_DIR
 from shared.programs.stored import ProgramFileError
-from tests.functional.flow import land, run_month
+from tests.functional.flow import land, open_payload, run_month
 
 SHIPPED = json.loads((DATA_DIR / "care_gap_2026.json").read_text(encoding="utf-8"))
 RATE_FACTOR = Decimal("1.5")
@@ -33,19 +33,25 @@ def _drop(aws, key: str, body: bytes) -> None:
 
 
 def _paid(aws, state) -> dict[str, int]:
-    key = state["statements"]["payment_file_key"]
+    key = state["statements"]["draft_key"]
     body = aws.s3.get_object(Bucket=aws.names["REPORTS_BUCKET"], Key=key)["Body"].read().decode()
-    return {r["clinic_id"]: parse_dollars(r["amount"]) for r in csv.DictReader(io.StringIO(body))}
+    lines = [line for line in io.StringIO(body) if not line.startswith("#")]
+    return {r["clinic_id"]: parse_dollars(r["amount"]) for r in csv.DictReader(lines)}
 
 
 def _statement_versions(aws, run_id: str) -> set[str]:
     bucket = aws.names["REPORTS_BUCKET"]
-    listed = aws.s3.list_objects_v2(Bucket=bucket, Prefix=f"statements/{run_id}/")["Contents"]
+    listed = [
+        item
+        for prefix in (f"statements/{run_id}/", f"previews/{run_id}/statements/")
+        for item in aws.s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+    ]
     versions = set()
     for item in listed:
         if item["Key"].endswith(".csv"):
             body = aws.s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode()
-            versions |= {r["rule_version"] for r in csv.DictReader(io.StringIO(body)) if r["rule_version"]}
+            lines = [line for line in io.StringIO(body) if not line.startswith("#")]
+            versions |= {r["rule_version"] for r in csv.DictReader(lines) if r["rule_version"]}
     return versions
 
 
@@ -102,7 +108,7 @@ def test_a_malformed_version_file_stops_the_run_with_an_error_naming_it(
     _drop(aws, key, body)
     # WHEN a run starts
     with pytest.raises(ProgramFileError) as raised:
-        open_run.handler(load_event("run_monthly_final"), lambda_context)
+        open_run.handler(open_payload(load_event("run_monthly_final")), lambda_context)
     # THEN it fails before doing anything, with an error naming the file and what is wrong with it
     assert raised.value.key == key and problem in raised.value.problem
     assert key in str(raised.value)

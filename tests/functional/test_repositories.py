@@ -55,7 +55,7 @@ def _entry(run_id: str) -> LedgerEntry:
 
 def test_run_transitions_are_conditional_on_version_and_status(aws):
     # GIVEN an open run
-    registry = DynamoRunRegistry(aws.dynamodb, aws.names["REGISTRY_TABLE"])
+    registry = DynamoRunRegistry(aws.dynamodb, aws.names["REGISTRY_TABLE"], aws.names["APPROVALS_TABLE"])
     run = _run()
     registry.create(run)
     # WHEN it is closed, then a stale copy tries to fail it, and the run id is created again
@@ -72,7 +72,7 @@ def test_run_transitions_are_conditional_on_version_and_status(aws):
 
 def test_fail_run_never_moves_a_closed_run(aws, lambda_context):
     # GIVEN a run already CALCULATED
-    registry = DynamoRunRegistry(aws.dynamodb, aws.names["REGISTRY_TABLE"])
+    registry = DynamoRunRegistry(aws.dynamodb, aws.names["REGISTRY_TABLE"], aws.names["APPROVALS_TABLE"])
     run = _run()
     registry.create(run)
     registry.transition(run, RunStatus.CALCULATED, allowed_from={RunStatus.OPEN})
@@ -84,9 +84,16 @@ def test_fail_run_never_moves_a_closed_run(aws, lambda_context):
         "status": "OPEN",
     }
     # WHEN the state machine's Catch path marks it failed
-    result = fail_run.handler({"run": ref, "error": {"Error": "X", "Cause": "y"}}, lambda_context)
-    # THEN it reports and keeps CALCULATED
-    assert result == {"run_id": run.run_id, "status": "CALCULATED"}
+    result = fail_run.handler(
+        {"run": ref, "error": {"Error": "X", "Cause": "y"}, "step": "CloseRun"}, lambda_context
+    )
+    # THEN it reports and keeps CALCULATED, naming only the foreign error's type
+    assert result == {
+        "run_id": run.run_id,
+        "status": "CALCULATED",
+        "error": "X",
+        "cause": "unexpected X in CloseRun; the step's log has its trace",
+    }
     assert registry.get(run.run_id).status is RunStatus.CALCULATED  # type: ignore[union-attr]
 
 

@@ -31,15 +31,11 @@ from functions.runs import (
 from shared.services import settlement
 from shared.services.runs import RunAlreadyClosedError
 from shared.services.settlement import ReconciliationError
-from tests.functional.flow import land
-from tests.functional.plan_data import CLAIMS_HEADER, FILES
+from tests.functional.flow import land, open_payload
+from tests.functional.plan_data import FILES, VOID_CL200
 from tests.local.fixture_snapshot import Saved, Stores, restore, snapshot
 
 SHARD_ATTEMPTS = 4  # the first try and EarnShard's three retries on States.TaskFailed
-VOID_CL200 = (
-    CLAIMS_HEADER.replace("claim_frequency_code,", "claim_frequency_code,original_claim_id,")
-    + "CL200V,1,8,CL200,M2,2026-03-01,2026-03-01,2026-04-10,G0202,Z1231,1234567893\n"
-)
 
 
 class InjectedFaultError(Exception):
@@ -63,7 +59,8 @@ def fail_call(k: int | None) -> Iterator[list[str]]:
 
 
 def request(month: str) -> dict[str, Any]:
-    return load_event("run_monthly_final") | {"month": month, "program_year": int(month[:4])}
+    """OpenRun's payload for a final month, as the monthly state machine builds it."""
+    return open_payload(load_event("run_monthly_final") | {"month": month, "program_year": int(month[:4])})
 
 
 def execute(context: Any, month: str, *, repeat: int = 1) -> dict[str, Any]:
@@ -88,7 +85,9 @@ def execute(context: Any, month: str, *, repeat: int = 1) -> dict[str, Any]:
                 {k: state[k] for k in ("run", "totals", "statements")}, context
             )
     except Exception as error:
-        fail_run.handler({"run": state.get("run"), "error": {"Error": type(error).__name__}}, context)
+        fail_run.handler(
+            {"run": state.get("run"), "error": {"Error": type(error).__name__}, "step": "CloseRun"}, context
+        )
         raise
     return state
 
@@ -117,7 +116,9 @@ def run_stores(aws: Any) -> Stores:
     return Stores(
         s3=aws.s3,
         dynamodb=aws.dynamodb,
-        tables=tuple(aws.names[t] for t in ("GAPS_TABLE", "LEDGER_TABLE", "REGISTRY_TABLE")),
+        tables=tuple(
+            aws.names[t] for t in ("GAPS_TABLE", "LEDGER_TABLE", "REGISTRY_TABLE", "APPROVALS_TABLE")
+        ),
         objects=((aws.names["CURATED_BUCKET"], "runs/"), (aws.names["REPORTS_BUCKET"], "")),
     )
 
@@ -148,7 +149,7 @@ def after_march(aws, lambda_context, monkeypatch) -> Iterator[Saved]:
 def test_every_step_run_twice_gives_the_clean_ledger(aws, lambda_context, after_march):
     # GIVEN April's clean ledger and payment file
     execute(lambda_context, "2026-04")
-    clean, clean_payments = ledger_dump(aws), report(aws, "payments/monthly-2026-04-final.csv")
+    clean, clean_payments = ledger_dump(aws), report(aws, "runs/monthly-2026-04-final/payment-draft.csv")
     restore(run_stores(aws), after_march)
     # WHEN April runs with every step executed twice, then the month is started once more
     twice = execute(lambda_context, "2026-04", repeat=2)
@@ -157,7 +158,7 @@ def test_every_step_run_twice_gives_the_clean_ledger(aws, lambda_context, after_
     # THEN the ledger and the payment file are byte for byte the clean run's, with reversals and a carry
     assert twice["closed"]["status"] == "CALCULATED"
     assert ledger_dump(aws) == clean
-    assert report(aws, "payments/monthly-2026-04-final.csv") == clean_payments
+    assert report(aws, "runs/monthly-2026-04-final/payment-draft.csv") == clean_payments
     kinds = {json.loads(i)["kind"]["S"] for i in clean if "2026-04" in json.loads(i)["run_id"]["S"]}
     assert kinds == {"EARN", "REVERSAL", "CARRY_OUT"}
 
@@ -166,7 +167,7 @@ def test_a_crash_at_any_aws_call_then_a_restart_gives_the_clean_ledger(aws, lamb
     # GIVEN the calls and the ledger of a clean April run
     with fail_call(None) as calls:
         execute(lambda_context, "2026-04")
-    clean, clean_payments = ledger_dump(aws), report(aws, "payments/monthly-2026-04-final.csv")
+    clean, clean_payments = ledger_dump(aws), report(aws, "runs/monthly-2026-04-final/payment-draft.csv")
     outcomes = set()
     for k in range(1, len(calls) + 1):
         restore(run_stores(aws), after_march)
@@ -180,7 +181,7 @@ def test_a_crash_at_any_aws_call_then_a_restart_gives_the_clean_ledger(aws, lamb
             execute(lambda_context, "2026-04")
         # THEN the ledger and the payment file are the clean run's, byte for byte
         assert ledger_dump(aws) == clean, f"call {k} ({calls[k - 1]})"
-        assert report(aws, "payments/monthly-2026-04-final.csv") == clean_payments
+        assert report(aws, "runs/monthly-2026-04-final/payment-draft.csv") == clean_payments
     print(f"{len(calls)} AWS calls in the run, each failed once")
     assert len(calls) > 30 and outcomes == {"absorbed", "restarted"}
 
@@ -205,9 +206,11 @@ def test_close_fails_loudly_when_the_ledger_or_the_payment_file_disagree(aws, la
         close_run.handler({"run": run, "totals": totals, "statements": statements}, lambda_context)
     # THEN it stays open to be failed; with the stray removed and the payment file edited it still refuses
     aws.dynamodb.delete_item(TableName=aws.names["LEDGER_TABLE"], Key={"pk": stray["pk"], "sk": stray["sk"]})
-    edited = report(aws, statements["payment_file_key"]).replace(b"K2,222222222,", b"K2,222222222,1")
-    aws.s3.put_object(Bucket=aws.names["REPORTS_BUCKET"], Key=statements["payment_file_key"], Body=edited)
-    with pytest.raises(ReconciliationError, match="payment file totals differ"):
+    edited = report(aws, statements["draft_key"]).replace(b"K2,222222222,", b"K2,222222222,1")
+    aws.s3.put_object(Bucket=aws.names["REPORTS_BUCKET"], Key=statements["draft_key"], Body=edited)
+    with pytest.raises(ReconciliationError, match="draft payment file totals differ"):
         close_run.handler({"run": run, "totals": totals, "statements": statements}, lambda_context)
-    failed = fail_run.handler({"run": run, "error": {"Error": "ReconciliationError"}}, lambda_context)
+    failed = fail_run.handler(
+        {"run": run, "error": {"Error": "ReconciliationError"}, "step": "CloseRun"}, lambda_context
+    )
     assert failed["status"] == "FAILED"

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections import defaultdict
 from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bench.runs import MemoryPlan, memory_plan, run_month
+from bench.runs import MemoryPlan, cover_eligibility, memory_plan, run_month
 from shared.logic.awards import member_awards
-from shared.logic.money import parse_dollars
 from shared.logic.reversals import carry_balances, live_awards, settle_member
 from shared.models.actions import Step
 from shared.models.evidence import Evidence
 from shared.models.ledger import EntryKind, LedgerEntry
 from shared.models.runs import RunStatus
+from shared.services.settlement import draft_key
+from shared.services.statements import payment_amounts
 from tests.unit.care_gap.factories import CATALOG, attestation, claim, clinic, profile, span
 
 CLINICS = {"C1": clinic("C1"), "C2": clinic("C2", enrolled=date(2025, 6, 1))}
@@ -26,6 +25,7 @@ MONTHS = [f"2026-{m:02d}" for m in range(1, 7)]
 
 def new_plan(members: dict[str, str]) -> MemoryPlan:
     plan = memory_plan(shard_size=2, catalog=CATALOG)
+    cover_eligibility(plan, date(2025, 1, 1), date(2026, 12, 31))
     plan.gaps.put_clinics(CLINICS.values())
     plan.gaps.put_roster(
         [profile(m).model_copy(update={"clinic_id": c}) for m, c in members.items()],
@@ -35,8 +35,7 @@ def new_plan(members: dict[str, str]) -> MemoryPlan:
 
 
 def payments(plan: MemoryPlan, run_id: str) -> dict[str, int]:
-    body = plan.store.get_bytes("reports", f"payments/{run_id}.csv").decode()
-    return {r["clinic_id"]: parse_dollars(r["amount"]) for r in csv.DictReader(io.StringIO(body))}
+    return payment_amounts(plan.store.get_bytes("reports", draft_key(run_id)))
 
 
 def net_by_slot(entries: list[LedgerEntry]) -> dict[tuple[str, str, str], int]:

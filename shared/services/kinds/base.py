@@ -1,0 +1,86 @@
+"""What a kind of payment run says about itself, and the storage a kind may use.
+
+The pipeline (`shared/services/runs.py`, `shared/services/settlement.py`) is the same for every kind:
+open → plan shards → earn per shard → aggregate → render → close, then approval and payment. A kind says
+only what differs: its period, the checks before a final run opens, how a shard earns, what it settles
+at aggregation (carried balances), and which reports it writes beside the statements.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+from shared.clock import Clock
+from shared.dal.files import FileRegistry
+from shared.dal.gap_state import GapStateRepository
+from shared.dal.ledger import LedgerRepository
+from shared.dal.runs import RunRegistry
+from shared.errors import DomainError
+from shared.models.ledger import LedgerEntry
+from shared.models.members import MemberFacts
+from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
+from shared.programs.care_gap import ProgramCatalog
+
+
+class RunInputError(DomainError):
+    """The execution input is not a run request this machine can take (the message names the field)."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """The storage and program versions a run kind reads and writes, shared with the pipeline."""
+
+    gaps: GapStateRepository
+    ledger: LedgerRepository
+    runs: RunRegistry
+    files: FileRegistry
+    catalog: ProgramCatalog
+    now: Clock
+
+
+@dataclass(frozen=True)
+class Report:
+    """A report object a kind writes beside the statements: `runs/<run_id>/<name>` in the reports bucket."""
+
+    name: str
+    body: bytes
+    content_type: str = "text/csv"
+
+
+class RunKindModule(ABC):
+    """One kind of payment run (registered in `shared/services/kinds/__init__.py`)."""
+
+    kind: ClassVar[RunKind]
+
+    @abstractmethod
+    def period(self, request: RunRequest) -> str:
+        """The run's period from the request (`2026-03`, `2026`); RunInputError when it has none."""
+
+    @abstractmethod
+    def check_open(self, ctx: RunContext, request: RunRequest, period: str) -> None:
+        """Refuse (with a domain error) a final run that must not open or resume now."""
+
+    @abstractmethod
+    def earn(
+        self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
+    ) -> ShardOutput:
+        """One shard's result; in final mode the entries are recorded in the ledger first."""
+
+    def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
+        """Entries the whole run adds at aggregation (recorded in final mode); none by default."""
+        return []
+
+    def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
+        """Report objects beside the statements; none by default."""
+        return []
+
+    def single_operator(self, catalog: ProgramCatalog, period: str) -> bool:
+        """True when the program lets the identity that ran a run also approve it; False by default."""
+        return False
+
+    @abstractmethod
+    def request_fields(self, period: str) -> dict[str, str]:
+        """The request fields that name `period` (the inverse of `period`), for a recalculation."""
