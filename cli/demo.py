@@ -8,23 +8,40 @@ import io
 import json
 import logging
 import sys
+import time
 from collections import defaultdict
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import typer
 from rich.console import Console
-from rich.progress import Progress
 from rich.table import Table
 
-from cli.operator import monthly_input
+from cli.local.executions import ExecutionTimeoutError
+from cli.local.progress import Stage, describe, stage
+from cli.operator import OperatorApi, OperatorRefusedError, lambda_transport, local_identity, monthly_input
+from shared.clock import shifted_clock
 from shared.logic.money import format_cents
 from shared.observability import logger
 
-# Reference data first, so evidence finds its members and clinics when it is applied.
-INGEST_ORDER = ("clinics", "eligibility", "medical_claims", "attestations")
+# Reference data first, so evidence finds its members and clinics when it is applied; every kind the
+# generator writes. Attestations last: a clinic attests what the claims did not show.
+INGEST_ORDER = (
+    "clinics",
+    "eligibility",
+    "medical_claims",
+    "pharmacy_claims",
+    "immunizations",
+    "labs",
+    "attestations",
+)
 DEMO_YEAR = 2026
+DEMO_NOW = datetime(DEMO_YEAR + 1, 7, 1, tzinfo=UTC)
+"""Where the demo stands: after its year has ended and after the annual finalization date."""
+DEMO_OPERATOR, DEMO_APPROVER = "demo-operator", "demo-approver"
+"""Who starts each month's run and who approves it: two people, as the program requires."""
 REGISTRY_AS_OF = date(DEMO_YEAR, 12, 31)
 """The registry is exported as the clinics would see it after the year's last run."""
 REGISTRY_SHOWN = 5
@@ -39,8 +56,13 @@ def run_demo(
     seed: int,
     console: Console,
     template: dict[str, Any] | None = None,
+    run_limit_s: float | None = None,
 ) -> dict[str, Any]:
-    """Generate, ingest, run twelve monthly runs, download the outputs, print and return the summary."""
+    """Generate, ingest, run twelve monthly runs, download the outputs, print and return the summary.
+
+    A month's run is waited for as long as it runs, up to `run_limit_s` (default: the state machine's
+    own TimeoutSeconds). When one fails (or passes the
+    limit) the demo prints one line saying how, as the execution reports it, and exits with code 1."""
     out.mkdir(parents=True, exist_ok=True)
     # moto's ASL parser warns that ToleratedFailurePercentage is not simulated; it is 0 (the default) here.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
@@ -52,8 +74,17 @@ def run_demo(
         original_stream = logger.registered_handler.setStream(handler_log)
         try:
             summary = _generate_and_run(
-                out=out, members=members, clinics=clinics, seed=seed, console=console, template=template
+                out=out,
+                members=members,
+                clinics=clinics,
+                seed=seed,
+                console=console,
+                template=template,
+                run_limit_s=run_limit_s,
             )
+        except MonthlyRunError as failure:
+            console.print(f"[red]error:[/red] {failure}", highlight=False)
+            raise typer.Exit(code=1) from None
         finally:
             logger.registered_handler.setStream(original_stream)
     _print_summary(summary, console)
@@ -65,23 +96,53 @@ def run_demo(
     return summary
 
 
+class MonthlyRunError(Exception):
+    """A month's run failed or outlived its limit; the message is one line, as the execution reports it."""
+
+
 def _generate_and_run(
-    *, out: Path, members: int, clinics: int, seed: int, console: Console, template: dict[str, Any] | None
+    *,
+    out: Path,
+    members: int,
+    clinics: int,
+    seed: int,
+    console: Console,
+    template: dict[str, Any] | None,
+    run_limit_s: float | None,
 ) -> dict[str, Any]:
-    from cli.generate import generate_plan
+    from cli.generate import FIXED_KINDS, OPTIONAL_KINDS, generate_plan
     from cli.local.runtime import LocalRuntime
 
+    started = time.monotonic()
     with console.status("generating the plan"):
-        plan = generate_plan(out / "data", members=members, clinics=clinics, year=DEMO_YEAR, seed=seed)
-    console.print(f"generated {members} members, {clinics} clinics in {out / 'data'}")
+        plan = generate_plan(
+            out / "data",
+            members=members,
+            clinics=clinics,
+            year=DEMO_YEAR,
+            seed=seed,
+            kinds=set(FIXED_KINDS | OPTIONAL_KINDS),
+        )
+    console.print(
+        f"generated {members} members, {clinics} clinics, {len(plan.files)} files in {out / 'data'} "
+        f"({time.monotonic() - started:.0f} s)",
+        highlight=False,
+    )
 
-    with console.status("synthesizing the stack and creating it in moto"):
-        runtime = LocalRuntime(template) if template is not None else LocalRuntime.from_app()
-    with runtime:
+    started = time.monotonic()
+    with contextlib.ExitStack() as running:
+        with console.status("synthesizing the stack and creating it in moto"):
+            clock = shifted_clock(DEMO_NOW)
+            runtime = running.enter_context(
+                LocalRuntime(template, clock=clock)
+                if template is not None
+                else LocalRuntime.from_app(clock=clock)
+            )
+        console.print(f"local stack created in moto ({time.monotonic() - started:.0f} s)", highlight=False)
         s3 = runtime.client("s3")
         outputs = runtime.outputs
         manifests = _ingest(runtime, s3, outputs, plan, console)
-        runs = _run_months(runtime, console)
+        runs = _run_months(runtime, console, run_limit_s)
         summary = _collect(s3, outputs, runs, manifests, out)
         with console.status("exporting each clinic's registry"):
             summary["registry"] = _export_registries(runtime, out)
@@ -93,45 +154,77 @@ def _ingest(
 ) -> list[dict[str, Any]]:
     landing = outputs["LandingBucketName"]
     files = [f for kind in INGEST_ORDER for f in plan.files if f.kind == kind]
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("ingesting files", total=len(files))
-        for generated in files:
-            s3.upload_file(str(generated.path), landing, generated.landing_key)
-            runtime.pump_ingest_queue()
-            progress.advance(task)
+    with stage(console, "ingesting", total=len(files)) as ingesting:
+        for kind in INGEST_ORDER:
+            mine = [f for f in files if f.kind == kind]
+            started = time.monotonic()
+            for generated in mine:
+                ingesting.detail(generated.path.name)
+                s3.upload_file(str(generated.path), landing, generated.landing_key)
+                runtime.pump_ingest_queue()
+                ingesting.done()
+            rows = sum(f.rows for f in mine)
+            ingesting.line(
+                f"ingested {len(mine)} {kind} files, {rows} rows ({time.monotonic() - started:.0f} s)"
+            )
     return _read_json_objects(s3, outputs["ReportsBucketName"], "manifests/")
 
 
-def _run_months(runtime: Any, console: Console) -> list[dict[str, Any]]:
-    machine = runtime.outputs["MonthlyStateMachineArn"]
+def _run_months(runtime: Any, console: Console, limit_s: float | None) -> list[dict[str, Any]]:
     results = []
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("monthly SVU runs", total=12)
+    with stage(console, "monthly SVU runs", total=12) as months:
         for month in range(1, 13):
             period = f"{DEMO_YEAR}-{month:02d}"
-            execution = runtime.start_and_wait(machine, monthly_input(period, "final"))
-            if execution.status != "SUCCEEDED":
-                raise RuntimeError(f"monthly run {period} ended {execution.status}: {execution.error}")
-            results.append({"month": period, **execution.output})
-            progress.advance(task)
+            started = time.monotonic()
+            result = _run_month(runtime, period, months, limit_s)
+            months.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
+            results.append(result)
     return results
+
+
+def _run_month(runtime: Any, period: str, shown: Stage, limit_s: float | None) -> dict[str, Any]:
+    """Start one month's final run as the demo's operator, wait for it, approve it as a second person
+    (which writes the payment file); return the execution's output with `month` and `payment_file_key`."""
+    function = runtime.outputs["OperatorFunctionName"]
+
+    def operator_as(name: str) -> OperatorApi:
+        return OperatorApi(
+            lambda_transport(lambda event: runtime.invoke(function, event), local_identity(name))
+        )
+
+    try:
+        started = operator_as(DEMO_OPERATOR).start(monthly_input(period, "final"))
+        execution = runtime.wait_for(
+            started["execution_arn"],
+            timeout_s=limit_s,
+            on_progress=lambda progress: shown.detail(f"{period} {describe(progress)}"),
+        )
+        if execution.status != "SUCCEEDED":
+            raise MonthlyRunError(f"monthly run {period} {execution.failure_line()}")
+        approved = operator_as(DEMO_APPROVER).approve(started["run_id"])
+    except ExecutionTimeoutError as timeout:
+        raise MonthlyRunError(f"monthly run {period} {timeout}") from None
+    except OperatorRefusedError as refused:
+        raise MonthlyRunError(f"monthly run {period} refused: {refused}") from None
+    return {"month": period, **execution.output, "payment_file_key": approved["approval"]["payment_file_key"]}
 
 
 def _collect(
     s3: Any, outputs: dict[str, str], runs: list[dict[str, Any]], manifests: list[dict[str, Any]], out: Path
 ) -> dict[str, Any]:
-    reports = outputs["ReportsBucketName"]
-    for prefix in ("statements/", "payments/"):
-        for key in _keys(s3, reports, prefix):
+    for bucket, prefix in (
+        (outputs["ReportsBucketName"], "statements/"),
+        (outputs["PaymentsBucketName"], "payments/"),
+    ):
+        for key in _keys(s3, bucket, prefix):
             target = out / key
             target.parent.mkdir(parents=True, exist_ok=True)
-            s3.download_file(reports, key, str(target))
+            s3.download_file(bucket, key, str(target))
     by_clinic: dict[str, Decimal] = defaultdict(Decimal)
     by_month: dict[str, Decimal] = {}
     for run in runs:
         month_total = Decimal(0)
-        payment_key = run["statements"]["value"]["payment_file_key"]
-        body = (out / payment_key).read_text()
+        body = (out / run["payment_file_key"]).read_text()
         for row in csv.DictReader(io.StringIO(body)):
             by_clinic[row["clinic_id"]] += Decimal(row["amount"])
             month_total += Decimal(row["amount"])

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import os
-import time
-import uuid
 from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,34 +13,43 @@ from unittest import mock
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from cli.local.executions import (
+    ExecutionProgress,
+    ExecutionResult,
+    ExecutionTimeoutError,
+    ProgressCallback,
+    start_and_wait,
+    wait_for_execution,
+)
 from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump, reset_process_caches
 from cli.local.moto_speedups import partition_queries
 from cli.local.stack import LocalStack
 from cli.local.template import create_stack
+from shared.clock import Clock, clock_override
+
+__all__ = [
+    "DEFAULT_REGION",
+    "MOTO_CONFIG",
+    "ExecutionProgress",
+    "ExecutionResult",
+    "ExecutionTimeoutError",
+    "LocalRuntime",
+    "ProgressCallback",
+    "app_asset_dirs",
+    "app_template",
+    "default_asset_dirs",
+    "fake_aws_env",
+    "function_env",
+    "start_and_wait",
+]
 
 DEFAULT_REGION = "us-east-1"
 MOTO_CONFIG: DefaultConfig = {
     "lambda": {"use_docker": False},
     "stepfunctions": {"execute_state_machine": True},
 }
-_POLL_S = 0.05
 # Variables that would send boto3 anywhere but moto, or that moto ignores and a handler should not see.
 _FOREIGN_ENV = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
-
-
-class ExecutionTimeoutError(Exception):
-    """A state machine execution was still running when the wait ran out."""
-
-
-@dataclass(frozen=True)
-class ExecutionResult:
-    """How a state machine execution ended."""
-
-    execution_arn: str
-    status: str
-    output: Any
-    error: str | None
-    cause: str | None
 
 
 def fake_aws_env(region: str) -> dict[str, str]:
@@ -87,32 +92,6 @@ def app_asset_dirs() -> tuple[Path, ...]:
     return (*default_asset_dirs(), Path(infra.__file__).parent / "state_machines")
 
 
-def start_and_wait(
-    stack: LocalStack, state_machine_arn: str, payload: Mapping[str, Any], name: str | None, timeout_s: float
-) -> ExecutionResult:
-    """Start an execution and poll until it leaves RUNNING (moto runs it in a worker thread)."""
-    sfn = stack.client("stepfunctions")
-    arn = sfn.start_execution(
-        stateMachineArn=state_machine_arn, name=name or uuid.uuid4().hex, input=json.dumps(payload)
-    )["executionArn"]
-    deadline = time.monotonic() + timeout_s
-    while True:
-        described = sfn.describe_execution(executionArn=arn)
-        if described["status"] != "RUNNING":
-            break
-        if time.monotonic() > deadline:
-            raise ExecutionTimeoutError(f"{arn} still RUNNING after {timeout_s}s")
-        time.sleep(_POLL_S)
-    output = described.get("output")
-    return ExecutionResult(
-        execution_arn=arn,
-        status=described["status"],
-        output=json.loads(output) if output else None,
-        error=described.get("error"),
-        cause=described.get("cause"),
-    )
-
-
 class LocalRuntime:
     """The stack of a synthesized template on moto's in-memory AWS, handlers running in this process."""
 
@@ -123,8 +102,11 @@ class LocalRuntime:
         region: str = DEFAULT_REGION,
         stack_name: str = "p4p-local",
         asset_dirs: Sequence[Path] | None = None,
+        clock: Clock | None = None,
     ) -> None:
+        """`clock`, when given, is the engine's clock (`shared.clock.now`) for as long as the runtime runs."""
         self.template = template
+        self.clock = clock
         self.region = region
         self.stack_name = stack_name
         self.asset_dirs = tuple(asset_dirs) if asset_dirs is not None else default_asset_dirs()
@@ -153,6 +135,8 @@ class LocalRuntime:
             env = self._exit.enter_context(mock.patch.dict(os.environ, fake_aws_env(self.region)))
             for key in [k for k in env if k in _FOREIGN_ENV or k.startswith("AWS_ENDPOINT_URL_")]:
                 del env[key]
+            if self.clock is not None:
+                self._exit.enter_context(clock_override(self.clock))
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
             self._exit.enter_context(partition_queries())
             self._stack = create_stack(
@@ -203,7 +187,18 @@ class LocalRuntime:
         state_machine_arn: str,
         input: Mapping[str, Any],
         name: str | None = None,
-        timeout_s: float = 120,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
     ) -> ExecutionResult:
-        """Run a state machine execution to its end and return how it ended."""
-        return start_and_wait(self.stack, state_machine_arn, input, name, timeout_s)
+        """Run a state machine execution to its end and return how it ended. The wait lasts as long as
+        the execution runs, up to `timeout_s` in all (default: the state machine's own TimeoutSeconds);
+        `on_progress` hears of each step entered and each Map item finished."""
+        return start_and_wait(self.stack, state_machine_arn, input, name, timeout_s, on_progress)
+
+    def wait_for(
+        self, execution_arn: str, timeout_s: float | None = None, on_progress: ProgressCallback | None = None
+    ) -> ExecutionResult:
+        """Wait for an execution started elsewhere (the operator function, say), as `start_and_wait` does."""
+        return wait_for_execution(
+            self.client("stepfunctions"), execution_arn, limit_s=timeout_s, on_progress=on_progress
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +18,16 @@ from cli.local.stack import LocalStack
 
 # Types moto cannot hold or that mean nothing locally (policies, CDK bookkeeping, custom resource
 # providers other than bucket notifications, schedules nobody fires locally, alarms nobody watches,
-# backups of data that lives in memory).
+# backups of data that lives in memory, and API Gateway: moto's does not run Lambda integrations, so
+# the functions behind an API are invoked directly).
 SKIPPED_TYPES = frozenset(
     {
+        "AWS::ApiGateway::Account",
+        "AWS::ApiGateway::Deployment",
+        "AWS::ApiGateway::Method",
+        "AWS::ApiGateway::Resource",
+        "AWS::ApiGateway::RestApi",
+        "AWS::ApiGateway::Stage",
         "AWS::CDK::Metadata",
         "AWS::S3::BucketPolicy",
         "AWS::SQS::QueuePolicy",
@@ -46,6 +53,8 @@ SKIPPED_TYPES = frozenset(
     }
 )
 DUMMY_ROLE_NAME = "p4p-local-execution-role"
+CreateProgress = Callable[[int, int, str], None]
+"""Told `(created so far, to create in all, logical id)` after each resource is created."""
 _ASSUME_ANY = json.dumps({"Version": "2012-10-17", "Statement": []})
 
 
@@ -114,12 +123,13 @@ class _Builder:
     ) -> str:
         return str(props.get(key) or _physical_name(self.stack_name, logical_id, limit, lower=lower))
 
-    def build(self) -> None:
+    def build(self, progress: CreateProgress | None = None) -> None:
         resources = self.template.get("Resources", {})
+        to_create: list[str] = []
+        # Skipped resources are known before any is created, so the count of those to create is too.
         for logical_id in dependency_order(resources):
-            resource = resources[logical_id]
-            kind = resource["Type"]
-            condition = resource.get("Condition")
+            kind = resources[logical_id]["Type"]
+            condition = resources[logical_id].get("Condition")
             if (
                 kind in SKIPPED_TYPES
                 or logical_id in self.providers
@@ -127,15 +137,20 @@ class _Builder:
             ):
                 self.stack.skipped[logical_id] = kind
                 self.resolver.set_skipped(logical_id)
-                continue
-            creator = CREATORS.get(kind)
-            if creator is None:
+            elif kind not in CREATORS:
                 raise TemplateResolutionError(f"{logical_id}: resource type {kind} is not supported locally")
+            else:
+                to_create.append(logical_id)
+        for done, logical_id in enumerate(to_create, start=1):
+            resource = resources[logical_id]
+            kind = resource["Type"]
             props = self.resolver.resolve(resource.get("Properties", {})) or {}
-            ref, attributes = creator(self, logical_id, props)
+            ref, attributes = CREATORS[kind](self, logical_id, props)
             self.resolver.set_resource(logical_id, ref, attributes)
             self.stack.physical_ids[logical_id] = ref
             self.stack.created[logical_id] = kind
+            if progress is not None:
+                progress(done, len(to_create), logical_id)
         for key, output in self.template.get("Outputs", {}).items():
             if output.get("Condition") and not self.resolver.condition(output["Condition"]):
                 continue
@@ -223,11 +238,13 @@ def create_stack(
     endpoint_url: str | None = None,
     stack_name: str = "p4p-local",
     asset_dirs: Sequence[Path] = (),
+    progress: CreateProgress | None = None,
 ) -> LocalStack:
-    """Create every resource of a synthesized template in moto and resolve the template's outputs."""
+    """Create every resource of a synthesized template in moto and resolve the template's outputs;
+    `progress(done, total, logical_id)` hears of each resource created."""
     stack = LocalStack(region=region, account_id="", endpoint_url=endpoint_url)
     stack.account_id = stack.client("sts").get_caller_identity()["Account"]
     builder = _Builder(stack, template, stack_name, asset_dirs)
-    builder.build()
+    builder.build(progress)
     stack.resolve = builder.resolver.resolve
     return stack
