@@ -22,11 +22,15 @@ def local_serve(
     port: int = typer.Option(4566, help="Port on 127.0.0.1."),
     stage: str = typer.Option("dev", help="The CDK stage to synthesize."),
 ) -> None:
-    """Run the synthesized stack on a moto server at 127.0.0.1 for the AWS CLI and `p4p run`."""
+    """Run the synthesized stack on a moto server at 127.0.0.1 for the AWS CLI and `p4p run`.
+
+    Says what it is doing, then `ready: ...` once the endpoint answers and lists the whole stack."""
     from cli.local.serve import serve
 
-    console.print(f"serving the {stage} stack on http://127.0.0.1:{port} (Ctrl-C stops)")
-    serve(host="127.0.0.1", port=port, stage=stage, state_dir=Path(".p4p"))
+    def report(line: str) -> None:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+    serve(host="127.0.0.1", port=port, stage=stage, state_dir=Path(".p4p"), report=report)
 
 
 @app.command("demo")

@@ -66,3 +66,61 @@ def test_serve_answers_boto3_on_loopback_and_processes_dropped_files(
 
     assert not server.is_alive()
     assert not state_file.exists()
+
+
+def test_serve_says_ready_only_once_the_endpoint_lists_the_whole_stack(
+    synthesized: SynthesizedFixture, tmp_path: Path
+) -> None:
+    # GIVEN a server whose report lines are checked against its endpoint the moment each one is said
+    lines: list[str] = []
+    listed_at_ready: dict[str, int] = {}
+    stop = threading.Event()
+
+    def report(line: str) -> None:
+        lines.append(line)
+        if line.startswith("ready:"):
+            state = json.loads((tmp_path / STATE_FILE).read_text())
+            session = boto3.Session(
+                aws_access_key_id="x", aws_secret_access_key="y", region_name=state["region"]
+            )
+            functions = session.client("lambda", endpoint_url=state["endpoint_url"]).list_functions()
+            machines = session.client(
+                "stepfunctions", endpoint_url=state["endpoint_url"]
+            ).list_state_machines()
+            listed_at_ready["functions"] = len(functions["Functions"])
+            listed_at_ready["state machines"] = len(machines["stateMachines"])
+            stop.set()
+
+    resources = synthesized.template["Resources"]
+    # Custom resource providers are not created locally (the runtime wires what they would do itself).
+    providers = {
+        r["Properties"]["ServiceToken"]["Fn::GetAtt"][0]
+        for r in resources.values()
+        if r["Type"].startswith("Custom::")
+    }
+    kinds = [r["Type"] for logical_id, r in resources.items() if logical_id not in providers]
+
+    # WHEN it starts
+    server = threading.Thread(
+        target=serve,
+        kwargs={
+            "port": 0,
+            "state_dir": tmp_path,
+            "template": synthesized.template,
+            "asset_dirs": [synthesized.assembly_dir],
+            "stop_event": stop,
+            "report": report,
+        },
+    )
+    server.start()
+    server.join(timeout=90)
+
+    # THEN it said what it was doing, and said ready last, when the endpoint already listed every
+    # function and state machine of the template
+    assert not server.is_alive()
+    assert any(line.startswith("creating ") for line in lines[:-1])
+    assert lines[-1].startswith("ready:") and sum(line.startswith("ready:") for line in lines) == 1
+    assert listed_at_ready == {
+        "functions": kinds.count("AWS::Lambda::Function"),
+        "state machines": kinds.count("AWS::StepFunctions::StateMachine"),
+    }
