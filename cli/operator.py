@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from cli.stack import StackRef
@@ -208,3 +208,15 @@ def wait_for(
                 cause=described.get("cause"),
             )
         time.sleep(poll_s)
+
+
+class _Invoker(Protocol):
+    outputs: dict[str, str]
+
+    def invoke(self, function_name: str, event: Any) -> Any: ...
+
+
+def runtime_operator(runtime: _Invoker, name: str) -> OperatorApi:
+    """The operator API of an in-process local runtime (demo, tests), called as `local:<name>`."""
+    function = runtime.outputs["OperatorFunctionName"]
+    return OperatorApi(lambda_transport(lambda event: runtime.invoke(function, event), local_identity(name)))

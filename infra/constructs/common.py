@@ -176,44 +176,53 @@ def s3_read(bucket: s3.IBucket, prefixes: Sequence[str], key: kms.IKey) -> list[
 def s3_write(bucket: s3.IBucket, prefixes: Sequence[str], key: kms.IKey) -> list[iam.PolicyStatement]:
     """Write objects under `prefixes`; SSE-KMS uploads need data keys."""
     return [
-        iam.PolicyStatement(
-            actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=object_arns(bucket, prefixes)
-        ),
+        # Single PUTs only (payloads are far below 5 GB): no multipart upload to abort.
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=object_arns(bucket, prefixes)),
         iam.PolicyStatement(
             actions=["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"], resources=[key.key_arn]
         ),
     ]
 
 
-def table_read(table: dynamodb.ITable, key: kms.IKey, gsi: str) -> list[iam.PolicyStatement]:
-    """Point reads and queries on the table and its one GSI."""
-    return [
-        iam.PolicyStatement(
-            actions=["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:DescribeTable"],
-            resources=[table.table_arn, f"{table.table_arn}/index/{gsi}"],
-        ),
-        iam.PolicyStatement(actions=["kms:Decrypt", "kms:DescribeKey"], resources=[key.key_arn]),
-    ]
+READS = frozenset(
+    {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"}
+)
 
 
-def table_write(table: dynamodb.ITable, key: kms.IKey) -> list[iam.PolicyStatement]:
-    """Conditional puts, updates and deletes (single items and transactions) on the base table."""
-    return [
-        iam.PolicyStatement(
-            actions=[
-                "dynamodb:PutItem",
-                "dynamodb:UpdateItem",
-                "dynamodb:DeleteItem",
-                "dynamodb:BatchWriteItem",
-                "dynamodb:ConditionCheckItem",
-            ],
-            resources=[table.table_arn],
-        ),
-        iam.PolicyStatement(
-            actions=["kms:Encrypt", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"],
-            resources=[key.key_arn],
-        ),
-    ]
+def table_statements(
+    table: dynamodb.ITable,
+    key: kms.IKey,
+    *,
+    item: Sequence[str] = (),
+    index: Sequence[str] = (),
+    gsi: str = "gsi1",
+    write_keys: Sequence[str] | None = None,
+) -> list[iam.PolicyStatement]:
+    """Exactly the DynamoDB actions a function makes: `item` on the table, `index` on its GSI. Writes
+    (anything but a read or a condition check) can be held to items whose partition key matches one of
+    `write_keys` (`dynamodb:LeadingKeys`), so one role cannot write another's records in a shared table."""
+    reads = [a for a in item if a in READS]
+    writes = [a for a in item if a not in READS]
+    statements = []
+    if reads:
+        statements.append(iam.PolicyStatement(actions=reads, resources=[table.table_arn]))
+    if writes:
+        conditions = (
+            {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(write_keys)}} if write_keys else None
+        )
+        statements.append(
+            iam.PolicyStatement(actions=writes, resources=[table.table_arn], conditions=conditions)
+        )
+    if index:
+        statements.append(
+            iam.PolicyStatement(actions=list(index), resources=[f"{table.table_arn}/index/{gsi}"])
+        )
+    # DynamoDB uses the table's key on the caller's behalf.
+    kms_actions = ["kms:Decrypt", "kms:DescribeKey"] + (
+        ["kms:Encrypt", "kms:GenerateDataKey"] if writes else []
+    )
+    statements.append(iam.PolicyStatement(actions=kms_actions, resources=[key.key_arn]))
+    return statements
 
 
 def logical_id_of(construct: IConstruct) -> str:
@@ -417,10 +426,14 @@ class ServiceFunction(Construct):
         self.grant(s3_write(bucket, prefixes, key))
         acknowledge_object_wildcards(self.policy, [(bucket, prefix) for prefix in prefixes])
 
-    def read_table(self, table: dynamodb.ITable, key: kms.IKey, gsi: str) -> None:
-        """Let the function read the table and its GSI."""
-        self.grant(table_read(table, key, gsi))
-
-    def write_table(self, table: dynamodb.ITable, key: kms.IKey) -> None:
-        """Let the function write the table."""
-        self.grant(table_write(table, key))
+    def use_table(
+        self,
+        table: dynamodb.ITable,
+        key: kms.IKey,
+        *,
+        item: Sequence[str] = (),
+        index: Sequence[str] = (),
+        write_keys: Sequence[str] | None = None,
+    ) -> None:
+        """Let the function make exactly these calls on the table (`item`) and its GSI (`index`)."""
+        self.grant(table_statements(table, key, item=item, index=index, write_keys=write_keys))

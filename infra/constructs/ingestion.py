@@ -147,8 +147,8 @@ class Ingestion(Construct):
                         "sqs:ReceiveMessage",
                         "sqs:DeleteMessage",
                         "sqs:ChangeMessageVisibility",
+                        # Lambda's SQS event source mapping reads the queue's attributes with this role.
                         "sqs:GetQueueAttributes",
-                        "sqs:GetQueueUrl",
                     ],
                     resources=[self.queue.queue_arn],
                 ),
@@ -159,9 +159,19 @@ class Ingestion(Construct):
         fn.read_objects(landing, [Prefix.LANDING], storage.data_key)
         # Whole-file problems are copied to quarantine/; the plan's drop stays in landing/ as it came.
         fn.write_objects(landing, [Prefix.QUARANTINE], storage.data_key)
-        fn.read_objects(curated, [Prefix.CURATED, Prefix.EVIDENCE, Prefix.PROGRAMS], storage.data_key)
+        fn.read_objects(curated, [Prefix.PROGRAMS], storage.data_key)
         fn.write_objects(curated, [Prefix.CURATED, Prefix.EVIDENCE], storage.data_key)
         fn.write_objects(reports, [Prefix.MANIFESTS, Prefix.REJECTS], storage.data_key)
-        for spec in (GAPS_TABLE, REGISTRY_TABLE):
-            fn.read_table(storage.table(spec), storage.table_key, spec.gsi_name)
-            fn.write_table(storage.table(spec), storage.table_key)
+        # The file records only (`FILE#…`): run records are the run lifecycle's, never the ingest's.
+        fn.use_table(
+            storage.table(REGISTRY_TABLE),
+            storage.table_key,
+            item=("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
+            write_keys=("FILE#*",),
+        )
+        # Clinics, rosters, packed evidence and claim versions; a retraction rewrites or deletes an item.
+        fn.use_table(
+            storage.table(GAPS_TABLE),
+            storage.table_key,
+            item=("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+        )

@@ -24,7 +24,7 @@ from infra.constructs.common import (
     logical_id_of,
     protected_log_group,
 )
-from infra.constructs.payment_runs import _item_statement, table_key_use
+from infra.constructs.payment_runs import BATCH_GET, CHECK, GET, PUT, QUERY, UPDATE
 from infra.constructs.storage import Storage
 from shared.models.tables import (
     APPROVALS_TABLE,
@@ -117,14 +117,13 @@ class OperatorApi(Construct):
 
     def _grant_function(self, state_machines: dict[str, sfn.StateMachine]) -> None:
         fn, s = self.function, self._storage
-        for spec in (REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE):
-            fn.read_table(s.table(spec), s.table_key, spec.gsi_name)
+        # Runs are read and listed; approval is a transaction that checks the run's version and puts the
+        # approval; paying updates it. Clinics (payee details) are read from the gap state's index.
+        fn.use_table(s.table(REGISTRY_TABLE), s.table_key, item=(GET, CHECK), index=(QUERY,))
+        fn.use_table(s.table(APPROVALS_TABLE), s.table_key, item=(GET, BATCH_GET, PUT, UPDATE))
+        fn.use_table(s.table(GAPS_TABLE), s.table_key, index=(QUERY,))
         fn.grant(
             [
-                # Approval is a transaction: check the run's version, put the approval.
-                _item_statement(["dynamodb:ConditionCheckItem"], s.table(REGISTRY_TABLE)),
-                _item_statement(["dynamodb:PutItem", "dynamodb:UpdateItem"], s.table(APPROVALS_TABLE)),
-                table_key_use(s.table_key, write=True),
                 iam.PolicyStatement(
                     actions=["states:StartExecution"],
                     resources=[m.state_machine_arn for m in state_machines.values()],
@@ -177,6 +176,8 @@ class OperatorApi(Construct):
             ),
         )
         api.node.default_child.override_logical_id("OperatorApi")  # type: ignore[union-attr]
+        # The stack names its own outputs (OperatorApiUrl); the construct's automatic one would be a second.
+        api.node.try_remove_child("Endpoint")
         integration = apigateway.LambdaIntegration(self.function.function)
         runs = api.root.add_resource("runs")
         runs.add_method("GET", integration)

@@ -9,13 +9,12 @@ only by the lifecycle steps (OpenRun, CloseRun, FailRun), and only items whose k
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -36,7 +35,6 @@ from shared.models.tables import (
     RUN_KINDS,
     Prefix,
     RunKindSpec,
-    TableSpec,
 )
 
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[1] / "state_machines"
@@ -78,23 +76,30 @@ def machine_id(spec: RunKindSpec) -> str:
     return f"{spec.kind.capitalize()}StateMachine"
 
 
-def _item_statement(
-    actions: Sequence[str], table: dynamodb.ITable, leading_keys: Sequence[str] | None = None
-) -> iam.PolicyStatement:
-    conditions = (
-        {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": list(leading_keys)}} if leading_keys else None
+GET, BATCH_GET, QUERY, CHECK = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+PUT, UPDATE, DELETE, BATCH_WRITE = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
+
+
+def ledger_deny(ledger: dynamodb.ITable) -> iam.PolicyStatement:
+    """The ledger is append-only whatever else a role is granted: no update, delete or batch write."""
+    return iam.PolicyStatement(
+        effect=iam.Effect.DENY, actions=list(LEDGER_FORBIDDEN), resources=[ledger.table_arn]
     )
-    return iam.PolicyStatement(actions=list(actions), resources=[table.table_arn], conditions=conditions)
-
-
-def table_key_use(key: kms.IKey, *, write: bool) -> iam.PolicyStatement:
-    """The table key's use for reads, or for reads and writes."""
-    actions = ["kms:Decrypt", "kms:DescribeKey"] + (["kms:Encrypt", "kms:GenerateDataKey"] if write else [])
-    return iam.PolicyStatement(actions=actions, resources=[key.key_arn])
 
 
 def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
-    """Least privilege per run step: which prefixes and tables each one reads or writes."""
+    """Least privilege per run step: exactly the calls each makes, on which tables, prefixes and keys.
+    `tests/local/test_iam_conformance.py` checks both ways: every call granted, every grant used."""
     curated, reports = storage.curated_bucket, storage.reports_bucket
     data_key, table_key = storage.data_key, storage.table_key
     gaps, ledger, registry, approvals = (
@@ -104,76 +109,62 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         storage.table(APPROVALS_TABLE),
     )
 
-    def reads(fn: ServiceFunction, *specs: TableSpec) -> None:
-        for spec in specs:
-            fn.read_table(storage.table(spec), table_key, spec.gsi_name)
+    def run_record(fn: ServiceFunction, *writes: str, index: tuple[str, ...] = ()) -> None:
+        # Every step reads its run (and whether it is approved); only run records (`RUN#…`) may be written,
+        # never the registry's file records, which are the ingest's.
+        fn.use_table(registry, table_key, item=(GET, *writes), index=index, write_keys=RUN_RECORD_KEYS)
+        fn.use_table(approvals, table_key, item=(GET,))
 
-    def writes_runs(fn: ServiceFunction, *actions: str) -> None:
-        # Only run records (`RUN#…`): the registry's file records are the ingest's.
-        fn.grant([_item_statement(actions, registry, RUN_RECORD_KEYS), table_key_use(table_key, write=True)])
-
-    def appends_ledger(fn: ServiceFunction) -> None:
-        fn.grant(
-            [
-                _item_statement(["dynamodb:PutItem"], ledger),
-                iam.PolicyStatement(
-                    effect=iam.Effect.DENY, actions=list(LEDGER_FORBIDDEN), resources=[ledger.table_arn]
-                ),
-                table_key_use(table_key, write=True),
-            ]
-        )
-
-    def writes_gaps(fn: ServiceFunction) -> None:
-        fn.grant(
-            [
-                _item_statement(["dynamodb:PutItem", "dynamodb:BatchWriteItem"], gaps),
-                table_key_use(table_key, write=True),
-            ]
-        )
+    def appends_ledger(fn: ServiceFunction, *reads: str, index: tuple[str, ...] = ()) -> None:
+        fn.use_table(ledger, table_key, item=(*reads, PUT), index=index)
+        fn.grant([ledger_deny(ledger)])
 
     def open_run(fn: ServiceFunction) -> None:
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE)
-        writes_runs(fn, "dynamodb:PutItem", "dynamodb:UpdateItem")
-        # A recalculation reopens a run only if no approval exists, checked in the same transaction.
-        fn.grant([_item_statement(["dynamodb:ConditionCheckItem"], approvals)])
+        # Runs and eligibility files are listed on the index; a recalculation reopens a run only if no
+        # approval exists, checked in the same transaction.
+        run_record(fn, PUT, UPDATE, index=(QUERY,))
+        fn.use_table(approvals, table_key, item=(BATCH_GET, CHECK))
         fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
 
     def plan_shards(fn: ServiceFunction) -> None:
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE)
+        run_record(fn)
+        fn.use_table(gaps, table_key, index=(QUERY,))  # clinics, then each clinic's members
         fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE, LEDGER_TABLE)
-        writes_gaps(fn)
-        appends_ledger(fn)
+        run_record(fn)
+        # Members, their evidence and payment history in one query; gaps and history copies written back.
+        fn.use_table(gaps, table_key, item=(GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
+        appends_ledger(fn, BATCH_GET)  # a preview asks which entries exist
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def aggregate_run(fn: ServiceFunction) -> None:
-        # Appends to the ledger too: a clinic's negative month is carried forward as balance entries.
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, LEDGER_TABLE)
-        appends_ledger(fn)
+        # Carries a clinic's negative month forward as balance entries; finds the previous run's on the index.
+        run_record(fn, index=(QUERY,))
+        fn.use_table(approvals, table_key, item=(BATCH_GET,))
+        appends_ledger(fn, index=(QUERY,))
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
         fn.write_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)  # summary.json
 
     def render_statements(fn: ServiceFunction) -> None:
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, GAPS_TABLE)
+        run_record(fn)
+        fn.use_table(gaps, table_key, index=(QUERY,))  # the clinics
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         # Statements for review, the draft payment file and reports; never payments/.
         fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.RUNS, Prefix.PREVIEWS], data_key)
 
     def close_run(fn: ServiceFunction) -> None:
         # Reconciles the run's ledger entries (by run, on the index) with the draft it rendered.
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE, LEDGER_TABLE)
-        writes_runs(fn, "dynamodb:UpdateItem")
+        run_record(fn, UPDATE)
+        fn.use_table(ledger, table_key, index=(QUERY,))
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.read_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)
 
     def fail_run(fn: ServiceFunction) -> None:
-        reads(fn, REGISTRY_TABLE, APPROVALS_TABLE)
-        writes_runs(fn, "dynamodb:UpdateItem")
+        run_record(fn, UPDATE)
         fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
 
     return {

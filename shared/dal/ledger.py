@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from shared.dal.dynamo import CONDITION_FAILED, batch_get, error_code, from_item, query_all, to_item
-from shared.dal.errors import AlreadyRecordedError, NotFoundError
+from shared.dal.errors import AlreadyRecordedError, DataAccessError, NotFoundError
 from shared.models.ledger import LedgerEntry
 from shared.models.tables import LEDGER_TABLE
 
@@ -158,10 +158,10 @@ class DynamoLedgerRepository(LedgerRepository):
             if error_code(error) != CONDITION_FAILED:
                 raise
             old: Any = error.response.get("Item")
-            existing = from_item(old) if old else self._get(entry.entry_id)
-            if not existing:
-                raise
-            return _entry(existing)
+            if not old:
+                # ALL_OLD always returns the item that failed the condition; without it nothing is known.
+                raise DataAccessError("ledger entry exists but was not returned") from None
+            return _entry(from_item(old))
 
     def _get(self, entry_id: str) -> dict[str, Any]:
         response = self._db.get_item(

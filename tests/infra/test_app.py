@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from infra.app import build_app, stack_name, synth_template
+from shared.models.tables import RUN_KINDS
 from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -16,11 +17,16 @@ OUTPUT_KEYS = {
     "GapsTableName",
     "LedgerTableName",
     "RegistryTableName",
+    "ApprovalsTableName",
+    "PaymentsBucketName",
     "IngestQueueUrl",
     "IngestDlqUrl",
-    "MonthlyStateMachineArn",
-    "AnnualStateMachineArn",
+    "OperatorApiUrl",
+    "OperatorFunctionName",
+    "RunOperatorPolicyArn",
+    "RunApproverPolicyArn",
     "AlarmTopicArn",
+    *(spec.output_key for spec in RUN_KINDS),
 }
 
 

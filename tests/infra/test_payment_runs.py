@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from shared.models.tables import ALL_TABLES, SHARD_SIZE_ENV, STAGE_ENV, BucketEnv
+from infra.constructs.payment_runs import machine_id
+from shared.models.tables import ALL_TABLES, RUN_KINDS, SHARD_SIZE_ENV, STAGE_ENV, BucketEnv
 from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -25,14 +26,14 @@ CONTRACT_HANDLERS = {
 }
 REQUIRED_ENV = {
     STAGE_ENV,
-    *(b.value for b in BucketEnv),
+    *(b.value for b in BucketEnv if b is not BucketEnv.PAYMENTS),
     *(t.env_var for t in ALL_TABLES),
     SHARD_SIZE_ENV,
     "POWERTOOLS_SERVICE_NAME",
     "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
 }
-MACHINES = ("MonthlyStateMachine", "AnnualStateMachine")
+MACHINES = tuple(machine_id(spec) for spec in RUN_KINDS)
 
 
 def _functions(synth: Synthesized) -> dict[str, dict[str, Any]]:
@@ -106,9 +107,11 @@ def test_every_placeholder_of_the_definition_is_substituted_by_a_function_arn(
     # WHEN we collect the `${...}` placeholders of the definition
     placeholders = set(re.findall(r"\$\{(\w+)\}", definition))
 
-    # THEN CloudFormation can fill each one, and each with a function of this stack
+    # THEN CloudFormation can fill each one: the machine's own kind, and each function of this stack
     functions = _functions(dev)
     assert placeholders == set(substitutions)
+    kind = substitutions.pop("RunKind")
+    assert machine == f"{kind.capitalize()}StateMachine"
     for value in substitutions.values():
         assert functions[value["Fn::GetAtt"][0]] and value["Fn::GetAtt"][1] == "Arn"
 
@@ -133,3 +136,86 @@ def test_state_machine_role_can_run_a_distributed_map(dev: Synthesized, machine:
     assert {"states:StartExecution", "states:DescribeExecution", "states:StopExecution"} <= actions
     assert {"s3:GetObject", "lambda:InvokeFunction"} <= actions
     assert not any(a.endswith("*") for a in actions if not a.startswith(("xray:", "logs:")))
+
+
+def _statements_of(dev: Synthesized, construct: str) -> list[dict[str, Any]]:
+    policies = [
+        p["Properties"]
+        for key, p in dev.of_type("AWS::IAM::ManagedPolicy").items()
+        if key.startswith(f"PaymentRuns{construct}Policy") or key.startswith(f"Operator{construct}Policy")
+    ]
+    assert policies, f"no policy for {construct}"
+    return [s for p in policies for s in p["PolicyDocument"]["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def _on(statement: dict[str, Any], logical_id: str) -> bool:
+    return logical_id in json.dumps(statement["Resource"])
+
+
+@pytest.mark.parametrize("step", ["EarnShard", "AggregateRun"])
+def test_the_ledger_is_append_only_by_policy(dev: Synthesized, step: str) -> None:
+    # GIVEN the statements of a step that writes ledger entries
+    statements = [s for s in _statements_of(dev, step) if _on(s, "LedgerTable")]
+
+    # WHEN we split what it is allowed from what it is denied on the Ledger table (not its index)
+    allowed = {
+        a for s in statements if s["Effect"] == "Allow" for a in _actions(s) if "Write" in a or "Item" in a
+    }
+    denied = {a for s in statements if s["Effect"] == "Deny" for a in _actions(s)}
+
+    # THEN the only write is PutItem, and updates, deletes and batch writes are explicitly denied
+    assert allowed - {"dynamodb:GetItem", "dynamodb:BatchGetItem"} == {"dynamodb:PutItem"}
+    assert denied == {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def test_only_the_lifecycle_steps_write_run_records_and_only_run_keys(dev: Synthesized) -> None:
+    # GIVEN every function's writes to the Registry table
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    writers: dict[str, list[dict[str, Any]]] = {}
+    for step in (
+        "OpenRun",
+        "PlanShards",
+        "EarnShard",
+        "AggregateRun",
+        "RenderStatements",
+        "CloseRun",
+        "FailRun",
+    ):
+        found = [s for s in _statements_of(dev, step) if _on(s, "RegistryTable") and _actions(s) & writes]
+        if found:
+            writers[step] = found
+
+    # WHEN / THEN only OpenRun, CloseRun and FailRun write it, and only items whose key is RUN#...
+    assert set(writers) == {"OpenRun", "CloseRun", "FailRun"}
+    for statements in writers.values():
+        for s in statements:
+            assert s["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RUN#*"]}}
+
+
+def test_only_the_operator_function_writes_approvals(dev: Synthesized) -> None:
+    # GIVEN the writes of every customer-managed policy to the Approvals table
+    writes = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+    writers = {
+        key
+        for key, p in dev.of_type("AWS::IAM::ManagedPolicy").items()
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and _on(s, "ApprovalsTable") and _actions(s) & writes
+    }
+
+    # WHEN / THEN the operator API's function is the only writer
+    assert len(writers) == 1 and next(iter(writers)).startswith("OperatorOperateRunsPolicy")
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_state_machines_are_encrypted_with_the_stacks_key(dev: Synthesized, machine: str) -> None:
+    # GIVEN a state machine
+    encryption = dev.resources[machine]["Properties"]["EncryptionConfiguration"]
+
+    # WHEN / THEN its definition and execution histories are under the stack's customer-managed key
+    assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
+    assert encryption["KmsKeyId"] == {"Fn::GetAtt": ["MessagingKey", "Arn"]}

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 STATE_MACHINES = Path(__file__).resolve().parents[2] / "infra" / "state_machines"
-DEFINITIONS = ("monthly_svu.asl.json", "annual_incentive.asl.json")
+DEFINITIONS = ("payment_run.asl.json",)
 REQUIRED_STATES = {
     "OpenRun",
     "PlanShards",
@@ -85,13 +85,17 @@ def test_every_task_invokes_lambda_retries_service_errors_and_catches_to_fail_ru
         assert task["Resource"] == "arn:aws:states:::lambda:invoke"
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert retried >= LAMBDA_ERRORS
-    # AND each top-level step catches everything into a FailRun step
-    for state_name, state in definition["States"].items():
+    # AND each top-level step catches everything into a FailRun step, through a Pass that names the step
+    states = definition["States"]
+    for state_name, state in states.items():
         if state["Type"] in {"Task", "Map"} and state_name not in fail_run_states:
             [catch] = state["Catch"]
             assert catch["ErrorEquals"] == ["States.ALL"]
             assert catch["ResultPath"] == "$.error"
-            assert catch["Next"] in fail_run_states
+            target = states[catch["Next"]]
+            if catch["Next"] not in fail_run_states:
+                assert target["Type"] == "Pass" and target["Result"] == state_name
+                assert target["ResultPath"] == "$.failed_step" and target["Next"] in fail_run_states
 
 
 @pytest.mark.parametrize("name", DEFINITIONS)
@@ -104,3 +108,34 @@ def test_earn_shard_also_retries_its_own_failures(name: str) -> None:
 
     # THEN a failed shard is tried again a few times before the run fails
     assert retries and 2 <= retries[0]["MaxAttempts"] <= 5
+
+
+def test_open_run_takes_the_machines_kind_and_the_untouched_execution_input() -> None:
+    # GIVEN the OpenRun task of the template
+    payload = _load("payment_run.asl.json")["States"]["OpenRun"]["Parameters"]["Payload"]
+
+    # WHEN / THEN it names the machine's kind (substituted per machine) and passes the whole input, so
+    # OpenRun can refuse another kind's request and any key it does not know
+    assert payload == {
+        "machine": "${RunKind}",
+        "execution_name.$": "$$.Execution.Name",
+        "request.$": "$$.Execution.Input",
+    }
+
+
+def test_a_failed_execution_reports_the_recorded_domain_error_and_message() -> None:
+    # GIVEN the Fail states of the template
+    states = _load("payment_run.asl.json")["States"]
+
+    # WHEN / THEN the run's failure reports MarkFailed's error and cause, not a fixed text; only a failure
+    # to record the failure falls back to a fixed one
+    assert states["RunFailed"] == {
+        "Type": "Fail",
+        "Comment": states["RunFailed"]["Comment"],
+        "ErrorPath": "$.failed.value.error",
+        "CausePath": "$.failed.value.cause",
+    }
+    for marker in ("MarkFailed", "MarkOpenFailed"):
+        assert states[marker]["Next"] == "RunFailed"
+        assert states[marker]["Catch"][0]["Next"] == "FailureNotRecorded"
+    assert states["MarkFailed"]["Parameters"]["Payload"]["step.$"] == "$.failed_step"

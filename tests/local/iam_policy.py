@@ -8,8 +8,12 @@ way IAM does for one principal's identity policies: an explicit Deny wins, else 
 
 Scope: identity policies only (the roles' customer-managed and inline policies). Resource policies, SCPs and
 session policies are not evaluated; a permissions boundary or an AWS-managed policy makes the evaluation
-refuse rather than guess. A statement with a `Condition` is never taken as allowing and always taken as
-denying, since conditions are not evaluated.
+refuse rather than guess. Of conditions, only `ForAllValues:StringLike` on `dynamodb:LeadingKeys` is
+evaluated (the partition keys an item call touches, which the mapping records); a statement with any other
+`Condition` is never taken as allowing and always taken as denying.
+
+`unused_grants` answers the other direction: which (action, resource) pairs a function's policies allow
+that no recorded call needed.
 """
 
 from __future__ import annotations
@@ -26,10 +30,11 @@ Resolve = Callable[[Any], Any]
 
 @dataclass(frozen=True, order=True)
 class Permission:
-    """One IAM action on one resource ARN."""
+    """One IAM action on one resource ARN; for DynamoDB item calls, the partition keys it touches."""
 
     action: str
     resource: str
+    leading_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -158,17 +163,56 @@ _TRANSACT_ACTIONS = {
 }
 
 
+_PARTITION_KEYS = ("pk", "gsi1pk")  # the tables' and their index's partition key (shared/models/tables.py)
+
+
+def _key_of(item: Mapping[str, Any]) -> tuple[str, ...]:
+    return tuple(str(item[k]["S"]) for k in ("pk",) if k in item)
+
+
+def _queried_keys(params: Mapping[str, Any]) -> tuple[str, ...]:
+    """The partition key value of a query's key condition (`pk = :v` or `gsi1pk = :v`)."""
+    condition = str(params.get("KeyConditionExpression", ""))
+    values = params.get("ExpressionAttributeValues", {})
+    match = re.search(r"\b(?:" + "|".join(_PARTITION_KEYS) + r")\s*=\s*(:\w+)", condition)
+    return (str(values[match.group(1)]["S"]),) if match else ()
+
+
+def _request_keys(request: Mapping[str, Any]) -> tuple[str, ...]:
+    return _key_of(request.get("Item") or request.get("Key") or {})
+
+
 def _dynamodb(operation: str, params: Mapping[str, Any], scope: Scope) -> list[Permission] | None:
     # BatchGetItem and BatchWriteItem are IAM actions of their own; a transaction is authorised item by
     # item as the single-item action it performs.
-    if operation in ("BatchGetItem", "BatchWriteItem"):
-        return [Permission(f"dynamodb:{operation}", _table(t, scope)) for t in sorted(params["RequestItems"])]
+    if operation == "BatchWriteItem":
+        return [
+            Permission(
+                "dynamodb:BatchWriteItem",
+                _table(t, scope),
+                tuple(k for r in requests for k in _request_keys(next(iter(r.values())))),
+            )
+            for t, requests in sorted(params["RequestItems"].items())
+        ]
+    if operation == "BatchGetItem":
+        return [
+            Permission(
+                "dynamodb:BatchGetItem",
+                _table(t, scope),
+                tuple(k for key in body["Keys"] for k in _key_of(key)),
+            )
+            for t, body in sorted(params["RequestItems"].items())
+        ]
     if operation in ("TransactWriteItems", "TransactGetItems"):
         found = []
         for item in params["TransactItems"]:
             ((kind, request),) = item.items()
             found.append(
-                Permission(f"dynamodb:{_TRANSACT_ACTIONS[kind]}", _table(request["TableName"], scope))
+                Permission(
+                    f"dynamodb:{_TRANSACT_ACTIONS[kind]}",
+                    _table(request["TableName"], scope),
+                    _request_keys(request),
+                )
             )
         return found
     if "TableName" not in params:
@@ -176,7 +220,8 @@ def _dynamodb(operation: str, params: Mapping[str, Any], scope: Scope) -> list[P
     resource = _table(str(params["TableName"]), scope)
     if params.get("IndexName"):
         resource += f"/index/{params['IndexName']}"
-    return [Permission(f"dynamodb:{operation}", resource)]
+    keys = _queried_keys(params) if operation == "Query" else _request_keys(params)
+    return [Permission(f"dynamodb:{operation}", resource, keys)]
 
 
 _SQS_ACTIONS = {
@@ -275,6 +320,15 @@ def resource_matches(pattern: str, arn: str) -> bool:
     )
 
 
+def _leading_keys_condition(condition: Mapping[str, Any]) -> tuple[str, ...] | None:
+    if set(condition) != {"ForAllValues:StringLike"}:
+        return None
+    inner = condition["ForAllValues:StringLike"]
+    if set(inner) != {"dynamodb:LeadingKeys"}:
+        return None
+    return tuple(_listed(inner["dynamodb:LeadingKeys"]))
+
+
 def _listed(value: Any) -> list[str]:
     if value is None:
         return []
@@ -292,17 +346,33 @@ class Statement:
     not_resources: tuple[str, ...]
     conditional: bool
     source: str
+    leading_keys: tuple[str, ...] | None = (
+        None  # the statement's LeadingKeys patterns, if that is its condition
+    )
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any], source: str) -> Statement:
+        condition = raw.get("Condition") or {}
+        leading = _leading_keys_condition(condition)
         return cls(
             effect=str(raw["Effect"]),
             actions=tuple(_listed(raw.get("Action"))),
             not_actions=tuple(_listed(raw.get("NotAction"))),
             resources=tuple(_listed(raw.get("Resource"))),
             not_resources=tuple(_listed(raw.get("NotResource"))),
-            conditional=bool(raw.get("Condition")),
+            conditional=bool(condition) and leading is None,
             source=source,
+            leading_keys=leading,
+        )
+
+    def condition_holds(self, permission: Permission) -> bool:
+        """IAM's answer for the one condition evaluated here: every partition key the call touches
+        matches one of the patterns (ForAllValues; a call with no keys, like a scan, holds vacuously)."""
+        if self.leading_keys is None:
+            return not self.conditional
+        return all(
+            any(_pattern(p, ignore_case=False).fullmatch(k) for p in self.leading_keys)
+            for k in permission.leading_keys
         )
 
     def applies(self, permission: Permission) -> bool:
@@ -327,11 +397,12 @@ class FunctionPolicies:
     statements: tuple[Statement, ...]
 
     def allows(self, permission: Permission) -> bool:
-        """IAM's answer for this principal: no Deny applies and some unconditional Allow does."""
+        """IAM's answer for this principal: no Deny applies and some Allow does, its condition holding
+        (an unevaluated condition never allows and always denies)."""
         matching = [s for s in self.statements if s.applies(permission)]
-        if any(s.effect == "Deny" for s in matching):
+        if any(s.effect == "Deny" and (s.conditional or s.condition_holds(permission)) for s in matching):
             return False
-        return any(s.effect == "Allow" and not s.conditional for s in matching)
+        return any(s.effect == "Allow" and s.condition_holds(permission) for s in matching)
 
 
 def _role_of(template: Mapping[str, Any], function: str) -> str:
@@ -412,4 +483,49 @@ def violations(calls: Iterable[ApiCall], policies: Mapping[str, FunctionPolicies
         for permission in call.permissions:
             if not policies[call.function].allows(permission):
                 found.add(Violation(call.function, permission.action, permission.resource, call.operation))
+    return sorted(found)
+
+
+@dataclass(frozen=True, order=True)
+class UnusedGrant:
+    """An (action, resource) a function's policy allows that none of its recorded calls needed."""
+
+    function: str
+    action: str
+    resource: str
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.function}: {self.action} on {self.resource} ({self.source})"
+
+
+def unused_grants(
+    calls: Iterable[ApiCall],
+    policies: Mapping[str, FunctionPolicies],
+    *,
+    exempt: Callable[[str, str], bool] = lambda action, resource: False,
+) -> list[UnusedGrant]:
+    """Every (function, action, resource) an Allow statement grants that no call of that function needed,
+    the statement's condition holding; `exempt(action, resource)` skips grants no handler call can show
+    (each exemption with its reason at the caller)."""
+    used: dict[str, list[Permission]] = {}
+    for call in calls:
+        used.setdefault(call.function, []).extend(call.permissions or ())
+    found: set[UnusedGrant] = set()
+    for function, policy in policies.items():
+        needed = used.get(function, [])
+        for statement in policy.statements:
+            if statement.effect != "Allow":
+                continue
+            for action in statement.actions:
+                for resource in statement.resources:
+                    if exempt(action, resource):
+                        continue
+                    if not any(
+                        action_matches(action, p.action)
+                        and resource_matches(resource, p.resource)
+                        and statement.condition_holds(p)
+                        for p in needed
+                    ):
+                        found.add(UnusedGrant(function, action, resource, statement.source))
     return sorted(found)

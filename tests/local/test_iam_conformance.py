@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 from unittest import mock
@@ -34,12 +35,13 @@ from botocore.client import BaseClient
 from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
+from cli.local.executions import wait_for_execution
 from cli.local.lambdas import RUNNING_AS, LambdaRouter, reset_process_caches
 from cli.local.runtime import ExecutionResult, LocalRuntime
-from shared.dal.runs import DynamoRunRegistry
+from cli.operator import runtime_operator
+from shared.clock import shifted_clock
 from shared.models.files import FileKind
 from shared.programs.care_gap import DATA_DIR
-from shared.services.lifecycle import RunLifecycle
 from shared.services.runs import RunService
 from tests.functional.plan_data import FILES
 from tests.local.fixture_snapshot import settle_threads
@@ -52,6 +54,7 @@ from tests.local.iam_policy import (
     Statement,
     function_policies,
     permissions_for,
+    unused_grants,
     violations,
 )
 from tests.unit.intake.factories import VALID_ROWS, csv_bytes
@@ -97,7 +100,14 @@ def _landing_files() -> dict[str, bytes]:
     claim = {"member_id": "M2", "billing_clinic_id": "K1", "received_date": "2026-03-25"}
     fill = {"claim_id": "RX1", "member_id": "M1", "dispensing_date": "2026-02-05"}
     files = {key: body.encode() for key, body in FILES.items()}
+    pair = {"member_id": "M5", "billing_clinic_id": "K3", "received_date": "2026-02-20"}
     return files | {
+        # Two claims of one member in one file share a packed evidence item: voiding one rewrites it.
+        "landing/medical_claims/pair-2026-02.csv": _csv(
+            FileKind.MEDICAL_CLAIMS,
+            pair | {"claim_id": "CL700", "claim_start_date": "2026-02-03", "claim_end_date": "2026-02-03"},
+            pair | {"claim_id": "CL701", "claim_start_date": "2026-02-04", "claim_end_date": "2026-02-04"},
+        ),
         # A replacement of CL200 and a void of CL300, from a later file than the originals.
         "landing/medical_claims/versions-2026-03.csv": _csv(
             FileKind.MEDICAL_CLAIMS,
@@ -108,6 +118,13 @@ def _landing_files() -> dict[str, bytes]:
                 "claim_frequency_code": "8",
                 "original_claim_id": "CL300",
                 "member_id": "M3",
+            },
+            claim
+            | {
+                "claim_id": "CL791",
+                "claim_frequency_code": "8",
+                "original_claim_id": "CL701",
+                "member_id": "M1",
             },
         ),
         "landing/pharmacy_claims/fills-2026-02.csv": _csv(FileKind.PHARMACY_CLAIMS, fill),
@@ -145,6 +162,7 @@ class Recorded:
     functions: dict[str, str]  # logical id -> handler
     resolve: Callable[[Any], Any]
     reports_bucket: str
+    bucket_keys: frozenset[str]  # KMS keys of S3 buckets: their use is recorded with the S3 calls
 
     def policies(self, template: dict[str, Any] | None = None) -> dict[str, FunctionPolicies]:
         return {f: function_policies(template or self.template, f, self.resolve) for f in self.functions}
@@ -234,11 +252,6 @@ class _Recorder:
 # --- the flow -------------------------------------------------------------------------------------------
 
 
-def _start(local: LocalRuntime, request: dict[str, Any]) -> ExecutionResult:
-    machine = "AnnualStateMachineArn" if request["run_kind"] == "annual" else "MonthlyStateMachineArn"
-    return local.start_and_wait(local.outputs[machine], request, timeout_s=60)
-
-
 def _month(month: str, mode: str = "final") -> dict[str, Any]:
     return {"run_kind": "monthly", "program_year": int(month[:4]), "month": month, "mode": mode}
 
@@ -261,17 +274,45 @@ def _run_the_plan(local: LocalRuntime) -> None:
         for key in files
         if key != "landing/clinics/clinics-again.csv"
     }
+    # A void of one of M5's two claims, once both are applied: the packed item is rewritten with the other.
+    void_one = _csv(
+        FileKind.MEDICAL_CLAIMS,
+        {"claim_id": "CL791", "claim_frequency_code": "8", "original_claim_id": "CL701", "member_id": "M5"},
+    )
+    s3.put_object(Bucket=landing, Key="landing/medical_claims/void-cl701.csv", Body=void_one)
+    assert local.pump_ingest_queue().handler_errors == 0
     # A file removed before the function reads it: retried until the queue dead-letters it.
     s3.put_object(Bucket=landing, Key="landing/labs/gone.csv", Body=b"x")
     s3.delete_object(Bucket=landing, Key="landing/labs/gone.csv")
     assert local.pump_ingest_queue(max_rounds=20).retried > 0
 
-    march = _start(local, _month("2026-03"))
+    # Operators and approvers act through the operator function, as they do through its API on AWS.
+    operator, approver = runtime_operator(local, "operator"), runtime_operator(local, "approver")
+    sfn = local.client("stepfunctions")
+
+    def run(started: dict[str, Any]) -> ExecutionResult:
+        return wait_for_execution(sfn, started["execution_arn"], limit_s=120)
+
+    march = run(operator.start(_month("2026-03")))
     assert march.status == "SUCCEEDED", march.cause
-    # Approval and payment are operator moves (the CLI's credentials), not a function's.
-    lifecycle = RunLifecycle(DynamoRunRegistry(local.client("dynamodb"), outputs["RegistryTableName"]))
-    lifecycle.approve("monthly-2026-03-final")
-    lifecycle.mark_paid("monthly-2026-03-final")
+    approver.approve("monthly-2026-03-final")
+    approver.mark_paid("monthly-2026-03-final", "ACH-2026-04-15")
+    # April previewed (a preview asks which of its entries exist), then a void of the claim March paid M2's
+    # screening on, so April reverses it and carries K1's negative month forward.
+    assert run(operator.start(_month("2026-04", mode="preview"))).status == "SUCCEEDED"
+    void = _csv(
+        FileKind.MEDICAL_CLAIMS,
+        {
+            "claim_id": "CL210V",
+            "claim_frequency_code": "8",
+            "original_claim_id": "CL210",
+            "member_id": "M2",
+            "billing_clinic_id": "K1",
+            "received_date": "2026-04-10",
+        },
+    )
+    s3.put_object(Bucket=landing, Key="landing/medical_claims/void-2026-04.csv", Body=void)
+    assert local.pump_ingest_queue().handler_errors == 0
 
     original_earn, before = RunService.earn, set(threading.enumerate())
 
@@ -281,15 +322,18 @@ def _run_the_plan(local: LocalRuntime) -> None:
         return original_earn(service, item)
 
     with mock.patch.object(RunService, "earn", broken):
-        failed = _start(local, _month("2026-04"))
+        failed = run(operator.start(_month("2026-04")))
     settle_threads(before)  # a failed Map does not wait for its other items
-    resumed = _start(local, _month("2026-04"))
-    preview = _start(local, _month("2026-05", mode="preview"))
-    annual = _start(local, {"run_kind": "annual", "program_year": 2026, "mode": "final"})
-    refused = _start(local, _month("2026-03"))  # paid: a new start is refused, and FailRun records it
+    resumed = run(operator.start(_month("2026-04")))
+    recalculated = run(operator.recalculate("monthly-2026-04-final"))
+    preview = run(operator.start(_month("2026-05", mode="preview")))
+    annual = run(operator.start({"run_kind": "annual", "program_year": 2026, "mode": "final"}))
+    refused = run(operator.start(_month("2026-03")))  # paid: a new start is refused, and FailRun records it
+    assert operator.runs() and operator.show("monthly-2026-04-final")["last_failure"]
     assert (failed.status, refused.status) == ("FAILED", "FAILED")
-    assert (resumed.status, preview.status, annual.status) == ("SUCCEEDED",) * 3, (
+    assert (resumed.status, recalculated.status, preview.status, annual.status) == ("SUCCEEDED",) * 4, (
         resumed.cause,
+        recalculated.cause,
         annual.cause,
     )
 
@@ -304,15 +348,18 @@ def recorded(app_template: dict[str, Any]) -> Recorded:
     with pytest.MonkeyPatch.context() as monkeypatch:
         recorder = _Recorder(monkeypatch)
         monkeypatch.setattr(retrier_decl, "time", no_wait)  # retry intervals would only slow the run
+        # The runtime stands after the demo year's finalization date, so the annual run is final too.
         with (
-            LocalRuntime(app_template) as local,
+            LocalRuntime(app_template, clock=shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))) as local,
             mock.patch.dict(os.environ, {"SHARD_SIZE": "2"}),  # several shards: the Map runs in threads
         ):
             resolve = recorder.started(local)
             _run_the_plan(local)
             functions = {spec.logical_id: spec.handler for spec in local.stack.functions.values()}
             reports_bucket = local.outputs["ReportsBucketName"]
-    return Recorded(app_template, tuple(recorder.calls), functions, resolve, reports_bucket)
+    assert recorder.scope is not None
+    bucket_keys = frozenset(recorder.scope.encryption.bucket_keys.values())
+    return Recorded(app_template, tuple(recorder.calls), functions, resolve, reports_bucket, bucket_keys)
 
 
 # --- the checks -----------------------------------------------------------------------------------------
@@ -350,9 +397,9 @@ def test_every_handler_call_is_allowed_by_its_function_policy(recorded: Recorded
 
 
 def test_removing_a_grant_the_flow_needs_is_reported_as_that_violation(recorded: Recorded) -> None:
-    # GIVEN the template without CloseRun's read of the reports bucket's payments/ prefix
+    # GIVEN the template without CloseRun's read of the reports bucket's runs/ prefix (the drafts)
     close_run = recorded.function(_CLOSE_RUN_HANDLER)
-    payments = f"arn:aws:s3:::{recorded.reports_bucket}/payments/"
+    payments = f"arn:aws:s3:::{recorded.reports_bucket}/runs/"
     edited, removed = _without_object_read(recorded, close_run, payments + "*")
     needed = {
         (p.action, p.resource)
@@ -364,8 +411,8 @@ def test_removing_a_grant_the_flow_needs_is_reported_as_that_violation(recorded:
     # WHEN the recorded calls are evaluated against the edited template
     before = set(violations(recorded.calls, recorded.policies()))
     after = set(violations(recorded.calls, recorded.policies(edited)))
-    # THEN exactly CloseRun's reads of the payment files it reconciles are reported
-    assert removed == 1 and needed, "CloseRun should read its payment file under payments/"
+    # THEN exactly CloseRun's reads of the drafts it reconciles are reported
+    assert removed == 1 and needed, "CloseRun should read its draft payment file under runs/"
     assert {(v.function, v.action, v.resource) for v in after - before} == {
         (close_run, a, r) for a, r in needed
     }
@@ -420,3 +467,118 @@ def test_the_evaluator_follows_iam_semantics() -> None:
     assert violations([ApiCall("Fn", "s3", "CopyObject", copy_needs)], {"Fn": policy})[0].resource.endswith(
         "landing/f.csv"
     )
+
+
+# Grants no handler call can show, each with its reason; every other grant must be used by the flow.
+_KMS_BEHIND_TABLES = "DynamoDB uses the table key on the caller's behalf: no handler call names it"
+_LIST_FOR_MISSING = (
+    "S3 answers a missing key with 403 without s3:ListBucket: every not-found branch needs it, found or not"
+)
+_RUNTIME_LOGS = "the Lambda runtime, not the handler, writes the function's log stream"
+_DESCRIBE = "a DescribeKey the SDK makes only when it resolves a key alias, never by a handler call"
+_EVENT_SOURCE = "Lambda's SQS event source mapping reads the queue's attributes; the local pump does not"
+
+
+def _exemption(bucket_keys: frozenset[str]) -> Callable[[str, str], bool]:
+    def exempt(action: str, resource: str) -> bool:
+        action = action.lower()
+        if action.startswith("xray:"):
+            return True  # the shared X-Ray policy: the SDK's tracer, off in the local runtime
+        if action in ("logs:createlogstream", "logs:putlogevents"):
+            return True  # _RUNTIME_LOGS
+        if action == "s3:listbucket":
+            return True  # _LIST_FOR_MISSING
+        if action == "kms:describekey":
+            return True  # _DESCRIBE
+        if action == "sqs:getqueueattributes":
+            return True  # _EVENT_SOURCE
+        # A bucket's key is used by the S3 calls the flow records; any other key is behind a table,
+        # a queue's service side or a state machine.
+        return action.startswith("kms:") and resource not in bucket_keys  # _KMS_BEHIND_TABLES
+
+    return exempt
+
+
+def test_every_grant_of_every_function_is_used_by_the_flow(recorded: Recorded) -> None:
+    # GIVEN every function's policies and every call the flow recorded
+    policies = recorded.policies()
+    # WHEN each (action, resource) an Allow grants is looked for among its function's calls
+    unused = unused_grants(recorded.calls, policies, exempt=_exemption(recorded.bucket_keys))
+    # THEN none is unused: a grant nothing needs is a grant an attacker would get for free
+    listing = "\n".join(map(str, unused))
+    assert unused == [], f"{len(unused)} grant(s) no call of the flow needed:\n{listing}"
+
+
+def test_the_ledger_is_append_only_for_every_role(recorded: Recorded) -> None:
+    # GIVEN every function's policies and the Ledger table's ARN
+    policies = recorded.policies()
+    ledger = recorded.resolve({"Fn::GetAtt": ["LedgerTable", "Arn"]})
+    entry = ("ENTRY#x",)
+    # WHEN each function is asked for each way of writing an entry
+    allowed = {
+        f: {
+            a
+            for a in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+            if p.allows(Permission(f"dynamodb:{a}", ledger, entry))
+        }
+        for f, p in policies.items()
+    }
+    # THEN the two steps that append may only PutItem, and no role may update, delete or batch-write
+    writers = {recorded.functions[f]: actions for f, actions in allowed.items() if actions}
+    assert writers == {
+        "functions.runs.earn_shard.handler": {"PutItem"},
+        "functions.runs.aggregate_run.handler": {"PutItem"},
+    }
+
+
+def test_only_the_lifecycle_steps_write_run_records_and_the_ingest_role_writes_only_file_records(
+    recorded: Recorded,
+) -> None:
+    # GIVEN every function's policies and the Registry table's ARN
+    policies = recorded.policies()
+    registry = recorded.resolve({"Fn::GetAtt": ["RegistryTable", "Arn"]})
+
+    def writes(function: str, key: str) -> set[str]:
+        return {
+            a
+            for a in ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+            if policies[function].allows(Permission(f"dynamodb:{a}", registry, (key,)))
+        }
+
+    # WHEN each function is asked to write a run record and a file record
+    runs = {recorded.functions[f]: writes(f, "RUN#monthly-2026-03-final") for f in policies}
+    files = {recorded.functions[f]: writes(f, "FILE#abc") for f in policies}
+    # THEN only OpenRun, CloseRun and FailRun may write run records, and only ingest writes file records
+    assert {h: a for h, a in runs.items() if a} == {
+        "functions.runs.open_run.handler": {"PutItem", "UpdateItem"},
+        "functions.runs.close_run.handler": {"UpdateItem"},
+        "functions.runs.fail_run.handler": {"UpdateItem"},
+    }
+    assert {h for h, a in files.items() if a} == {"functions.ingest.ingest_file.handler"}
+
+
+def test_the_evaluator_reads_leading_keys_conditions_and_finds_unused_grants() -> None:
+    # GIVEN a grant of writes to items whose key starts RUN#, and an unused read
+    statements = (
+        Statement.parse(
+            {
+                "Effect": "Allow",
+                "Action": ["dynamodb:PutItem"],
+                "Resource": "arn:aws:dynamodb:r:1:table/T",
+                "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["RUN#*"]}},
+            },
+            "p",
+        ),
+        Statement("Allow", ("dynamodb:GetItem",), (), ("arn:aws:dynamodb:r:1:table/T",), (), False, "p"),
+    )
+    policy = FunctionPolicies("Fn", "Role", statements)
+    put = permissions_for(
+        "dynamodb", "PutItem", {"TableName": "T", "Item": {"pk": {"S": "RUN#a"}}}, Scope("r", "1")
+    )
+    other = Permission("dynamodb:PutItem", "arn:aws:dynamodb:r:1:table/T", ("FILE#a",))
+    # WHEN the calls are evaluated and the grants are checked for use
+    assert put is not None
+    unused = unused_grants([ApiCall("Fn", "dynamodb", "PutItem", put)], {"Fn": policy})
+    # THEN the RUN# write is allowed, a FILE# write is not, and the GetItem nobody made is reported
+    assert policy.allows(put[0]) and not policy.allows(other)
+    assert [(u.action, u.resource) for u in unused] == [("dynamodb:GetItem", "arn:aws:dynamodb:r:1:table/T")]

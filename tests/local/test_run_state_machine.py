@@ -8,6 +8,7 @@ runtime costs several executions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -23,8 +24,10 @@ from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from cli.local.runtime import ExecutionResult, LocalRuntime, app_asset_dirs, app_template
+from cli.operator import OperatorRefusedError, runtime_operator
 from functions.runs.common import run_service
 from shared.services.runs import RunService
+from shared.services.settlement import ReconciliationError, SettlementService
 from tests.functional.plan_data import FILES
 from tests.local.fixture_snapshot import Stores, restore, settle_threads, snapshot
 
@@ -43,8 +46,18 @@ def local(template: dict[str, Any]) -> Iterator[LocalRuntime]:
     yield from _fresh(template)
 
 
-def start(local: LocalRuntime, month: str, mode: str = "final") -> ExecutionResult:
-    request = {"run_kind": "monthly", "program_year": int(month[:4]), "month": month, "mode": mode}
+OPERATOR = "local:operator"
+
+
+def start(local: LocalRuntime, month: str, mode: str = "final", **extra: Any) -> ExecutionResult:
+    """An execution of the monthly machine with the input the operator API writes (plus `extra`)."""
+    request = {
+        "run_kind": "monthly",
+        "program_year": int(month[:4]),
+        "month": month,
+        "mode": mode,
+        "requested_by": OPERATOR,
+    } | extra
     return local.start_and_wait(local.outputs["MonthlyStateMachineArn"], request, timeout_s=60)
 
 
@@ -76,14 +89,15 @@ def test_a_month_started_twice_pays_once_and_a_preview_writes_no_ledger(local: L
     # statements and payment file, and leaves the ledger and March's run as they were
     assert march.status == "SUCCEEDED", march.cause
     assert march.output["closed"]["value"]["status"] == "CALCULATED"
-    assert again.status == "FAILED" and again.error == "RunFailed"
+    assert again.status == "FAILED" and again.error == "RunAlreadyClosedError"
+    assert "run monthly-2026-03-final is CALCULATED" in (again.cause or "")
     assert preview.status == "SUCCEEDED", preview.cause
     preview_id = preview.output["run"]["value"]["run_id"]
     assert preview_id.startswith("monthly-2026-04-preview-")
-    assert f"payments/{preview_id}.csv" in report_keys(local, "payments/")
-    assert report_keys(local, f"statements/{preview_id}/") == [
-        f"statements/{preview_id}/K1.csv",
-        f"statements/{preview_id}/K1.html",
+    assert report_keys(local, "payments/") == [] and report_keys(local, f"statements/{preview_id}") == []
+    assert report_keys(local, f"previews/{preview_id}/statements/") == [
+        f"previews/{preview_id}/statements/PREVIEW-K1.csv",
+        f"previews/{preview_id}/statements/PREVIEW-K1.html",
     ]
     assert ledger(local) == paid and len(paid) == march.output["totals"]["value"]["entry_count"] > 0
     assert run_status(local, "monthly-2026-03-final") == "CALCULATED"
@@ -137,7 +151,10 @@ def test_a_crash_at_every_aws_call_then_a_restart_gives_the_clean_ledger(templat
         stores = Stores(
             s3=local.client("s3"),
             dynamodb=local.client("dynamodb"),
-            tables=tuple(local.outputs[t] for t in ("GapsTableName", "LedgerTableName", "RegistryTableName")),
+            tables=tuple(
+                local.outputs[t]
+                for t in ("GapsTableName", "LedgerTableName", "RegistryTableName", "ApprovalsTableName")
+            ),
             objects=((local.outputs["CuratedBucketName"], "runs/"), (local.outputs["ReportsBucketName"], "")),
         )
         prepared = snapshot(stores)
@@ -215,3 +232,74 @@ def _fresh(template: dict[str, Any]) -> Iterator[LocalRuntime]:
         assert runtime.pump_ingest_queue().handler_errors == 0
         yield runtime
         run_service.cache_clear()
+
+
+def test_each_machine_takes_only_its_kind_and_refuses_unknown_keys_with_the_reason(
+    local: LocalRuntime,
+) -> None:
+    # GIVEN the stack's two machines
+    monthly = local.outputs["MonthlyStateMachineArn"]
+    annual = {"run_kind": "annual", "program_year": 2026, "mode": "final", "requested_by": OPERATOR}
+    # WHEN an annual run is sent to the monthly machine, and March carries "dry_run"
+    wrong = local.start_and_wait(monthly, annual, timeout_s=60)
+    dry = start(local, "2026-03", dry_run=True)
+    # THEN each execution fails with the domain error's name and message, and no run or entry exists
+    assert (wrong.status, wrong.error) == ("FAILED", "WrongMachineError")
+    assert "annual run was sent to the monthly state machine" in (wrong.cause or "")
+    assert (dry.status, dry.error) == ("FAILED", "RunInputError")
+    assert "`dry_run`: not a field it accepts" in (dry.cause or "") and "Traceback" not in (dry.cause or "")
+    assert ledger(local) == []
+    registry = local.client("dynamodb").scan(TableName=local.outputs["RegistryTableName"])["Items"]
+    assert [i for i in registry if i["sk"]["S"] == "RUN"] == []
+
+
+def test_a_final_month_before_a_later_final_month_fails_and_the_run_record_keeps_the_reason(
+    local: LocalRuntime,
+) -> None:
+    # GIVEN March and April calculated on the real machine
+    assert start(local, "2026-03").status == start(local, "2026-04").status == "SUCCEEDED"
+    paid = ledger(local)
+    # WHEN February is started final, and April's shards are made to fail so the run fails
+    february = start(local, "2026-02")
+    # THEN February is refused naming April, writes nothing, and `p4p run show` would read April's reason
+    assert (february.status, february.error) == ("FAILED", "LaterRunExistsError")
+    assert "monthly-2026-04-final" in (february.cause or "")
+    assert ledger(local) == paid
+
+
+def test_a_failed_run_records_its_last_failure_for_the_operator(local: LocalRuntime) -> None:
+    # GIVEN AggregateRun finding the ledger and the shard results disagree
+    def broken(service: SettlementService, item: Any) -> Any:
+        raise ReconciliationError("aggregated, statement and draft payment file totals differ")
+
+    # WHEN March runs
+    with mock.patch.object(SettlementService, "aggregate", broken):
+        failed = start(local, "2026-03")
+    # THEN the run is FAILED and its record keeps which step failed, with what error and message
+    item = local.client("dynamodb").get_item(
+        TableName=local.outputs["RegistryTableName"],
+        Key={"pk": {"S": "RUN#monthly-2026-03-final"}, "sk": {"S": "RUN"}},
+    )["Item"]
+    failure = {k: v["S"] for k, v in item["last_failure"]["M"].items()}
+    assert failed.status == "FAILED" and item["status"]["S"] == "FAILED"
+    assert failure["step"] == "AggregateRun" and failure["error"] == failed.error == "ReconciliationError"
+    assert failure["message"] == failed.cause and "Traceback" not in json.dumps(item)
+
+
+def test_approval_through_the_operator_function_needs_a_second_person(local: LocalRuntime) -> None:
+    # GIVEN March calculated by the operator on the real machine
+    assert start(local, "2026-03").status == "SUCCEEDED"
+    # WHEN the operator tries to approve it, then the approver does
+    with pytest.raises(OperatorRefusedError, match="ApprovalRefusedError"):
+        runtime_operator(local, "operator").approve("monthly-2026-03-final")
+    approved = runtime_operator(local, "approver").approve("monthly-2026-03-final")
+    # THEN only the second approval took, and the payment file is in the payments bucket under its digest
+    body = (
+        local.client("s3")
+        .get_object(Bucket=local.outputs["PaymentsBucketName"], Key="payments/monthly-2026-03-final.csv")[
+            "Body"
+        ]
+        .read()
+    )
+    assert approved["approval"]["approved_by"] == "local:approver"
+    assert approved["approval"]["payment_sha256"] == hashlib.sha256(body).hexdigest()
