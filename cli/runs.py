@@ -35,7 +35,7 @@ TIMEOUT_OPTION = typer.Option(6 * 3600.0, "--timeout", help="Longest wait for th
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code=code)
 
 

@@ -54,9 +54,12 @@ class RunAlreadyClosedError(DomainError):
 
 
 def run_id_for(request: RunRequest, period: str, suffix: str) -> str:
-    """`<kind>-<period>-final`, or `<kind>-<period>-preview-<suffix>` so each preview is its own run."""
+    """`<kind>-<period>-final`, or `<kind>-<period>-preview-<suffix>` so each preview is its own run (an
+    execution named `<kind>-<period>-preview-…` by the operator API gives its name as it is)."""
     base = f"{request.run_kind.value}-{period}-{request.mode.value}"
-    return base if request.mode is RunMode.FINAL else f"{base}-{suffix}"
+    if request.mode is RunMode.FINAL:
+        return base
+    return suffix if suffix.startswith(f"{base}-") else f"{base}-{suffix}"
 
 
 def parse_request(body: dict[str, object]) -> RunRequest:

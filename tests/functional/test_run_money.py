@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import defaultdict
 from datetime import date
 
@@ -12,12 +14,12 @@ from bench.runs import MemoryPlan, cover_eligibility, memory_plan, run_month
 from shared.logic.awards import member_awards
 from shared.logic.reversals import carry_balances, live_awards, settle_member
 from shared.models.actions import Step
-from shared.models.evidence import Evidence
+from shared.models.evidence import Evidence, EvidenceSource
 from shared.models.ledger import EntryKind, LedgerEntry
 from shared.models.runs import RunStatus
 from shared.services.settlement import draft_key
 from shared.services.statements import payment_amounts
-from tests.unit.care_gap.factories import CATALOG, attestation, claim, clinic, profile, span
+from tests.unit.care_gap.factories import CATALOG, attestation, claim, clinic, item, profile, span
 
 CLINICS = {"C1": clinic("C1"), "C2": clinic("C2", enrolled=date(2025, 6, 1))}
 MONTHS = [f"2026-{m:02d}" for m in range(1, 7)]
@@ -206,3 +208,22 @@ def test_runs_pay_exactly_what_the_final_evidence_earns_whatever_the_order(event
     assert paid - owed == sum(truth(plan, MONTHS[-1]).values())
     assert sorted(plan.ledger.entries) == sorted(other.ledger.entries)
     assert all(e.amount_cents >= 0 or e.kind in (EntryKind.REVERSAL, EntryKind.CARRY_IN) for e in entries)
+
+
+def test_a_statement_line_takes_its_category_from_the_program_version_that_earned_it():
+    # GIVEN an adult's flu dose in January 2026: its ledger period is the 2025-26 season ("2025"), a year
+    # for which no program version is in force, earned under the 2026 version
+    plan = new_plan({"M1": "C1"})
+    plan.gaps.put_evidence(
+        [item("AIS-E", date(2026, 1, 20), source=EvidenceSource.IMMUNIZATION, concept="141")]
+    )
+    # WHEN January is paid
+    run_month(plan.service, "2026-01")
+    # THEN the statement's AIS-E lines say immunization, not unknown, and name the version
+    text = plan.store.get_bytes("reports", "statements/monthly-2026-01-final/C1.csv").decode()
+    lines = [r for r in csv.DictReader(io.StringIO(text)) if r["record_type"] == "LINE"]
+    assert lines and {(r["action"], r["category"]) for r in lines} == {("AIS-E", "immunization")}
+    entries = list(plan.ledger.by_run("monthly-2026-01-final"))
+    assert {e.period for e in entries} == {"2025"} and {r["rule_version"] for r in lines} == {
+        "care_gap-2026.1"
+    }

@@ -219,3 +219,44 @@ def test_state_machines_are_encrypted_with_the_stacks_key(dev: Synthesized, mach
     # WHEN / THEN its definition and execution histories are under the stack's customer-managed key
     assert encryption["Type"] == "CUSTOMER_MANAGED_KMS_KEY"
     assert encryption["KmsKeyId"] == {"Fn::GetAtt": ["MessagingKey", "Arn"]}
+
+
+def _managed_policy(dev: Synthesized, name: str) -> list[dict[str, Any]]:
+    [policy] = [
+        p for key, p in dev.of_type("AWS::IAM::ManagedPolicy").items() if key.startswith(f"Operator{name}")
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _routes(statements: list[dict[str, Any]]) -> set[str]:
+    [invoke] = [s for s in statements if _actions(s) == {"execute-api:Invoke"}]
+    found = set()
+    for resource in invoke["Resource"]:
+        parts = resource["Fn::Join"][1]
+        found.add(str(parts[-1]).split("/", 2)[-1])  # "<stage>/<METHOD>/<path>" after the API id
+    return found
+
+
+def test_run_operator_and_run_approver_split_the_operator_api_between_them(dev: Synthesized) -> None:
+    # GIVEN the two managed policies that come with the stack
+    operator, approver = _managed_policy(dev, "RunOperator"), _managed_policy(dev, "RunApprover")
+
+    # WHEN we read which API routes each may call and which buckets each may read
+    operator_routes, approver_routes = _routes(operator), _routes(approver)
+
+    # THEN operators start and recalculate runs, approvers approve and mark paid; both read runs; only
+    # approvers read payment files; neither may start a state machine directly (the API records who asks)
+    assert {"POST/runs", "POST/runs/*/recalculate"} <= operator_routes
+    assert not {r for r in operator_routes if r.endswith(("approve", "mark-paid"))}
+    assert {"POST/runs/*/approve", "POST/runs/*/mark-paid"} <= approver_routes
+    assert not {r for r in approver_routes if r == "POST/runs" or r.endswith("recalculate")}
+    assert "PaymentsBucket" not in json.dumps(operator) and "PaymentsBucket" in json.dumps(approver)
+    assert not any("states:StartExecution" in _actions(s) for s in operator + approver)
+
+
+def test_the_operator_api_requires_iam_authorisation_on_every_method(dev: Synthesized) -> None:
+    # GIVEN the API's methods
+    methods = dev.of_type("AWS::ApiGateway::Method").values()
+
+    # WHEN / THEN every one is IAM-authorised, so API Gateway records the caller's identity
+    assert methods and {m["Properties"]["AuthorizationType"] for m in methods} == {"AWS_IAM"}

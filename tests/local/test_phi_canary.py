@@ -1,11 +1,13 @@
 """Patient data stays in the data stores.
 
 Recognisable fake identifiers are seeded into every input kind (valid rows and rejected values, a
-quarantined file, a file that ends in the DLQ), the real stack runs them on the local runtime (ingest,
-a final and a preview monthly run, the annual run), and everything the run emits is scanned: logs at
-DEBUG, metrics, reject reports, manifests, registry records, DLQ bodies, state-machine inputs, outputs
-and histories, run reports and every S3 key. The data stores (curated Parquet, gap state, ledger,
-statements) are where the identifiers belong, and the test checks that they did reach them.
+quarantined file, a file that ends in the DLQ), the real stack runs them on the local runtime (ingest;
+through the operator API a final month, its recalculation, approval and payment, a preview, a run that
+fails on an exception quoting a member, the annual run), and everything the run emits is scanned: logs
+at DEBUG, metrics, reject reports, manifests, registry and approval records, DLQ bodies, state-machine
+inputs, outputs and histories, run reports, drafts, preview files, payment files, the operator API's
+answers and every S3 key. The data stores (curated Parquet, gap state, ledger, statements) are where the
+identifiers belong, and the test checks that they did reach them.
 """
 
 from __future__ import annotations
@@ -15,14 +17,20 @@ import io
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import pytest
 
+from cli.local.executions import wait_for_execution
 from cli.local.runtime import LocalRuntime
+from cli.operator import runtime_operator
+from shared.clock import shifted_clock
 from shared.intake import SCHEMAS
 from shared.models.files import FileKind
 from shared.observability import logger
+from shared.services.runs import RunService
 
 pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
 
@@ -192,24 +200,50 @@ def _all_keys(s3: Any, bucket: str) -> list[str]:
     return keys
 
 
+def _is_statement(key: str) -> bool:
+    """A final run's or a preview's clinic statement (not its summary, draft or preview payment file)."""
+    return key.startswith("statements/") or (key.startswith("previews/") and "/statements/" in key)
+
+
+def _quotes_a_member(service: RunService, item: Any) -> Any:
+    # A foreign exception whose message names a member: it must travel by its type only.
+    raise KeyError(MEMBER)
+
+
 def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
     """Scan every channel a run emits through; returns how much of each was scanned."""
     s3, sfn, sqs, dynamodb = (local.client(name) for name in ("s3", "stepfunctions", "sqs", "dynamodb"))
     outputs = local.outputs
-    scanned = {"keys": 0, "reports": 0, "registry": 0, "dlq": 0, "executions": 0}
-    for bucket in (outputs["LandingBucketName"], outputs["CuratedBucketName"], outputs["ReportsBucketName"]):
+    scanned = {
+        "keys": 0,
+        "reports": 0,
+        "registry": 0,
+        "approvals": 0,
+        "payments": 0,
+        "dlq": 0,
+        "executions": 0,
+    }
+    buckets = ("LandingBucketName", "CuratedBucketName", "ReportsBucketName", "PaymentsBucketName")
+    for bucket in (outputs[b] for b in buckets):
         for key in _all_keys(s3, bucket):
             scanned["keys"] += 1
             _scan(f"s3 key {key}", key, leaks)
     for key in _all_keys(s3, outputs["ReportsBucketName"]):
-        if key.startswith("statements/"):
+        if _is_statement(key):
             continue  # a clinic's statement names its members: it is a data store, not an emission
         scanned["reports"] += 1
         body = s3.get_object(Bucket=outputs["ReportsBucketName"], Key=key)["Body"].read()
         _scan(f"report {key}", body.decode("utf-8", "replace"), leaks)
+    for key in _all_keys(s3, outputs["PaymentsBucketName"]):
+        scanned["payments"] += 1
+        body = s3.get_object(Bucket=outputs["PaymentsBucketName"], Key=key)["Body"].read()
+        _scan(f"payment file {key}", body.decode("utf-8", "replace"), leaks)
     for item in dynamodb.scan(TableName=outputs["RegistryTableName"])["Items"]:
         scanned["registry"] += 1
         _scan("registry item", json.dumps(item), leaks)
+    for item in dynamodb.scan(TableName=outputs["ApprovalsTableName"])["Items"]:
+        scanned["approvals"] += 1
+        _scan("approval item", json.dumps(item), leaks)
     dlq = sqs.receive_message(QueueUrl=outputs["IngestDlqUrl"], MaxNumberOfMessages=10, WaitTimeSeconds=0)
     for message in dlq.get("Messages", []):
         scanned["dlq"] += 1
@@ -237,7 +271,8 @@ def test_no_patient_identifier_leaves_the_data_stores(
     log_stream = io.StringIO()
     original_stream = logger.registered_handler.setStream(log_stream)
     try:
-        with LocalRuntime(app_template) as local:
+        # After the year's finalization date, so the annual run is final too.
+        with LocalRuntime(app_template, clock=shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))) as local:
             s3 = local.client("s3")
             landing = local.outputs["LandingBucketName"]
             for key, body in files.items():
@@ -249,17 +284,27 @@ def test_no_patient_identifier_leaves_the_data_stores(
             s3.delete_object(Bucket=landing, Key="landing/eligibility/gone.csv")
             pumped = local.pump_ingest_queue(max_rounds=20)
 
-            # WHEN the month is paid, previewed, and the year's annual run computed
-            machine, annual = local.outputs["MonthlyStateMachineArn"], local.outputs["AnnualStateMachineArn"]
-            final = local.start_and_wait(
-                machine, {"run_kind": "monthly", "program_year": 2026, "month": "2026-03", "mode": "final"}
-            )
-            preview = local.start_and_wait(
-                machine, {"run_kind": "monthly", "program_year": 2026, "month": "2026-04", "mode": "preview"}
-            )
-            yearly = local.start_and_wait(
-                annual, {"run_kind": "annual", "program_year": 2026, "mode": "final"}
-            )
+            # WHEN the month is run, recalculated, approved and paid through the operator API, previewed,
+            # a run fails on an exception that quotes a member, and the year's annual run is computed
+            operator, approver = runtime_operator(local, "operator"), runtime_operator(local, "approver")
+            sfn = local.client("stepfunctions")
+
+            def run(started: dict[str, Any]) -> Any:
+                answers.append(json.dumps(started))
+                return wait_for_execution(sfn, started["execution_arn"], limit_s=300)
+
+            answers: list[str] = []
+            march = {"run_kind": "monthly", "program_year": 2026, "month": "2026-03", "mode": "final"}
+            final = run(operator.start(march))
+            recalculated = run(operator.recalculate("monthly-2026-03-final"))
+            answers.append(json.dumps(approver.approve("monthly-2026-03-final")))
+            answers.append(json.dumps(approver.mark_paid("monthly-2026-03-final", "ACH-1")))
+            preview = run(operator.start(march | {"month": "2026-04", "mode": "preview"}))
+            with mock.patch.object(RunService, "earn", _quotes_a_member):
+                broken = run(operator.start(march | {"month": "2026-05", "mode": "preview"}))
+            yearly = run(operator.start({"run_kind": "annual", "program_year": 2026, "mode": "final"}))
+            answers.append(json.dumps(operator.runs()))
+            _scan("operator API answers", "\n".join(answers), leaks)
             scanned = _emitted(local, leaks)
             statement = (
                 s3.get_object(
@@ -280,11 +325,16 @@ def test_no_patient_identifier_leaves_the_data_stores(
     _scan("log records", "\n".join(records), leaks)
 
     # THEN the runs worked and the canary member was paid (the data did flow) ...
-    assert (final.status, preview.status, yearly.status) == ("SUCCEEDED",) * 3, (final.cause, preview.cause)
+    assert (final.status, recalculated.status, preview.status, yearly.status) == ("SUCCEEDED",) * 4, (
+        final.cause,
+        preview.cause,
+    )
+    assert broken.status == "FAILED"  # its error and cause are scanned with the executions
     assert MEMBER in statement
     # powertools fails a batch whose every record failed, so the vanished file is retried, then dead-lettered
     assert pumped.retried >= 4 and scanned["dlq"] == 1, "the vanished file should have reached the DLQ"
-    assert scanned["reports"] > 10 and scanned["executions"] == 3 and scanned["registry"] > 10
+    assert scanned["reports"] > 10 and scanned["executions"] == 5 and scanned["registry"] > 10
+    assert scanned["approvals"] == 1 and scanned["payments"] == 1
     assert "RowsRejected" in captured.out, "metrics are emitted (and scanned)"
     assert '"message":"file accepted"' in log_stream.getvalue(), "handler logs are captured (and scanned)"
     # ... and no identifier, birth date or rejected value appears in anything the run emitted
