@@ -55,7 +55,7 @@ from shared.programs.care_gap import ProgramCatalog, load_catalog
 from shared.services.ingest import IngestService, IngestStatus
 from shared.services.runs import RunService
 
-ASL = Path(__file__).resolve().parent.parent / "infra" / "state_machines" / "monthly_svu.asl.json"
+ASL = Path(__file__).resolve().parent.parent / "infra" / "state_machines" / "payment_run.asl.json"
 LANDING, CURATED, REPORTS = "landing", "curated", "reports"
 # Every kind the generator writes, in the order they are ingested: reference data first, so evidence finds
 # its members and clinics when it is applied.

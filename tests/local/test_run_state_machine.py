@@ -1,4 +1,4 @@
-"""The monthly run on the real `monthly_svu.asl.json`, executed by moto's Step Functions in the local runtime.
+"""The monthly run on the real `payment_run.asl.json`, executed by moto's Step Functions in the local runtime.
 
 The project's app is synthesized once; every test gets a fresh runtime, lands the tiny plan's files,
 pumps the ingest queue and starts executions as an operator would. The fault test runs March once per AWS
