@@ -8,6 +8,10 @@ from collections.abc import Iterator
 import pytest
 from pytest_socket import disable_socket, enable_socket
 
+# Powertools builds its X-Ray recorder when `shared.observability` is first imported, and the recorder's
+# emitter opens a UDP socket then (it sends nothing unless a segment is traced): build it before the guard.
+import shared.observability  # noqa: F401
+
 
 @pytest.fixture(autouse=True)
 def _no_network() -> Iterator[None]:
