@@ -15,10 +15,65 @@ from shared.models.actions import ActionCode, Step
 CONDITION_PREFIX = "DX:"
 """Condition facts carry `action=DX:<code set name>` and `step=diagnosis`; they pay nothing."""
 
+RECORD_PREFIX = "QM:"
+"""Clinical records only the measure engine reads (an Encounter, a negated order, a SNOMED diagnosis)
+carry `action=QM:<kind>`; no action of any menu has such a code, so they earn nothing."""
+
 
 def condition_action(code_set: str) -> ActionCode:
     """The action code under which facts of a condition code set are stored."""
     return ActionCode(f"{CONDITION_PREFIX}{code_set}")
+
+
+def record_action(kind: str) -> ActionCode:
+    """The action code of a clinical record no action's code set names (see RECORD_PREFIX)."""
+    return ActionCode(f"{RECORD_PREFIX}{kind}")
+
+
+FHIR_SYSTEMS = {
+    "http://hl7.org/fhir/sid/cvx": "CVX",
+    "http://loinc.org": "LOINC",
+    "http://www.ama-assn.org/go/cpt": "CPT",
+    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "HCPCS",
+    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "HCPCS",
+    "urn:oid:2.16.840.1.113883.6.285": "HCPCS",
+    "http://hl7.org/fhir/sid/icd-10-cm": "ICD10CM",
+    "http://hl7.org/fhir/sid/ndc": "NDC",
+}
+"""Code systems the menus' code sets use, by their FHIR canonical URL; other systems keep their URL."""
+_SHORT_SYSTEMS = frozenset(FHIR_SYSTEMS.values())
+
+
+def system_name(system: str) -> str:
+    """A code system as evidence names it: the menus' short name when it has one, else its URL."""
+    return FHIR_SYSTEMS.get(system, system)
+
+
+def normal_record_code(system: str, code: str) -> str:
+    """A code as evidence keeps it: the menus' systems upper case (ICD-10-CM without its dot, CVX without
+    leading zeros, as `normal_code`), any other system as sent."""
+    text = code.strip()
+    if system not in _SHORT_SYSTEMS:
+        return text
+    text = text.upper()
+    if system == "ICD10CM":
+        return text.replace(".", "")
+    if system == "CVX":
+        return text.lstrip("0") or "0"
+    return text
+
+
+def coded(text: str | None) -> tuple[tuple[str, str], ...]:
+    """The (system, code) pairs of a codes field (`system|code` separated by spaces)."""
+    if not text:
+        return ()
+    return tuple((s, c) for s, _, c in (token.rpartition("|") for token in text.split(" ")) if c)
+
+
+def codes_text(pairs: Iterable[tuple[str, str]]) -> str | None:
+    """A codes field from (system, code) pairs (None when there are none)."""
+    text = " ".join(f"{s}|{c}" for s, c in pairs)
+    return text or None
 
 
 class EvidenceSource(StrEnum):
@@ -65,6 +120,43 @@ class Evidence(BaseModel):
     result_value: str | None = None
     days_supply: int | None = None
     condition: str | None = None
+    # A clinical record's details, as the measure engine reads them (FHIR; None for the tabular kinds).
+    kind: str | None = None
+    """The record's kind: its FHIR resource type (Encounter, Condition, Observation, MedicationRequest…)."""
+    code_system: str | None = None
+    """The system of `concept` (`system_name`)."""
+    codes: str | None = None
+    """The record's other codings of its code, `system|code` separated by spaces (see `coded`)."""
+    status: str | None = None
+    """The record's status (a condition's clinical status)."""
+    verification: str | None = None
+    """A condition's verification status."""
+    intent: str | None = None
+    """A request's intent (order, plan, …)."""
+    negated: bool | None = None
+    """True when the record says it was not done or must not be (doNotPerform)."""
+    reasons: str | None = None
+    """Reason codes (reasonCode, or why it was not done), as `codes`."""
+    value_codes: str | None = None
+    """A coded result (valueCodeableConcept), as `codes`; `result_value` holds a value as text."""
+    unit: str | None = None
+    """The unit of `result_value` (of a request's supply duration when it has no value)."""
+    start_date: date | None = None
+    """The first day of the record's period when it is not `action_date`."""
+    end_date: date | None = None
+    """The last day of the record's period (performed/effective period, abatement, medication bounds)."""
+    dated_by: str | None = None
+    """The field `action_date` was read from (`effectiveDateTime`, `issued`, `recordedDate`…)."""
+    record_id: str | None = None
+    """The record's own id (a FHIR resource id), which other records refer to."""
+    encounter_id: str | None = None
+    """The id of the encounter the record was made in."""
+    setting: str | None = None
+    """An encounter's class (`AMB`, `EMER`, `IMP`…)."""
+    discharge: str | None = None
+    """An encounter's discharge disposition, as `codes`."""
+    body_site: str | None = None
+    """Where on the body (a condition's laterality), as `codes`."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -82,6 +174,9 @@ class Evidence(BaseModel):
             return f"fill:{self.claim_id}#{self.claim_line_number}"
         if self.source is EvidenceSource.ATTESTATION:
             return f"attestation:{self.attestation_id}"
+        if self.record_id is not None and self.action.startswith(RECORD_PREFIX):
+            # Records of one code on one day are told apart by their own id (a panel's parts by code).
+            return f"{self.source.value}:{self.member_id}/{self.kind}/{self.record_id}/{self.concept}"
         # Registry and lab rows have no id of their own: the concept and date identify the fact.
         return f"{self.source.value}:{self.member_id}/{self.concept}/{self.action_date.isoformat()}"
 
@@ -99,6 +194,11 @@ class Evidence(BaseModel):
     def is_condition(self) -> bool:
         """True for a condition fact (diagnosis or drug class), which no step is paid for."""
         return self.step is Step.DIAGNOSIS
+
+    @property
+    def is_record(self) -> bool:
+        """True for a clinical record only the measure engine reads (see RECORD_PREFIX)."""
+        return self.action.startswith(RECORD_PREFIX)
 
     @property
     def claim_key(self) -> str | None:
@@ -147,6 +247,24 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     "result_value": pl.String(),
     "days_supply": pl.Int64(),
     "condition": pl.String(),
+    "kind": pl.String(),
+    "code_system": pl.String(),
+    "codes": pl.String(),
+    "status": pl.String(),
+    "verification": pl.String(),
+    "intent": pl.String(),
+    "negated": pl.Boolean(),
+    "reasons": pl.String(),
+    "value_codes": pl.String(),
+    "unit": pl.String(),
+    "start_date": pl.Date(),
+    "end_date": pl.Date(),
+    "dated_by": pl.String(),
+    "record_id": pl.String(),
+    "encounter_id": pl.String(),
+    "setting": pl.String(),
+    "discharge": pl.String(),
+    "body_site": pl.String(),
 }
 
 
@@ -191,7 +309,9 @@ def with_claim_key(frame: pl.DataFrame) -> pl.DataFrame:
 
 # ---- Packed evidence: one DynamoDB item per member per file --------------------------------------------
 # A member's evidence from one file is stored as text: one line per item, fields separated by tabs, in
-# the order of PACKED_FIELDS; member id and file id live in the item's keys. Empty means None.
+# the order of PACKED_FIELDS; member id and file id live in the item's keys. Empty means None. A record's
+# details (RECORD_FIELDS) follow only on lines that have one, so the lines of the tabular kinds are what
+# they were before records had details, and a line written before they existed still reads.
 
 PACKED_FIELDS = (
     "action",
@@ -208,6 +328,26 @@ PACKED_FIELDS = (
     "result_value",
     "days_supply",
     "condition",
+)
+RECORD_FIELDS = (
+    "kind",
+    "code_system",
+    "codes",
+    "status",
+    "verification",
+    "intent",
+    "negated",
+    "reasons",
+    "value_codes",
+    "unit",
+    "start_date",
+    "end_date",
+    "dated_by",
+    "record_id",
+    "encounter_id",
+    "setting",
+    "discharge",
+    "body_site",
 )
 _SOURCE_CODES = {
     EvidenceSource.ATTESTATION.value: "A",
@@ -235,7 +375,8 @@ def _packed_field(name: str, dtype: pl.DataType, escape: bool) -> pl.Expr:
 
 
 def _needs_escape(frame: pl.DataFrame) -> bool:
-    texts = [n for n in PACKED_FIELDS if EVIDENCE_SCHEMA[n] == pl.String() and n != "source"]
+    names = (*PACKED_FIELDS, *RECORD_FIELDS)
+    texts = [n for n in names if EVIDENCE_SCHEMA[n] == pl.String() and n != "source"]
     specials = [raw for raw, _ in _ESCAPES]
     found = frame.select(pl.any_horizontal(pl.col(n).str.contains_any(specials).any() for n in texts))
     return bool(found.item())
@@ -247,10 +388,17 @@ def pack_evidence(frame: pl.DataFrame) -> pl.DataFrame:
 
     Members keep their rows' order (the file's), so the same evidence always packs to the same text.
     """
+    missing = [pl.lit(None, EVIDENCE_SCHEMA[n]).alias(n) for n in RECORD_FIELDS if n not in frame.columns]
+    frame = frame.with_columns(missing) if missing else frame
     escape = _needs_escape(frame)
-    line = pl.concat_str(
+    base = pl.concat_str(
         [_packed_field(n, EVIDENCE_SCHEMA[n], escape) for n in PACKED_FIELDS], separator="\t"
     )
+    details = pl.concat_str(
+        [_packed_field(n, EVIDENCE_SCHEMA[n], escape) for n in RECORD_FIELDS], separator="\t"
+    )
+    has_details = pl.any_horizontal(pl.col(n).is_not_null() for n in RECORD_FIELDS)
+    line = pl.when(has_details).then(pl.concat_str([base, details], separator="\t")).otherwise(base)
     grouped = (
         frame.select("member_id", "file_id", line.alias("packed"))
         .group_by("member_id", "file_id", maintain_order=True)
@@ -325,8 +473,11 @@ def _unescape(value: str) -> str:
 def unpack_evidence(member_id: str, file_id: str, packed: str) -> list[Evidence]:
     """The evidence items of one packed text (see `pack_evidence`)."""
     items = []
+    width = len(PACKED_FIELDS)
     for line in packed.split("\n"):
-        values = dict(zip(PACKED_FIELDS, line.split("\t"), strict=True))
+        parts = line.split("\t")
+        values = dict(zip(PACKED_FIELDS, parts[:width], strict=True))
+        values |= dict(zip(RECORD_FIELDS, parts[width:], strict=False))
         fields: dict[str, object] = {k: _unescape(v) for k, v in values.items() if v != ""}
         fields["source"] = _SOURCES[values["source"]]
         items.append(Evidence.model_validate({"member_id": member_id, "file_id": file_id, **fields}))
