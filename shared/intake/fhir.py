@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 
 from shared.intake.errors import QuarantineError
 from shared.intake.parsing import SOURCE_ROW, UTF8_BOM, check_utf8, gunzip_if_needed, is_blank
+from shared.models.evidence import FHIR_SYSTEMS
 
 FHIR_COLUMNS = (
     "resource_type",
@@ -30,29 +32,82 @@ FHIR_COLUMNS = (
     "status",
     "resource_index",
 )
+"""The columns the fhir kind checks (`shared/intake/kinds.py`)."""
 
-SYSTEMS = {
-    "http://hl7.org/fhir/sid/cvx": "CVX",
-    "http://loinc.org": "LOINC",
-    "http://www.ama-assn.org/go/cpt": "CPT",
-    "https://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "HCPCS",
-    "http://www.cms.gov/Medicare/Coding/HCPCSReleaseCodeSets": "HCPCS",
-    "urn:oid:2.16.840.1.113883.6.285": "HCPCS",
-    "http://hl7.org/fhir/sid/icd-10-cm": "ICD10CM",
-    "http://hl7.org/fhir/sid/ndc": "NDC",
-}
+RECORD_COLUMNS = (
+    "codes",
+    "start_date",
+    "end_date",
+    "verification",
+    "intent",
+    "negated",
+    "reasons",
+    "value_codes",
+    "encounter",
+    "setting",
+    "discharge",
+    "body_site",
+)
+"""What the measure engine reads besides (`shared/logic/evidence.py` `fhir_evidence`): every coding of
+the code and of coded values, reasons and body sites as `system|code` separated by spaces, the record's
+period, a condition's verification, a request's intent, whether it was not done, an encounter's class
+and discharge disposition, and the encounter an observation was made in (its reference)."""
+
+SYSTEMS = FHIR_SYSTEMS
 """Code systems evidence can use, by their FHIR canonical URL."""
 
-# resource type -> (path to its CodeableConcept, date fields tried in order)
-RESOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "Immunization": ("vaccineCode", ("occurrenceDateTime",)),
-    "Observation": ("code", ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued")),
-    "Procedure": ("code", ("performedDateTime", "performedPeriod.start")),
-    "Condition": ("code", ("onsetDateTime", "recordedDate")),
-    "MedicationDispense": ("medicationCodeableConcept", ("whenHandedOver", "whenPrepared")),
+
+@dataclass(frozen=True)
+class _Kind:
+    concept: str
+    """Path to the CodeableConcept."""
+    dates: tuple[str, ...]
+    """Fields `event_date` is read from, tried in order."""
+    starts: tuple[str, ...] = ()
+    """Fields the record's period starts at (a DateTime is a one-day period), tried in order."""
+    ends: tuple[str, ...] = ()
+    """Fields the record's period ends at."""
+
+
+RESOURCES: dict[str, _Kind] = {
+    "Immunization": _Kind(
+        "vaccineCode", ("occurrenceDateTime",), ("occurrenceDateTime",), ("occurrenceDateTime",)
+    ),
+    "Observation": _Kind(
+        "code",
+        ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant", "issued"),
+        ("effectiveDateTime", "effectivePeriod.start", "effectiveInstant"),
+        ("effectiveDateTime", "effectivePeriod.end", "effectiveInstant"),
+    ),
+    "Procedure": _Kind(
+        "code",
+        ("performedDateTime", "performedPeriod.start", "performedPeriod.end"),
+        ("performedDateTime", "performedPeriod.start"),
+        ("performedDateTime", "performedPeriod.end"),
+    ),
+    "Condition": _Kind(
+        "code",
+        ("onsetDateTime", "onsetPeriod.start", "recordedDate", "abatementDateTime", "abatementPeriod.end"),
+        ("onsetDateTime", "onsetPeriod.start"),
+        ("abatementDateTime", "abatementPeriod.end"),
+    ),
+    "MedicationDispense": _Kind("medicationCodeableConcept", ("whenHandedOver", "whenPrepared")),
+    "Encounter": _Kind("type", ("period.start", "period.end"), ("period.start",), ("period.end",)),
+    "MedicationRequest": _Kind("medicationCodeableConcept", ("authoredOn",)),
+    "ServiceRequest": _Kind("code", ("authoredOn",)),
+    "DeviceRequest": _Kind("codeCodeableConcept", ("authoredOn",)),
+    "AllergyIntolerance": _Kind(
+        "code",
+        ("onsetDateTime", "onsetPeriod.start", "recordedDate"),
+        ("onsetDateTime", "onsetPeriod.start"),
+        ("onsetDateTime", "onsetPeriod.end"),
+    ),
+    "AdverseEvent": _Kind("event", ("recordedDate", "date"), ("recordedDate",), ("recordedDate",)),
 }
+"""Resource types that become rows: what their code is and where their dates are."""
 _DATE_PREFIX = re.compile(r"^(\d{4}-\d{2}-\d{2})(T.*)?$")
 _NDC_10 = re.compile(r"^(\d{4,5})-(\d{3,4})-(\d{1,2})$")
+_NOT_PERFORMED = ("donotperform", "donotpeform")  # the second spelling is in published test data
 
 
 def _get(node: Any, path: str) -> Any:
@@ -75,6 +130,10 @@ def _date(value: Any) -> str | None:
     return match.group(1) if match else value
 
 
+def _first_date(resource: dict[str, Any], paths: tuple[str, ...]) -> str | None:
+    return next((_date(_get(resource, p)) for p in paths if _get(resource, p) is not None), None)
+
+
 def _ndc11(code: str) -> str:
     """NDC in FHIR is often the hyphenated 10-digit form; pad it to the 5-4-2 billing form."""
     match = _NDC_10.match(code)
@@ -84,12 +143,22 @@ def _ndc11(code: str) -> str:
     return labeler.zfill(5) + product.zfill(4) + package.zfill(2)
 
 
+def _codings(concept: Any) -> list[dict[str, Any]]:
+    """The codings of a CodeableConcept, a Coding, or a list of either."""
+    if isinstance(concept, list):
+        return [c for item in concept for c in _codings(item)]
+    if not isinstance(concept, dict):
+        return []
+    codings = concept.get("coding")
+    if isinstance(codings, list):
+        return [c for c in codings if isinstance(c, dict)]
+    return [concept] if isinstance(concept.get("code"), str) else []
+
+
 def _coding(concept: Any) -> tuple[str | None, str | None]:
-    """(system name, code) of the first coding in a known system, else the first coding's raw system."""
-    codings = concept.get("coding") if isinstance(concept, dict) else None
-    if not isinstance(codings, list):
-        return None, None
-    dicts = [c for c in codings if isinstance(c, dict)]
+    """(system name, code) of the first coding in a known system, else the first coding's raw system
+    (of a CodeableConcept, or of a list of them such as an Encounter's `type`)."""
+    dicts = _codings(concept)
     for coding in dicts:
         system = SYSTEMS.get(str(coding.get("system")))
         code = _text(coding.get("code"))
@@ -102,6 +171,17 @@ def _coding(concept: Any) -> tuple[str | None, str | None]:
     if dicts:
         return _text(dicts[0].get("system")) or "UNKNOWN", _text(dicts[0].get("code"))
     return None, None
+
+
+def _codes(*concepts: Any) -> str | None:
+    """Every coding of the concepts as `system|code`, separated by spaces (None when there is none)."""
+    pairs = [
+        f"{_text(c.get('system')) or ''}|{code}"
+        for concept in concepts
+        for c in _codings(concept)
+        if (code := _text(c.get("code"))) and " " not in code
+    ]
+    return " ".join(pairs) or None
 
 
 def _member(resource: dict[str, Any], patients: dict[str, str]) -> str | None:
@@ -121,46 +201,124 @@ def _status(resource: dict[str, Any]) -> str | None:
     return status
 
 
+def _extensions(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for key in ("modifierExtension", "extension"):
+        items = resource.get(key)
+        if isinstance(items, list):
+            found.extend(e for e in items if isinstance(e, dict))
+    return found
+
+
+def _negated(resource: dict[str, Any]) -> str | None:
+    """ "true" when the resource says it must not be (or was not) done: doNotPerform, as an element or an
+    extension."""
+    flag = resource.get("doNotPerform")
+    for ext in _extensions(resource):
+        named = str(ext.get("url", "")).lower().endswith(_NOT_PERFORMED)
+        if named and isinstance(ext.get("valueBoolean"), bool):
+            flag = ext["valueBoolean"]
+    return ("true" if flag else "false") if isinstance(flag, bool) else None
+
+
+def _reasons(resource: dict[str, Any]) -> str | None:
+    not_done = [
+        ext.get("valueCodeableConcept")
+        for ext in _extensions(resource)
+        if str(ext.get("url", "")).endswith("notDoneReason")
+    ]
+    return _codes(resource.get("reasonCode"), resource.get("statusReason"), not_done)
+
+
+def _value(node: dict[str, Any], path: str) -> str | None:
+    value = _get(node, path)
+    if value is None:
+        value = next((node.get(k) for k in ("valueString", "valueInteger") if node.get(k) is not None), None)
+    if isinstance(node.get("valueBoolean"), bool) and value is None:
+        return "true" if node["valueBoolean"] else "false"
+    return _text(value)
+
+
+def _medication_period(resource: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A request's dosage bounds (its first instruction that has them)."""
+    instructions = resource.get("dosageInstruction")
+    for instruction in instructions if isinstance(instructions, list) else []:
+        bounds = _get(instruction, "timing.repeat.boundsPeriod")
+        if isinstance(bounds, dict):
+            return _date(bounds.get("start")), _date(bounds.get("end"))
+    return None, None
+
+
+def _record(resource: dict[str, Any], kind: _Kind) -> dict[str, str | None]:
+    start, end = _first_date(resource, kind.starts), _first_date(resource, kind.ends)
+    rtype = resource["resourceType"]
+    if rtype == "MedicationRequest":
+        start, end = _medication_period(resource)
+    _, verification = _coding(resource.get("verificationStatus"))
+    return {
+        "start_date": start,
+        "end_date": end,
+        "verification": verification,
+        "intent": _text(resource.get("intent")),
+        "negated": _negated(resource),
+        "reasons": _reasons(resource),
+        "encounter": _text(_get(resource, "encounter.reference")),
+        "setting": _text(_get(resource, "class.code")),
+        "discharge": _codes(_get(resource, "hospitalization.dischargeDisposition")),
+        "body_site": _codes(resource.get("bodySite")),
+    }
+
+
 def _rows(
     resource: dict[str, Any], index: int, full_url: str | None, patients: dict[str, str]
-) -> Iterator[dict]:
+) -> Iterator[dict[str, Any]]:
     rtype = resource["resourceType"]
-    concept_path, date_paths = RESOURCES[rtype]
+    kind = RESOURCES[rtype]
     base = {
         "resource_type": rtype,
         "resource_id": _text(resource.get("id")) or full_url,
         "member_id": _member(resource, patients),
-        "event_date": next(
-            (_date(_get(resource, p)) for p in date_paths if _get(resource, p) is not None), None
-        ),
+        "event_date": _first_date(resource, kind.dates),
         "status": _status(resource),
         "resource_index": str(index),
+        **_record(resource, kind),
     }
     value_path, unit_path = "valueQuantity.value", "valueQuantity.unit"
     if rtype == "MedicationDispense":
         value_path, unit_path = "quantity.value", "quantity.unit"
         base["days_supply"] = _text(_get(resource, "daysSupply.value"))
+    if rtype == "MedicationRequest":
+        supply = _get(resource, "dispenseRequest.expectedSupplyDuration")
+        if isinstance(supply, dict):
+            base["days_supply"] = _text(supply.get("value"))
+            unit_path = "dispenseRequest.expectedSupplyDuration.code"
     components = resource.get("component") if rtype == "Observation" else None
     if isinstance(components, list) and components and _get(resource, value_path) is None:
         # A blood-pressure panel carries systolic and diastolic as components: one row each.
         for part in components:
+            if not isinstance(part, dict):
+                continue
             system, code = _coding(_get(part, "code"))
             yield base | {
                 "code_system": system,
                 "code": code,
-                "value": _text(_get(part, "valueQuantity.value")),
+                "codes": _codes(part.get("code")),
+                "value": _value(part, "valueQuantity.value"),
                 "unit": _text(_get(part, "valueQuantity.unit")),
+                "value_codes": _codes(part.get("valueCodeableConcept")),
             }
         return
-    system, code = _coding(_get(resource, concept_path))
-    value = _get(resource, value_path)
-    if value is None and rtype == "Observation":
-        value = resource.get("valueString")
+    concept = _get(resource, kind.concept)
+    system, code = _coding(concept)
     yield base | {
         "code_system": system,
         "code": code,
-        "value": _text(value),
+        "codes": _codes(concept),
+        "value": _value(resource, value_path)
+        if rtype == "Observation"
+        else _text(_get(resource, value_path)),
         "unit": _text(_get(resource, unit_path)),
+        "value_codes": _codes(resource.get("valueCodeableConcept")),
     }
 
 
@@ -203,7 +361,8 @@ def flatten_fhir(data: bytes) -> tuple[pl.DataFrame, int]:
     """Flatten a FHIR file into string rows (`source_row` + FHIR_COLUMNS) and count skipped resources.
 
     Resources of the types in `RESOURCES` become rows (a panel Observation one per component); any
-    other type (Patient, Encounter, Coverage…) is skipped and only counted.
+    other type (Patient, Coverage, Organization…) is skipped and only counted. Besides the columns the
+    fhir kind checks, each row carries the RECORD_COLUMNS the measure engine reads.
     """
     data = gunzip_if_needed(data)
     if is_blank(data):
@@ -225,5 +384,5 @@ def flatten_fhir(data: bytes) -> tuple[pl.DataFrame, int]:
             skipped += 1
     if not records:
         raise QuarantineError("EMPTY_FILE", "no resources of a supported type")
-    frame = pl.DataFrame(records, schema=dict.fromkeys(FHIR_COLUMNS, pl.String))
+    frame = pl.DataFrame(records, schema=dict.fromkeys((*FHIR_COLUMNS, *RECORD_COLUMNS), pl.String))
     return frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64)), skipped
