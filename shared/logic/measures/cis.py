@@ -2,96 +2,87 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from functools import partial
 
-from shared.logic.measures.common import Ctx, add_years, has_hospice, prevalence_starts_by, to_interval
-from shared.logic.measures.definitions import COMMON, load_definition
-from shared.logic.measures.fhir import Interval, PatientRecord, Resource, day_in, day_interval
-from shared.logic.measures.result import PopulationResult, context, proportion
-from shared.logic.measures.valuesets import ValueSetIndex
-
-CIS = load_definition("ChildhoodImmunizationStatusFHIR")
+from shared.logic.measures.common import has_hospice
+from shared.logic.measures.context import Ctx, Window, add_years, prevalence_starts_by, span
+from shared.logic.measures.outcome import NOT_IN_POPULATION, MeasureOutcome, Populations, proportion
+from shared.logic.measures.screening import has_visit
+from shared.programs.measures import ChildhoodImmunization, Rotavirus, VaccineSeries
 
 
-def vaccination_days(ctx: Ctx, specs: list[str]) -> set[date]:
+def vaccination_days(ctx: Ctx, specs: tuple[str, ...]) -> set[date]:
     """Days on which a completed immunization or vaccine-administration procedure in the specs happened."""
     days = set()
-    for immunization in ctx.record.of("Immunization"):
-        if immunization.get("status") == "completed" and ctx.matches(immunization.get("vaccineCode"), specs):
-            found = to_interval(immunization, "occurrence")
-            if found is not None and found.start is not None:
-                days.add(found.start.date())
-    for procedure in ctx.procedures(*specs):
-        found = to_interval(procedure, "performed")
-        if found is not None and found.start is not None:
-            days.add(found.start.date())
+    for record in ctx.immunizations(*specs) + ctx.procedures(*specs):
+        found = span(record)
+        if found is not None and found.first is not None:
+            days.add(found.first)
     return days
 
 
 def _days_between(days: set[date], first: date, last: date) -> set[date]:
-    return {d for d in days if day_in(d, day_interval(first, last))}
+    return {d for d in days if first <= d <= last}
 
 
-def _condition_by(ctx: Ctx, specs: list[str], day: date) -> bool:
+def _condition_by(ctx: Ctx, specs: tuple[str, ...], day: date) -> bool:
     return any(prevalence_starts_by(c, day) for c in ctx.conditions(*specs))
 
 
-def series_complete(ctx: Ctx, rule: dict[str, Any], birth: date, second: date) -> bool:
+def series_complete(ctx: Ctx, rule: VaccineSeries, birth: date, second: date) -> bool:
     """One vaccine series: enough doses on distinct days in its window, or a contraindication or history."""
-    if _condition_by(ctx, rule["contraindications"], second):
+    if _condition_by(ctx, rule.contraindications, second):
         return True
-    if "any_history" in rule and _condition_by(ctx, rule["any_history"], second):
+    if rule.any_history and _condition_by(ctx, rule.any_history, second):
         return True
-    if "all_histories" in rule and all(_condition_by(ctx, [spec], second) for spec in rule["all_histories"]):
+    if rule.all_histories and all(_condition_by(ctx, (spec,), second) for spec in rule.all_histories):
         return True
-    first = (
-        add_years(birth, 1)
-        if rule.get("from_first_birthday")
-        else birth + timedelta(days=rule.get("from_days", 0))
-    )
-    days = _days_between(vaccination_days(ctx, rule["vaccines"]), first, second)
-    if "newborn" in rule:
-        newborn = vaccination_days(ctx, rule["newborn"]["codes"])
-        days |= _days_between(newborn, birth, birth + timedelta(days=rule["newborn"]["within_days"]))
-    if "on_second_birthday" in rule and second in vaccination_days(ctx, rule["on_second_birthday"]):
+    first = add_years(birth, 1) if rule.from_first_birthday else birth + timedelta(days=rule.from_days)
+    days = _days_between(vaccination_days(ctx, rule.vaccines), first, second)
+    if rule.newborn is not None:
+        newborn = vaccination_days(ctx, rule.newborn.codes)
+        days |= _days_between(newborn, birth, birth + timedelta(days=rule.newborn.within_days))
+    if rule.on_second_birthday and second in vaccination_days(ctx, rule.on_second_birthday):
         days.add(second)
-    return len(days) >= rule["doses"]
+    return len(days) >= rule.doses
 
 
-def rotavirus_complete(ctx: Ctx, birth: date, second: date) -> bool:
+def rotavirus_complete(ctx: Ctx, rule: Rotavirus, birth: date, second: date) -> bool:
     """Two 2-dose, three 3-dose, or one 2-dose plus two 3-dose rotavirus vaccinations, on distinct days."""
-    rule = CIS["rotavirus"]
-    if _condition_by(ctx, rule["contraindications"], second):
+    if _condition_by(ctx, rule.contraindications, second):
         return True
-    first = birth + timedelta(days=rule["from_days"])
-    two = _days_between(vaccination_days(ctx, rule["two_dose"]), first, second)
-    three = _days_between(vaccination_days(ctx, rule["three_dose"]), first, second)
+    first = birth + timedelta(days=rule.from_days)
+    two = _days_between(vaccination_days(ctx, rule.two_dose), first, second)
+    three = _days_between(vaccination_days(ctx, rule.three_dose), first, second)
     return len(two) >= 2 or len(three) >= 3 or (len(two) >= 1 and len(three - two) >= 2)
 
 
-def evaluate(
-    patient_resources: PatientRecord | Iterable[Resource],
-    period: Interval | tuple[date, date],
-    valuesets: ValueSetIndex,
-) -> PopulationResult:
-    """CMS117 for one patient (the combination numerator)."""
-    ctx = context(patient_resources, period, valuesets)
-    birth = ctx.record.birth_date
+def evaluate(ctx: Ctx, d: ChildhoodImmunization, year: int) -> MeasureOutcome:
+    """CMS117 for one member: the combination numerator, and each series as a component."""
+    birth = ctx.birth
     if birth is None:
-        return PopulationResult((proportion(False, lambda: False, lambda: False),))
+        return MeasureOutcome(
+            d.name, year, (NOT_IN_POPULATION,), dict.fromkeys(d.components, NOT_IN_POPULATION)
+        )
     second = add_years(birth, 2)
-    specs = [COMMON["valuesets"][name] for name in CIS["qualifying_encounters"]]
-    ip = day_in(second, ctx.period) and ctx.has_qualifying_encounter(specs)
+    ip = Window(ctx.first, ctx.last).holds(second) and has_visit(ctx, d)
 
     def exclusion() -> bool:
-        return has_hospice(ctx) or _condition_by(ctx, CIS["exclusion_conditions"], second)
+        return has_hospice(ctx) or _condition_by(ctx, d.exclusion_conditions, second)
 
-    def numerator() -> bool:
-        rules = CIS["vaccines"].values()
-        return all(series_complete(ctx, rule, birth, second) for rule in rules) and rotavirus_complete(
-            ctx, birth, second
-        )
-
-    return PopulationResult((proportion(ip, exclusion, numerator),))
+    series: dict[str, Callable[[], bool]] = {
+        name: partial(series_complete, ctx, rule, birth, second) for name, rule in d.vaccines.items()
+    }
+    series["rotavirus"] = partial(rotavirus_complete, ctx, d.rotavirus, birth, second)
+    components: dict[str, Populations] = {}
+    if ip:
+        excluded = exclusion()
+        components = {name: proportion(ip, lambda: excluded, check) for name, check in series.items()}
+        met = all(c.numerator for c in components.values())
+        group = proportion(ip, lambda: excluded, lambda: met)
+    else:
+        group = proportion(False, lambda: False, lambda: False)
+        components = dict.fromkeys(series, group)
+    return MeasureOutcome(d.name, year, (group,), components)

@@ -1,25 +1,26 @@
-"""Individual FHIR MeasureReports from population results."""
+"""Individual FHIR MeasureReports from a member's measure outcome."""
 
 from __future__ import annotations
 
 from datetime import date
 from typing import Any
 
-from shared.logic.measures.result import PopulationResult
+from shared.logic.measures.outcome import MeasureOutcome
 
 POPULATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/measure-population"
 
 
-def individual_report(
-    *, measure_url: str, patient_id: str | None, period: tuple[date, date], result: PopulationResult
-) -> dict[str, Any]:
+def individual_report(*, measure_url: str, patient_id: str | None, outcome: MeasureOutcome) -> dict[str, Any]:
     """An individual MeasureReport: one group per rate, each population with its 0/1 count."""
     report: dict[str, Any] = {
         "resourceType": "MeasureReport",
         "status": "complete",
         "type": "individual",
         "measure": measure_url,
-        "period": {"start": period[0].isoformat(), "end": period[1].isoformat()},
+        "period": {
+            "start": date(outcome.year, 1, 1).isoformat(),
+            "end": date(outcome.year, 12, 31).isoformat(),
+        },
         "group": [
             {
                 "population": [
@@ -27,7 +28,7 @@ def individual_report(
                     for code, count in group.counts().items()
                 ]
             }
-            for group in result.groups
+            for group in outcome.groups
         ],
     }
     if patient_id:

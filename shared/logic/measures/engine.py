@@ -1,0 +1,78 @@
+"""The measure engine: a member's populations for one measure and year, from the member's evidence."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import date
+from typing import Any
+
+from shared.logic.measures import cbp, chl, cis, diabetes, dsf, screening, spc
+from shared.logic.measures.context import Ctx
+from shared.logic.measures.outcome import MeasureOutcome
+from shared.logic.measures.records import Record, records_of
+from shared.models.actions import Sex
+from shared.models.members import MemberFacts
+from shared.programs.measures import CommonDefinitions, MeasureDefinition, ValueSets, measure_catalog
+
+Evaluate = Callable[[Ctx, Any, int], MeasureOutcome]
+
+EVALUATORS: dict[str, Evaluate] = {
+    "breast_cancer_screening": screening.evaluate_bcs,
+    "cervical_cancer_screening": screening.evaluate_ccs,
+    "colorectal_cancer_screening": screening.evaluate_col,
+    "controlling_blood_pressure": cbp.evaluate,
+    "glycemic_status": diabetes.evaluate_gsd,
+    "eye_exam": diabetes.evaluate_eed,
+    "kidney_health": diabetes.evaluate_ked,
+    "chlamydia_screening": chl.evaluate,
+    "childhood_immunization": cis.evaluate,
+    "depression_screening": dsf.evaluate,
+    "statin_therapy": spc.evaluate,
+}
+"""The rules of each definition's `logic`."""
+
+_GENDERS = {Sex.F: "female", Sex.M: "male"}
+
+
+def evaluate_records(
+    records: Iterable[Record],
+    definition: MeasureDefinition,
+    *,
+    year: int,
+    birth_date: date | None,
+    gender: Sex | None,
+    valuesets: ValueSets,
+    common: CommonDefinitions | None = None,
+) -> MeasureOutcome:
+    """The populations of one measure for a member's records over the calendar year `year`."""
+    ctx = Ctx(
+        birth=birth_date,
+        gender=_GENDERS.get(gender) if gender is not None else None,
+        first=date(year, 1, 1),
+        last=date(year, 12, 31),
+        records=list(records),
+        vs=valuesets,
+        common=common or measure_catalog().common,
+    )
+    return EVALUATORS[definition.logic](ctx, definition, year)
+
+
+def member_outcome(
+    facts: MemberFacts,
+    definition: MeasureDefinition,
+    year: int,
+    known_by: date | None = None,
+    *,
+    valuesets: ValueSets,
+) -> MeasureOutcome:
+    """A member's populations for one measure over the calendar year `year` (initial population,
+    denominator, exclusion, exception, numerator; per group and component), from the evidence the plan
+    knew of by `known_by` (None: all of it)."""
+    return evaluate_records(
+        records_of(facts.evidence, known_by),
+        definition,
+        year=year,
+        birth_date=facts.profile.birth_date,
+        gender=facts.profile.gender,
+        valuesets=valuesets,
+    )
