@@ -460,6 +460,7 @@ class MeasureCatalog:
     ) -> None:
         self.definitions: dict[str, MeasureDefinition] = {d.name: d for d in definitions}
         self.common = common
+        self._direct: frozenset[tuple[str, str]] | None = None
         self._rated: dict[str, tuple[RatedMeasure, ...]] = {}
         for definition in self.definitions.values():
             self._check_names(definition)
@@ -534,7 +535,9 @@ class MeasureCatalog:
 
     def direct_codes(self) -> frozenset[tuple[str, str]]:
         """The single codes (not value sets) the definitions name, as evidence spells them."""
-        return frozenset(spec_key(s) for s in self.specs() if "|" in s)
+        if self._direct is None:
+            self._direct = frozenset(spec_key(s) for s in self.specs() if "|" in s)
+        return self._direct
 
 
 _SPEC = re.compile(r"^(\d+(\.\d+)+|\S+\|\S+)$")

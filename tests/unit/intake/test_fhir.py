@@ -1,5 +1,6 @@
 import gzip
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -7,13 +8,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.intake import QuarantineError, curated_partitions, read_file, rejects_csv
+from shared.intake.fhir import flatten_fhir
+from shared.logic.evidence import fhir_evidence
 from shared.models.files import FileKind
+from shared.programs.care_gap import load_program
 from tests.unit.intake.factories import CANARY
 
 FHIR = FileKind.FHIR
 KEY = "landing/fhir/bundle.json"
 CVX = "http://hl7.org/fhir/sid/cvx"
 LOINC = "http://loinc.org"
+CPT = "http://www.ama-assn.org/go/cpt"
+PROGRAM = load_program(date(2026, 6, 1))
 
 
 def _concept(system: str, code: str) -> dict[str, Any]:
@@ -234,3 +240,129 @@ def test_arbitrary_json_resources_never_escape_as_anything_but_quarantine(resour
     m = result.manifest
     assert m.rows_read == m.accepted + m.rejected + m.duplicate + m.superseded
     assert not set(result.rejects.get_column("source_row")) & set(result.accepted.get_column("source_row"))
+
+
+def test_every_row_carries_what_the_measure_engine_reads() -> None:
+    # GIVEN an emergency encounter, a BP reading taken in it, a left-sided condition, and a statin order
+    # that was not given for a medical reason
+    snomed = "http://snomed.info/sct"
+    encounter = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "EMER"},
+        "subject": {"reference": "Patient/M0002"},
+        "type": [{"coding": [{"system": snomed, "code": "4525004"}, {"system": CPT, "code": "99283"}]}],
+        "period": {"start": "2026-02-01T10:00:00Z", "end": "2026-02-02T09:00:00Z"},
+        "hospitalization": {"dischargeDisposition": {"coding": [{"system": snomed, "code": "306689006"}]}},
+    }
+    reading = {**_bp_panel("o1"), "encounter": {"reference": "Encounter/e1"}}
+    condition = {
+        "resourceType": "Condition",
+        "id": "c1",
+        "subject": {"reference": "Patient/M0002"},
+        "clinicalStatus": {"coding": [{"code": "inactive"}]},
+        "verificationStatus": {"coding": [{"code": "confirmed"}]},
+        "code": {"coding": [{"system": snomed, "code": "429009003"}]},
+        "bodySite": [{"coding": [{"system": snomed, "code": "7771000"}]}],
+        "onsetPeriod": {"start": "2020-05-01"},
+        "abatementDateTime": "2025-06-30",
+    }
+    order = {
+        "resourceType": "MedicationRequest",
+        "id": "m1",
+        "status": "completed",
+        "intent": "order",
+        "doNotPerform": True,
+        "subject": {"reference": "Patient/M0002"},
+        "medicationCodeableConcept": {
+            "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "617311"}]
+        },
+        "reasonCode": [{"coding": [{"system": snomed, "code": "183966005"}]}],
+        "authoredOn": "2026-03-01",
+        "dispenseRequest": {"expectedSupplyDuration": {"value": 90, "code": "d"}},
+    }
+    # WHEN the bundle is flattened
+    rows, _ = flatten_fhir(_bundle(encounter, reading, condition, order))
+    got = {(r["resource_type"], r["code"]): r for r in rows.iter_rows(named=True)}
+    # THEN each row keeps every coding, its period, statuses, negation and reasons, coded values, the
+    # encounter's class and discharge, the encounter a reading was taken in, and where on the body
+    visit = got[("Encounter", "99283")]
+    assert visit["codes"] == f"{snomed}|4525004 {CPT}|99283"
+    assert (visit["event_date"], visit["start_date"], visit["end_date"]) == (
+        "2026-02-01",
+        "2026-02-01",
+        "2026-02-02",
+    )
+    assert (visit["setting"], visit["discharge"]) == ("EMER", f"{snomed}|306689006")
+    assert got[("Observation", "8480-6")]["encounter"] == "Encounter/e1"
+    dx = got[("Condition", "429009003")]
+    assert (dx["status"], dx["verification"], dx["start_date"], dx["end_date"]) == (
+        "inactive",
+        "confirmed",
+        "2020-05-01",
+        "2025-06-30",
+    )
+    assert dx["body_site"] == f"{snomed}|7771000"
+    rx = got[("MedicationRequest", "617311")]
+    assert (rx["negated"], rx["reasons"], rx["intent"], rx["days_supply"], rx["unit"]) == (
+        "true",
+        f"{snomed}|183966005",
+        "order",
+        "90",
+        "d",
+    )
+
+
+def test_records_a_measure_reads_are_kept_as_evidence_and_care_gap_items_carry_them() -> None:
+    # GIVEN an office visit, a mammogram observation (a Care Gap code) and a cancelled depression screen
+    visit = {
+        "resourceType": "Encounter",
+        "id": "e1",
+        "status": "finished",
+        "subject": {"reference": "Patient/M0002"},
+        "type": [{"coding": [{"system": CPT, "code": "99213"}]}],
+        "period": {"start": "2026-02-01"},
+    }
+    mammogram = {
+        "resourceType": "Observation",
+        "id": "o1",
+        "status": "final",
+        "subject": {"reference": "Patient/M0002"},
+        "code": _concept(CPT, "77067"),
+        "effectiveDateTime": "2026-02-01",
+    }
+    not_done = {
+        "resourceType": "Observation",
+        "id": "o2",
+        "status": "cancelled",
+        "subject": {"reference": "Patient/M0002"},
+        "code": _concept(LOINC, "73831-0"),
+        "issued": "2026-02-01T08:00:00Z",
+        "extension": [
+            {
+                "url": "http://hl7.org/fhir/StructureDefinition/qicore-notDoneReason",
+                "valueCodeableConcept": {
+                    "coding": [{"system": "http://snomed.info/sct", "code": "183944003"}]
+                },
+            }
+        ],
+    }
+    rows, _ = flatten_fhir(_bundle(visit, mammogram, not_done))
+    # WHEN the rows become evidence (no value set expansions: only a definition's own codes matter)
+    evidence = {e.action: e for e in fhir_evidence(rows, PROGRAM.actions, file_id="f")}
+    # THEN the mammogram evidences BCS-E with its record's details, the encounter is a record, and the
+    # screen not done is a record with its reason, not evidence of a step
+    assert (evidence["BCS-E"].kind, evidence["BCS-E"].status, evidence["BCS-E"].record_id) == (
+        "Observation",
+        "final",
+        "o1",
+    )
+    assert evidence["QM:Encounter"].concept == "99213"
+    screen = evidence["QM:Observation"]
+    assert (screen.status, screen.reasons, screen.start_date) == (
+        "cancelled",
+        "http://snomed.info/sct|183944003",
+        None,
+    )
+    assert "DSF-E" not in evidence
