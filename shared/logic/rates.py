@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from shared.logic.eligibility import assignment_on
+from shared.logic.measures.context import RecordIndex
 from shared.logic.measures.engine import evaluate_records
 from shared.logic.measures.outcome import MeasureOutcome
 from shared.logic.measures.records import records_of
@@ -101,14 +102,14 @@ def member_outcomes(
     known_by: date | None = None,
 ) -> dict[str, MeasureOutcome]:
     """The member's outcome for each rate (rates of one measure and overrides share one evaluation)."""
-    records = records_of(facts.evidence, known_by)
+    index = RecordIndex(records_of(facts.evidence, known_by), valuesets)
     by_definition: dict[int, MeasureOutcome] = {}
     outcomes = {}
     for item in rated:
         key = id(item.definition)
         if key not in by_definition:
             by_definition[key] = evaluate_records(
-                records,
+                index,
                 item.definition,
                 year=year,
                 birth_date=facts.profile.birth_date,
@@ -138,12 +139,13 @@ def measure_counts(
         wanted = set(actions)
         rated = tuple(r for r in rated if r.rate.rate in wanted)
     index = program_valuesets(program, valuesets)
+    menu = {a.code: a for a in program.actions}
     den: Counter[tuple[str, str]] = Counter()
     num: Counter[tuple[str, str]] = Counter()
     for facts in members:
         assigned = {}
         for item in rated:
-            span = assignment_on(facts.spans, program.action(item.rate.rate), year_end)
+            span = assignment_on(facts.spans, menu[ActionCode(item.rate.rate)], year_end)
             if span is not None:
                 assigned[item.rate.rate] = (item, span.clinic_id)
         if not assigned:

@@ -78,6 +78,7 @@ class ValueSets:
     def __init__(self) -> None:
         self._members: dict[tuple[str, str], set[str]] = {}
         self._prefixes: dict[tuple[str, str], set[str]] = {}
+        self._seen: dict[tuple[tuple[str, str], ...], frozenset[str]] = {}
         self.titles: dict[str, str] = {}
 
     @classmethod
@@ -117,6 +118,16 @@ class ValueSets:
     def knows(self, system: str, code: str) -> bool:
         """Whether any value set holds the code."""
         return bool(self.oids(system, code))
+
+    def oids_of(self, codes: tuple[tuple[str, str], ...]) -> frozenset[str]:
+        """The value sets holding any of the codes (remembered: the same codes recur across members)."""
+        found = self._seen.get(codes)
+        if found is None:
+            found = frozenset().union(*(self.oids(*pair) for pair in codes))
+            if len(self._seen) > 200_000:
+                self._seen.clear()
+            self._seen[codes] = found
+        return found
 
     def with_codes(self, additions: Mapping[str, Iterable[tuple[str, str]]]) -> ValueSets:
         """A copy in which each OID also holds the given (system, code) pairs; ICD-10-CM codes match by
@@ -461,6 +472,7 @@ class MeasureCatalog:
         self.definitions: dict[str, MeasureDefinition] = {d.name: d for d in definitions}
         self.common = common
         self._direct: frozenset[tuple[str, str]] | None = None
+        self._overridden: dict[tuple[str, str], MeasureDefinition] = {}
         self._rated: dict[str, tuple[RatedMeasure, ...]] = {}
         for definition in self.definitions.values():
             self._check_names(definition)
@@ -482,11 +494,16 @@ class MeasureCatalog:
         where = f"{program.program} rate {rate.rate}"
         if rate.measure not in self.definitions:
             raise ValueError(f"{where}: no measure definition {rate.measure}")
-        try:
-            overrides = _merge(program.overrides, rate.overrides)
-            definition = apply_overrides(self.definitions[rate.measure], overrides)
-        except ValidationError as exc:
-            raise ValueError(f"{where}: overrides do not validate: {_first_error(exc)}") from None
+        overrides = _merge(program.overrides, rate.overrides)
+        key = (rate.measure, json.dumps(overrides, sort_keys=True))
+        definition = self._overridden.get(key)
+        if definition is None:
+            try:
+                definition = apply_overrides(self.definitions[rate.measure], overrides)
+            except ValidationError as exc:
+                raise ValueError(f"{where}: overrides do not validate: {_first_error(exc)}") from None
+            # Rates of one measure with the same overrides share the definition (and its evaluation).
+            self._overridden[key] = definition
         if rate.group is not None and rate.group >= definition.groups:
             raise ValueError(f"{where}: {rate.measure} has {definition.groups} group(s)")
         if rate.component is not None and rate.component not in definition.components:

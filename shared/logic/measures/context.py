@@ -6,8 +6,8 @@ comparison is at day precision, as the published logic's `during day of` / `over
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from functools import cache
 
@@ -27,8 +27,12 @@ _DONE = {
 
 
 @cache
-def _code(spec: str) -> tuple[str, str] | None:
-    return spec_key(spec) if "|" in spec else None
+def _split(specs: tuple[str, ...]) -> tuple[frozenset[str], frozenset[tuple[str, str]]]:
+    """A criterion's specs as (value set OIDs, single codes spelled as evidence spells them)."""
+    return (
+        frozenset(s for s in specs if "|" not in s),
+        frozenset(spec_key(s) for s in specs if "|" in s),
+    )
 
 
 def add_years(day: date, years: int) -> date:
@@ -147,6 +151,32 @@ def prevalence_starts_within(condition: Record, window: Window) -> bool:
     return window.holds(found.first)
 
 
+class RecordIndex:
+    """A member's records indexed once by kind, by value set and by code, for every measure it is scored
+    on: a retrieve looks up the records of its value sets instead of matching every record."""
+
+    def __init__(self, records: Sequence[Record], vs: ValueSets) -> None:
+        self.records = records
+        self.vs = vs
+        self.by_kind: dict[str, list[Record]] = {}
+        self._by_oid: dict[str, list[int]] = {}
+        self._by_code: dict[tuple[str, str], list[int]] = {}
+        for position, record in enumerate(records):
+            self.by_kind.setdefault(record.kind, []).append(record)
+            for oid in vs.oids_of(record.codes):
+                self._by_oid.setdefault(oid, []).append(position)
+            for pair in record.codes:
+                self._by_code.setdefault(pair, []).append(position)
+
+    def coded(self, kinds: Iterable[str], specs: tuple[str, ...]) -> list[Record]:
+        """Records of the kinds coded in the specs, in the order the member's evidence lists them."""
+        oids, direct = _split(specs)
+        positions = {p for oid in oids for p in self._by_oid.get(oid, ())}
+        positions.update(p for pair in direct for p in self._by_code.get(pair, ()))
+        wanted = set(kinds)
+        return [r for p in sorted(positions) if (r := self.records[p]).kind in wanted]
+
+
 @dataclass
 class Ctx:
     """One member over one measurement period, against loaded value sets."""
@@ -156,14 +186,12 @@ class Ctx:
     """`female`, `male`, or None when unknown."""
     first: date
     last: date
-    records: list[Record]
-    vs: ValueSets
+    index: RecordIndex
     common: CommonDefinitions
-    _by_kind: dict[str, list[Record]] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        for record in self.records:
-            self._by_kind.setdefault(record.kind, []).append(record)
+    @property
+    def vs(self) -> ValueSets:
+        return self.index.vs
 
     @property
     def period(self) -> Window:
@@ -171,7 +199,7 @@ class Ctx:
 
     def of(self, *kinds: str) -> list[Record]:
         """Every record of the kinds."""
-        return [r for kind in kinds for r in self._by_kind.get(kind, ())]
+        return [r for kind in kinds for r in self.index.by_kind.get(kind, ())]
 
     def age_at(self, day: date) -> int | None:
         """The member's age in whole years on a day."""
@@ -191,23 +219,17 @@ class Ctx:
         """A shared value set's OID by its name."""
         return self.common.valuesets[name]
 
-    def matches(self, codes: Iterable[tuple[str, str]], specs: Iterable[str]) -> bool:
+    def matches(self, codes: tuple[tuple[str, str], ...], specs: Iterable[str]) -> bool:
         """Whether any code is one of the specs or in one of their value sets."""
-        pairs = tuple(codes)
-        for spec in specs:
-            code = _code(spec)
-            if code is not None:
-                if code in pairs:
-                    return True
-            elif any(spec in self.vs.oids(*pair) for pair in pairs):
-                return True
-        return False
+        oids, direct = _split(specs if isinstance(specs, tuple) else tuple(specs))
+        if direct and not direct.isdisjoint(codes):
+            return True
+        return bool(oids) and not oids.isdisjoint(self.vs.oids_of(codes))
 
     # ---- retrieves ----------------------------------------------------------------------------------
     def coded(self, kinds: Iterable[str], specs: Iterable[str]) -> list[Record]:
         """Records of the kinds coded in the specs, whatever their status."""
-        wanted = tuple(specs)
-        return [r for r in self.of(*kinds) if self.matches(r.codes, wanted)]
+        return self.index.coded(kinds, specs if isinstance(specs, tuple) else tuple(specs))
 
     def conditions(self, *specs: str) -> list[Record]:
         """Conditions coded in the specs, not refuted or entered in error."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
 from shared.logic.measures import cbp, chl, cis, diabetes, dsf, screening, spc
-from shared.logic.measures.context import Ctx
+from shared.logic.measures.context import Ctx, RecordIndex
 from shared.logic.measures.outcome import MeasureOutcome
 from shared.logic.measures.records import Record, records_of
 from shared.models.actions import Sex
@@ -35,7 +35,7 @@ _GENDERS = {Sex.F: "female", Sex.M: "male"}
 
 
 def evaluate_records(
-    records: Iterable[Record],
+    records: Sequence[Record] | RecordIndex,
     definition: MeasureDefinition,
     *,
     year: int,
@@ -44,14 +44,15 @@ def evaluate_records(
     valuesets: ValueSets,
     common: CommonDefinitions | None = None,
 ) -> MeasureOutcome:
-    """The populations of one measure for a member's records over the calendar year `year`."""
+    """The populations of one measure for a member's records over the calendar year `year` (pass a
+    `RecordIndex` of them when scoring several measures on the same records)."""
+    index = records if isinstance(records, RecordIndex) else RecordIndex(records, valuesets)
     ctx = Ctx(
         birth=birth_date,
         gender=_GENDERS.get(gender) if gender is not None else None,
         first=date(year, 1, 1),
         last=date(year, 12, 31),
-        records=list(records),
-        vs=valuesets,
+        index=index,
         common=common or measure_catalog().common,
     )
     return EVALUATORS[definition.logic](ctx, definition, year)

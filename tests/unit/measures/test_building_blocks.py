@@ -11,6 +11,7 @@ from cli.ecqm_decks import fhir_members
 from shared.logic.measures.common import has_hospice, is_66_plus_in_nursing_home
 from shared.logic.measures.context import (
     Ctx,
+    RecordIndex,
     Window,
     add_years,
     age_in_years,
@@ -47,8 +48,7 @@ def _ctx(*resources: dict[str, Any], birth: str = "1950-06-15") -> Ctx:
         gender="female",
         first=date(2025, 1, 1),
         last=date(2025, 12, 31),
-        records=records_of(member.evidence),
-        vs=VALUESETS,
+        index=RecordIndex(records_of(member.evidence), VALUESETS),
         common=measure_catalog().common,
     )
 
