@@ -64,16 +64,21 @@ def member_outcome(
     year: int,
     known_by: date | None = None,
     *,
-    valuesets: ValueSets,
+    valuesets: ValueSets | None = None,
 ) -> MeasureOutcome:
     """A member's populations for one measure over the calendar year `year` (initial population,
     denominator, exclusion, exception, numerator; per group and component), from the evidence the plan
-    knew of by `known_by` (None: all of it)."""
+    knew of by `known_by` (None: all of it). `valuesets` are the expansions the definition's value sets
+    are matched with (`shared.logic.rates.program_valuesets` for a program's rates); without them only
+    the definition's own codes match."""
     return evaluate_records(
         records_of(facts.evidence, known_by),
         definition,
         year=year,
         birth_date=facts.profile.birth_date,
         gender=facts.profile.gender,
-        valuesets=valuesets,
+        valuesets=valuesets if valuesets is not None else _NO_EXPANSIONS,
     )
+
+
+_NO_EXPANSIONS = ValueSets()
