@@ -9,6 +9,8 @@ Two more context values are deployment settings a plan reviews before its first 
 - `member_id_pattern`: the regex of the plan's member ids, masked in every log group (default `SYN\\d{8}`, the
   ids `p4p generate` makes). At most 200 characters, no parentheses, quotes or colons (CloudWatch Logs'
   custom data identifier rules); synthesis refuses one it would not take.
+- `plan_id`: the deploying plan's id, the payer of every ledger entry no file names another payer for
+  (default `plan`).
 """
 
 from __future__ import annotations

@@ -289,8 +289,9 @@ def reset_process_caches() -> None:
     A Lambda container builds them once; in this process one runtime may follow another (tests, `serve`).
     """
     from functions.ingest.ingest_file import ingest_service
+    from functions.operator.operate_runs import lifecycle
     from functions.runs.common import run_service
-    from shared.dal.clients import dynamodb_client, s3_client
+    from shared.dal.clients import dynamodb_client, s3_client, stepfunctions_client
 
-    for cached in (dynamodb_client, s3_client, ingest_service, run_service):
+    for cached in (dynamodb_client, s3_client, stepfunctions_client, ingest_service, run_service, lifecycle):
         cached.cache_clear()

@@ -46,6 +46,8 @@ WILDCARD_OBJECTS_REASON = (
 # stage (CDK context `retention_days`). Seven years in prod; a plan under a longer rule (Medicare Advantage
 # contracts keep records ten years) deploys with `-c retention_days=3653`.
 DEFAULT_RETENTION_DAYS = {"dev": 30, "prod": 2557}
+# CDK context `plan_id`: the deploying plan, the payer of every ledger entry a file names no payer for.
+DEFAULT_PLAN_ID = "plan"
 # CDK context `member_id_pattern`: the plan's member-id shape, masked wherever it turns up in a log. The
 # default matches this repository's generated members (`SYN` and eight digits, see cli/generate/members.py).
 DEFAULT_MEMBER_ID_PATTERN = r"SYN\d{8}"
@@ -101,11 +103,14 @@ class StageConfig:
     project: str
     retention_days: int
     member_id_pattern: str = DEFAULT_MEMBER_ID_PATTERN
+    plan_id: str = DEFAULT_PLAN_ID
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
             raise ValueError(f"retention_days must be at least 1, got {self.retention_days}")
         check_custom_identifier_regex("member_id_pattern", self.member_id_pattern)
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.plan_id):
+            raise ValueError(f"plan_id must be 1-64 letters, digits, '_', '.' or '-', got {self.plan_id!r}")
 
     @classmethod
     def from_context(cls, stage: str, project: str, context: Callable[[str], Any]) -> StageConfig:
@@ -118,11 +123,13 @@ class StageConfig:
         if isinstance(retention, Mapping):
             retention = retention.get(stage)
         pattern = context("member_id_pattern")
+        plan = context("plan_id")
         return cls(
             stage=stage,
             project=project,
             retention_days=int(retention) if retention is not None else DEFAULT_RETENTION_DAYS[stage],
             member_id_pattern=str(pattern) if pattern else DEFAULT_MEMBER_ID_PATTERN,
+            plan_id=str(plan) if plan else DEFAULT_PLAN_ID,
         )
 
     @property

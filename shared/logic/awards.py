@@ -28,7 +28,7 @@ from shared.logic.money import amount_cents
 from shared.logic.occurrences import MemberView, Occurrence, StepCompletion, occurrences
 from shared.models.actions import ActionCode, Step
 from shared.models.evidence import EvidenceSource
-from shared.models.ledger import EntryKind, LedgerEntry
+from shared.models.ledger import DEFAULT_PAYER, EntryKind, LedgerEntry, SvuAward
 from shared.models.members import Clinic, MemberFacts
 from shared.programs.care_gap import ActionDefinition, CareGapProgram, ProgramCatalog
 
@@ -72,6 +72,7 @@ def _entry(
     clinics: Mapping[str, Clinic],
     catalog: ProgramCatalog,
     run_id: str,
+    payer: str,
 ) -> LedgerEntry | None:
     evidence = completion.evidence
     day = evidence.action_date
@@ -97,16 +98,19 @@ def _entry(
     bonus = program.bonus_rate(clinic.program_enrollment_date, day)
     return LedgerEntry(
         program=program.program,
+        payer=payer,
         clinic_id=clinic.clinic_id,
         member_id=view.profile.member_id,
-        action=action.code,
         period=occurrence.period,
-        step=completion.step,
         kind=EntryKind.EARN,
-        svu=svu,
-        multiplier=multiplier,
-        bonus_rate=bonus,
-        dollar_rate=program.svu_dollar_rate,
+        basis=SvuAward(
+            action=action.code,
+            step=completion.step,
+            svu=svu,
+            multiplier=multiplier,
+            bonus_rate=bonus,
+            dollar_rate=program.svu_dollar_rate,
+        ),
         amount_cents=amount_cents(
             svu=svu, multiplier=multiplier, bonus_rate=bonus, dollar_rate=program.svu_dollar_rate
         ),
@@ -127,8 +131,9 @@ def member_awards(
     through_month: str,
     run_id: str,
     actions: Iterable[ActionCode] | None = None,
+    payer: str = DEFAULT_PAYER,
 ) -> list[LedgerEntry]:
-    """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM)."""
+    """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM), for `payer`."""
     view = MemberView.of_facts(facts)
     wanted = set(actions) if actions is not None else set(view.by_action)
     entries = []
@@ -141,7 +146,7 @@ def member_awards(
                 completion = occurrence.completions.get(step)
                 if completion is None or completion.earned_month > through_month:
                     continue
-                entry = _entry(view, occurrence, completion, action, clinics, catalog, run_id)
+                entry = _entry(view, occurrence, completion, action, clinics, catalog, run_id, payer)
                 if entry is not None:
                     entries.append(entry)
     return entries

@@ -16,13 +16,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from decimal import Decimal
 
-from shared.models.actions import ActionCode
-from shared.models.ledger import EntryKind, LedgerEntry
+from shared.models.ledger import CarriedBalance, EntryKind, LedgerEntry
 
-Slot = tuple[str, str, str, str, str]
-_ZERO = Decimal(0)
+Slot = tuple[str, ...]
 
 
 def live_awards(entries: Iterable[LedgerEntry]) -> dict[Slot, list[LedgerEntry]]:
@@ -100,6 +97,7 @@ def _balance(
     kind: EntryKind,
     *,
     program: str,
+    payer: str,
     clinic_id: str,
     cents: int,
     period: str,
@@ -111,17 +109,13 @@ def _balance(
 ) -> LedgerEntry:
     return LedgerEntry(
         program=program,
+        payer=payer,
         clinic_id=clinic_id,
         member_id="",
-        action=ActionCode(""),
         period=period,
-        step=None,
         kind=kind,
         reverses=reverses,
-        svu=_ZERO,
-        multiplier=_ZERO,
-        bonus_rate=_ZERO,
-        dollar_rate=_ZERO,
+        basis=CarriedBalance(),
         amount_cents=cents,
         rule_version="",
         evidence_ids=(),
@@ -133,7 +127,7 @@ def _balance(
 
 
 def carry_balances(
-    clinic_totals: Mapping[str, int],
+    clinic_totals: Mapping[tuple[str, str], int],
     carried_in: Sequence[LedgerEntry],
     *,
     program: str,
@@ -143,21 +137,23 @@ def carry_balances(
 ) -> list[LedgerEntry]:
     """CARRY_IN entries for the previous run's CARRY_OUTs, and a CARRY_OUT for every clinic still negative.
 
-    `clinic_totals` sums this run's award and reversal entries per clinic; `carried_in` are the CARRY_OUT
-    entries of the previous closed run. After these entries no clinic's run total is below zero, and the
-    sum over the two runs is unchanged: a negative balance is deferred, never lost or paid twice.
+    `clinic_totals` sums this run's award and reversal entries per (payer, clinic): each payer pays its own
+    clinics; `carried_in` are the balance entries of the previous closed run. After these entries no
+    clinic's run total with a payer is below zero, and the sum over the two runs is unchanged: a negative
+    balance is deferred, never lost or paid twice.
     """
-    totals: dict[str, int] = defaultdict(int, clinic_totals)
+    totals: dict[tuple[str, str], int] = defaultdict(int, clinic_totals)
     out: list[LedgerEntry] = []
     # A recalculated run may have reversed a carry-out and carried another: only live ones come in.
     reversed_ids = {e.reverses for e in carried_in if e.kind is EntryKind.REVERSAL}
-    for source in sorted(carried_in, key=lambda e: (e.clinic_id, e.generation)):
+    for source in sorted(carried_in, key=lambda e: (e.payer, e.clinic_id, e.generation)):
         if source.kind is not EntryKind.CARRY_OUT or source.entry_id in reversed_ids:
             continue
         out.append(
             _balance(
                 EntryKind.CARRY_IN,
                 program=source.program,
+                payer=source.payer,
                 clinic_id=source.clinic_id,
                 cents=-source.amount_cents,
                 period=source.period,
@@ -168,15 +164,16 @@ def carry_balances(
                 refs=(f"run:{source.run_id}",),
             )
         )
-        totals[source.clinic_id] -= source.amount_cents
-    for clinic_id in sorted(totals):
-        if totals[clinic_id] < 0:
+        totals[(source.payer, source.clinic_id)] -= source.amount_cents
+    for payer, clinic_id in sorted(totals):
+        if totals[(payer, clinic_id)] < 0:
             out.append(
                 _balance(
                     EntryKind.CARRY_OUT,
                     program=program,
+                    payer=payer,
                     clinic_id=clinic_id,
-                    cents=-totals[clinic_id],
+                    cents=-totals[(payer, clinic_id)],
                     period=month,
                     run_id=run_id,
                     month=month,
@@ -186,9 +183,9 @@ def carry_balances(
     return out
 
 
-def _balance_slot(entry: LedgerEntry) -> tuple[str, str, str]:
-    # A CARRY_IN is one per carried-out source; a CARRY_OUT one per clinic and run.
-    return (entry.kind.value, entry.clinic_id, entry.reverses or "")
+def _balance_slot(entry: LedgerEntry) -> tuple[str, str, str, str]:
+    # A CARRY_IN is one per carried-out source; a CARRY_OUT one per payer, clinic and run.
+    return (entry.kind.value, entry.payer, entry.clinic_id, entry.reverses or "")
 
 
 def settle_balances(
@@ -203,7 +200,7 @@ def settle_balances(
     """
     reversed_ids = {e.reverses for e in own if e.kind is EntryKind.REVERSAL}
     live = {_balance_slot(e): e for e in own if e.kind.is_balance and e.entry_id not in reversed_ids}
-    generations: dict[tuple[str, str, str], int] = defaultdict(lambda: -1)
+    generations: dict[tuple[str, str, str, str], int] = defaultdict(lambda: -1)
     for e in own:
         if e.kind.is_balance:
             slot = _balance_slot(e)

@@ -1,9 +1,14 @@
-"""Ledger entries: one SVU award, its reversal, or a clinic balance carried between runs.
+"""Ledger entries: what a run pays (or takes back, or carries), for whom, and on what basis.
 
-Entries are append-only. An award that loses its basis is never updated: a later run writes a REVERSAL
-(negative amount, `reverses` = the award's id). A step that is earned again after a reversal gets the
-next `generation`, so its id differs from the reversed award's. A clinic whose month nets negative pays
-nothing: a CARRY_OUT entry brings its month to zero and the next run opens with a matching CARRY_IN.
+Entries are append-only. An entry that loses its basis is never updated: a later run writes a REVERSAL
+(negative amount, `reverses` = the entry's id). A slot earned again after a reversal gets the next
+`generation`, so its id differs from the reversed one's. A clinic whose run nets negative is paid nothing:
+a CARRY_OUT brings its run to zero and the next run opens with a matching CARRY_IN.
+
+An entry says what it pays for in its `basis`, with only the fields that kind of payment needs: an SVU
+award (a step of a care gap), a measure incentive (an annual program's result for a line of business), a
+guarantee top-up (the Care Gap earnings guarantee), or a carried balance. Every entry names its `payer`,
+the plan that pays it, so plans paying together need no change to the ledger.
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ import hashlib
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from shared.models.actions import ActionCode, Step
+
+DEFAULT_PAYER = "plan"
+"""The payer of a deployment that names none: the deploying plan (`PLAN_ID`)."""
 
 
 class EntryKind(StrEnum):
@@ -30,73 +39,176 @@ class EntryKind(StrEnum):
         return self in (EntryKind.CARRY_OUT, EntryKind.CARRY_IN)
 
 
-def ledger_entry_id(
-    *,
-    program: str,
-    clinic_id: str,
-    member_id: str,
-    action: str,
-    period: str,
-    step: str,
-    kind: str,
-    generation: int = 0,
-) -> str:
-    """Deterministic id of an entry: the same step of the same gap is recorded once per kind and generation.
-
-    Generation 0 keeps the original key so ids written before generations existed stay valid.
-    """
-    parts = [program, clinic_id, member_id, action, period, step, kind]
-    if generation:
-        parts.append(str(generation))
-    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+class _Basis(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class LedgerEntry(BaseModel):
-    """One entry. For awards `amount_cents` = svu x multiplier x (1 + bonus_rate) x dollar_rate, in cents."""
+class SvuAward(_Basis):
+    """One step of a member's care gap: amount = svu x multiplier x (1 + bonus_rate) x dollar_rate."""
 
-    model_config = ConfigDict(frozen=True)
-
-    program: str
-    clinic_id: str
-    member_id: str
+    basis: Literal["svu_award"] = "svu_award"
     action: ActionCode
-    period: str = Field(description="measurement year of the gap, or the run month of a balance entry")
-    step: Step | None = Field(default=None, description="None on balance entries")
-    kind: EntryKind = EntryKind.EARN
-    generation: int = Field(default=0, ge=0)
-    reverses: str | None = Field(default=None, description="id of the entry this one reverses or carries")
+    step: Step
     svu: Decimal
     multiplier: Decimal
     bonus_rate: Decimal
     dollar_rate: Decimal
+
+    def slot_key(self) -> tuple[str, str]:
+        return self.action, self.step.value
+
+
+class MeasureLine(_Basis):
+    """One measure's part in a measure incentive: its rate against its target, and what it was worth."""
+
+    measure: str
+    weight: Decimal = Decimal(0)
+    denominator: int = Field(ge=0)
+    numerator: int = Field(ge=0)
+    rate: Decimal | None = None
+    benchmark: Decimal | None = None
+    prior_rate: Decimal | None = None
+    counted: bool = False
+    met_by: str | None = Field(default=None, description="benchmark | improvement | attainment | None")
+    amount_cents: int | None = Field(default=None, description="the measure's own share, where it has one")
+
+
+class MeasureIncentive(_Basis):
+    """An annual program's payment for one line of business: its measures and how they combine."""
+
+    basis: Literal["measure_incentive"] = "measure_incentive"
+    scheme: str = Field(description="the program that pays it, e.g. benchmark")
+    line_of_business: str
+    assigned_members: int = Field(ge=0)
+    amount_per_member: Decimal
+    composite: Decimal
+    measures: tuple[MeasureLine, ...] = ()
+
+    def slot_key(self) -> tuple[str, str]:
+        return self.scheme, self.line_of_business
+
+
+class GuaranteeTopUp(_Basis):
+    """A part of the Care Gap earnings guarantee for a program year (prorated Benchmark bonus, make-whole)."""
+
+    basis: Literal["guarantee_top_up"] = "guarantee_top_up"
+    component: Literal["prorated_benchmark", "make_whole"]
+    year: int
+    enrollment_date: date
+    days_before: int = Field(ge=0)
+    days_on_care_gap: int = Field(ge=0)
+    benchmark_full_year_cents: int
+    care_gap_earnings_cents: int
+    equivalent_benchmark_cents: int
+
+    def slot_key(self) -> tuple[str, str]:
+        return "guarantee", self.component
+
+
+class CarriedBalance(_Basis):
+    """A clinic's negative run carried to the next run (CARRY_OUT), or brought in (CARRY_IN)."""
+
+    basis: Literal["carried_balance"] = "carried_balance"
+
+    def slot_key(self) -> tuple[str, str]:
+        return "", ""
+
+
+Basis = Annotated[SvuAward | MeasureIncentive | GuaranteeTopUp | CarriedBalance, Field(discriminator="basis")]
+
+_SVU_FIELDS = ("svu", "multiplier", "bonus_rate", "dollar_rate")
+
+
+def ledger_entry_id(
+    *,
+    program: str,
+    payer: str,
+    clinic_id: str,
+    member_id: str,
+    key: tuple[str, str],
+    period: str,
+    kind: str,
+    generation: int = 0,
+) -> str:
+    """Deterministic id of an entry: one slot (program, payer, clinic, member, basis key, period) is recorded
+    once per kind and generation."""
+    parts = [program, clinic_id, member_id, key[0], period, key[1], kind]
+    if generation:
+        parts.append(str(generation))
+    if payer != DEFAULT_PAYER:
+        parts.append(f"payer={payer}")
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+class LedgerEntry(BaseModel):
+    """One entry of the ledger; `amount_cents` is what it pays (negative for a reversal or a carry-in)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    program: str
+    payer: str = DEFAULT_PAYER
+    clinic_id: str
+    member_id: str = Field(description="the member an award is for; '' for a clinic's entries")
+    period: str = Field(description="measurement year of the gap or program, or the run month of a balance")
+    kind: EntryKind = EntryKind.EARN
+    generation: int = Field(default=0, ge=0)
+    reverses: str | None = Field(default=None, description="id of the entry this one reverses or carries")
+    basis: Basis
     amount_cents: int
     rule_version: str
-    evidence_ids: tuple[str, ...]
-    evidence_refs: tuple[str, ...]
+    evidence_ids: tuple[str, ...] = ()
+    evidence_refs: tuple[str, ...] = ()
     action_date: date
     earned_month: str = Field(pattern=r"^\d{4}-\d{2}$")
     run_id: str
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stored_before_bases(cls, data: Any) -> Any:
+        # Entries written before the basis existed carry the SVU fields flat; read them as they were meant.
+        if not isinstance(data, dict) or "basis" in data:
+            return data
+        flat = dict(data)
+        if flat.get("step"):
+            basis = {"basis": "svu_award", "action": flat.get("action"), "step": flat.get("step")}
+            basis |= {name: flat.get(name) for name in _SVU_FIELDS}
+        else:
+            basis = {"basis": "carried_balance"}
+        for name in ("action", "step", *_SVU_FIELDS):
+            flat.pop(name, None)
+        return flat | {"basis": basis}
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def entry_id(self) -> str:
         return ledger_entry_id(
             program=self.program,
+            payer=self.payer,
             clinic_id=self.clinic_id,
             member_id=self.member_id,
-            action=self.action,
+            key=self.basis.slot_key(),
             period=self.period,
-            step=self.step.value if self.step else "",
             kind=self.kind.value,
             generation=self.generation,
         )
 
     @property
-    def is_balance(self) -> bool:
-        """A clinic's carried balance (CARRY_OUT, CARRY_IN, or the reversal of one), not a member's award."""
-        return self.kind.is_balance or (self.kind is EntryKind.REVERSAL and not self.member_id)
+    def action(self) -> str:
+        """The action an SVU award pays for; '' for other entries."""
+        return self.basis.action if isinstance(self.basis, SvuAward) else ""
 
     @property
-    def slot(self) -> tuple[str, str, str, str, str]:
-        """The gap step an award pays for, whatever the clinic: at most one award of a slot is live."""
-        return (self.program, self.member_id, self.action, self.period, self.step.value if self.step else "")
+    def step(self) -> Step | None:
+        """The step an SVU award pays for; None for other entries."""
+        return self.basis.step if isinstance(self.basis, SvuAward) else None
+
+    @property
+    def is_balance(self) -> bool:
+        """A clinic's carried balance (CARRY_OUT, CARRY_IN, or the reversal of one), not an award."""
+        return isinstance(self.basis, CarriedBalance)
+
+    @property
+    def slot(self) -> tuple[str, ...]:
+        """What an award pays for, whatever the clinic: at most one award of a slot is live."""
+        key = self.basis.slot_key()
+        return (self.program, self.payer, self.member_id, key[0], self.period, key[1])

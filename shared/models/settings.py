@@ -61,6 +61,12 @@ class StateMachines(_Settings):
             raise KeyError(f"no state machine is configured for run kind {kind!r}") from None
 
 
+class Plan(_Settings):
+    """The deploying plan: the payer of every entry a file does not say otherwise of."""
+
+    plan_id: str = Field(default="plan", alias="PLAN_ID", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+
+
 class Sharding(_Settings):
     shard_size: int = Field(default=DEFAULT_SHARD_SIZE, alias="SHARD_SIZE", gt=0)
 
@@ -69,7 +75,7 @@ class IngestSettings(Observability, Buckets, Tables):
     """What the ingest function needs."""
 
 
-class RunSettings(Observability, Buckets, Tables, Sharding):
+class RunSettings(Observability, Buckets, Tables, Sharding, Plan):
     """What every payment-run step needs."""
 
 

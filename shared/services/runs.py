@@ -20,6 +20,7 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
+from shared.models.ledger import DEFAULT_PAYER
 from shared.models.runs import (
     EarnShardInput,
     FailedRun,
@@ -101,14 +102,18 @@ class RunService:
         shard_size: int,
         now: clock.Clock = clock.now,
         sleep: clock.Sleep = clock.sleep,
+        payer: str = DEFAULT_PAYER,
     ) -> None:
+        """`payer` pays what the run writes where its evidence names no payer (the deploying plan)."""
         self._store = store
         self._gaps = gaps
         self._runs = runs
         self._curated = curated_bucket
         self._shard_size = shard_size
         self._now = now
-        self._context = RunContext(gaps=gaps, ledger=ledger, runs=runs, files=files, catalog=catalog, now=now)
+        self._context = RunContext(
+            gaps=gaps, ledger=ledger, runs=runs, files=files, catalog=catalog, now=now, payer=payer
+        )
         self.settlement = SettlementService(
             store=store,
             context=self._context,

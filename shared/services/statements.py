@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from shared.logic.money import format_cents, parse_dollars
-from shared.models.ledger import LedgerEntry
+from shared.models.ledger import LedgerEntry, SvuAward
 from shared.models.members import Clinic
 from shared.models.runs import MeasureCount
 
@@ -77,6 +77,7 @@ def _category(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> 
 
 def _line(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> tuple[object, ...]:
     # A carried balance is a clinic's, not a member's: its own record type keeps LINE rows fully traced.
+    svu = entry.basis if isinstance(entry.basis, SvuAward) else None
     return (
         "BALANCE" if entry.is_balance else "LINE",
         entry.run_id,
@@ -90,10 +91,10 @@ def _line(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> tupl
         entry.action_date.isoformat(),
         " ".join(entry.evidence_refs),
         entry.rule_version,
-        entry.svu,
-        entry.multiplier,
-        entry.bonus_rate,
-        entry.dollar_rate,
+        svu.svu if svu else "",
+        svu.multiplier if svu else "",
+        svu.bonus_rate if svu else "",
+        svu.dollar_rate if svu else "",
         format_cents(entry.amount_cents),
         entry.entry_id,
         entry.reverses or "",

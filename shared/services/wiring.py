@@ -54,6 +54,7 @@ def build_run_service(settings: RunSettings) -> RunService:
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
         shard_size=settings.shard_size,
+        payer=settings.plan_id,
     )
 
 

@@ -15,6 +15,7 @@ from shared.logic.awards import member_awards
 from shared.logic.reversals import carry_balances, live_awards, settle_member
 from shared.models.actions import Step
 from shared.models.evidence import Evidence, EvidenceSource
+from shared.models.ledger import DEFAULT_PAYER as PAYER
 from shared.models.ledger import EntryKind, LedgerEntry
 from shared.models.runs import RunStatus
 from shared.services.settlement import draft_key
@@ -127,11 +128,11 @@ def test_a_claim_and_its_void_net_to_zero_and_a_negative_month_is_carried_not_pa
 def test_carried_balances_defer_a_negative_total_without_losing_a_cent():
     # GIVEN C1 carried 500 cents out of March, and April earns 300 for C1 and 200 for C2
     carried = carry_balances(
-        {"C1": -500}, [], program="care_gap", run_id="mar", month="2026-03", as_of=date(2026, 3, 31)
+        {(PAYER, "C1"): -500}, [], program="care_gap", run_id="mar", month="2026-03", as_of=date(2026, 3, 31)
     )
     # WHEN April settles its balances
     april = carry_balances(
-        {"C1": 300, "C2": 200},
+        {(PAYER, "C1"): 300, (PAYER, "C2"): 200},
         carried,
         program="care_gap",
         run_id="apr",

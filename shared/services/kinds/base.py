@@ -19,7 +19,7 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
-from shared.models.ledger import LedgerEntry
+from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import MemberFacts
 from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
 from shared.programs.care_gap import ProgramCatalog
@@ -39,6 +39,7 @@ class RunContext:
     files: FileRegistry
     catalog: ProgramCatalog
     now: Clock
+    payer: str = DEFAULT_PAYER
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,12 @@ class MonthlySvu(RunKindModule):
         for member in members:
             member_id = member.profile.member_id
             supported = member_awards(
-                member, clinics=clinics, catalog=ctx.catalog, through_month=run.period, run_id=run.run_id
+                member,
+                clinics=clinics,
+                catalog=ctx.catalog,
+                through_month=run.period,
+                run_id=run.run_id,
+                payer=ctx.payer,
             )
             state = ctx.ledger.member_state(member_id)
             wanted = settle_member(state.entries, supported, run_id=run.run_id, month=run.period)
@@ -153,10 +158,10 @@ class MonthlySvu(RunKindModule):
 
     def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
         """Bring in the previous run's carried balances and carry out every clinic still negative."""
-        totals: dict[str, int] = defaultdict(int)
+        totals: dict[tuple[str, str], int] = defaultdict(int)
         for out in outputs:
             for e in out.entries:
-                totals[e.clinic_id] += e.amount_cents
+                totals[(e.payer, e.clinic_id)] += e.amount_cents
         # The latest closed final monthly run before this month: its carried balances open this run.
         closed = [r for r in final_runs(ctx.runs, self.kind) if r.period < run.period and r.status.closed]
         previous = max(closed, key=lambda r: r.period, default=None)

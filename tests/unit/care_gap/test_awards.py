@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from shared.logic.awards import member_awards
 from shared.logic.money import amount_cents
 from shared.models.actions import Sex, Step, Track
+from shared.models.ledger import SvuAward
 from tests.unit.care_gap.factories import CATALOG, PROGRAM, attestation, claim, clinic, facts, profile, span
 
 CLINICS = {"C1": clinic("C1"), "C2": clinic("C2", enrolled=date(2026, 6, 1))}
@@ -107,14 +108,15 @@ def test_multiplier_and_bonus_in_force_on_the_action_date_apply():
     member = facts(attestation(Step.PERFORM, day))
     # WHEN awarded
     entry = awards(member)[0]
-    # THEN svu x multiplier x (1 + bonus) is paid, each recorded on the entry
+    # THEN svu x multiplier x (1 + bonus) is paid, each recorded on the entry's SVU basis
     svu = PROGRAM.svu(Track.FAMILY_ADULT, "BCS-E", Step.PERFORM)
     bonus = PROGRAM.early_adoption_bonus
-    assert bonus is not None
-    assert entry.multiplier > 1 and entry.bonus_rate == bonus.rate
+    basis = entry.basis
+    assert bonus is not None and isinstance(basis, SvuAward)
+    assert basis.svu == svu and basis.multiplier > 1 and basis.bonus_rate == bonus.rate
     assert (
         Decimal(entry.amount_cents)
-        == svu * entry.multiplier * (1 + bonus.rate) * PROGRAM.svu_dollar_rate * 100
+        == svu * basis.multiplier * (1 + bonus.rate) * PROGRAM.svu_dollar_rate * 100
     )
 
 

@@ -3,6 +3,7 @@ credit the assigned clinic, except medication and diagnosis review, which pay th
 attestation only), result tiers for CBP/GSD and refill windows."""
 
 from datetime import date
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -11,6 +12,7 @@ from shared.logic.awards import member_awards
 from shared.logic.evidence import pharmacy_evidence
 from shared.models.actions import LineOfBusiness, Sex, Step, Track
 from shared.models.evidence import EvidenceSource
+from shared.models.ledger import LedgerEntry, SvuAward
 from shared.models.members import MemberFacts
 from tests.unit.care_gap.factories import CATALOG, PROGRAM, attest, clinic, diagnosis, item, profile, span
 
@@ -25,6 +27,11 @@ def facts(*evidence, birth=date(1970, 1, 1), gender=Sex.F, lob=LineOfBusiness.MC
     return MemberFacts(
         profile=profile(birth=birth, gender=gender), spans=(span(lob=lob),), evidence=tuple(evidence)
     )
+
+
+def svu_of(entry: LedgerEntry) -> Decimal:
+    assert isinstance(entry.basis, SvuAward)
+    return entry.basis.svu
 
 
 def svu(action, step):
@@ -113,11 +120,13 @@ def test_cbp_award_varies_with_the_result_tier_and_improvement():
     # THEN each date of service earns once; the claim step adds the tier's SVUs, and May the improvement
     base = svu("CBP", Step.CLAIM)
     tier = PROGRAM.result_svu
-    assert entries[("2026-02-03", Step.CLAIM)].svu == base + tier(Track.FAMILY_ADULT, "CBP", "uncontrolled")
-    assert entries[("2026-05-04", Step.CLAIM)].svu == base + tier(
+    assert svu_of(entries[("2026-02-03", Step.CLAIM)]) == base + tier(
+        Track.FAMILY_ADULT, "CBP", "uncontrolled"
+    )
+    assert svu_of(entries[("2026-05-04", Step.CLAIM)]) == base + tier(
         Track.FAMILY_ADULT, "CBP", "controlled"
     ) + tier(Track.FAMILY_ADULT, "CBP", "improved")
-    assert entries[("2026-05-04", Step.PERFORM)].svu == svu("CBP", Step.PERFORM)
+    assert svu_of(entries[("2026-05-04", Step.PERFORM)]) == svu("CBP", Step.PERFORM)
 
 
 def test_cbp_does_not_apply_without_hypertension():
