@@ -131,6 +131,7 @@ class DeckCase:
 
     @property
     def label(self) -> str:
+        """`<measure>/<case id>`, as the exclusions name cases."""
         return f"{self.measure}/{self.case_id}"
 
     @property
@@ -237,10 +238,12 @@ class MeasureAgreement:
 
     @property
     def evaluated(self) -> int:
+        """Cases not excluded."""
         return self.cases - len(self.excluded)
 
     @property
     def percent(self) -> float:
+        """Agreeing cases in percent of the evaluated ones."""
         return 100.0 * self.agreeing / self.evaluated if self.evaluated else 100.0
 
 

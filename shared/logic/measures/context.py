@@ -191,10 +191,12 @@ class Ctx:
 
     @property
     def vs(self) -> ValueSets:
+        """The value sets codes are matched with."""
         return self.index.vs
 
     @property
     def period(self) -> Window:
+        """The measurement period."""
         return Window(self.first, self.last)
 
     def of(self, *kinds: str) -> list[Record]:
@@ -206,9 +208,11 @@ class Ctx:
         return age_in_years(self.birth, day)
 
     def age_at_end(self) -> int | None:
+        """The member's age on the period's last day."""
         return self.age_at(self.last)
 
     def age_at_start(self) -> int | None:
+        """The member's age on the period's first day."""
         return self.age_at(self.first)
 
     def years_before(self, years: int) -> Window:
@@ -293,6 +297,7 @@ class Ctx:
         return [e for e in self.encounters(*specs) if during(e, self.period)]
 
     def has_qualifying_encounter(self, specs: Iterable[str]) -> bool:
+        """Whether there is a qualifying encounter in the period."""
         return bool(self.qualifying_encounters(specs))
 
 

@@ -41,6 +41,7 @@ def has_high_ldl_or_familial(ctx: Ctx, d: StatinTherapy) -> bool:
 
 
 def has_diabetes(ctx: Ctx) -> bool:
+    """A diabetes diagnosis overlapping the measurement period."""
     return any(prevalence_overlaps(c, ctx.period) for c in ctx.conditions(ctx.common_oid("diabetes")))
 
 
