@@ -17,7 +17,9 @@ from typing import Any
 
 DEFAULT_LIMIT_S = 6 * 3600.0
 """The limit when the state machine states none: six hours, the monthly run's own `TimeoutSeconds`."""
-_POLL_S = 0.1
+_POLL_S = (0.05, 0.5)
+"""The first and the longest pause between polls: each poll costs the run CPU time, so while nothing
+changes the pause doubles, and it starts short again when the execution moves."""
 _LOOK_EVERY_S = 0.5
 """How often history and Map runs are read: each read walks the whole history, so not on every poll."""
 _FAILED_EVENT_SUFFIXES = ("Failed", "TimedOut", "Aborted")
@@ -116,6 +118,7 @@ def wait_for_execution(
     `ExecutionTimeoutError` only once `limit_s` (default: its state machine's TimeoutSeconds) has passed."""
     started = time.monotonic()
     next_look = started
+    pause = _POLL_S[0]
     progress: ExecutionProgress | None = None
     while True:
         described = sfn.describe_execution(executionArn=execution_arn)
@@ -130,8 +133,10 @@ def wait_for_execution(
             seen = read_progress(sfn, execution_arn, now - started)
             if progress is None or seen.moved != progress.moved:
                 on_progress(seen)
+                pause = _POLL_S[0]
             progress, next_look = seen, now + _LOOK_EVERY_S
-        time.sleep(_POLL_S)
+        time.sleep(pause)
+        pause = min(pause * 2, _POLL_S[1])
     output = described.get("output")
     failed_step, step_error = (None, None)
     if described["status"] != "SUCCEEDED":

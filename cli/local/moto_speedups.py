@@ -1,59 +1,154 @@
-"""A speed-up for moto's DynamoDB that keeps its behaviour: a base-table query reads one partition.
+"""Speed-ups for moto's DynamoDB that keep its answers: a query reads only the items its key selects.
 
 moto 5.2 answers every `Query` by sorting *all* of a table's items and filtering them, so a run that
-queries one member at a time grows with the square of the plan. Here, while a base-table query with a
-partition key runs, `Table.all_items` yields only that partition (sorted as moto sorts). The filter is
-thread-local because Step Functions' Map children query from several threads at once.
+queries one member at a time grows with the square of the plan. Here, while a query runs,
+`Table.all_items` yields only the items its key condition selects: for a base-table query, the partition
+(sorted as moto sorts) and, given a sort key condition, only the items that meet it; for an index query,
+the items that carry the index's partition key value (moto sorts those itself). moto then applies the same
+conditions again, so its answer is unchanged, except that its 1 MB page is counted over the selected items
+only, as DynamoDB counts it (moto counted every item of the partition). The selection is thread-local
+because Step Functions' Map children query from several threads at once.
 
 moto also serializes every DynamoDB answer by walking the operation's output shape, item by item. The
 DynamoDB wire format is JSON with type descriptors, which moto already holds as plain dicts and strings, so
 `json.dumps` gives the same body; anything it cannot dump (binary attributes) goes to moto's serializer.
+
+Items: moto checks an item's 400 KB limit once per attribute it sets, summing every attribute so far, and a
+query measures each candidate twice and deep-copies what it returns. Here an item is measured once when it
+is built, a query measures each item once, and its results are copies of the attribute maps (writes replace
+attribute values; nothing a query returns is changed later). moto's backend lookup takes a global lock and
+compares the service's dict with every registered one on each request; a lookup that finds both done skips
+that. Each of these gives the answer moto gives (tests/local/test_runtime.py compares them).
 """
 
 from __future__ import annotations
 
+import inspect
 import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.core.base_backend import BackendDict
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoResult
 
 _scope = threading.local()
+_ITEM_LIMIT = 405000
+"""moto's item size limit (DynamoDB's 400 KB, as moto measured it)."""
+_QUERY = inspect.signature(Table.query)
 
 
-def _partition_items(table: Table, hash_key: Any) -> list[Any]:
+def _partition_items(
+    table: Table, hash_key: Any, range_comparison: str | None, range_objs: list[Any]
+) -> list[Any]:
     partition = table.items.get(hash_key)
     if partition is None:
         return []
-    if table.range_key_attr:
-        return sorted(partition.values(), key=lambda item: item.range_key)
-    return [partition]
+    if not table.range_key_attr:
+        return [partition]
+    items = sorted(partition.values(), key=lambda item: item.range_key)
+    if range_comparison:
+        return [item for item in items if item.range_key.compare(range_comparison, range_objs)]
+    return items
+
+
+def _same(value: DynamoType | None, expected: DynamoType) -> bool:
+    if value is None:
+        return False
+    if expected.type == "S":  # moto's equality casts the value first; for a string it is the value itself
+        return value.type == "S" and value.value == expected.value
+    return bool(value == expected)
+
+
+def _index_items(table: Table, conditions: list[tuple[str, DynamoType]]) -> list[Any]:
+    """Items that carry every partition key value of an index query, in no order (moto sorts them)."""
+    found = []
+    for partition in table.items.values():
+        for item in partition.values() if table.range_key_attr else (partition,):
+            if all(_same(item.attrs.get(name), value) for name, value in conditions):
+                found.append(item)
+    return found
 
 
 @contextmanager
 def partition_queries() -> Iterator[None]:
-    """Patch moto's DynamoDB: one-partition base-table queries, JSON answers as JSON; undone on exit."""
+    """Patch moto's DynamoDB: queries read what their key selects, JSON answers as JSON; undone on exit."""
     original_query = Table.query
     original_all_items = Table.all_items
 
-    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
-        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
-        if index_name is not None or hash_key is None:
-            return original_query(self, hash_key, *args, **kwargs)
-        _scope.partition = (self, hash_key)
+    def query(self: Table, *args: Any, **kwargs: Any) -> Any:
+        call = _QUERY.bind(self, *args, **kwargs).arguments
+        if call.get("index_name") is None and call.get("hash_key") is not None:
+            _scope.selected = (
+                self,
+                _partition_items(self, call["hash_key"], call["range_comparison"], call["range_objs"]),
+            )
+        elif call.get("index_name") is not None and call.get("hash_key_conditions"):
+            _scope.selected = (self, _index_items(self, call["hash_key_conditions"]))
+        else:
+            return original_query(self, *args, **kwargs)
+        _scope.sizes = {}
         try:
-            return original_query(self, hash_key, *args, **kwargs)
+            return original_query(self, *args, **kwargs)
         finally:
-            _scope.partition = None
+            _scope.selected = _scope.sizes = None
 
     def all_items(self: Table) -> Any:
-        scoped = getattr(_scope, "partition", None)
-        if scoped is not None and scoped[0] is self:
-            return _partition_items(self, scoped[1])
+        selected = getattr(_scope, "selected", None)
+        if selected is not None and selected[0] is self:
+            return selected[1]
         return original_all_items(self)
+
+    original_item_init = Item.__init__
+    original_item_size = Item.size
+    original_item_copy = Item.__deepcopy__
+
+    def item_size(self: Item) -> int:
+        # A query measures each item twice (before and after taking it for the page): once is enough.
+        sizes = getattr(_scope, "sizes", None)
+        if sizes is None:
+            return original_item_size(self)
+        if id(self) not in sizes:
+            sizes[id(self)] = original_item_size(self)
+        return int(sizes[id(self)])
+
+    def item_copy(self: Item, memo: dict[int, Any]) -> Item:
+        # A query copies its results so that what it returns cannot change under the caller; writes
+        # replace attribute values rather than change them, so a copy of the attribute map does that.
+        if getattr(_scope, "sizes", None) is None:
+            return original_item_copy(self, memo)
+        copied = Item.__new__(Item)
+        copied.hash_key, copied.range_key = self.hash_key, self.range_key
+        copied.attrs = LimitedSizeDict()
+        dict.update(copied.attrs, self.attrs)
+        return copied
+
+    def item_init(
+        self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]
+    ) -> None:
+        # moto checks the 400 KB limit on every attribute set, summing all attributes so far each time;
+        # sizes only add up, so one check of the whole item raises exactly when that would.
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > _ITEM_LIMIT:
+            raise ItemSizeTooLarge
+        self.attrs = LimitedSizeDict()
+        dict.update(self.attrs, values)
+
+    original_backend = BackendDict._create_account_specific_backend
+
+    def account_backend(self: BackendDict[Any], account_id: str) -> None:
+        # Every backend lookup takes moto's global lock and compares this dict with each registered one
+        # (Python equality); once both are done there is nothing to do, and no lock is needed to see it.
+        if dict.__contains__(self, account_id) and any(known is self for known in BackendDict._instances):
+            return
+        original_backend(self, account_id)
 
     original_execute = DynamoResult.execute_result
 
@@ -66,10 +161,18 @@ def partition_queries() -> Iterator[None]:
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+    Item.__init__ = item_init  # type: ignore[method-assign]
+    BackendDict._create_account_specific_backend = account_backend  # type: ignore[method-assign]
+    Item.size = item_size  # type: ignore[method-assign]
+    Item.__deepcopy__ = item_copy  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
     try:
         yield
     finally:
         Table.query = original_query  # type: ignore[method-assign]
         Table.all_items = original_all_items  # type: ignore[method-assign]
+        Item.__init__ = original_item_init  # type: ignore[method-assign]
+        BackendDict._create_account_specific_backend = original_backend  # type: ignore[method-assign]
+        Item.size = original_item_size  # type: ignore[method-assign]
+        Item.__deepcopy__ = original_item_copy  # type: ignore[method-assign]
         DynamoResult.execute_result = original_execute  # type: ignore[method-assign]

@@ -58,7 +58,6 @@ class Stage:
             self.line(line)
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task)
-        self._last_plain = float("-inf")
 
     def line(self, text: str) -> None:
         """A line that stays (printed above the live display on a terminal)."""

@@ -13,6 +13,7 @@ from unittest import mock
 from moto import mock_aws
 from moto.core.config import DefaultConfig
 
+from cli.local.direct_dynamodb import in_process_dynamodb
 from cli.local.executions import (
     ExecutionProgress,
     ExecutionResult,
@@ -139,6 +140,7 @@ class LocalRuntime:
                 self._exit.enter_context(clock_override(self.clock))
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
             self._exit.enter_context(partition_queries())
+            self._exit.enter_context(in_process_dynamodb())
             self._stack = create_stack(
                 self.template, region=self.region, stack_name=self.stack_name, asset_dirs=self.asset_dirs
             )

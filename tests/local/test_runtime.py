@@ -2,9 +2,16 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
+from typing import Any
 
+import boto3
 import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
 
+from cli.local.direct_dynamodb import in_process_dynamodb
+from cli.local.moto_speedups import partition_queries
 from cli.local.runtime import LocalRuntime
 from tests.local import fixture_handlers
 from tests.local.conftest import SynthesizedFixture
@@ -163,3 +170,208 @@ def test_stopping_restores_the_environment(synthesized: SynthesizedFixture) -> N
     # THEN the functions' variables were visible only while it ran
     assert inside["TABLE_NAME"] == table
     assert dict(os.environ) == before
+
+
+def _queries(ddb: Any) -> list[dict[str, Any]]:
+    """Every page of a set of base-table and index queries (key conditions, order, limits, filters)."""
+    asked = [
+        {"KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "M#1"}}},
+        {
+            "KeyConditionExpression": "pk = :p AND sk < :s",
+            "ExpressionAttributeValues": {":p": {"S": "M#1"}, ":s": {"S": "GAP#"}},
+        },
+        {
+            "KeyConditionExpression": "pk = :p AND begins_with(sk, :s)",
+            "ExpressionAttributeValues": {":p": {"S": "M#2"}, ":s": {"S": "EV#"}},
+            "ScanIndexForward": False,
+            "Limit": 7,
+        },
+        {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :c",
+            "ExpressionAttributeValues": {":c": {"S": "CLINIC#A"}},
+        },
+        {
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :c AND begins_with(gsi1sk, :m)",
+            "ExpressionAttributeValues": {":c": {"S": "CLINIC#B"}, ":m": {"S": "MEMBER#"}},
+            "ProjectionExpression": "pk",
+            "Limit": 5,
+        },
+    ]
+    pages = []
+    for request in asked:
+        start: dict[str, Any] = {}
+        while True:
+            page = ddb.query(TableName="t", **request, **start)
+            pages.append({k: page.get(k) for k in ("Items", "Count", "ScannedCount", "LastEvaluatedKey")})
+            if "LastEvaluatedKey" not in page:
+                break
+            start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
+    return pages
+
+
+def test_moto_speedups_give_the_same_query_answers() -> None:
+    # GIVEN a table with an index, members whose evidence items are large enough to page, and gap items
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        keys = [("pk", "S"), ("sk", "S"), ("gsi1pk", "S"), ("gsi1sk", "S")]
+        ddb.create_table(
+            TableName="t",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t} for n, t in keys],
+            KeySchema=[
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "gsi1",
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for member in range(1, 40):
+            pk = {"S": f"M#{member}"}
+            clinic = {"S": "CLINIC#A" if member % 2 else "CLINIC#B"}
+            ddb.put_item(
+                TableName="t",
+                Item={
+                    "pk": pk,
+                    "sk": {"S": "PROFILE"},
+                    "gsi1pk": clinic,
+                    "gsi1sk": {"S": f"MEMBER#{member:03d}"},
+                },
+            )
+            for n in range(12 if member < 3 else 2):
+                ddb.put_item(
+                    TableName="t", Item={"pk": pk, "sk": {"S": f"EV#{n:02d}"}, "blob": {"S": "x" * 150_000}}
+                )
+            for n in range(5):
+                ddb.put_item(TableName="t", Item={"pk": pk, "sk": {"S": f"GAP#{n}"}, "n": {"N": str(n)}})
+
+        # WHEN the same queries run on moto as it is and with the local runtime's speed-ups
+        plain = _queries(ddb)
+        with partition_queries():
+            faster = _queries(ddb)
+
+    # THEN every page is the same, continuation keys included
+    assert faster == plain
+    assert sum(1 for page in plain if page["LastEvaluatedKey"]) >= 3
+
+
+def _strip_volatile(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_volatile(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, list):
+        return [_strip_volatile(v) for v in value]
+    if isinstance(value, datetime):
+        return "<time>"
+    return value
+
+
+def _dynamodb_script() -> list[Any]:
+    """A run of DynamoDB calls, answers and errors alike, on a fresh table of the current mock."""
+    ddb = boto3.client("dynamodb", region_name="us-east-1")
+    answers: list[Any] = []
+
+    def call(operation: str, **request: Any) -> None:
+        try:
+            answers.append(_strip_volatile(getattr(ddb, operation)(**request)))
+        except ClientError as error:
+            answers.append(_strip_volatile(error.response) | {"raised": type(error).__name__})
+
+    key_schema = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
+    definitions = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")]
+    call(
+        "create_table",
+        TableName="t",
+        KeySchema=key_schema,
+        AttributeDefinitions=definitions,
+        BillingMode="PAY_PER_REQUEST",
+    )
+    call("describe_table", TableName="t")
+    item = {
+        "pk": {"S": "M#1"},
+        "sk": {"S": "PROFILE"},
+        "n": {"N": "1.50"},
+        "b": {"B": b"\x00\xff"},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "m": {"M": {"x": {"S": "y"}, "l": {"L": [{"N": "1"}, {"NULL": True}, {"BOOL": False}]}}},
+        "flag": {"BOOL": False},
+    }
+    call("put_item", TableName="t", Item=item)
+    call(
+        "put_item",
+        TableName="t",
+        Item=item,
+        ConditionExpression="attribute_not_exists(pk)",
+        ReturnValuesOnConditionCheckFailure="ALL_OLD",
+    )
+    call("get_item", TableName="t", Key={"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}}, ConsistentRead=True)
+    call(
+        "update_item",
+        TableName="t",
+        Key={"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}},
+        UpdateExpression="SET n = n + :one, tags = :tags",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":tags": {"SS": ["a", "b"]}},
+        ReturnValues="ALL_NEW",
+    )
+    rows = [{"PutRequest": {"Item": {"pk": {"S": "M#2"}, "sk": {"S": f"E#{n:02d}"}}}} for n in range(25)]
+    call("batch_write_item", RequestItems={"t": rows})
+    call(
+        "query",
+        TableName="t",
+        KeyConditionExpression="pk = :p",
+        ExpressionAttributeValues={":p": {"S": "M#2"}},
+        Limit=10,
+    )
+    call(
+        "batch_get_item",
+        RequestItems={"t": {"Keys": [{"pk": {"S": "M#2"}, "sk": {"S": f"E#{n:02d}"}} for n in (1, 3, 99)]}},
+    )
+    call(
+        "transact_write_items",
+        TransactItems=[
+            {"Put": {"TableName": "t", "Item": {"pk": {"S": "M#3"}, "sk": {"S": "X"}}}},
+            {
+                "ConditionCheck": {
+                    "TableName": "t",
+                    "Key": {"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}},
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+        ],
+    )
+    call("delete_item", TableName="t", Key={"pk": {"S": "M#2"}, "sk": {"S": "E#00"}}, ReturnValues="ALL_OLD")
+    call("scan", TableName="t", Limit=5)
+    call("get_item", TableName="missing", Key={"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}})
+    call(
+        "query",
+        TableName="t",
+        KeyConditionExpression="nope = :p",
+        ExpressionAttributeValues={":p": {"S": "x"}},
+    )
+    return answers
+
+
+def test_in_process_dynamodb_answers_as_the_long_way_does() -> None:
+    # GIVEN the same DynamoDB calls made through moto's HTTP stub
+    with mock_aws():
+        long_way = _dynamodb_script()
+
+    # WHEN they are made again with DynamoDB requests handed to moto's handler in process
+    with mock_aws(), in_process_dynamodb():
+        in_process = _dynamodb_script()
+
+    # THEN every answer, item, error code, message and cancellation reason is the same
+    assert in_process == long_way
+    assert {a.get("raised") for a in long_way if isinstance(a, dict)} >= {
+        "ConditionalCheckFailedException",
+        "ResourceNotFoundException",
+        "TransactionCanceledException",
+    }

@@ -1,0 +1,185 @@
+"""DynamoDB calls of `mock_aws` handed to moto's handler in process, without the in-memory HTTP round trip.
+
+Each call in `mock_aws` travels a whole HTTP round trip in memory: botocore signs the request and sends it
+through its endpoint, moto's stub matches the URL against every service's patterns, werkzeug builds a
+request object, and only then does the service's handler see it. `in_process_dynamodb` hands a DynamoDB
+request to moto's handler at once: the same request body (botocore still serializes and validates it)
+reaches the same handler, and botocore's parser reads the answer, so results and errors are those of the
+long way (tests/local/test_runtime.py runs the same calls both ways). Calls with an endpoint URL (`serve`'s
+real HTTP server) and every other service take the long way.
+
+While active it also spares every moto request work that gives the same result each time (the handler
+class's method names, an action's method name, a request id drawn in one call rather than 52), and spares
+botocore the slow path of validating attribute values that are plain strings and booleans, and of parsing
+an attribute value by trying each of the ten members its shape has.
+"""
+
+from __future__ import annotations
+
+import io
+import string
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from botocore.awsrequest import AWSResponse
+from botocore.client import BaseClient
+from botocore.endpoint import convert_to_response_dict
+from botocore.parsers import JSONParser
+from botocore.validate import ParamValidator
+from moto.core import models as moto_models
+from moto.core import responses as moto_responses
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.exceptions import HTTPException
+from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header
+from moto.dynamodb.responses import DynamoHandler
+from moto.moto_api._internal import mock_random
+
+_REQUEST_ID_CHARACTERS = string.ascii_letters + string.digits
+
+
+def _in_mock(client: BaseClient) -> bool:
+    """Whether the client talks to moto's in-memory stub (mock_aws on, no endpoint of its own)."""
+    return bool(moto_models.botocore_stubber.enabled) and client.meta.endpoint_url.endswith(".amazonaws.com")
+
+
+def _moto_request(method: str, url: str, headers: dict[str, Any], body: bytes | str) -> Request:
+    """The request `moto.core.request.Request.from_primitives` makes of an HTTP message, without werkzeug's
+    EnvironBuilder: a DynamoDB request is a POST of a JSON body to a bare host, so its environ is small."""
+    data = body.encode() if isinstance(body, str) else body
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": method.upper(),
+        "SCRIPT_NAME": "",
+        "PATH_INFO": parts.path or "/",
+        "QUERY_STRING": parts.query,
+        "REQUEST_URI": parts.path or "/",
+        "RAW_URI": parts.path or "/",
+        "SERVER_NAME": parts.hostname or "",
+        "SERVER_PORT": str(parts.port or (443 if secure else 80)),
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": parts.netloc,
+        "CONTENT_LENGTH": str(len(data)),
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": parts.scheme,
+        "wsgi.input": io.BytesIO(data),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": False,
+        "wsgi.run_once": False,
+        PRESERVED_HEADER_NAMES_ENVIRON_KEY: {},
+    }
+    for key, value in headers.items():
+        if key.lower() in ("transfer-encoding", "content-length"):
+            continue
+        environ[environ_key_for_header(key)] = value.decode("utf-8") if isinstance(value, bytes) else value
+    return Request(environ)
+
+
+def _call_moto_dynamodb(client: BaseClient, request_dict: dict[str, Any]) -> AWSResponse:
+    headers = dict(request_dict["headers"])
+    credentials = getattr(client._request_signer, "_credentials", None)
+    if credentials is not None:
+        # moto reads the caller's account from the access key in the signature's Credential field.
+        headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/local"
+    request = _moto_request(request_dict["method"], request_dict["url"], headers, request_dict["body"])
+    try:
+        # The URL as sent is the request's raw URL (a bare host and "/"), without werkzeug rebuilding it.
+        status, answer_headers, body = DynamoHandler.dispatch(request, request_dict["url"], request.headers)
+    except HTTPException as error:  # as moto's stub answers it
+        status, answer_headers, body = error.code, error.get_headers(), error.get_body()
+    return AWSResponse(request_dict["url"], status, answer_headers, MockRawResponse(body))  # type: ignore[arg-type]
+
+
+@contextmanager
+def in_process_dynamodb() -> Iterator[None]:
+    """Give `mock_aws` DynamoDB requests to moto's handler without the in-memory HTTP round trip."""
+    original_make_request = BaseClient._make_request
+    original_method_names = moto_responses.method_names_from_class
+
+    def make_request(
+        self: BaseClient, operation_model: Any, request_dict: dict[str, Any], request_context: Any
+    ) -> Any:
+        if operation_model.service_model.service_name != "dynamodb" or not _in_mock(self):
+            return original_make_request(self, operation_model, request_dict, request_context)
+        http = _call_moto_dynamodb(self, request_dict)
+        response_dict = convert_to_response_dict(http, operation_model)
+        endpoint = self._endpoint
+        parser = _dynamodb_parser(
+            endpoint._response_parser_factory, operation_model.service_model.resolved_protocol
+        )
+        parsed = parser.parse(response_dict, operation_model.output_shape)
+        if http.status_code >= 300:
+            endpoint._add_modeled_error_fields(response_dict, parsed, operation_model, parser)
+        return http, parsed
+
+    original_request_id = moto_responses.gen_amzn_requestid_long
+    original_underscores = moto_responses.camelcase_to_underscores
+    original_validate_structure = ParamValidator._validate_structure
+
+    def validate_structure(self: ParamValidator, params: Any, shape: Any, errors: Any, name: str) -> Any:
+        # botocore validates each attribute value by trying its ten members; a value of strings and booleans
+        # only, the plain kinds, has nothing to report. Anything else is validated as botocore does.
+        if (
+            shape.name == "AttributeValue"
+            and type(params) is dict
+            and all(isinstance(value, _PLAIN_VALUES.get(tag, ())) for tag, value in params.items())
+        ):
+            return None
+        return original_validate_structure(self, params, shape, errors, name)
+
+    BaseClient._make_request = make_request  # type: ignore[method-assign]
+    # moto lists a handler class's methods with inspect.getmembers on every request; a class's are fixed.
+    moto_responses.method_names_from_class = lru_cache(maxsize=None)(original_method_names)  # type: ignore[assignment]
+    moto_responses.gen_amzn_requestid_long = _request_id
+    ParamValidator._validate_structure = validate_structure  # type: ignore[method-assign]
+    # Every request turns its action's name into a method name with a regular expression; names repeat.
+    moto_responses.camelcase_to_underscores = lru_cache(maxsize=4096)(original_underscores)
+    try:
+        yield
+    finally:
+        BaseClient._make_request = original_make_request  # type: ignore[method-assign]
+        moto_responses.method_names_from_class = original_method_names
+        moto_responses.gen_amzn_requestid_long = original_request_id
+        ParamValidator._validate_structure = original_validate_structure  # type: ignore[method-assign]
+        moto_responses.camelcase_to_underscores = original_underscores
+
+
+class _AttributeValueParser(JSONParser):
+    """botocore's JSON parser, reading a DynamoDB attribute value by its one tag instead of trying each
+    of the ten members the AttributeValue shape has (which is what botocore's structure parsing does)."""
+
+    def _handle_structure(self, shape: Any, value: Any) -> Any:
+        if shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1:
+            ((tag, raw),) = value.items()
+            member = shape.members.get(tag)
+            if member is not None and raw is not None:
+                if member.type_name in _AS_SENT:
+                    return {tag: raw}
+                return {tag: self._parse_shape(member, raw)}
+        return super()._handle_structure(shape, value)
+
+
+_PLAIN_VALUES: dict[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
+"""Attribute value members with no constraint beyond their type (botocore's model has no min or max)."""
+_AS_SENT = frozenset({"string", "boolean"})
+"""Member types botocore's JSON parser returns as they are (its default handler)."""
+
+
+def _dynamodb_parser(factory: Any, protocol: str) -> Any:
+    if protocol != "json":
+        return factory.create_parser(protocol)
+    # The factory's defaults (timestamp and blob parsers) are the client's; keep them.
+    return _AttributeValueParser(**factory._defaults)
+
+
+def _request_id(headers: dict[str, Any] | None = None) -> str:
+    """moto's request id (52 letters and digits from its random source), drawn in one call, not 52."""
+    request_id = "".join(mock_random.choices(_REQUEST_ID_CHARACTERS, k=52))
+    if isinstance(headers, dict):
+        headers["x-amzn-requestid"] = request_id
+    return request_id
