@@ -169,9 +169,11 @@ class Ingestion(Construct):
             item=("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"),
             write_keys=("FILE#*",),
         )
-        # Clinics, rosters, packed evidence and claim versions; a retraction rewrites or deletes an item.
+        # Clinics (their history is read back on the index and carried on), rosters, packed evidence and
+        # claim versions; a retraction rewrites or deletes an item.
         fn.use_table(
             storage.table(GAPS_TABLE),
             storage.table_key,
             item=("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
+            index=("dynamodb:Query",),
         )

@@ -95,7 +95,8 @@ def _entry(
     if svu <= 0:
         return None
     multiplier = program.multiplier(action.code, clinic.clinic_id, day)
-    bonus = program.bonus_rate(clinic.program_enrollment_date, day)
+    joined = clinic.enrollment_on(day)
+    bonus = program.bonus_rate(joined.start if joined else clinic.program_enrollment_date, day)
     return LedgerEntry(
         program=program.program,
         payer=payer,

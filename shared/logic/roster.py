@@ -9,7 +9,7 @@ import polars as pl
 from shared.logic.dates import month_end, optional_date, required_date
 from shared.models.actions import LineOfBusiness, Sex, Track
 from shared.models.files import Coverage
-from shared.models.members import Clinic, EligibilitySpan, MemberProfile
+from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberProfile, PracticeType
 
 
 def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
@@ -27,6 +27,9 @@ def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
                 program=str(row["program"]),
                 program_enrollment_date=required_date(row["program_enrollment_date"]),
                 track=Track(row["track"]),
+                practice_type=PracticeType(row["practice_type"]),
+                apc_payment_track=ApcPaymentTrack(row["apc_payment_track"]),
+                hpi_decile=int(row["hpi_decile"]) if row.get("hpi_decile") not in (None, "") else None,
             )
         )
     return clinics

@@ -2,18 +2,69 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models.actions import LineOfBusiness, Sex, Track
 from shared.models.evidence import Evidence
 
 CARE_GAP_PROGRAM = "care_gap"
+BENCHMARK_PROGRAM = "benchmark"
+HISTORY_START = date(2000, 1, 1)
+"""Where a clinic's history begins when its file gives no earlier date: before any program of this engine."""
+
+
+class PracticeType(StrEnum):
+    """Which patients a practice serves: the Benchmark metric sets and APC's applicable measures follow it."""
+
+    ADULT = "adult"
+    PEDIATRIC = "pediatric"
+    MIXED = "mixed"
+
+
+class ApcPaymentTrack(StrEnum):
+    """The APC Element 1 direct-services track a practice is on with the plan."""
+
+    FFS_PLUS = "ffs_plus"
+    BASIC_CAPITATION = "basic_capitation"
+    INTERMEDIATE_CAPITATION = "intermediate_capitation"
+    NONE = "none"
+
+
+class ProgramEnrollment(BaseModel):
+    """One stretch of a clinic's history in one program, both ends inclusive (end open if None)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    program: str
+    start: date
+    end: date | None = None
+
+    def covers(self, day: date) -> bool:
+        return self.start <= day and (self.end is None or day <= self.end)
+
+    def overlaps_year(self, year: int) -> bool:
+        return self.start <= date(year, 12, 31) and (self.end is None or self.end >= date(year, 1, 1))
+
+
+def enrollment_history(program: str, enrolled_on: date) -> tuple[ProgramEnrollment, ...]:
+    """The history a clinics row implies: in `program` from `enrolled_on`; a Care Gap clinic was in
+    Benchmark P4P until the day before it joined (the program Care Gap replaces)."""
+    if program == CARE_GAP_PROGRAM and enrolled_on > HISTORY_START:
+        before = ProgramEnrollment(
+            program=BENCHMARK_PROGRAM, start=HISTORY_START, end=enrolled_on - timedelta(1)
+        )
+        return (before, ProgramEnrollment(program=program, start=enrolled_on))
+    return (ProgramEnrollment(program=program, start=enrolled_on),)
 
 
 class Clinic(BaseModel):
-    """A primary-care clinic and its program enrollment, from the clinics file."""
+    """A primary-care clinic: payee details, tracks, the APC fields, and its program enrollments over time.
+
+    `program` and `program_enrollment_date` are the current enrollment, as the latest clinics file says;
+    `enrollments` is the history kept across files (`shared/logic/clinics.py`)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -25,10 +76,40 @@ class Clinic(BaseModel):
     program: str
     program_enrollment_date: date
     track: Track
+    practice_type: PracticeType = PracticeType.MIXED
+    apc_payment_track: ApcPaymentTrack = ApcPaymentTrack.NONE
+    hpi_decile: int | None = Field(default=None, ge=1, le=10)
+    enrollments: tuple[ProgramEnrollment, ...] = ()
+
+    @model_validator(mode="after")
+    def _history(self) -> Clinic:
+        if not self.enrollments:
+            object.__setattr__(
+                self, "enrollments", enrollment_history(self.program, self.program_enrollment_date)
+            )
+        return self
+
+    def enrollment_on(self, day: date) -> ProgramEnrollment | None:
+        """The enrollment in force on `day`, if any."""
+        return next((e for e in reversed(self.enrollments) if e.covers(day)), None)
 
     def in_care_gap_on(self, day: date) -> bool:
         """True when the clinic takes part in Care Gap P4P on `day`."""
-        return self.program == CARE_GAP_PROGRAM and self.program_enrollment_date <= day
+        current = self.enrollment_on(day)
+        return current is not None and current.program == CARE_GAP_PROGRAM
+
+    def care_gap_start(self, year: int) -> date | None:
+        """The first day the clinic was in Care Gap P4P up to the end of `year` and still in it during
+        `year` (an earlier year's date for a clinic enrolled before), or None."""
+        stretches = [e for e in self.enrollments if e.program == CARE_GAP_PROGRAM and e.overlaps_year(year)]
+        return min((e.start for e in stretches), default=None)
+
+    def in_benchmark_for(self, year: int) -> bool:
+        """True when Benchmark P4P pays the clinic for `year`: enrolled in it during the year, and never in
+        Care Gap during it (joining Care Gap opts a clinic out of Benchmark for the rest of the year; the
+        guarantee prorates its Benchmark bonus instead)."""
+        benchmark = any(e.program == BENCHMARK_PROGRAM and e.overlaps_year(year) for e in self.enrollments)
+        return benchmark and self.care_gap_start(year) is None
 
 
 class EligibilitySpan(BaseModel):

@@ -1,18 +1,17 @@
 """Care Gap P4P program definitions: action menu, rate cards, multipliers and bonus, validated at load.
 
-Each `data/care_gap_*.json` file is one version in force between `effective_from` and `effective_to`; a
+Each `data/care_gap/*.json` file is one version in force between `effective_from` and `effective_to`; a
 plan changes a rate by adding a file, without a deploy. Versions dropped under the curated bucket's
 `programs/` prefix are merged over the shipped ones (`shared/programs/stored.py`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -30,6 +29,7 @@ from shared.programs.menu import (
     ResultScale,
     Window,
 )
+from shared.programs.versions import ProgramNotFoundError, VersionCatalog, VersionedProgram
 
 __all__ = [
     "ActionDefinition",
@@ -46,18 +46,14 @@ __all__ = [
     "ProgramNotFoundError",
     "ResultScale",
     "Window",
-    "catalog_from_texts",
     "load_catalog",
     "load_program",
     "parse_program",
 ]
 
 DATA_DIR = Path(__file__).parent / "data"
+PROGRAM = "care_gap"
 MAX_MULTIPLIER = Decimal(2)
-
-
-class ProgramNotFoundError(LookupError):
-    """No program version is in force on the date asked for."""
 
 
 class _Frozen(BaseModel):
@@ -90,13 +86,6 @@ class Multiplier(_Frozen):
             and (self.clinic_ids is None or clinic_id in self.clinic_ids)
             and self.start <= day <= self.end
         )
-
-
-class Timeline(_Frozen):
-    """Dates of the measurement year's annual incentive (the seed's "Timeline"). `finalization_from`
-    defaults to 1 June of the following year, the start of the seed's bonus finalization."""
-
-    finalization_from: date
 
 
 class ApprovalRule(_Frozen):
@@ -144,16 +133,10 @@ def _resolve_code_sets(data: Any) -> Any:
     return data | {"actions": actions}
 
 
-class CareGapProgram(_Frozen):
+class CareGapProgram(VersionedProgram):
     """One version of the Care Gap P4P program."""
 
-    program: str
-    version: str
-    example: bool
-    note: str = ""
-    effective_from: date
-    effective_to: date
-    measurement_year: int
+    program: Literal["care_gap"]
     svu_dollar_rate: Decimal = Field(gt=0)
     max_multiplier: Decimal = Field(default=MAX_MULTIPLIER, gt=0, le=MAX_MULTIPLIER)
     code_sets: tuple[CodeSet, ...] = ()
@@ -161,26 +144,19 @@ class CareGapProgram(_Frozen):
     rate_cards: tuple[RateCard, ...]
     multipliers: tuple[Multiplier, ...] = ()
     early_adoption_bonus: EarlyAdoptionBonus | None = None
-    timeline: Timeline
     approval: ApprovalRule = ApprovalRule()
+    earnings_guarantee: bool = Field(
+        default=False,
+        description="the year's Care Gap clinics are guaranteed a prorated Benchmark bonus and made whole",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _inline_code_sets(cls, data: Any) -> Any:
         return _resolve_code_sets(data)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _default_timeline(cls, data: Any) -> Any:
-        if isinstance(data, dict) and "timeline" not in data and "measurement_year" in data:
-            year = int(data["measurement_year"])
-            return data | {"timeline": {"finalization_from": date(year + 1, 6, 1).isoformat()}}
-        return data
-
     @model_validator(mode="after")
     def _consistent(self) -> CareGapProgram:
-        if self.effective_to < self.effective_from:
-            raise ValueError("effective_to before effective_from")
         codes = [a.code for a in self.actions]
         if len(codes) != len(set(codes)):
             raise ValueError("duplicate action code")
@@ -237,37 +213,10 @@ class CareGapProgram(_Frozen):
         return bonus.rate
 
 
-class ProgramCatalog:
-    """Every version of the program; answers which one is in force on a date."""
+class ProgramCatalog(VersionCatalog[CareGapProgram]):
+    """Every version of the Care Gap P4P program; answers which one is in force on a date."""
 
-    def __init__(self, versions: tuple[CareGapProgram, ...]) -> None:
-        self._versions = tuple(sorted(versions, key=lambda p: p.effective_from))
-        starts = [p.effective_from for p in self._versions]
-        if len(starts) != len(set(starts)):
-            raise ValueError("two program versions start on the same day")
-
-    @property
-    def versions(self) -> tuple[CareGapProgram, ...]:
-        return self._versions
-
-    def in_force(self, day: date) -> CareGapProgram:
-        """The version whose effective dates contain `day`; of overlapping ones, the one starting last,
-        so a new version dropped mid-year takes over from its start without editing the old one."""
-        for p in reversed(self.versions):
-            if p.effective_from <= day <= p.effective_to:
-                return p
-        raise ProgramNotFoundError(f"no care_gap program in force on {day.isoformat()}")
-
-    def named(self, version: str) -> CareGapProgram | None:
-        """The version called `version` (a ledger entry's `rule_version`); None when the catalog lacks it."""
-        return next((p for p in self.versions if p.version == version), None)
-
-    def find(self, day: date) -> CareGapProgram | None:
-        """Like `in_force`, None instead of raising."""
-        try:
-            return self.in_force(day)
-        except ProgramNotFoundError:
-            return None
+    program_name = "care_gap"
 
 
 def _check_card(card: RateCard, by_code: dict[ActionCode, ActionDefinition]) -> None:
@@ -294,20 +243,10 @@ def parse_program(text: str) -> CareGapProgram:
     return CareGapProgram.model_validate(json.loads(text))
 
 
-def catalog_from_texts(texts: Iterable[str], base: ProgramCatalog | None = None) -> ProgramCatalog:
-    """A catalog of the given program files' JSON texts (e.g. read from the `programs/` prefix),
-    over the versions of `base`: a text with the version name of a base version replaces it.
-    Every text is validated; one bad file refuses the whole set, so a typo never half-applies."""
-    parsed = {p.version: p for p in (parse_program(t) for t in texts)}
-    kept = tuple(p for p in (base.versions if base else ()) if p.version not in parsed)
-    versions = (*kept, *parsed.values())
-    return ProgramCatalog(versions)
-
-
 @lru_cache(maxsize=4)
 def load_catalog(data_dir: Path = DATA_DIR) -> ProgramCatalog:
-    """Load and validate every `care_gap_*.json` under `data_dir`."""
-    files = sorted(data_dir.glob("care_gap_*.json"))
+    """Load and validate every packaged Care Gap version (`data/care_gap/*.json`)."""
+    files = sorted((data_dir / PROGRAM).glob("*.json"))
     return ProgramCatalog(tuple(parse_program(f.read_text(encoding="utf-8")) for f in files))
 
 

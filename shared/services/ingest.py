@@ -22,6 +22,7 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, curated_partitions, kind_from_key, read_file, rejects_csv
 from shared.intake.reader import IntakeResult, month_partitions
+from shared.logic.clinics import merge_clinic
 from shared.logic.evidence import (
     attestation_evidence,
     claim_evidence_frame,
@@ -200,7 +201,10 @@ class IngestService:
         """Write what the file means for the gap state: clinics, roster, or net evidence."""
         rows, kind, file_id = result.accepted, result.kind, result.file_id
         if kind is FileKind.CLINICS:
-            self._gaps.put_clinics(clinics_from_rows(rows))
+            # Each clinics file says where a clinic is now; what it was before is kept in its history.
+            known = self._gaps.clinics()
+            merged = [merge_clinic(known.get(c.clinic_id), c) for c in clinics_from_rows(rows)]
+            self._gaps.put_clinics(merged)
             return VersionEffect()
         if kind is FileKind.ELIGIBILITY:
             profiles, spans = roster_from_rows(rows)

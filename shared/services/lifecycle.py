@@ -27,7 +27,7 @@ from shared.errors import DomainError
 from shared.models.runs import IDENTITY_PATTERN, Approval, Run, RunKind, RunMode, RunRequest, RunStatus
 from shared.models.tables import Prefix
 from shared.observability import logger
-from shared.programs.care_gap import ProgramCatalog
+from shared.programs.catalog import ProgramSet
 from shared.services.failures import fields_of
 from shared.services.kinds import RunInputError, kind_of
 from shared.services.run_records import RunNotFoundError, final_runs, require_run
@@ -118,7 +118,7 @@ class RunLifecycle:
         runs: RunRegistry,
         store: ObjectStore,
         gaps: GapStateRepository,
-        catalog: ProgramCatalog,
+        programs: ProgramSet,
         executions: ExecutionStarter,
         machines: Mapping[str, str],
         reports_bucket: str,
@@ -128,7 +128,7 @@ class RunLifecycle:
         self._runs = runs
         self._store = store
         self._gaps = gaps
-        self._catalog = catalog
+        self._programs = programs
         self._executions = executions
         self._machines = dict(machines)
         self._reports = reports_bucket
@@ -221,7 +221,7 @@ class RunLifecycle:
                 f"run {run.run_id} is {run.effective_status.value}; it must be CALCULATED to become APPROVED"
             )
         kind = kind_of(run.run_kind)
-        if who in run.operators and not kind.single_operator(self._catalog, run.period):
+        if who in run.operators and not kind.single_operator(self._programs, run.period):
             raise ApprovalRefusedError(
                 f"{who} started or recalculated run {run.run_id}; another person must approve it "
                 "(the program does not allow a single operator)"

@@ -140,7 +140,7 @@ def _row(clinic: Clinic, program: CareGapProgram, gap: Gap, as_of: date) -> Regi
     cents = amount_cents(
         svu=gap.svu_at_stake,
         multiplier=program.multiplier(gap.action, clinic.clinic_id, as_of),
-        bonus_rate=program.bonus_rate(clinic.program_enrollment_date, as_of),
+        bonus_rate=program.bonus_rate(_joined(clinic, as_of), as_of),
         dollar_rate=program.svu_dollar_rate,
     )
     return RegistryRow(
@@ -248,3 +248,9 @@ def chart_requests_csv(rows: Iterable[ChartRequest]) -> bytes:
             for r in rows
         ),
     )
+
+
+def _joined(clinic: Clinic, day: date) -> date:
+    """When the clinic joined the program it is in on `day` (its early-adoption date)."""
+    current = clinic.enrollment_on(day)
+    return current.start if current else clinic.program_enrollment_date

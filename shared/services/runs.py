@@ -39,7 +39,9 @@ from shared.models.runs import (
 )
 from shared.models.tables import Prefix
 from shared.observability import logger
+from shared.programs.benchmark import load_benchmark
 from shared.programs.care_gap import ProgramCatalog
+from shared.programs.catalog import Programs, ProgramSet
 from shared.services.failures import failure_of, fields_of
 from shared.services.kinds import RunContext, RunInputError, kind_of
 from shared.services.run_records import require_open, require_run
@@ -100,11 +102,13 @@ class RunService:
         curated_bucket: str,
         reports_bucket: str,
         shard_size: int,
+        programs: ProgramSet | None = None,
         now: clock.Clock = clock.now,
         sleep: clock.Sleep = clock.sleep,
         payer: str = DEFAULT_PAYER,
     ) -> None:
-        """`payer` pays what the run writes where its evidence names no payer (the deploying plan)."""
+        """`payer` pays what the run writes where its evidence names no payer (the deploying plan);
+        `programs` are every program's versions (default: `catalog` and the packaged Benchmark ones)."""
         self._store = store
         self._gaps = gaps
         self._runs = runs
@@ -112,7 +116,14 @@ class RunService:
         self._shard_size = shard_size
         self._now = now
         self._context = RunContext(
-            gaps=gaps, ledger=ledger, runs=runs, files=files, catalog=catalog, now=now, payer=payer
+            gaps=gaps,
+            ledger=ledger,
+            runs=runs,
+            files=files,
+            catalog=catalog,
+            programs=programs or Programs(care_gap=catalog, benchmark=load_benchmark()),
+            now=now,
+            payer=payer,
         )
         self.settlement = SettlementService(
             store=store,

@@ -11,17 +11,23 @@ from shared.dal.ledger import DynamoLedgerRepository
 from shared.dal.objects import ObjectStore, S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry
 from shared.models.settings import IngestSettings, OperatorSettings, RunSettings
-from shared.programs.care_gap import ProgramCatalog, load_catalog
-from shared.programs.stored import StoredCatalog
+from shared.programs.care_gap import ProgramCatalog
+from shared.programs.catalog import load_programs
+from shared.programs.stored import StoredPrograms
 from shared.services.ingest import IngestService
 from shared.services.lifecycle import RunLifecycle
 from shared.services.runs import RunService
 
 
-def program_catalog(store: ObjectStore, curated_bucket: str) -> ProgramCatalog:
-    """The packaged program versions plus those dropped under the curated bucket's `programs/` prefix,
+def stored_programs(store: ObjectStore, curated_bucket: str) -> StoredPrograms:
+    """The packaged program versions plus those dropped under the curated bucket's `programs/<program>/`,
     validated at load and re-checked while the container lives (`shared/programs/stored.py`)."""
-    return StoredCatalog(store, curated_bucket, base=load_catalog())
+    return StoredPrograms(store, curated_bucket, base=load_programs())
+
+
+def program_catalog(store: ObjectStore, curated_bucket: str) -> ProgramCatalog:
+    """The Care Gap catalog of `stored_programs`."""
+    return stored_programs(store, curated_bucket).care_gap
 
 
 def build_ingest_service(settings: IngestSettings) -> IngestService:
@@ -43,6 +49,7 @@ def build_run_service(settings: RunSettings) -> RunService:
     """A RunService on the deployment's buckets and tables."""
     db = dynamodb_client()
     store = S3ObjectStore(s3_client())
+    programs = stored_programs(store, settings.curated_bucket)
     return RunService(
         store=store,
         gaps=DynamoGapStateRepository(db, settings.gaps_table),
@@ -50,7 +57,8 @@ def build_run_service(settings: RunSettings) -> RunService:
         ledger=DynamoLedgerRepository(db, settings.ledger_table, history_table=settings.gaps_table),
         runs=DynamoRunRegistry(db, settings.registry_table, settings.approvals_table),
         files=DynamoFileRegistry(db, settings.registry_table),
-        catalog=program_catalog(store, settings.curated_bucket),
+        catalog=programs.care_gap,
+        programs=programs,
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
         shard_size=settings.shard_size,
@@ -66,7 +74,7 @@ def build_lifecycle(settings: OperatorSettings) -> RunLifecycle:
         runs=DynamoRunRegistry(db, settings.registry_table, settings.approvals_table),
         store=store,
         gaps=DynamoGapStateRepository(db, settings.gaps_table),
-        catalog=program_catalog(store, settings.curated_bucket),
+        programs=stored_programs(store, settings.curated_bucket),
         executions=StepFunctionsExecutions(stepfunctions_client()),
         machines=settings.state_machines,
         reports_bucket=settings.reports_bucket,

@@ -18,7 +18,7 @@ from shared.programs.care_gap import DATA_DIR
 from shared.programs.stored import ProgramFileError
 from tests.functional.flow import land, open_payload, run_month
 
-SHIPPED = json.loads((DATA_DIR / "care_gap_2026.json").read_text(encoding="utf-8"))
+SHIPPED = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text(encoding="utf-8"))
 RATE_FACTOR = Decimal("1.5")
 
 

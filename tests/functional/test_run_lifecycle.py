@@ -84,7 +84,7 @@ def test_the_identity_that_ran_a_run_cannot_approve_it_unless_the_program_allows
     assert status == 409 and refused["error"] == "ApprovalRefusedError" and OPERATOR in refused["message"]
     assert payments_keys(aws) == []
     # WHEN the plan drops a program version allowing a single operator
-    shipped = json.loads((DATA_DIR / "care_gap_2026.json").read_text())
+    shipped = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text())
     single = shipped | {
         "version": "care_gap-2026.9",
         "effective_from": "2026-01-02",

@@ -146,7 +146,7 @@ def _landing_files() -> dict[str, bytes]:
 
 
 def _program_version() -> bytes:
-    shipped = json.loads((DATA_DIR / "care_gap_2026.json").read_text(encoding="utf-8"))
+    shipped = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text(encoding="utf-8"))
     return json.dumps(shipped | {"version": "care_gap-2026.2", "effective_from": "2026-01-02"}).encode()
 
 

@@ -15,7 +15,7 @@ from shared.errors import DomainError
 from shared.logic.rates import measure_counts
 from shared.models.members import MemberFacts
 from shared.models.runs import MeasureCount, RunKind, RunRef, RunRequest, ShardOutput
-from shared.programs.care_gap import ProgramCatalog
+from shared.programs.catalog import ProgramSet
 from shared.services.kinds.base import Report, RunContext, RunInputError, RunKindModule
 from shared.services.statements import rates_csv
 
@@ -35,13 +35,13 @@ class AnnualIncentive(RunKindModule):
         return str(request.program_year)
 
     def check_open(self, ctx: RunContext, request: RunRequest, period: str) -> None:
-        program = ctx.catalog.find(date(int(period), 12, 31))
+        program = ctx.programs.benchmark.for_year(int(period))
         if program is None:
-            raise NotFinalizedYetError(f"no program version is in force for {period}")
-        today = ctx.now().date()
-        if today < program.timeline.finalization_from:
+            raise NotFinalizedYetError(f"no benchmark program version is in force for {period}")
+        today, first = ctx.now().date(), program.timeline.finalization_from
+        if today < first:
             raise NotFinalizedYetError(
-                f"the {period} incentive is finalized from {program.timeline.finalization_from.isoformat()} "
+                f"the {period} incentive is finalized from {first.isoformat()} "
                 f"(today is {today.isoformat()}); until then run a preview"
             )
 
@@ -56,8 +56,8 @@ class AnnualIncentive(RunKindModule):
     def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
         return [Report(name="rates.csv", body=rates_csv(merge_counts(outputs)))]
 
-    def single_operator(self, catalog: ProgramCatalog, period: str) -> bool:
-        program = catalog.find(date(int(period), 12, 31))
+    def single_operator(self, programs: ProgramSet, period: str) -> bool:
+        program = programs.benchmark.for_year(int(period))
         return bool(program and program.approval.single_operator)
 
     def request_fields(self, period: str) -> dict[str, str]:

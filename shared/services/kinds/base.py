@@ -23,6 +23,7 @@ from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import MemberFacts
 from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
 from shared.programs.care_gap import ProgramCatalog
+from shared.programs.catalog import ProgramSet
 
 
 class RunInputError(DomainError):
@@ -38,6 +39,7 @@ class RunContext:
     runs: RunRegistry
     files: FileRegistry
     catalog: ProgramCatalog
+    programs: ProgramSet
     now: Clock
     payer: str = DEFAULT_PAYER
 
@@ -78,7 +80,7 @@ class RunKindModule(ABC):
         """Report objects beside the statements; none by default."""
         return []
 
-    def single_operator(self, catalog: ProgramCatalog, period: str) -> bool:
+    def single_operator(self, programs: ProgramSet, period: str) -> bool:
         """True when the program lets the identity that ran a run also approve it; False by default."""
         return False
 

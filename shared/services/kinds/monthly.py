@@ -26,7 +26,7 @@ from shared.models.gaps import Gap, GapStatus
 from shared.models.ledger import LedgerEntry
 from shared.models.members import CARE_GAP_PROGRAM, Clinic, MemberFacts
 from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
-from shared.programs.care_gap import ProgramCatalog
+from shared.programs.catalog import ProgramSet
 from shared.services.kinds.base import RunContext, RunInputError, RunKindModule
 from shared.services.run_records import final_runs
 
@@ -187,8 +187,8 @@ class MonthlySvu(RunKindModule):
             own.append(stored)
         return sorted({e.entry_id: e for e in own}.values(), key=lambda e: e.entry_id)
 
-    def single_operator(self, catalog: ProgramCatalog, period: str) -> bool:
-        program = catalog.find(month_end(period))
+    def single_operator(self, programs: ProgramSet, period: str) -> bool:
+        program = programs.care_gap.find(month_end(period))
         return bool(program and program.approval.single_operator)
 
     def request_fields(self, period: str) -> dict[str, str]:

@@ -137,9 +137,18 @@ def test_clinic_lines_of_business_are_split():
                 "program": "care_gap",
                 "program_enrollment_date": date(2026, 1, 1),
                 "track": "family_adult",
+                "practice_type": "pediatric",
+                "apc_payment_track": "basic_capitation",
+                "hpi_decile": "4",
             }
         ]
     )
     # WHEN clinics are derived
-    # THEN both lines are kept
-    assert [lob.value for lob in clinics_from_rows(rows)[0].lines_of_business] == ["CA", "MC"]
+    [clinic] = clinics_from_rows(rows)
+    # THEN both lines are kept, and the APC fields reach the clinic
+    assert [lob.value for lob in clinic.lines_of_business] == ["CA", "MC"]
+    assert (clinic.practice_type.value, clinic.apc_payment_track.value, clinic.hpi_decile) == (
+        "pediatric",
+        "basic_capitation",
+        4,
+    )

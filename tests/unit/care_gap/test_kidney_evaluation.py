@@ -128,7 +128,7 @@ def test_the_clinic_still_earns_its_attested_step_before_the_tests_are_complete(
 
 def test_a_required_test_must_name_one_of_the_actions_evidence_sets():
     # GIVEN the shipped program with KED's uACR test pointing at a set KED does not use
-    raw = json.loads((DATA_DIR / "care_gap_2026.json").read_text(encoding="utf-8"))
+    raw = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text(encoding="utf-8"))
     ked = next(a for a in raw["actions"] if a["code"] == "KED")
     ked["requires"][1]["any_of"] = ["Glycemic Status"]
     # WHEN it is validated

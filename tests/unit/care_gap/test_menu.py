@@ -12,11 +12,14 @@ import pytest
 from pydantic import ValidationError
 
 from shared.models.actions import Step, Track
-from shared.programs.care_gap import DATA_DIR, catalog_from_texts, load_catalog, parse_program
+from shared.programs.care_gap import DATA_DIR, load_catalog, parse_program
+from shared.programs.catalog import load_programs
 from shared.programs.menu import CodeSet, CodeSystem
+from shared.programs.stored import ProgramFileError, programs_with_files
 
-RAW = json.loads((DATA_DIR / "care_gap_2026.json").read_text())
+RAW = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text())
 PROGRAM = load_catalog().in_force(date(2026, 6, 1))
+PROGRAMS = load_programs()
 SEED = Path(os.environ.get("P4P_SEEDS_DIR", Path(__file__).parents[4] / "shared" / "seeds"))
 SEED_FILE = SEED / "care-gap-p4p-guidelines.txt"
 
@@ -149,7 +152,9 @@ def test_a_version_dropped_as_text_takes_over_from_its_start_without_editing_the
     for card in later["rate_cards"]:
         card["svu"]["AWV"]["perform"] = "99"
     # WHEN the catalog is built from the shipped versions plus that text
-    catalog = catalog_from_texts([json.dumps(later)], base=load_catalog())
+    catalog = programs_with_files(
+        {"programs/care_gap/later.json": json.dumps(later).encode()}, PROGRAMS
+    ).care_gap
     # THEN June keeps the shipped rate and July onwards uses the new one
     june, july = catalog.in_force(date(2026, 6, 30)), catalog.in_force(date(2026, 7, 1))
     assert june.version == RAW["version"] and july.version == "care_gap-2026.7"
@@ -163,8 +168,9 @@ def test_one_bad_text_refuses_the_whole_drop():
     bad = _broken(lambda p: p.update(svu_dollar_rate="0", effective_from="2026-09-01"))
     # WHEN both are loaded
     # THEN nothing is applied
-    with pytest.raises(ValidationError):
-        catalog_from_texts([good, bad], base=load_catalog())
+    files = {"programs/care_gap/good.json": good.encode(), "programs/care_gap/bad.json": bad.encode()}
+    with pytest.raises(ProgramFileError, match="svu_dollar_rate"):
+        programs_with_files(files, PROGRAMS)
 
 
 def test_code_sets_match_codes_as_files_send_them():

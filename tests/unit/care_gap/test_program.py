@@ -14,7 +14,7 @@ from shared.programs.care_gap import (
     parse_program,
 )
 
-RAW = json.loads((DATA_DIR / "care_gap_2026.json").read_text())
+RAW = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text())
 
 
 def test_program_2026_defines_bcs_e_as_the_seed_does():

@@ -67,7 +67,7 @@ def test_the_rated_actions_come_from_the_program_measures_file() -> None:
 
 def test_a_measure_without_a_definition_stops_the_rates_naming_it() -> None:
     # GIVEN a version whose KED names a measure the engine does not have
-    raw = json.loads((DATA_DIR / "care_gap_2026.json").read_text(encoding="utf-8"))
+    raw = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text(encoding="utf-8"))
     next(a for a in raw["actions"] if a["code"] == "KED")["measure"] = "KidneyHealthTypoFHIR"
     program = parse_program(json.dumps(raw))
     # WHEN the rates are computed
