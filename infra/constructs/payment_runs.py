@@ -145,6 +145,8 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         run_record(fn, index=(QUERY,))
         fn.use_table(approvals, table_key, item=(BATCH_GET,))
         appends_ledger(fn, index=(QUERY,))
+        fn.use_table(gaps, table_key, index=(QUERY,))  # the clinics an annual run pays
+        # The year's monthly earnings and the prior year's rates; a final annual run keeps its rates.
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
         fn.write_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)  # summary.json

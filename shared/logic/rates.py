@@ -62,6 +62,12 @@ def rated_actions(program: CareGapProgram) -> tuple[ActionCode, ...]:
     return tuple(ActionCode(r.rate.rate) for r in rated_measures(program))
 
 
+def menu_code_sets(program: CareGapProgram) -> dict[str, list[tuple[str, str]]]:
+    """The Care Gap menu's code sets by name as (system, code) pairs: the claim codes a measures file may
+    count as a value set's (`MeasureCatalog.code_set_codes`); another program's rates use them too."""
+    return _code_sets(program)
+
+
 def _code_sets(program: CareGapProgram) -> dict[str, list[tuple[str, str]]]:
     found: dict[str, set[tuple[str, str]]] = {}
     for action in program.actions:

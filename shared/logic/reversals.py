@@ -183,35 +183,39 @@ def carry_balances(
     return out
 
 
-def _balance_slot(entry: LedgerEntry) -> tuple[str, str, str, str]:
-    # A CARRY_IN is one per carried-out source; a CARRY_OUT one per payer, clinic and run.
-    return (entry.kind.value, entry.payer, entry.clinic_id, entry.reverses or "")
+def _run_slot(entry: LedgerEntry) -> tuple[str, ...]:
+    # A CARRY_IN is one per carried-out source; a CARRY_OUT, an incentive or a guarantee part one per
+    # payer, clinic, what it pays for, and run.
+    return (entry.kind.value, entry.payer, entry.clinic_id, *entry.basis.slot_key(), entry.reverses or "")
 
 
-def settle_balances(
+def settle_run_entries(
     own: Sequence[LedgerEntry], wanted: Sequence[LedgerEntry], *, run_id: str, month: str
 ) -> list[LedgerEntry]:
-    """Balance entries a run must append so its live balances are `wanted` (`carry_balances`' output).
+    """Clinic entries a run must append so its live clinic entries are `wanted`: carried balances
+    (`carry_balances`' output), an annual run's incentives and guarantee parts.
 
-    `own` is what the run already recorded (a resumed or recalculated run). A live balance of the same
-    kind, clinic and source with the same amount stands; any other live balance is reversed, and a wanted
-    one with no standing balance is added with the next generation. A run recorded for the first time
-    appends `wanted` as it is.
+    `own` is what the run already recorded (a resumed or recalculated run). A live entry of the same kind,
+    payer, clinic, basis and source with the same amount stands; any other live entry is reversed, and a
+    wanted one with no standing entry is added with the next generation. A run recorded for the first
+    time appends `wanted` as it is.
     """
     reversed_ids = {e.reverses for e in own if e.kind is EntryKind.REVERSAL}
-    live = {_balance_slot(e): e for e in own if e.kind.is_balance and e.entry_id not in reversed_ids}
-    generations: dict[tuple[str, str, str, str], int] = defaultdict(lambda: -1)
+    live = {
+        _run_slot(e): e for e in own if e.kind is not EntryKind.REVERSAL and e.entry_id not in reversed_ids
+    }
+    generations: dict[tuple[str, ...], int] = defaultdict(lambda: -1)
     for e in own:
-        if e.kind.is_balance:
-            slot = _balance_slot(e)
+        if e.kind is not EntryKind.REVERSAL:
+            slot = _run_slot(e)
             generations[slot] = max(generations[slot], e.generation)
     out: list[LedgerEntry] = []
-    wanted_slots = {_balance_slot(w) for w in wanted}
+    wanted_slots = {_run_slot(w) for w in wanted}
     for slot, entry in sorted(live.items()):
         if slot not in wanted_slots:
             out.append(reversal_of(entry, run_id=run_id, month=month))
     for want in wanted:
-        slot = _balance_slot(want)
+        slot = _run_slot(want)
         standing = live.get(slot)
         if standing is not None and standing.amount_cents == want.amount_cents:
             continue

@@ -24,6 +24,8 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 from shared.models.actions import ActionCode, Step
 
 DEFAULT_PAYER = "plan"
+BENCHMARK_SCHEME = "benchmark"
+"""The scheme of Benchmark P4P's measure incentives."""
 """The payer of a deployment that names none: the deploying plan (`PLAN_ID`)."""
 
 

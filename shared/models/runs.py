@@ -181,12 +181,22 @@ class ShardResult(_Payload):
 
 
 class MeasureCount(_Payload):
-    """Denominator and numerator of one measure at one clinic (annual runs)."""
+    """Denominator and numerator of one measure at one clinic (annual runs), for a line of business when
+    the program rates per line (Benchmark P4P)."""
 
     clinic_id: str
     action: str
     denominator: int = Field(ge=0)
     numerator: int = Field(ge=0)
+    line_of_business: str = ""
+
+
+class PanelCount(_Payload):
+    """Members who count for a clinic's line of business over a measurement year (Benchmark's 9 of 12)."""
+
+    clinic_id: str
+    line_of_business: str
+    members: int = Field(ge=0)
 
 
 class ShardOutput(_Payload):
@@ -197,6 +207,7 @@ class ShardOutput(_Payload):
     entries: tuple[LedgerEntry, ...] = ()
     skipped_paid_earlier: int = 0
     measure_counts: tuple[MeasureCount, ...] = ()
+    panel_counts: tuple[PanelCount, ...] = ()
 
     @property
     def total_cents(self) -> int:

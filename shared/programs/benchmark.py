@@ -40,7 +40,7 @@ class BenchmarkLine(_Frozen):
     amount_per_member: Decimal = Field(gt=0)
 
 
-class BenchmarkMeasure(_Frozen):
+class BenchmarkMetric(_Frozen):
     """One measure of the metric sets: `rate` names the rate in the program's measures file
     (`data/measures/programs/benchmark.json`), `code` is how statements show it."""
 
@@ -82,7 +82,7 @@ class BenchmarkProgram(VersionedProgram):
     lines: tuple[BenchmarkLine, ...] = Field(min_length=1)
     minimum_denominator: int = Field(ge=1)
     assignment_months: int = Field(default=9, ge=1, le=12, description="of the year's 12")
-    measures: tuple[BenchmarkMeasure, ...] = Field(min_length=1)
+    measures: tuple[BenchmarkMetric, ...] = Field(min_length=1)
     timeline: BenchmarkTimeline
     funding_pool: Decimal | None = Field(default=None, ge=0)
     approval: ApprovalRule = ApprovalRule()
@@ -109,7 +109,7 @@ class BenchmarkProgram(VersionedProgram):
         """The line's rules, or None when the program does not pay that line."""
         return next((line for line in self.lines if line.line_of_business == line_of_business), None)
 
-    def metric_set(self, practice_type: PracticeType, line_of_business: str) -> tuple[BenchmarkMeasure, ...]:
+    def metric_set(self, practice_type: PracticeType, line_of_business: str) -> tuple[BenchmarkMetric, ...]:
         """The measures a practice of this type is rated on for a line of business."""
         return tuple(
             m

@@ -116,6 +116,8 @@ class RunService:
         self._shard_size = shard_size
         self._now = now
         self._context = RunContext(
+            objects=store,
+            curated=curated_bucket,
             gaps=gaps,
             ledger=ledger,
             runs=runs,

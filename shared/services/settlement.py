@@ -19,7 +19,7 @@ from shared import clock
 from shared.dal.errors import NotFoundError
 from shared.dal.objects import ObjectStore
 from shared.errors import DomainError
-from shared.models.ledger import LedgerEntry
+from shared.models.ledger import LedgerEntry, SvuAward
 from shared.models.runs import (
     AggregateInput,
     ClosedRun,
@@ -43,8 +43,6 @@ from shared.services.statements import (
     payment_csv,
     payment_total_cents,
     preview_banner,
-    statement_csv,
-    statement_html,
 )
 
 LEDGER_READ_ATTEMPTS = 4
@@ -209,18 +207,16 @@ class SettlementService:
         if any(cents < 0 for cents in totals.values()):
             raise ReconciliationError("a clinic nets negative after carried balances")
         categories = self._categories(e for es in entries_by_clinic.values() for e in es)
+        kind = kind_of(run.run_kind)
         for clinic_id, entries in sorted(entries_by_clinic.items()):
-            page_csv = statement_csv(
-                run.run_id, clinic_id, entries, categories=categories, banner=where.banner
-            )
+            clinic = clinics[clinic_id]
+            page_csv = kind.statement_csv(run.run_id, clinic, entries, categories, where.banner)
             self._store.put_bytes(self._reports, where.statement(clinic_id, "csv"), page_csv, "text/csv")
-            page = statement_html(
-                run.run_id, clinics[clinic_id], entries, categories=categories, banner=where.banner
-            )
+            page = kind.statement_html(run.run_id, clinic, entries, categories, where.banner)
             self._store.put_bytes(self._reports, where.statement(clinic_id, "html"), page, "text/html")
         payment = payment_csv(run.run_id, totals, clinics, banner=where.payment_banner)
         self._store.put_bytes(self._reports, where.payment, payment, "text/csv")
-        for report in kind_of(run.run_kind).reports(self._context, run, outputs):
+        for report in kind.reports(self._context, run, outputs):
             self._store.put_bytes(self._reports, where.report(report.name), report.body, report.content_type)
         total = sum(totals.values())
         if total != item.totals.total_cents:
@@ -233,7 +229,7 @@ class SettlementService:
         found: dict[tuple[str, str], str] = {}
         for e in entries:
             key = (e.rule_version, e.action)
-            if e.is_balance or key in found:
+            if not isinstance(e.basis, SvuAward) or key in found:
                 continue
             program = self._context.catalog.named(e.rule_version)
             try:

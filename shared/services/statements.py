@@ -7,16 +7,16 @@ sums of the lines' integer cents, so statement, payment file and ledger agree to
 from __future__ import annotations
 
 import csv
-import html
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from shared.logic.money import format_cents, parse_dollars
-from shared.models.ledger import LedgerEntry, SvuAward
+from shared.models.ledger import EntryKind, GuaranteeTopUp, LedgerEntry, MeasureIncentive, SvuAward
 from shared.models.members import Clinic
 from shared.models.runs import MeasureCount
+from shared.render.environment import render
 
 STATEMENT_COLUMNS = (
     "record_type",
@@ -40,7 +40,7 @@ STATEMENT_COLUMNS = (
     "reverses",
 )
 PAYMENT_COLUMNS = ("clinic_id", "tin", "amount", "run_id")
-RATE_COLUMNS = ("clinic_id", "action", "denominator", "numerator", "rate")
+RATE_COLUMNS = ("clinic_id", "line_of_business", "measure", "denominator", "numerator", "rate")
 BALANCE_CATEGORY = "balance"
 # Columns people read on the HTML page: from earned_month to amount.
 _HTML_COLUMNS = slice(STATEMENT_COLUMNS.index("earned_month"), STATEMENT_COLUMNS.index("amount") + 1)
@@ -166,10 +166,6 @@ def statement_csv(
     return _csv(rows, STATEMENT_COLUMNS, banner)
 
 
-def _cells(values: Iterable[object], tag: str = "td") -> str:
-    return "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values)
-
-
 def statement_html(
     run_id: str,
     clinic: Clinic,
@@ -181,24 +177,17 @@ def statement_html(
     """The same statement for people: totals by category and action, then every traced line."""
     categories = categories or {}
     by_category, by_action, total = statement_totals(entries, categories)
-    summary = "".join(
-        f"<tr>{_cells((c, a, format_cents(v)))}</tr>" for (c, a), v in sorted(by_action.items())
-    ) + "".join(f"<tr>{_cells((c, 'all', format_cents(v)))}</tr>" for c, v in sorted(by_category.items()))
-    lines = "".join(
-        f"<tr>{_cells(_line(e, categories)[_HTML_COLUMNS])}</tr>" for e in _ordered(entries, categories)
+    return render(
+        "statement.html.j2",
+        run_id=run_id,
+        clinic=clinic,
+        banner=banner,
+        total=total,
+        by_action=sorted(by_action.items()),
+        by_category=sorted(by_category.items()),
+        columns=STATEMENT_COLUMNS[_HTML_COLUMNS],
+        lines=[_line(e, categories)[_HTML_COLUMNS] for e in _ordered(entries, categories)],
     )
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>Statement {html.escape(run_id)}</title></head>"
-        f"<body>{f'<p><strong>{html.escape(banner)}</strong></p>' if banner else ''}"
-        f"<h1>{html.escape(clinic.clinic_name)} ({html.escape(clinic.clinic_id)})</h1>"
-        f"<p>Run {html.escape(run_id)}: total ${format_cents(total)}</p>"
-        f"<h2>Totals</h2><table><thead><tr>{_cells(('category', 'action', 'amount'), 'th')}</tr></thead>"
-        f"<tbody>{summary}</tbody></table>"
-        f"<h2>Lines</h2><table><thead><tr>{_cells(STATEMENT_COLUMNS[_HTML_COLUMNS], 'th')}</tr></thead>"
-        f"<tbody>{lines}</tbody></table></body></html>"
-    )
-    return page.encode("utf-8")
 
 
 def payment_csv(
@@ -232,19 +221,152 @@ def payment_total_cents(data: bytes) -> int:
 def _rate(count: MeasureCount) -> str:
     if not count.denominator:
         return ""
-    return str((Decimal(count.numerator) / Decimal(count.denominator)).quantize(Decimal("0.0001")))
+    percent = Decimal(count.numerator * 100) / Decimal(count.denominator)
+    return str(percent.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP))
 
 
 def rates_csv(counts: Iterable[MeasureCount]) -> bytes:
-    """The annual rates report: denominator, numerator and rate (4 places) per clinic and action."""
+    """The annual rates report: denominator, numerator and rate (percent, 4 places) per clinic, line of
+    business and measure."""
     rows = [
-        (
-            m.clinic_id,
-            m.action,
-            m.denominator,
-            m.numerator,
-            _rate(m),
-        )
-        for m in sorted(counts, key=lambda m: (m.clinic_id, m.action))
+        (m.clinic_id, m.line_of_business, m.action, m.denominator, m.numerator, _rate(m))
+        for m in sorted(counts, key=lambda m: (m.clinic_id, m.line_of_business, m.action))
     ]
     return _csv(rows, RATE_COLUMNS)
+
+
+INCENTIVE_COLUMNS = (
+    "record_type",
+    "run_id",
+    "clinic_id",
+    "program",
+    "rule_version",
+    "line_of_business",
+    "component",
+    "measure",
+    "weight",
+    "denominator",
+    "numerator",
+    "rate",
+    "benchmark",
+    "prior_rate",
+    "counted",
+    "met_by",
+    "composite",
+    "assigned_members",
+    "amount_per_member",
+    "enrollment_date",
+    "days_before",
+    "days_on_care_gap",
+    "benchmark_full_year",
+    "prorated_benchmark",
+    "equivalent_benchmark",
+    "care_gap_earnings",
+    "make_whole",
+    "amount",
+    "entry_id",
+    "reverses",
+)
+
+
+def _incentive_rows(entry: LedgerEntry) -> list[dict[str, object]]:
+    """An annual entry and what explains it: per measure (numerator, denominator, benchmark or prior rate,
+    met by what), or the guarantee's figures and the difference it makes whole."""
+    head: dict[str, object] = {
+        "run_id": entry.run_id,
+        "clinic_id": entry.clinic_id,
+        "program": entry.program,
+        "rule_version": entry.rule_version,
+        "amount": format_cents(entry.amount_cents),
+        "entry_id": entry.entry_id,
+        "reverses": entry.reverses or "",
+    }
+    basis = entry.basis
+    if isinstance(basis, MeasureIncentive):
+        row = head | {
+            "record_type": "INCENTIVE" if entry.kind is not EntryKind.REVERSAL else "REVERSAL",
+            "line_of_business": basis.line_of_business,
+            "component": basis.scheme,
+            "composite": basis.composite.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP),
+            "assigned_members": basis.assigned_members,
+            "amount_per_member": basis.amount_per_member,
+        }
+        measures: list[dict[str, object]] = [
+            {
+                "record_type": "MEASURE",
+                "run_id": entry.run_id,
+                "clinic_id": entry.clinic_id,
+                "program": entry.program,
+                "line_of_business": basis.line_of_business,
+                "measure": m.measure,
+                "weight": m.weight,
+                "denominator": m.denominator,
+                "numerator": m.numerator,
+                "rate": m.rate if m.rate is not None else "",
+                "benchmark": m.benchmark if m.benchmark is not None else "",
+                "prior_rate": m.prior_rate if m.prior_rate is not None else "",
+                "counted": "yes" if m.counted else "no",
+                "met_by": m.met_by or "",
+                "entry_id": entry.entry_id,
+            }
+            for m in basis.measures
+        ]
+        return [row, *measures]
+    if isinstance(basis, GuaranteeTopUp):
+        prorated = basis.benchmark_full_year_cents - basis.equivalent_benchmark_cents
+        gap = max(0, basis.equivalent_benchmark_cents - basis.care_gap_earnings_cents)
+        return [
+            head
+            | {
+                "record_type": "GUARANTEE" if entry.kind is not EntryKind.REVERSAL else "REVERSAL",
+                "component": basis.component,
+                "enrollment_date": basis.enrollment_date.isoformat(),
+                "days_before": basis.days_before,
+                "days_on_care_gap": basis.days_on_care_gap,
+                "benchmark_full_year": format_cents(basis.benchmark_full_year_cents),
+                "prorated_benchmark": format_cents(prorated),
+                "equivalent_benchmark": format_cents(basis.equivalent_benchmark_cents),
+                "care_gap_earnings": format_cents(basis.care_gap_earnings_cents),
+                "make_whole": format_cents(gap),
+            }
+        ]
+    return [head | {"record_type": "LINE"}]
+
+
+def incentive_statement_rows(entries: Sequence[LedgerEntry]) -> list[dict[str, object]]:
+    """Every row of an annual statement, ordered by program, line and component, then the clinic total."""
+    ordered = sorted(entries, key=lambda e: (e.program, *e.basis.slot_key(), e.kind.value, e.entry_id))
+    rows = [row for e in ordered for row in _incentive_rows(e)]
+    if entries:
+        total: dict[str, object] = {
+            "record_type": "CLINIC_TOTAL",
+            "run_id": entries[0].run_id,
+            "clinic_id": entries[0].clinic_id,
+            "amount": format_cents(sum(e.amount_cents for e in entries)),
+        }
+        rows.append(total)
+    return rows
+
+
+def incentive_statement_csv(entries: Sequence[LedgerEntry], *, banner: str | None = None) -> bytes:
+    """One clinic's annual statement: each incentive with its measures, each guarantee part with its
+    figures, and the clinic total (a plain sum of the entries' cents)."""
+    rows = incentive_statement_rows(entries)
+    return _csv(([row.get(c, "") for c in INCENTIVE_COLUMNS] for row in rows), INCENTIVE_COLUMNS, banner)
+
+
+def incentive_statement_html(
+    run_id: str, clinic: Clinic, entries: Sequence[LedgerEntry], *, banner: str | None = None
+) -> bytes:
+    """The annual statement for people: the incentives, how each measure did, and the guarantee."""
+    rows = incentive_statement_rows(entries)
+    return render(
+        "annual_statement.html.j2",
+        run_id=run_id,
+        clinic=clinic,
+        banner=banner,
+        total=sum(e.amount_cents for e in entries),
+        incentives=[r for r in rows if "composite" in r],
+        measures=[r for r in rows if r["record_type"] == "MEASURE"],
+        guarantees=[r for r in rows if "days_before" in r],
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -12,11 +12,10 @@ import pytest
 from events import load_event
 from functions.ingest import ingest_file
 from functions.runs import fail_run, open_run, plan_shards
-from shared.clock import clock_override, shifted_clock
 from shared.models.actions import Step, Track
 from shared.programs.care_gap import load_program
 from shared.services.runs import RunAlreadyClosedError
-from tests.functional.flow import deliver, earn_all, land, open_payload, run_month, run_request
+from tests.functional.flow import deliver, earn_all, land, open_payload, run_month
 from tests.functional.plan_data import CLINICS_CSV, FILES
 
 PROGRAM = load_program(date(2026, 3, 1))
@@ -172,18 +171,3 @@ def test_preview_writes_no_ledger_and_skips_what_is_paid(aws, lambda_context):
     assert [(r["member_id"], r["step"]) for r in lines if r["record_type"] == "LINE"] == [("M1", "claim")]
     assert len(ledger_items(aws)) == paid == march["totals"]["entry_count"]
     assert preview["closed"]["status"] == "CALCULATED"
-
-
-def test_annual_run_reports_rates_and_pays_nothing(aws, lambda_context):
-    # GIVEN the plan's files ingested
-    land(aws, lambda_context, FILES)
-    # WHEN the annual run executes after the program's finalization date
-    with clock_override(shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))):
-        annual = run_request(lambda_context, load_event("run_annual"))
-    # THEN K1 has the three eligible women at year end, all screened, and nothing is paid
-    rates = read_csv(aws, "runs/annual-2026-final/rates.csv")
-    bcs = [(r["clinic_id"], r["denominator"], r["numerator"]) for r in rates if r["action"] == "BCS-E"]
-    assert bcs == [("K1", "3", "3")]
-    assert read_csv(aws, "runs/annual-2026-final/payment-draft.csv") == []
-    assert annual["closed"]["status"] == "CALCULATED"
-    assert ledger_items(aws) == []

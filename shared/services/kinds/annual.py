@@ -1,23 +1,72 @@
-"""The annual incentive run: per-clinic measure rates for the measurement year, for now paying nothing.
+"""The annual incentive run of a measurement year: Benchmark P4P and the Care Gap earnings guarantee.
 
-A final annual run opens only on or after the program's finalization date (the seed's timeline finalizes
-the bonus from 06/01 of the following year); before it, only previews run. Benchmark P4P, the earnings
-guarantee and APC Element 3 pay through this kind later.
+A final annual run opens only on or after Benchmark's finalization date (the seed's timeline finalizes the
+bonus from 06/01 of the following year); before it, only previews run. Each shard counts, per clinic and
+line of business, the members who count under the 9-of-12 rule and each measure's denominator and
+numerator from the measure engine, on the evidence the program counts (`shared/logic/annual_incentives.py`).
+The whole run then settles: a Benchmark clinic is paid its payout per line (or its share of the funding
+pool); a Care Gap clinic in a guaranteed year gets its prorated Benchmark bonus and the make-whole top-up,
+set against its net Care Gap earnings from the year's monthly runs. Entries are clinic entries with a
+measure-incentive or guarantee basis, recorded like the monthly run's carried balances.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
+from decimal import Decimal
+from typing import Any
 
+from shared.dal.errors import NotFoundError
 from shared.errors import DomainError
-from shared.logic.rates import measure_counts
-from shared.models.members import MemberFacts
-from shared.models.runs import MeasureCount, RunKind, RunRef, RunRequest, ShardOutput
+from shared.logic.annual_incentives import (
+    LineCounts,
+    benchmark_input,
+    full_year_bonus,
+    guarantee,
+    known_evidence,
+    panels_of,
+    rate_percent,
+)
+from shared.logic.benchmark import benchmark_payout, check_pool, split_pool
+from shared.logic.measures.outcome import MeasureOutcome
+from shared.logic.rates import member_outcomes, menu_code_sets
+from shared.logic.reversals import settle_run_entries
+from shared.models.incentives import BenchmarkResult, PoolClaim
+from shared.models.ledger import (
+    BENCHMARK_SCHEME,
+    EntryKind,
+    GuaranteeTopUp,
+    LedgerEntry,
+    MeasureIncentive,
+    MeasureLine,
+)
+from shared.models.members import BENCHMARK_PROGRAM, CARE_GAP_PROGRAM, Clinic, MemberFacts
+from shared.models.runs import (
+    MeasureCount,
+    PanelCount,
+    RunKind,
+    RunMode,
+    RunRef,
+    RunRequest,
+    ShardOutput,
+)
+from shared.observability import logger
+from shared.programs.benchmark import BenchmarkProgram
+from shared.programs.care_gap import CareGapProgram
 from shared.programs.catalog import ProgramSet
-from shared.services.kinds.base import Report, RunContext, RunInputError, RunKindModule
-from shared.services.statements import rates_csv
+from shared.programs.measures import RatedMeasure, ValueSets, measure_catalog
+from shared.services.kinds.base import (
+    Report,
+    RunContext,
+    RunInputError,
+    RunKindModule,
+    earnings_key,
+    rates_key,
+)
+from shared.services.run_records import final_runs
+from shared.services.statements import incentive_statement_csv, incentive_statement_html, rates_csv
 
 
 class NotFinalizedYetError(DomainError):
@@ -49,9 +98,63 @@ class AnnualIncentive(RunKindModule):
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
     ) -> ShardOutput:
         year = int(run.period)
-        program = ctx.catalog.find(date(year, 12, 31))
-        counts = measure_counts(list(members), program=program, year=year) if program else []
-        return ShardOutput(run_id=run.run_id, shard_id=shard_id, measure_counts=tuple(counts))
+        benchmark = ctx.programs.benchmark.for_year(year)
+        care_gap = ctx.programs.care_gap.for_year(year)
+        if benchmark is None or care_gap is None:
+            return ShardOutput(run_id=run.run_id, shard_id=shard_id)
+        clinics = {c.clinic_id: c for c in _rated_clinics(ctx.gaps.clinics().values(), year, care_gap)}
+        counter = _Counter(benchmark, care_gap)
+        for facts in members:
+            counter.add(facts, clinics)
+        return ShardOutput(
+            run_id=run.run_id,
+            shard_id=shard_id,
+            measure_counts=tuple(counter.measure_counts()),
+            panel_counts=tuple(counter.panel_counts()),
+        )
+
+    def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
+        """The year's incentives and guarantee parts (recorded in final mode); rates kept for next year."""
+        year = int(run.period)
+        benchmark = ctx.programs.benchmark.for_year(year)
+        care_gap = ctx.programs.care_gap.for_year(year)
+        if benchmark is None or care_gap is None:
+            return []
+        lines = merge_lines(outputs)
+        clinics = ctx.gaps.clinics()
+        prior = _prior_rates(ctx, year)
+        results = {
+            clinic_id: _payouts(benchmark, clinic, lines.get(clinic_id, {}), prior.get(clinic_id, {}))
+            for clinic_id, clinic in clinics.items()
+            if clinic_id in lines
+        }
+        earnings = _care_gap_earnings(ctx, year)
+        wanted = _incentives(run, benchmark, clinics, results, prior) + _guarantees(
+            run, care_gap, clinics, results, earnings
+        )
+        if run.mode is RunMode.FINAL:
+            ctx.objects.put_json(ctx.curated, rates_key(run.run_id), _rates_body(lines))
+        return record_clinic_entries(ctx, run, wanted)
+
+    def statement_csv(
+        self,
+        run_id: str,
+        clinic: Clinic,
+        entries: Sequence[LedgerEntry],
+        categories: Mapping[tuple[str, str], str],
+        banner: str | None,
+    ) -> bytes:
+        return incentive_statement_csv(entries, banner=banner)
+
+    def statement_html(
+        self,
+        run_id: str,
+        clinic: Clinic,
+        entries: Sequence[LedgerEntry],
+        categories: Mapping[tuple[str, str], str],
+        banner: str | None,
+    ) -> bytes:
+        return incentive_statement_html(run_id, clinic, entries, banner=banner)
 
     def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
         return [Report(name="rates.csv", body=rates_csv(merge_counts(outputs)))]
@@ -64,15 +167,332 @@ class AnnualIncentive(RunKindModule):
         return {}
 
 
+def record_clinic_entries(ctx: RunContext, run: RunRef, wanted: list[LedgerEntry]) -> list[LedgerEntry]:
+    """Record a run's clinic entries (final mode): a resumed or recalculated run reverses only what changed.
+    Returns every clinic entry the run holds (a preview: what it would record)."""
+    if run.mode is RunMode.PREVIEW:
+        return wanted
+    own = [e for e in ctx.ledger.by_run(run.run_id) if not e.member_id]
+    for entry in settle_run_entries(own, wanted, run_id=run.run_id, month=run_month(run)):
+        stored, _ = ctx.ledger.record(entry)
+        own.append(stored)
+    return sorted({e.entry_id: e for e in own}.values(), key=lambda e: e.entry_id)
+
+
+def run_month(run: RunRef) -> str:
+    """The month an annual run's entries are earned in: its finalization's, the year after its period."""
+    return f"{int(run.period) + 1}-06"
+
+
+def _rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Clinic]:
+    """Clinics Benchmark rates for `year`: those it pays, and the guaranteed Care Gap clinics (as if they had
+    stayed)."""
+    return [
+        c
+        for c in clinics
+        if c.in_benchmark_for(year) or (care_gap.earnings_guarantee and c.care_gap_start(year) is not None)
+    ]
+
+
+class _Counter:
+    """A shard's Benchmark counts: members per clinic line, and each measure's denominator and numerator."""
+
+    def __init__(self, benchmark: BenchmarkProgram, care_gap: CareGapProgram) -> None:
+        self.program = benchmark
+        catalog = measure_catalog()
+        self.rated: dict[str, RatedMeasure] = {r.rate.rate: r for r in catalog.rated(BENCHMARK_PROGRAM)}
+        additions = catalog.code_set_codes(BENCHMARK_PROGRAM, menu_code_sets(care_gap))
+        self.valuesets = ValueSets().with_codes(additions)
+        self.panels: dict[tuple[str, str], int] = defaultdict(int)
+        self.counts: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0])
+
+    def add(self, facts: MemberFacts, clinics: Mapping[str, Clinic]) -> None:
+        panels = [(c, lob) for c, lob in panels_of(facts, self.program) if c in clinics]
+        if not panels:
+            return
+        metrics = {
+            m.code: m for c, lob in panels for m in self.program.metric_set(clinics[c].practice_type, lob)
+        }
+        outcomes: dict[str, tuple[MeasureOutcome, RatedMeasure]] = {}
+        for window in (False, True):
+            chosen = [m for m in metrics.values() if m.attestation_allowed is window]
+            if not chosen:
+                continue
+            known = known_evidence(facts, self.program, attestation_window=window)
+            rated = [self.rated[m.rate] for m in chosen]
+            found = member_outcomes(
+                known, rated, year=self.program.measurement_year, valuesets=self.valuesets
+            )
+            outcomes |= {m.code: (found[m.rate], self.rated[m.rate]) for m in chosen}
+        for clinic_id, lob in panels:
+            self.panels[(clinic_id, lob)] += 1
+            for metric in self.program.metric_set(clinics[clinic_id].practice_type, lob):
+                outcome, item = outcomes[metric.code]
+                part = outcome.part(group=item.rate.group, component=item.rate.component)
+                if part.rated:
+                    count = self.counts[(clinic_id, lob, metric.code)]
+                    count[0] += 1
+                    count[1] += int(part.met)
+
+    def measure_counts(self) -> list[MeasureCount]:
+        return [
+            MeasureCount(clinic_id=c, line_of_business=lob, action=code, denominator=d, numerator=n)
+            for (c, lob, code), (d, n) in sorted(self.counts.items())
+        ]
+
+    def panel_counts(self) -> list[PanelCount]:
+        return [
+            PanelCount(clinic_id=c, line_of_business=lob, members=n)
+            for (c, lob), n in sorted(self.panels.items())
+        ]
+
+
 def merge_counts(outputs: Sequence[ShardOutput]) -> list[MeasureCount]:
-    """Denominators and numerators summed over the shards, per clinic and action."""
-    den: dict[tuple[str, str], int] = defaultdict(int)
-    num: dict[tuple[str, str], int] = defaultdict(int)
+    """Denominators and numerators summed over the shards, per clinic, line of business and measure."""
+    den: dict[tuple[str, str, str], int] = defaultdict(int)
+    num: dict[tuple[str, str, str], int] = defaultdict(int)
     for out in outputs:
         for m in out.measure_counts:
-            den[(m.clinic_id, m.action)] += m.denominator
-            num[(m.clinic_id, m.action)] += m.numerator
+            den[(m.clinic_id, m.line_of_business, m.action)] += m.denominator
+            num[(m.clinic_id, m.line_of_business, m.action)] += m.numerator
     return [
-        MeasureCount(clinic_id=c, action=a, denominator=den[(c, a)], numerator=num[(c, a)])
-        for c, a in sorted(den)
+        MeasureCount(
+            clinic_id=c,
+            line_of_business=lob,
+            action=a,
+            denominator=den[(c, lob, a)],
+            numerator=num[(c, lob, a)],
+        )
+        for c, lob, a in sorted(den)
     ]
+
+
+def merge_lines(outputs: Sequence[ShardOutput]) -> dict[str, dict[str, LineCounts]]:
+    """Each clinic's lines of business over the year: members who counted and measure counts."""
+    members: dict[tuple[str, str], int] = defaultdict(int)
+    for out in outputs:
+        for p in out.panel_counts:
+            members[(p.clinic_id, p.line_of_business)] += p.members
+    measures: dict[tuple[str, str], dict[str, tuple[int, int]]] = defaultdict(dict)
+    for m in merge_counts(outputs):
+        measures[(m.clinic_id, m.line_of_business)][m.action] = (m.denominator, m.numerator)
+    lines: dict[str, dict[str, LineCounts]] = defaultdict(dict)
+    for (clinic_id, lob), n in sorted(members.items()):
+        lines[clinic_id][lob] = LineCounts(clinic_id, lob, n, measures.get((clinic_id, lob), {}))
+    return dict(lines)
+
+
+def _payouts(
+    program: BenchmarkProgram,
+    clinic: Clinic,
+    lines: Mapping[str, LineCounts],
+    prior: Mapping[str, Mapping[str, Decimal]],
+) -> dict[str, tuple[LineCounts, BenchmarkResult]]:
+    found = {}
+    for lob, counts in sorted(lines.items()):
+        metrics = program.metric_set(clinic.practice_type, lob)
+        clinic_input = benchmark_input(program, metrics, counts, prior.get(lob, {}))
+        if clinic_input is not None:
+            found[lob] = (counts, benchmark_payout(clinic_input))
+    return found
+
+
+def _measure_lines(
+    program: BenchmarkProgram,
+    clinic: Clinic,
+    counts: LineCounts,
+    result: BenchmarkResult,
+    prior: Mapping[str, Decimal],
+) -> tuple[MeasureLine, ...]:
+    """Each measure of the line as its statement explains it: counts, rate, benchmark or prior rate, and
+    whether it counted and how it was met."""
+    lines = []
+    for metric in program.metric_set(clinic.practice_type, counts.line_of_business):
+        denominator, numerator = counts.measures.get(metric.code, (0, 0))
+        outcome = result.measures.get(metric.code)
+        lines.append(
+            MeasureLine(
+                measure=metric.code,
+                weight=metric.weight,
+                denominator=denominator,
+                numerator=numerator,
+                rate=rate_percent(numerator, denominator),
+                benchmark=metric.benchmark,
+                prior_rate=prior.get(metric.code),
+                counted=bool(outcome and outcome.counted),
+                met_by=outcome.met_by.value if outcome and outcome.met_by else None,
+            )
+        )
+    return tuple(lines)
+
+
+def _clinic_entry(
+    run: RunRef,
+    *,
+    program: str,
+    version: str,
+    clinic_id: str,
+    basis: MeasureIncentive | GuaranteeTopUp,
+    cents: int,
+) -> LedgerEntry:
+    year = int(run.period)
+    return LedgerEntry(
+        program=program,
+        clinic_id=clinic_id,
+        member_id="",
+        period=run.period,
+        kind=EntryKind.EARN,
+        basis=basis,
+        amount_cents=cents,
+        rule_version=version,
+        evidence_refs=(f"run:{run.run_id}",),
+        action_date=date(year, 12, 31),
+        earned_month=run_month(run),
+        run_id=run.run_id,
+    )
+
+
+def _incentives(
+    run: RunRef,
+    program: BenchmarkProgram,
+    clinics: Mapping[str, Clinic],
+    results: Mapping[str, Mapping[str, tuple[LineCounts, BenchmarkResult]]],
+    prior: Mapping[str, Mapping[str, Mapping[str, Decimal]]],
+) -> list[LedgerEntry]:
+    """Benchmark clinics' payments per line of business (their pool shares when the program has a pool)."""
+    year = int(run.period)
+    paid = {
+        (clinic_id, lob): pair
+        for clinic_id, by_line in results.items()
+        if clinics[clinic_id].in_benchmark_for(year)
+        for lob, pair in by_line.items()
+    }
+    amounts = {key: result.payment_cents for key, (_, result) in paid.items()}
+    if program.funding_pool is not None:
+        check = check_pool(program.funding_pool, amounts.values())
+        if check.exceeds:
+            logger.warning(
+                "benchmark payouts exceed the funding pool",
+                run_id=run.run_id,
+                over_by_cents=check.over_by_cents,
+            )
+        claims = [
+            PoolClaim(clinic_id=f"{c}|{lob}", composite=r.composite, assigned_members=r.assigned_members)
+            for (c, lob), (_, r) in sorted(paid.items())
+            if r.eligible
+        ]
+        shares = split_pool(program.funding_pool, claims).shares_cents
+        amounts = {key: shares.get(f"{key[0]}|{key[1]}", 0) for key in paid}
+    entries = []
+    for (clinic_id, lob), (counts, result) in sorted(paid.items()):
+        cents = amounts[(clinic_id, lob)]
+        if cents <= 0:
+            continue
+        line = program.line(lob)
+        assert line is not None
+        basis = MeasureIncentive(
+            scheme=BENCHMARK_SCHEME,
+            line_of_business=lob,
+            assigned_members=result.assigned_members,
+            amount_per_member=line.amount_per_member,
+            composite=Decimal(result.composite.numerator) / Decimal(result.composite.denominator),
+            measures=_measure_lines(
+                program, clinics[clinic_id], counts, result, prior.get(clinic_id, {}).get(lob, {})
+            ),
+        )
+        entry = _clinic_entry(
+            run,
+            program=BENCHMARK_PROGRAM,
+            version=program.version,
+            clinic_id=clinic_id,
+            basis=basis,
+            cents=cents,
+        )
+        entries.append(entry)
+    return entries
+
+
+def _guarantees(
+    run: RunRef,
+    care_gap: CareGapProgram,
+    clinics: Mapping[str, Clinic],
+    results: Mapping[str, Mapping[str, tuple[LineCounts, BenchmarkResult]]],
+    earnings: Mapping[str, int],
+) -> list[LedgerEntry]:
+    """The earnings guarantee's parts for every Care Gap clinic of a guaranteed year."""
+    year = int(run.period)
+    if not care_gap.earnings_guarantee:
+        return []
+    entries = []
+    for clinic_id, clinic in sorted(clinics.items()):
+        if clinic.care_gap_start(year) is None:
+            continue
+        full = full_year_bonus(r for _, r in results.get(clinic_id, {}).values())
+        found = guarantee(clinic, year, full, earnings.get(clinic_id, 0))
+        if found is None:
+            continue
+        parts = (
+            ("prorated_benchmark", found.prorated_benchmark_cents),
+            ("make_whole", found.make_whole_cents),
+        )
+        for component, cents in parts:
+            if cents <= 0:
+                continue
+            basis = GuaranteeTopUp(
+                component=component,
+                year=year,
+                enrollment_date=found.enrollment_date,
+                days_before=found.days_before,
+                days_on_care_gap=found.days_on_care_gap,
+                benchmark_full_year_cents=found.benchmark_full_year_cents,
+                care_gap_earnings_cents=found.care_gap_earnings_cents,
+                equivalent_benchmark_cents=found.equivalent_benchmark_cents,
+            )
+            entry = _clinic_entry(
+                run,
+                program=CARE_GAP_PROGRAM,
+                version=care_gap.version,
+                clinic_id=clinic_id,
+                basis=basis,
+                cents=cents,
+            )
+            entries.append(entry)
+    return entries
+
+
+def _care_gap_earnings(ctx: RunContext, year: int) -> dict[str, int]:
+    """Net Care Gap earnings per clinic for awards earned in `year`, from every closed final monthly run."""
+    found: dict[str, int] = defaultdict(int)
+    for run in final_runs(ctx.runs, RunKind.MONTHLY):
+        if not run.status.closed:
+            continue
+        try:
+            body = ctx.objects.get_json(ctx.curated, earnings_key(run.run_id))
+        except NotFoundError:
+            continue
+        for clinic_id, years in body.items():
+            found[clinic_id] += int(years.get(str(year), 0))
+    return dict(found)
+
+
+def _prior_rates(ctx: RunContext, year: int) -> dict[str, dict[str, dict[str, Decimal]]]:
+    """Last year's final annual run's rates, per clinic, line and measure (none before the first year)."""
+    try:
+        body = ctx.objects.get_json(ctx.curated, rates_key(f"annual-{year - 1}-final"))
+    except NotFoundError:
+        return {}
+    return {
+        clinic: {lob: {code: Decimal(rate) for code, rate in codes.items()} for lob, codes in lines.items()}
+        for clinic, lines in body.items()
+    }
+
+
+def _rates_body(lines: Mapping[str, Mapping[str, LineCounts]]) -> dict[str, dict[str, dict[str, str]]]:
+    body: dict[str, dict[str, dict[str, str]]] = {}
+    for clinic_id, by_line in lines.items():
+        for lob, counts in by_line.items():
+            for code, (den, num) in counts.measures.items():
+                rate = rate_percent(num, den)
+                if rate is not None:
+                    body.setdefault(clinic_id, {}).setdefault(lob, {})[code] = str(rate)
+    return body

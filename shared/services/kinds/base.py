@@ -9,7 +9,7 @@ at aggregation (carried balances), and which reports it writes beside the statem
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,13 +17,16 @@ from shared.clock import Clock
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
+from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
-from shared.models.members import MemberFacts
+from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
+from shared.models.tables import Prefix
 from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import ProgramSet
+from shared.services.statements import statement_csv, statement_html
 
 
 class RunInputError(DomainError):
@@ -32,8 +35,11 @@ class RunInputError(DomainError):
 
 @dataclass(frozen=True)
 class RunContext:
-    """The storage and program versions a run kind reads and writes, shared with the pipeline."""
+    """The storage and program versions a run kind reads and writes, shared with the pipeline; `objects`
+    and `curated` are the run's working files (results a later run reads, e.g. a year's rates)."""
 
+    objects: ObjectStore
+    curated: str
     gaps: GapStateRepository
     ledger: LedgerRepository
     runs: RunRegistry
@@ -51,6 +57,17 @@ class Report:
     name: str
     body: bytes
     content_type: str = "text/csv"
+
+
+def earnings_key(run_id: str) -> str:
+    """A monthly run's Care Gap earnings per clinic and earned year, in the curated bucket (what the
+    annual run's earnings guarantee sets against the Benchmark bonus)."""
+    return f"{Prefix.RUNS}{run_id}/earnings.json"
+
+
+def rates_key(run_id: str) -> str:
+    """An annual run's rates per clinic, line and measure, in the curated bucket (next year's prior rates)."""
+    return f"{Prefix.RUNS}{run_id}/rates.json"
 
 
 class RunKindModule(ABC):
@@ -79,6 +96,28 @@ class RunKindModule(ABC):
     def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
         """Report objects beside the statements; none by default."""
         return []
+
+    def statement_csv(
+        self,
+        run_id: str,
+        clinic: Clinic,
+        entries: Sequence[LedgerEntry],
+        categories: Mapping[tuple[str, str], str],
+        banner: str | None,
+    ) -> bytes:
+        """One clinic's statement as CSV (default: the SVU statement, a line per award)."""
+        return statement_csv(run_id, clinic.clinic_id, entries, categories=categories, banner=banner)
+
+    def statement_html(
+        self,
+        run_id: str,
+        clinic: Clinic,
+        entries: Sequence[LedgerEntry],
+        categories: Mapping[tuple[str, str], str],
+        banner: str | None,
+    ) -> bytes:
+        """The same statement for people."""
+        return statement_html(run_id, clinic, entries, categories=categories, banner=banner)
 
     def single_operator(self, programs: ProgramSet, period: str) -> bool:
         """True when the program lets the identity that ran a run also approve it; False by default."""

@@ -21,13 +21,13 @@ from shared.logic.dates import month_end
 from shared.logic.eligibility import span_on
 from shared.logic.gaps import member_gaps
 from shared.logic.occurrences import MemberView
-from shared.logic.reversals import carry_balances, settle_balances, settle_member
+from shared.logic.reversals import carry_balances, settle_member, settle_run_entries
 from shared.models.gaps import Gap, GapStatus
 from shared.models.ledger import LedgerEntry
 from shared.models.members import CARE_GAP_PROGRAM, Clinic, MemberFacts
 from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
 from shared.programs.catalog import ProgramSet
-from shared.services.kinds.base import RunContext, RunInputError, RunKindModule
+from shared.services.kinds.base import RunContext, RunInputError, RunKindModule, earnings_key
 from shared.services.run_records import final_runs
 
 
@@ -176,9 +176,10 @@ class MonthlySvu(RunKindModule):
         )
         if run.mode is RunMode.PREVIEW:
             return wanted
+        ctx.objects.put_json(ctx.curated, earnings_key(run.run_id), _earnings(outputs))
         # A resumed run finds what it recorded; a recalculated one reverses the balances that changed.
         own = ctx.ledger.balances(run.run_id)
-        for entry in settle_balances(own, wanted, run_id=run.run_id, month=run.period):
+        for entry in settle_run_entries(own, wanted, run_id=run.run_id, month=run.period):
             stored, _ = ctx.ledger.record(entry)
             if stored.amount_cents != entry.amount_cents or stored.run_id != run.run_id:
                 raise CarriedBalanceChangedError(
@@ -193,6 +194,16 @@ class MonthlySvu(RunKindModule):
 
     def request_fields(self, period: str) -> dict[str, str]:
         return {"month": period}
+
+
+def _earnings(outputs: Sequence[ShardOutput]) -> dict[str, dict[str, int]]:
+    """Net Care Gap earnings of the run's awards and reversals, per clinic and year earned."""
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for out in outputs:
+        for e in out.entries:
+            if not e.is_balance and e.program == CARE_GAP_PROGRAM:
+                found[e.clinic_id][e.earned_month[:4]] += e.amount_cents
+    return {c: dict(sorted(years.items())) for c, years in sorted(found.items())}
 
 
 def _member_gaps(ctx: RunContext, member: MemberFacts, clinics: dict[str, Clinic], as_of: date) -> list[Gap]:
