@@ -83,7 +83,7 @@ def run_demo(
                 run_limit_s=run_limit_s,
             )
         except MonthlyRunError as failure:
-            console.print(f"[red]error:[/red] {failure}", highlight=False)
+            console.print(f"[red]error:[/red] {failure}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
         finally:
             logger.registered_handler.setStream(original_stream)

@@ -17,7 +17,6 @@ an attribute value by trying each of the ten members its shape has.
 from __future__ import annotations
 
 import io
-import string
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,8 +36,6 @@ from moto.core.exceptions import HTTPException
 from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_api._internal import mock_random
-
-_REQUEST_ID_CHARACTERS = string.ascii_letters + string.digits
 
 
 def _in_mock(client: BaseClient) -> bool:
@@ -122,13 +119,9 @@ def in_process_dynamodb() -> Iterator[None]:
     original_validate_structure = ParamValidator._validate_structure
 
     def validate_structure(self: ParamValidator, params: Any, shape: Any, errors: Any, name: str) -> Any:
-        # botocore validates each attribute value by trying its ten members; a value of strings and booleans
-        # only, the plain kinds, has nothing to report. Anything else is validated as botocore does.
-        if (
-            shape.name == "AttributeValue"
-            and type(params) is dict
-            and all(isinstance(value, _PLAIN_VALUES.get(tag, ())) for tag, value in params.items())
-        ):
+        # botocore validates each attribute value by trying its ten members; a value botocore would find
+        # nothing to report on is passed at once. Anything else is validated as botocore does.
+        if shape.name == "AttributeValue" and _plainly_valid(params):
             return None
         return original_validate_structure(self, params, shape, errors, name)
 
@@ -149,25 +142,65 @@ def in_process_dynamodb() -> Iterator[None]:
         moto_responses.camelcase_to_underscores = original_underscores
 
 
+def _plainly_valid(value: Any) -> bool:
+    """Whether botocore's validator would report nothing on this attribute value: every member known and
+    of its type, maps keyed by strings, lists and string sets of valid members (the model sets no length
+    limits it checks). False only means "let botocore look"."""
+    if type(value) is not dict:
+        return False
+    for tag, raw in value.items():
+        plain = _PLAIN_VALUES.get(tag)
+        if plain is not None:
+            if not isinstance(raw, plain):
+                return False
+        elif tag == "M":
+            if type(raw) is not dict or not all(type(k) is str and _plainly_valid(v) for k, v in raw.items()):
+                return False
+        elif tag == "L":
+            if type(raw) not in (list, tuple) or not all(_plainly_valid(v) for v in raw):
+                return False
+        elif tag in _STRING_SETS:
+            if type(raw) not in (list, tuple) or not all(isinstance(v, str) for v in raw):
+                return False
+        else:
+            return False
+    return True
+
+
 class _AttributeValueParser(JSONParser):
     """botocore's JSON parser, reading a DynamoDB attribute value by its one tag instead of trying each
-    of the ten members the AttributeValue shape has (which is what botocore's structure parsing does)."""
+    of the ten members the AttributeValue shape has (which is what botocore's structure parsing does).
+    What it reads at once is what botocore returns for it; anything else (binary values) goes to botocore."""
 
     def _handle_structure(self, shape: Any, value: Any) -> Any:
-        if shape.name == "AttributeValue" and isinstance(value, dict) and len(value) == 1:
+        if shape.name == "AttributeValue":
+            return self._attribute_value(shape, value)
+        return super()._handle_structure(shape, value)
+
+    def _attribute_value(self, shape: Any, value: Any) -> Any:
+        if type(value) is dict and len(value) == 1:
             ((tag, raw),) = value.items()
-            member = shape.members.get(tag)
-            if member is not None and raw is not None:
-                if member.type_name in _AS_SENT:
+            if raw is not None:
+                if tag in _AS_SENT:
                     return {tag: raw}
-                return {tag: self._parse_shape(member, raw)}
+                if tag == "M" and type(raw) is dict:
+                    return {
+                        tag: {
+                            k: None if v is None else self._attribute_value(shape, v) for k, v in raw.items()
+                        }
+                    }
+                if tag == "L" and type(raw) is list:
+                    return {tag: [None if v is None else self._attribute_value(shape, v) for v in raw]}
+                if tag in _STRING_SETS and type(raw) is list:
+                    return {tag: list(raw)}
         return super()._handle_structure(shape, value)
 
 
 _PLAIN_VALUES: dict[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}
 """Attribute value members with no constraint beyond their type (botocore's model has no min or max)."""
-_AS_SENT = frozenset({"string", "boolean"})
-"""Member types botocore's JSON parser returns as they are (its default handler)."""
+_STRING_SETS = frozenset({"SS", "NS"})
+_AS_SENT = frozenset({"S", "N", "BOOL", "NULL"})
+"""Members botocore's JSON parser returns as they are (strings and booleans: its default handler)."""
 
 
 def _dynamodb_parser(factory: Any, protocol: str) -> Any:
@@ -178,8 +211,9 @@ def _dynamodb_parser(factory: Any, protocol: str) -> Any:
 
 
 def _request_id(headers: dict[str, Any] | None = None) -> str:
-    """moto's request id (52 letters and digits from its random source), drawn in one call, not 52."""
-    request_id = "".join(mock_random.choices(_REQUEST_ID_CHARACTERS, k=52))
+    """A request id like moto's (52 letters and digits from its random source), drawn at once, not in 52
+    draws: 208 random bits as hex digits."""
+    request_id = format(mock_random.getrandbits(208), "052x")
     if isinstance(headers, dict):
         headers["x-amzn-requestid"] = request_id
     return request_id

@@ -24,20 +24,30 @@ that. Each of these gives the answer moto gives (tests/local/test_runtime.py com
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.core.base_backend import BackendDict
 from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize
 from moto.dynamodb.responses import DynamoResult
 
 _scope = threading.local()
+_generations: weakref.WeakKeyDictionary[Table, int] = weakref.WeakKeyDictionary()
+"""The number of each table's last write while the speed-ups were on."""
+_write_numbers = itertools.count(1)
+_groupings: weakref.WeakKeyDictionary[Table, tuple[int, dict[tuple[str, ...], Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table: the generation they were made at, and the items grouped by index partition key values."""
 _ITEM_LIMIT = 405000
 """moto's item size limit (DynamoDB's 400 KB, as moto measured it)."""
 _QUERY = inspect.signature(Table.query)
@@ -65,14 +75,48 @@ def _same(value: DynamoType | None, expected: DynamoType) -> bool:
     return bool(value == expected)
 
 
+def _all_items(table: Table) -> Iterator[Item]:
+    for partition in list(table.items.values()):
+        yield from list(partition.values()) if table.range_key_attr else (partition,)
+
+
+def _scan_for(table: Table, conditions: list[tuple[str, DynamoType]]) -> list[Any]:
+    return [
+        item
+        for item in _all_items(table)
+        if all(_same(item.attrs.get(name), value) for name, value in conditions)
+    ]
+
+
 def _index_items(table: Table, conditions: list[tuple[str, DynamoType]]) -> list[Any]:
-    """Items that carry every partition key value of an index query, in no order (moto sorts them)."""
-    found = []
-    for partition in table.items.values():
-        for item in partition.values() if table.range_key_attr else (partition,):
-            if all(_same(item.attrs.get(name), value) for name, value in conditions):
-                found.append(item)
-    return found
+    """Items that carry every partition key value of an index query, in no order (moto sorts them).
+
+    The items are grouped by those values once, and the grouping serves every index query until the table
+    is written to (see `_written`): a run asks for each clinic's members, one query after another."""
+    names = tuple(name for name, _ in conditions)
+    wanted = tuple(value for _, value in conditions)
+    generation = _generations.get(table, 0)
+    cached = _groupings.get(table)
+    valid = cached is not None and cached[0] == generation
+    groups = cached[1].get(names) if valid and cached is not None else None
+    try:
+        if groups is None:
+            groups = {}
+            for item in _all_items(table):
+                values = tuple(item.attrs.get(name) for name in names)
+                if all(value is not None for value in values):
+                    groups.setdefault(values, []).append(item)
+            by_names = cached[1] if valid and cached is not None else {}
+            _groupings[table] = (generation, by_names | {names: groups})
+        return list(groups.get(wanted, ()))
+    except TypeError:  # a value that cannot be a dict key (a set): look at every item, as before
+        return _scan_for(table, conditions)
+
+
+def _written(table: Table) -> None:
+    """A write changed the table: index groupings made before it no longer hold. Each write takes a new
+    number (`next` on a counter is atomic), so two writers at once cannot leave a grouping looking current."""
+    _generations[table] = next(_write_numbers)
 
 
 @contextmanager
@@ -150,6 +194,30 @@ def partition_queries() -> Iterator[None]:
             return
         original_backend(self, account_id)
 
+    original_put, original_delete = Table.put_item, Table.delete_item
+    original_update = DynamoDBBackend.update_item
+
+    def put_item(self: Table, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_put(self, *args, **kwargs)
+        finally:
+            _written(self)
+
+    def delete_item(self: Table, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original_delete(self, *args, **kwargs)
+        finally:
+            _written(self)
+
+    def update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
+        # An update changes the stored item in place, or puts it when it is new.
+        try:
+            return original_update(self, table_name, *args, **kwargs)
+        finally:
+            table = self.tables.get(table_name)
+            if table is not None:
+                _written(table)
+
     original_execute = DynamoResult.execute_result
 
     def execute_result(self: DynamoResult, context: Any) -> Any:
@@ -161,6 +229,9 @@ def partition_queries() -> Iterator[None]:
 
     Table.query = query  # type: ignore[method-assign]
     Table.all_items = all_items  # type: ignore[method-assign]
+    Table.put_item = put_item  # type: ignore[method-assign]
+    Table.delete_item = delete_item  # type: ignore[method-assign]
+    DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     Item.__init__ = item_init  # type: ignore[method-assign]
     BackendDict._create_account_specific_backend = account_backend  # type: ignore[method-assign]
     Item.size = item_size  # type: ignore[method-assign]
@@ -171,6 +242,10 @@ def partition_queries() -> Iterator[None]:
     finally:
         Table.query = original_query  # type: ignore[method-assign]
         Table.all_items = original_all_items  # type: ignore[method-assign]
+        Table.put_item = original_put  # type: ignore[method-assign]
+        Table.delete_item = original_delete  # type: ignore[method-assign]
+        DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
+        _groupings.clear()
         Item.__init__ = original_item_init  # type: ignore[method-assign]
         BackendDict._create_account_specific_backend = original_backend  # type: ignore[method-assign]
         Item.size = original_item_size  # type: ignore[method-assign]

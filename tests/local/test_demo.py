@@ -5,12 +5,18 @@ from __future__ import annotations
 import csv
 import json
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import typer
+from botocore.exceptions import ClientError
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from rich.console import Console
 
-from cli.demo import run_demo
+from cli.demo import INGEST_ORDER, run_demo
+from cli.generate import FIXED_KINDS, OPTIONAL_KINDS
+from shared.services.runs import RunService
 
 pytestmark = [pytest.mark.xdist_group("local-demo"), pytest.mark.slow]
 
@@ -24,7 +30,14 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
     # WHEN the demo runs it on the local runtime
     summary = run_demo(out=tmp_path, members=150, clinics=3, seed=11, console=console, template=app_template)
 
-    # THEN twelve months were paid, every file was accounted for, and the outputs agree to the cent
+    # THEN every kind the generator writes was ingested, and the screen said so as it went, kind by kind
+    # and month by month (no terminal here, so as plain lines)
+    shown = console.export_text(clear=False)
+    assert set(INGEST_ORDER) == FIXED_KINDS | OPTIONAL_KINDS
+    for kind in INGEST_ORDER:
+        assert f" {kind} files, " in shown, kind
+    assert all(f"2026-{m:02d}: run succeeded" in shown for m in range(1, 13))
+    # and twelve months were paid, every file was accounted for, and the outputs agree to the cent
     assert list(summary["by_month"]) == [f"2026-{m:02d}" for m in range(1, 13)]
     intake = summary["intake"]
     assert intake["files"] > 12 and intake["rows_read"] == sum(
@@ -65,3 +78,27 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
         assert f"{path.stem} registry" in shown and rows[0]["member_id"] in shown
     written = json.loads((tmp_path / "summary.json").read_text())["registry"]
     assert written.keys() == summary["registry"].keys() and all("top" not in r for r in written.values())
+
+
+def test_a_failed_month_ends_the_demo_with_one_line_and_exit_code_1(
+    app_template: dict[str, Any], tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a tiny plan whose shard earning fails, with the state machine's retries not waited out
+    def broken(service: RunService, item: Any) -> Any:
+        raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, "Query")
+
+    monkeypatch.setattr(RunService, "earn", broken)
+    monkeypatch.setattr(retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: None))
+    console = Console(record=True, width=100)
+
+    # WHEN the demo runs it
+    with pytest.raises(typer.Exit) as exited:
+        run_demo(out=tmp_path, members=20, clinics=2, seed=3, console=console, template=app_template)
+
+    # THEN it exits 1 after one line naming the month, the execution's error and cause and the step that
+    # failed, with no traceback on the screen
+    shown = console.export_text()
+    errors = [line for line in shown.splitlines() if line.startswith("error:")]
+    assert exited.value.exit_code == 1
+    assert len(errors) == 1 and errors[0].startswith("error: monthly run 2026-01 FAILED: ")
+    assert "(at " in errors[0] and "Traceback" not in shown and "run succeeded" not in shown

@@ -7,9 +7,10 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
 
+from cli.local import executions
 from cli.local.direct_dynamodb import in_process_dynamodb
 from cli.local.moto_speedups import partition_queries
 from cli.local.runtime import LocalRuntime
@@ -254,10 +255,35 @@ def test_moto_speedups_give_the_same_query_answers() -> None:
             for n in range(5):
                 ddb.put_item(TableName="t", Item={"pk": pk, "sk": {"S": f"GAP#{n}"}, "n": {"N": str(n)}})
 
-        # WHEN the same queries run on moto as it is and with the local runtime's speed-ups
-        plain = _queries(ddb)
+        # WHEN the same queries run on moto as it is and with the local runtime's speed-ups, before and
+        # after writes that move members between the index's partitions
+        def move_members() -> None:
+            key = {"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}}
+            ddb.update_item(
+                TableName="t",
+                Key=key,
+                UpdateExpression="SET gsi1pk = :b",
+                ExpressionAttributeValues={":b": {"S": "CLINIC#B"}},
+            )
+            ddb.delete_item(TableName="t", Key={"pk": {"S": "M#2"}, "sk": {"S": "PROFILE"}})
+            new = {"pk": {"S": "M#99"}, "sk": {"S": "PROFILE"}, "gsi1pk": {"S": "CLINIC#A"}}
+            ddb.put_item(TableName="t", Item=new | {"gsi1sk": {"S": "MEMBER#099"}})
+
+        def both_rounds() -> list[dict[str, Any]]:
+            first = _queries(ddb)
+            move_members()
+            return first + _queries(ddb)
+
+        moved = [
+            ddb.get_item(TableName="t", Key={"pk": {"S": m}, "sk": {"S": "PROFILE"}})["Item"]
+            for m in ("M#1", "M#2")
+        ]
+        plain = both_rounds()
+        for item in moved:  # back to the table as it was
+            ddb.put_item(TableName="t", Item=item)
+        ddb.delete_item(TableName="t", Key={"pk": {"S": "M#99"}, "sk": {"S": "PROFILE"}})
         with partition_queries():
-            faster = _queries(ddb)
+            faster = both_rounds()
 
     # THEN every page is the same, continuation keys included
     assert faster == plain
@@ -284,6 +310,8 @@ def _dynamodb_script() -> list[Any]:
             answers.append(_strip_volatile(getattr(ddb, operation)(**request)))
         except ClientError as error:
             answers.append(_strip_volatile(error.response) | {"raised": type(error).__name__})
+        except ParamValidationError as error:
+            answers.append({"raised": type(error).__name__, "report": str(error)})
 
     key_schema = [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}]
     definitions = [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")]
@@ -349,6 +377,11 @@ def _dynamodb_script() -> list[Any]:
     )
     call("delete_item", TableName="t", Key={"pk": {"S": "M#2"}, "sk": {"S": "E#00"}}, ReturnValues="ALL_OLD")
     call("scan", TableName="t", Limit=5)
+    nested = {"pk": {"S": "M#4"}, "sk": {"S": "N"}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}}
+    call("put_item", TableName="t", Item=nested | {"deep": {"M": {"a": {"L": [{"M": {"b": {"N": "3"}}}]}}}})
+    call("get_item", TableName="t", Key={"pk": {"S": "M#4"}, "sk": {"S": "N"}})
+    for wrong in ({"S": 5}, {"M": {"x": None}}, {"L": [{"BOOL": "yes"}]}, {"SS": [1]}, {"XX": "?"}):
+        call("put_item", TableName="t", Item={"pk": {"S": "M#5"}, "sk": {"S": "W"}, "w": wrong})
     call("get_item", TableName="missing", Key={"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}})
     call(
         "query",
@@ -370,8 +403,92 @@ def test_in_process_dynamodb_answers_as_the_long_way_does() -> None:
 
     # THEN every answer, item, error code, message and cancellation reason is the same
     assert in_process == long_way
+    assert sum(a.get("raised") == "ParamValidationError" for a in long_way if isinstance(a, dict)) == 5
     assert {a.get("raised") for a in long_way if isinstance(a, dict)} >= {
         "ConditionalCheckFailedException",
         "ResourceNotFoundException",
         "TransactionCanceledException",
     }
+
+
+class _SlowExecution:
+    """A Step Functions client whose execution enters one more step on each history read, then ends."""
+
+    def __init__(self, steps: list[str], end: str | None = "SUCCEEDED") -> None:
+        self.steps, self.end, self.reads = steps, end, 0
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        done = self.end is not None and self.reads > len(self.steps)
+        status = self.end if done else "RUNNING"
+        return {"status": status, "stateMachineArn": "arn:machine", "output": "{}" if done else None}
+
+    def describe_state_machine(self, stateMachineArn: str) -> dict[str, Any]:
+        return {"definition": json.dumps({"TimeoutSeconds": 3600, "StartAt": "A", "States": {}})}
+
+    def get_execution_history(self, **request: Any) -> dict[str, Any]:
+        self.reads += 1
+        entered = self.steps[: self.reads]
+        return {
+            "events": [{"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": n}} for n in entered]
+        }
+
+
+def test_a_wait_lasts_while_the_execution_moves_and_reports_each_step(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN an execution that enters a step every two seconds (history read every two seconds), no clock waits
+    monkeypatch.setattr(executions.time, "sleep", lambda seconds: clock.append(clock[-1] + seconds))
+    monkeypatch.setattr(executions.time, "monotonic", lambda: clock[-1])
+    clock = [0.0]
+    seen: list[str | None] = []
+    sfn = _SlowExecution(["OpenRun", "PlanShards", "EarnShards", "CloseRun"])
+
+    # WHEN it is waited for well past the old fixed 120 s wait
+    result = executions.wait_for_execution(sfn, "arn:execution", on_progress=lambda p: seen.append(p.step))
+
+    # THEN each step was reported once, in order, and the wait ended with the execution
+    assert result.status == "SUCCEEDED"
+    assert seen == ["OpenRun", "PlanShards", "EarnShards", "CloseRun"]
+
+
+def test_a_wait_past_its_limit_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN an execution that never ends and a wait limit of ten minutes
+    clock = [0.0]
+    monkeypatch.setattr(executions.time, "sleep", lambda seconds: clock.append(clock[-1] + seconds))
+    monkeypatch.setattr(executions.time, "monotonic", lambda: clock[-1])
+    sfn = _SlowExecution(["OpenRun", "EarnShards"], end=None)
+
+    # WHEN it is waited for
+    with pytest.raises(executions.ExecutionTimeoutError) as timed_out:
+        executions.wait_for_execution(sfn, "arn:execution", limit_s=600, on_progress=lambda p: None)
+
+    # THEN the error is one line naming the limit and the step the execution was last seen in
+    assert str(timed_out.value) == "still RUNNING after the 10 min limit, last at EarnShards (arn:execution)"
+    assert clock[-1] >= 600
+
+
+def test_a_failed_execution_reads_as_one_line_with_its_failing_step(runtime: LocalRuntime) -> None:
+    # GIVEN an input that makes the first task raise
+    arn = runtime.outputs["FlowStateMachineArn"]
+
+    # WHEN the execution runs to its end
+    result = runtime.start_and_wait(arn, {"period": "2026-03", "shards": 1, "explode": True})
+
+    # THEN its failure line is the execution's error and cause, then the step whose error it caught
+    line = result.failure_line()
+    assert "\n" not in line and line.startswith("FAILED: RunFailed: a step failed; see MarkFailed (at ")
+    assert "PlannedFailureError" in line
+
+
+def test_progress_counts_the_map_items_of_a_running_execution(runtime: LocalRuntime) -> None:
+    # GIVEN the machine that maps over four shards
+    arn = runtime.outputs["FlowStateMachineArn"]
+    seen: list[executions.ExecutionProgress] = []
+
+    # WHEN it runs with its progress heard
+    result = runtime.start_and_wait(arn, {"period": "2026-03", "shards": 4}, on_progress=seen.append)
+
+    # THEN progress named steps, and any Map count heard was of the four shards
+    assert result.status == "SUCCEEDED"
+    assert seen and all(p.step for p in seen[1:])
+    assert all(p.items_total in (0, 4) and p.items_done <= p.items_total for p in seen)
