@@ -1,9 +1,8 @@
-"""The one Logger/Tracer/Metrics set. Log with keyword arguments and never with member data."""
+"""The one Logger/Tracer set. Log with keyword arguments and never with member data."""
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics()

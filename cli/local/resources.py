@@ -189,20 +189,6 @@ def _table(b: _Builder, logical_id: str, props: dict[str, Any]) -> Created:
     return name, attributes
 
 
-@_creates("AWS::DynamoDB::GlobalTable")
-def _global_table(b: _Builder, logical_id: str, props: dict[str, Any]) -> Created:
-    # TableV2 emits a global table; locally only the replica in our region exists.
-    replicas = [r for r in props.get("Replicas", []) if r.get("Region") in (None, b.stack.region)]
-    replica = replicas[0] if replicas else {}
-    sse_spec = dict(props.get("SSESpecification") or {})
-    kms_key = replica.get("SSESpecification", {}).get("KMSMasterKeyId")
-    if kms_key:
-        sse_spec["KMSMasterKeyId"] = kms_key
-    name, attributes = _create_table(b, logical_id, props, _sse(sse_spec))
-    _table_extras(b, name, {**props, **replica})
-    return name, attributes
-
-
 @_creates("AWS::SNS::Topic")
 def _topic(b: _Builder, logical_id: str, props: dict[str, Any]) -> Created:
     sns = b.client("sns")

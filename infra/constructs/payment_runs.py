@@ -9,6 +9,7 @@ only by the lifecycle steps (OpenRun, CloseRun, FailRun), and only items whose k
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,7 +40,11 @@ from shared.models.tables import (
 
 STATE_MACHINES_DIR = Path(__file__).resolve().parents[1] / "state_machines"
 DEFINITION_FILE = "payment_run.asl.json"
-MAP_MAX_CONCURRENCY = 50  # the `MaxConcurrency` of the EarnShards map in the definition
+# EarnShard's reserved concurrency is the EarnShards map's `MaxConcurrency`, read from the definition, so the
+# map never throttles itself and one edit changes both (tests/infra/test_payment_runs.py checks the template).
+MAP_MAX_CONCURRENCY: int = json.loads((STATE_MACHINES_DIR / DEFINITION_FILE).read_text(encoding="utf-8"))[
+    "States"
+]["EarnShards"]["MaxConcurrency"]
 RUN_RECORD_KEYS = ("RUN#*",)
 LEDGER_FORBIDDEN = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 

@@ -19,7 +19,8 @@ from botocore.exceptions import ClientError
 
 from shared.dal.dynamo import CONDITION_FAILED, batch_put, error_code, from_item, query_all, to_item
 from shared.dal.errors import DataAccessError
-from shared.models.evidence import Evidence, drop_claims, evidence_frame, pack_evidence, unpack_evidence
+from shared.dal.evidence_codec import drop_claims, pack_evidence, unpack_evidence
+from shared.models.evidence import Evidence, evidence_frame
 from shared.models.gaps import Gap
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
 from shared.models.tables import GAPS_TABLE

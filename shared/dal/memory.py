@@ -16,6 +16,7 @@ from typing import Any
 from shared import clock
 from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
+from shared.dal.evidence_codec import drop_claims
 from shared.dal.executions import ExecutionStarter
 from shared.dal.files import FileRegistry
 from shared.dal.gap_state import (
@@ -29,7 +30,7 @@ from shared.dal.gap_state import (
 from shared.dal.ledger import GAP_DIGEST_SK, LedgerRepository, MemberRunState
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
-from shared.models.evidence import Evidence, drop_claims
+from shared.models.evidence import Evidence
 from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
 from shared.models.gaps import Gap
 from shared.models.ledger import LedgerEntry

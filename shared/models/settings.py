@@ -17,7 +17,6 @@ class _Settings(BaseModel):
 class Observability(_Settings):
     stage: str = Field(default="dev", alias="STAGE")
     service_name: str = Field(default="p4p", alias="POWERTOOLS_SERVICE_NAME")
-    metrics_namespace: str = Field(default="P4P", alias="POWERTOOLS_METRICS_NAMESPACE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
 

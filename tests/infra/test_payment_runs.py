@@ -30,7 +30,6 @@ REQUIRED_ENV = {
     *(t.env_var for t in ALL_TABLES),
     SHARD_SIZE_ENV,
     "POWERTOOLS_SERVICE_NAME",
-    "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
 }
 MACHINES = tuple(machine_id(spec) for spec in RUN_KINDS)
@@ -114,6 +113,19 @@ def test_every_placeholder_of_the_definition_is_substituted_by_a_function_arn(
     assert machine == f"{kind.capitalize()}StateMachine"
     for value in substitutions.values():
         assert functions[value["Fn::GetAtt"][0]] and value["Fn::GetAtt"][1] == "Arn"
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_map_runs_as_many_shards_at_once_as_earn_shard_may_run(dev: Synthesized, machine: str) -> None:
+    # GIVEN the machine's EarnShards map and the EarnShard function it invokes
+    definition = json.loads(dev.resources[machine]["Properties"]["DefinitionString"])
+    earn_map = definition["States"]["EarnShards"]
+    handler = "functions.runs.earn_shard.handler"
+    (earn_shard,) = [f for f in _functions(dev).values() if f["Properties"]["Handler"] == handler]
+
+    # WHEN / THEN the map's concurrency is the function's reserved concurrency: more would throttle the
+    # children into retries, fewer would leave reserved capacity no one else may use
+    assert earn_map["MaxConcurrency"] == earn_shard["Properties"]["ReservedConcurrentExecutions"] > 0
 
 
 @pytest.mark.parametrize("machine", MACHINES)

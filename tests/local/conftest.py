@@ -39,6 +39,7 @@ def runtime(synthesized: SynthesizedFixture) -> Iterator[LocalRuntime]:
 def app_template() -> dict[str, Any]:
     """The project's own stack, synthesized once per test process (each synthesis costs seconds)."""
     os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
-    infra_app = pytest.importorskip("infra.app")
-    template: dict[str, Any] = infra_app.synth_template("dev", package_assets=False)
+    from infra.app import synth_template  # CDK loads in seconds: only for the tests that need it
+
+    template: dict[str, Any] = synth_template("dev", package_assets=False)
     return template

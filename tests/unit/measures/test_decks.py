@@ -7,9 +7,10 @@ from __future__ import annotations
 import pytest
 
 from cli.ecqm_decks import DeckCase, actual_counts, case_facts, load_cases, tally, totals
+from shared.dal.evidence_codec import pack_evidence, unpack_evidence
 from shared.logic.measures.exclusions import EXCLUDED_CASES
 from shared.logic.measures.records import records_of
-from shared.models.evidence import evidence_frame, pack_evidence, unpack_evidence
+from shared.models.evidence import evidence_frame
 from shared.programs.measures import ValueSets
 from tests.unit.measures.conftest import DECKS_MISSING
 

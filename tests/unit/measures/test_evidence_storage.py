@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from shared.dal.evidence_codec import PACKED_FIELDS, pack_evidence, unpack_evidence
 from shared.models.actions import Step
-from shared.models.evidence import (
-    PACKED_FIELDS,
-    Evidence,
-    EvidenceSource,
-    evidence_frame,
-    pack_evidence,
-    record_action,
-    unpack_evidence,
-)
+from shared.models.evidence import Evidence, EvidenceSource, evidence_frame, record_action
 
 CLAIM = Evidence(
     member_id="M1",
