@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from shared import clock
 from shared.dal.errors import DataAccessError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _write_batches(client: DynamoDBClient, table: str, requests: Sequence[Any], 
             pending = list(response.get("UnprocessedItems", {}).get(table, []))
             if not pending:
                 break
-            time.sleep(min(0.05 * 2**attempt, 2.0))
+            clock.sleep(min(0.05 * 2**attempt, 2.0))
         else:
             raise DataAccessError(f"batch {what} left unprocessed items")
 
@@ -95,7 +95,7 @@ def batch_get(
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 break
-            time.sleep(min(0.05 * 2**attempt, 2.0))
+            clock.sleep(min(0.05 * 2**attempt, 2.0))
         else:
             raise DataAccessError("batch get left unprocessed keys")
     return found
