@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from shared.errors import DomainError
 from shared.models.tables import Prefix
+from shared.programs.apc import ApcCatalog, ApcProgram
 from shared.programs.benchmark import BenchmarkCatalog, BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram, ProgramCatalog
 from shared.programs.catalog import MODELS, Programs, parse_version
@@ -152,6 +153,7 @@ class StoredPrograms:
         self._checked_at = 0.0
         self.care_gap: ProgramCatalog = _LiveCareGap(self)
         self.benchmark: BenchmarkCatalog = _LiveBenchmark(self)
+        self.apc: ApcCatalog = _LiveApc(self)
         self.refresh()
 
     def current(self) -> Programs:
@@ -198,3 +200,14 @@ class _LiveBenchmark(BenchmarkCatalog):
     @property
     def versions(self) -> tuple[BenchmarkProgram, ...]:
         return self._stored.current().benchmark.versions
+
+
+class _LiveApc(ApcCatalog):
+    """The APC catalog of `StoredPrograms`, current whenever it is read."""
+
+    def __init__(self, stored: StoredPrograms) -> None:
+        self._stored = stored
+
+    @property
+    def versions(self) -> tuple[ApcProgram, ...]:
+        return self._stored.current().apc.versions
