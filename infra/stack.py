@@ -101,6 +101,7 @@ class P4PStack(Stack):
             SHARD_SIZE_ENV: str(DEFAULT_SHARD_SIZE),
             PLAN_ID_ENV: config.plan_id,
             "POWERTOOLS_SERVICE_NAME": config.project,
+            "POWERTOOLS_METRICS_NAMESPACE": config.project.upper(),
             "LOG_LEVEL": "INFO",
         }
 

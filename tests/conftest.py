@@ -64,6 +64,7 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "STAGE": "test",
         "SHARD_SIZE": "2",
         "POWERTOOLS_SERVICE_NAME": "p4p-test",
+        "POWERTOOLS_METRICS_NAMESPACE": "P4PTest",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "LOG_LEVEL": "WARNING",
     }

@@ -17,6 +17,8 @@ class _Settings(BaseModel):
 class Observability(_Settings):
     stage: str = Field(default="dev", alias="STAGE")
     service_name: str = Field(default="p4p", alias="POWERTOOLS_SERVICE_NAME")
+    # The ingest's per-file metrics (`functions/ingest/ingest_file.py`) go to this namespace.
+    metrics_namespace: str = Field(default="P4P", alias="POWERTOOLS_METRICS_NAMESPACE")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
 

@@ -30,6 +30,7 @@ REQUIRED_ENV = {
     *(t.env_var for t in ALL_TABLES),
     SHARD_SIZE_ENV,
     "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_NAMESPACE",
     "LOG_LEVEL",
 }
 MACHINES = tuple(machine_id(spec) for spec in RUN_KINDS)
