@@ -27,7 +27,7 @@ TABLE_3 = ["AMR", "BCS-E", "CIS", "COL-E", "CBP", "DSF-E", "GSD", "IMA", "AHU", 
 def _edited(**changes: Any) -> dict[str, Any]:
     raw: dict[str, Any] = json.loads(json.dumps(SHIPPED))
     for path, value in changes.items():
-        node = raw
+        node: Any = raw
         *parents, last = path.split("__")
         for part in parents:
             node = node[int(part)] if part.isdigit() else node[part]
@@ -90,9 +90,18 @@ def test_dsf_e_has_two_components_and_validity_follows_the_measure_type() -> Non
     assert (screening.mpt, screening.threshold, screening.gold) == (0, 1, 11)
     assert (follow_up.mpt, follow_up.threshold, follow_up.gold) == (65, 81, 87)
     assert minimums == {
-        "AMR": 20, "BCS-E": 20, "CIS": 10, "COL-E": 20, "CBP": 20, "DSF-E": 20, "GSD": 20, "IMA": 10,
-        "AHU": 1800, "EDU": 1800, "TCOC": 1800,
-    }  # fmt: skip
+        "AMR": 20,
+        "BCS-E": 20,
+        "CIS": 10,
+        "COL-E": 20,
+        "CBP": 20,
+        "DSF-E": 20,
+        "GSD": 20,
+        "IMA": 10,
+        "AHU": 1800,
+        "EDU": 1800,
+        "TCOC": 1800,
+    }
     assert {m.code for m in PROGRAM.incentive.measures if m.kind is not MeasureKind.QUALITY} == {
         "AHU",
         "EDU",
