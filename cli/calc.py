@@ -1,5 +1,7 @@
-"""`p4p calc benchmark FILE.json` and `p4p calc guarantee FILE.json`: the annual calculators on one JSON
-file, printing JSON. Bad input is one line on stderr naming the key and what is wrong, exit code 2."""
+"""`p4p calc benchmark FILE.json` and `p4p calc guarantee FILE.json` (the annual calculators), and the APC
+model's `apc-incentive`, `phm` and `attribution`: each on one JSON file, printing JSON. Bad input is one
+line on stderr naming the key and what is wrong, exit code 2. The APC calculators score with the latest
+packaged APC version (`shared/programs/data/apc/`)."""
 
 from __future__ import annotations
 
@@ -13,9 +15,24 @@ import typer
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from shared.logic.apc_incentive import IncentiveInputError, apc_incentive
+from shared.logic.attribution import Attributor
 from shared.logic.benchmark import benchmark_payout, format_composite
 from shared.logic.guarantee import earnings_guarantee
 from shared.logic.money import format_cents
+from shared.logic.phm import PhmInputError, population_health
+from shared.models.apc import Attribution as AttributionResult
+from shared.models.apc import (
+    AttributionInput,
+    AttributionMember,
+    IncentiveInput,
+    IncentiveResult,
+    MeasureRates,
+    PhmInput,
+    PhmMember,
+    PhmResult,
+    Visit,
+)
 from shared.models.incentives import (
     BenchmarkInput,
     BenchmarkMeasure,
@@ -23,11 +40,15 @@ from shared.models.incentives import (
     GuaranteeInput,
     GuaranteeResult,
 )
+from shared.programs.apc import load_apc
 
 EXIT_BAD_INPUT = 2
 
 calc_app = typer.Typer(
-    help="The annual calculators: a Benchmark P4P payout, a Care Gap earnings guarantee.",
+    help=(
+        "The calculators: a Benchmark P4P payout, a Care Gap earnings guarantee, and the APC model's "
+        "performance incentive, population-health payment and attribution."
+    ),
     no_args_is_help=True,
 )
 
@@ -61,6 +82,97 @@ def guarantee_command(
     """One clinic's Care Gap earnings guarantee: prorated Benchmark bonus and make-whole top-up."""
     clinic = _read_or_exit(file, GuaranteeInput)
     typer.echo(json.dumps(guarantee_json(earnings_guarantee(clinic)), indent=2))
+
+
+@calc_app.command("apc-incentive")
+def apc_incentive_command(
+    file: str = typer.Argument(..., metavar="FILE.json", help="The practice's rates, or - for stdin."),
+) -> None:
+    """One practice's APC Element 3 performance incentive: categories, shares and cents per measure."""
+    practice = _read_or_exit(file, IncentiveInput)
+    try:
+        result = apc_incentive(practice, load_apc().latest().incentive)
+    except IncentiveInputError as exc:
+        _fail(f"{_source(file)}: {exc}")
+    typer.echo(json.dumps(apc_incentive_json(result), indent=2))
+
+
+@calc_app.command("phm")
+def phm_command(
+    file: str = typer.Argument(..., metavar="FILE.json", help="The practice's members, or - for stdin."),
+) -> None:
+    """A practice's APC Element 2 population-health payment per member-month."""
+    practice = _read_or_exit(file, PhmInput)
+    try:
+        result = population_health(practice, load_apc().latest().risk_adjustment)
+    except PhmInputError as exc:
+        _fail(f"{_source(file)}: {exc}")
+    typer.echo(json.dumps(phm_json(result), indent=2))
+
+
+@calc_app.command("attribution")
+def attribution_command(
+    file: str = typer.Argument(..., metavar="FILE.json", help="One member and month, or - for stdin."),
+) -> None:
+    """Where one member's month is attributed under the APC common methodology, and by which rule."""
+    case = _read_or_exit(file, AttributionInput)
+    attributor = Attributor(load_apc().latest().attribution, case.providers)
+    typer.echo(
+        json.dumps(attribution_json(attributor.attribute(case.month, case.member, case.visits)), indent=2)
+    )
+
+
+def apc_incentive_json(result: IncentiveResult) -> dict[str, Any]:
+    """The `calc apc-incentive` output: amounts with two places; `scale` and each `share` (of the maximum)
+    exact within 6 places, else half up to 6; DSF-E's components under their names."""
+
+    def scored(outcome: Any) -> dict[str, Any]:
+        return {
+            "category": outcome.category.value,
+            "share": format_composite(outcome.share),
+            "amount": format_cents(outcome.amount_cents),
+        }
+
+    return {
+        "maximum": format_cents(result.maximum_cents),
+        "valid_measures": result.valid_measures,
+        "applicable_measures": result.applicable_measures,
+        "scale": format_composite(result.scale),
+        "measures": {
+            code: scored(o) | {name: scored(c) for name, c in o.components.items()}
+            for code, o in result.measures.items()
+        },
+        "total": format_cents(result.total_cents),
+    }
+
+
+def phm_json(result: PhmResult) -> dict[str, Any]:
+    """The `calc phm` output: per member-month the age, factor, uplift (a fraction) and amount."""
+    return {
+        "member_months": [
+            {
+                "member_id": m.member_id,
+                "month": m.month,
+                "age": m.age,
+                "factor": str(m.factor),
+                "uplift": str(m.uplift),
+                "amount": format_cents(m.amount_cents),
+            }
+            for m in result.member_months
+        ],
+        "total": format_cents(result.total_cents),
+    }
+
+
+def attribution_json(result: AttributionResult) -> dict[str, Any]:
+    """The `calc attribution` output: practice, provider, rule, visits counted and the last visit."""
+    return {
+        "practice_id": result.practice_id,
+        "provider_npi": result.provider_npi,
+        "rule": result.rule.value,
+        "visits_counted": result.visits_counted,
+        "last_visit": None if result.last_visit is None else result.last_visit.isoformat(),
+    }
 
 
 def benchmark_json(result: BenchmarkResult) -> dict[str, Any]:
@@ -124,7 +236,11 @@ def _read_or_exit(file: str, model: type[_Input]) -> _Input:
     try:
         return read_input(text, model)
     except BadInputError as exc:
-        _fail(f"{'stdin' if file == '-' else file}: {exc}")
+        _fail(f"{_source(file)}: {exc}")
+
+
+def _source(file: str) -> str:
+    return "stdin" if file == "-" else file
 
 
 def _fail(message: str) -> NoReturn:
@@ -157,7 +273,8 @@ def _describe(error: ErrorDetails, model: type[BaseModel]) -> str:
         return f"{where}: unknown key '{loc[-1]}'{_did_you_mean(loc, model)}"
     if loc[-1] == "[key]":
         # A dict key failed (an empty measure code): name the key, not pydantic's "[key]" marker.
-        return f"{_where(loc[:-2])}: key {json.dumps(loc[-2])}: {error['msg'].lower()}"
+        reason = str(ctx.get("error")) if kind == "value_error" else error["msg"].lower()
+        return f"{_where(loc[:-2])}: key {json.dumps(loc[-2])}: {reason}"
     where = _where(loc)
     messages = {
         "value_error": str(ctx.get("error", "")),
@@ -202,8 +319,18 @@ def _did_you_mean(loc: list[str], model: type[BaseModel]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
+_NESTED: dict[tuple[type[BaseModel], str], type[BaseModel]] = {
+    (BenchmarkInput, "measures"): BenchmarkMeasure,
+    (IncentiveInput, "measures"): MeasureRates,
+    (PhmInput, "members"): PhmMember,
+    (AttributionInput, "member"): AttributionMember,
+    (AttributionInput, "visits"): Visit,
+}
+
+
 def _nested_fields(model: type[BaseModel], field: str) -> dict[str, Any]:
-    return dict(BenchmarkMeasure.model_fields) if model is BenchmarkInput and field == "measures" else {}
+    nested = _NESTED.get((model, field))
+    return dict(nested.model_fields) if nested is not None else {}
 
 
 def _where(loc: list[str]) -> str:

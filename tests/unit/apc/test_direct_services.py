@@ -1,0 +1,85 @@
+"""APC Element 1: a claim line's code is capitated or fee-for-service by the seed's tables 1 and 2 for the
+practice's track."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.logic.direct_services import classify_service
+from shared.models.members import ApcPaymentTrack
+from shared.programs.apc import load_apc
+
+SERVICES = load_apc().latest().direct_services
+B, C = ApcPaymentTrack.BASIC_CAPITATION, ApcPaymentTrack.INTERMEDIATE_CAPITATION
+
+
+@pytest.mark.parametrize(
+    ("code", "capitated", "listed_as"),
+    [
+        ("99213", True, None),  # E&M 992xx
+        ("99497", True, None),  # other E&M 99300-99499 (advance care planning)
+        ("99396", False, "Annual well visits"),  # 99391-99397, carved out of other E&M
+        ("99385", False, "Annual well visits"),
+        ("99344", False, "Home visits"),
+        ("99310", False, "Skilled nursing facility (SNF)"),
+        ("90686", False, "Immunizations"),  # 90281-90756
+        ("G0009", False, "Immunizations"),  # G0008-G0010
+        ("36415", False, None),  # all other direct, billable services
+        ("J0696", False, None),  # drugs are only capitated on track C
+    ],
+)
+def test_track_b_capitates_e_and_m_only(code: str, capitated: bool, listed_as: str | None) -> None:
+    # GIVEN a practice on basic capitation (table 1)
+    # WHEN a line's code is classified
+    found = classify_service(SERVICES, B, code)
+    # THEN E&M is capitated, the listed services and everything else fee-for-service
+    assert (found.capitated, found.fee_for_service) == (capitated, listed_as)
+
+
+@pytest.mark.parametrize(
+    ("code", "capitated", "row"),
+    [
+        ("99214", True, "E&M"),
+        ("99396", True, "Other E&M"),  # well visits are capitated on track C (table 2: "None")
+        ("99344", False, "Other E&M"),  # home visits stay fee-for-service, though 90757-99756 covers them
+        ("96372", True, "Medicine services, HCPCS S and Q codes"),
+        ("93306", False, "Medicine services, HCPCS S and Q codes"),  # echocardiogram
+        ("96365", False, "Medicine services, HCPCS S and Q codes"),  # IV infusion
+        ("S9083", True, "Medicine services, HCPCS S and Q codes"),
+        ("S0199", False, "Medicine services, HCPCS S and Q codes"),  # abortion
+        ("Q0091", False, "Medicine services, HCPCS S and Q codes"),  # pap smear
+        ("Q2035", False, "Medicine services, HCPCS S and Q codes"),  # flu vaccine
+        ("G0439", True, "Temporary HCPCS G and C codes"),
+        ("G2023", False, "Temporary HCPCS G and C codes"),  # COVID testing
+        ("J1885", True, "Drugs, non-oral and chemo (HCPCS J codes)"),
+        ("J0696", False, "Drugs, non-oral and chemo (HCPCS J codes)"),  # ceftriaxone
+        ("J9035", False, "Drugs, non-oral and chemo (HCPCS J codes)"),  # chemo
+        ("0501T", True, "Category III codes (ending in T)"),
+        ("90686", False, None),  # immunizations are below the medicine range
+        ("87635", False, None),  # laboratory: all other services
+    ],
+)
+def test_track_c_adds_medicine_hcpcs_drugs_and_category_iii(
+    code: str, capitated: bool, row: str | None
+) -> None:
+    # GIVEN a practice on intermediate capitation (table 2)
+    # WHEN a line's code is classified
+    found = classify_service(SERVICES, C, code)
+    # THEN the row covering it capitates it unless one of the track's exceptions lists it
+    assert (found.capitated, found.row) == (capitated, row)
+
+
+@pytest.mark.parametrize("track", [ApcPaymentTrack.FFS_PLUS, ApcPaymentTrack.NONE])
+def test_ffs_plus_and_no_track_pay_everything_fee_for_service(track: ApcPaymentTrack) -> None:
+    # GIVEN a practice on FFS+ or on no APC track
+    # WHEN an E&M line is classified
+    found = classify_service(SERVICES, track, "99213")
+    # THEN it is fee-for-service
+    assert not found.capitated
+
+
+def test_a_code_is_read_in_capitals() -> None:
+    # GIVEN a J code written in lower case
+    # WHEN it is classified on track C
+    # THEN it is the J code
+    assert classify_service(SERVICES, C, " j1885").capitated
