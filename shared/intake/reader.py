@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 
 import polars as pl
 
+from shared import clock
 from shared.intake.errors import QuarantineError
 from shared.intake.fhir import flatten_fhir
 from shared.intake.kinds import SCHEMAS
@@ -67,7 +68,7 @@ def read_file(data: bytes, *, kind: FileKind, source_key: str, as_of: date | Non
         raw, padded = parsed.frame, parsed.padded
         del parsed
     rows_read = raw.height
-    checked = validate(raw, schema, as_of=as_of or datetime.now(UTC).date(), strip=padded)
+    checked = validate(raw, schema, as_of=as_of or clock.now().date(), strip=padded)
     del raw  # large files: the raw strings are dead once validated
     sorted_out = reconcile(checked.valid, schema, kind)
     rejects = pl.concat([checked.rejects, sorted_out.conflicts]).sort(SOURCE_ROW, "field")
