@@ -1,4 +1,5 @@
-"""The monthly SVU run's compute at 100,000 members, on in-memory storage, and what a month costs on AWS.
+"""The monthly SVU run's compute at 100,000 members, on in-memory storage, and what a month costs on AWS;
+then the year's annual run on the same plan (`bench/annual.py`).
 
 A year of a plan is generated with `cli.generate` (clinics, eligibility, medical and pharmacy claims,
 attestations, registry immunizations and labs: evidence for the whole 41-action menu) and ingested by
@@ -25,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.annual import annual_figures
 from bench.registry import BenchContext, Figure, benchmark, measure
 from cli.generate import generate_plan
 from shared.dal.gap_state import packed_evidence_items
@@ -314,7 +316,9 @@ def runs(ctx: BenchContext) -> list[Figure]:
     ) * per_1000
     entries = list(plan.ledger.by_run(measured["run"].run_id))
     reversals = sum(1 for e in entries if e.kind is EntryKind.REVERSAL)
+    yearly = annual_figures(plan, members)  # the year's annual run on the same plan, after its months
     return [
+        *yearly,
         Figure(
             "run_member_months_per_second_per_core", round(timing.per_cpu_second(members)), "member-months/s"
         ),

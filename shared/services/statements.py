@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 from shared.logic.money import format_cents, parse_dollars
+from shared.models.incentives import GuaranteeResult
 from shared.models.ledger import EntryKind, GuaranteeTopUp, LedgerEntry, MeasureIncentive, SvuAward
 from shared.models.members import Clinic
 from shared.models.runs import MeasureCount
@@ -233,6 +234,46 @@ def rates_csv(counts: Iterable[MeasureCount]) -> bytes:
         for m in sorted(counts, key=lambda m: (m.clinic_id, m.line_of_business, m.action))
     ]
     return _csv(rows, RATE_COLUMNS)
+
+
+GUARANTEE_COLUMNS = (
+    "run_id",
+    "clinic_id",
+    "year",
+    "enrollment_date",
+    "days",
+    "days_before",
+    "days_on_care_gap",
+    "benchmark_full_year",
+    "prorated_benchmark",
+    "equivalent_benchmark",
+    "care_gap_earnings",
+    "make_whole",
+    "guarantee_total",
+)
+
+
+def guarantee_csv(run_id: str, results: Mapping[str, GuaranteeResult]) -> bytes:
+    """The guarantee report: every guaranteed clinic's figures, dollars to the cent, zeros included."""
+    rows = [
+        (
+            run_id,
+            clinic_id,
+            g.year,
+            g.enrollment_date.isoformat(),
+            g.days,
+            g.days_before,
+            g.days_on_care_gap,
+            format_cents(g.benchmark_full_year_cents),
+            format_cents(g.prorated_benchmark_cents),
+            format_cents(g.equivalent_benchmark_cents),
+            format_cents(g.care_gap_earnings_cents),
+            format_cents(g.make_whole_cents),
+            format_cents(g.guarantee_total_cents),
+        )
+        for clinic_id, g in sorted(results.items())
+    ]
+    return _csv(rows, GUARANTEE_COLUMNS)
 
 
 INCENTIVE_COLUMNS = (

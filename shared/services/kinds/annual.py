@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -33,7 +34,7 @@ from shared.logic.benchmark import benchmark_payout, check_pool, split_pool
 from shared.logic.measures.outcome import MeasureOutcome
 from shared.logic.rates import member_outcomes, menu_code_sets
 from shared.logic.reversals import settle_run_entries
-from shared.models.incentives import BenchmarkResult, PoolClaim
+from shared.models.incentives import BenchmarkResult, GuaranteeResult, PoolClaim
 from shared.models.ledger import (
     BENCHMARK_SCHEME,
     EntryKind,
@@ -66,7 +67,12 @@ from shared.services.kinds.base import (
     rates_key,
 )
 from shared.services.run_records import final_runs
-from shared.services.statements import incentive_statement_csv, incentive_statement_html, rates_csv
+from shared.services.statements import (
+    guarantee_csv,
+    incentive_statement_csv,
+    incentive_statement_html,
+    rates_csv,
+)
 
 
 class NotFinalizedYetError(DomainError):
@@ -115,25 +121,12 @@ class AnnualIncentive(RunKindModule):
 
     def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
         """The year's incentives and guarantee parts (recorded in final mode); rates kept for next year."""
-        year = int(run.period)
-        benchmark = ctx.programs.benchmark.for_year(year)
-        care_gap = ctx.programs.care_gap.for_year(year)
-        if benchmark is None or care_gap is None:
+        year = _year_results(ctx, run, outputs)
+        if year is None:
             return []
-        lines = merge_lines(outputs)
-        clinics = ctx.gaps.clinics()
-        prior = _prior_rates(ctx, year)
-        results = {
-            clinic_id: _payouts(benchmark, clinic, lines.get(clinic_id, {}), prior.get(clinic_id, {}))
-            for clinic_id, clinic in clinics.items()
-            if clinic_id in lines
-        }
-        earnings = _care_gap_earnings(ctx, year)
-        wanted = _incentives(run, benchmark, clinics, results, prior) + _guarantees(
-            run, care_gap, clinics, results, earnings
-        )
+        wanted = _incentives(run, year) + _guarantee_entries(run, year)
         if run.mode is RunMode.FINAL:
-            ctx.objects.put_json(ctx.curated, rates_key(run.run_id), _rates_body(lines))
+            ctx.objects.put_json(ctx.curated, rates_key(run.run_id), _rates_body(year.lines))
         return record_clinic_entries(ctx, run, wanted)
 
     def statement_csv(
@@ -157,7 +150,13 @@ class AnnualIncentive(RunKindModule):
         return incentive_statement_html(run_id, clinic, entries, banner=banner)
 
     def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
-        return [Report(name="rates.csv", body=rates_csv(merge_counts(outputs)))]
+        """The rates report, and the guarantee report: every guaranteed clinic's figures, a top-up of zero
+        included (a clinic whose Care Gap earnings passed its equivalent Benchmark has no entry to show)."""
+        reports = [Report(name="rates.csv", body=rates_csv(merge_counts(outputs)))]
+        year = _year_results(ctx, run, outputs)
+        if year is not None and year.care_gap.earnings_guarantee:
+            reports.append(Report(name="guarantee.csv", body=guarantee_csv(run.run_id, year.guarantees)))
+        return reports
 
     def single_operator(self, programs: ProgramSet, period: str) -> bool:
         program = programs.benchmark.for_year(int(period))
@@ -182,6 +181,39 @@ def record_clinic_entries(ctx: RunContext, run: RunRef, wanted: list[LedgerEntry
 def run_month(run: RunRef) -> str:
     """The month an annual run's entries are earned in: its finalization's, the year after its period."""
     return f"{int(run.period) + 1}-06"
+
+
+@dataclass(frozen=True)
+class YearResults:
+    """What a year's annual run found: the programs in force, each clinic's lines and payouts as if in
+    Benchmark, last year's rates and the guarantee of every guaranteed clinic."""
+
+    benchmark: BenchmarkProgram
+    care_gap: CareGapProgram
+    clinics: Mapping[str, Clinic]
+    lines: Mapping[str, Mapping[str, LineCounts]]
+    results: Mapping[str, Mapping[str, tuple[LineCounts, BenchmarkResult]]]
+    prior: Mapping[str, Mapping[str, Mapping[str, Decimal]]]
+    guarantees: Mapping[str, GuaranteeResult]
+
+
+def _year_results(ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> YearResults | None:
+    """The year's results from the shards' counts (None when no version of either program is in force)."""
+    year = int(run.period)
+    benchmark = ctx.programs.benchmark.for_year(year)
+    care_gap = ctx.programs.care_gap.for_year(year)
+    if benchmark is None or care_gap is None:
+        return None
+    lines = merge_lines(outputs)
+    clinics = ctx.gaps.clinics()
+    prior = _prior_rates(ctx, year)
+    results = {
+        clinic_id: _payouts(benchmark, clinic, lines.get(clinic_id, {}), prior.get(clinic_id, {}))
+        for clinic_id, clinic in clinics.items()
+        if clinic_id in lines
+    }
+    guarantees = guarantee_results(year, care_gap, clinics, results, _care_gap_earnings(ctx, year))
+    return YearResults(benchmark, care_gap, clinics, lines, results, prior, guarantees)
 
 
 def _rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Clinic]:
@@ -214,15 +246,24 @@ class _Counter:
             m.code: m for c, lob in panels for m in self.program.metric_set(clinics[c].practice_type, lob)
         }
         outcomes: dict[str, tuple[MeasureOutcome, RatedMeasure]] = {}
-        for window in (False, True):
-            chosen = [m for m in metrics.values() if m.attestation_allowed is window]
+        known = {
+            window: known_evidence(facts, self.program, attestation_window=window) for window in (False, True)
+        }
+        # Most members have no attestation dated in the window: then both views are one, evaluated once.
+        same = len(known[False].evidence) == len(known[True].evidence)
+        groups = (
+            [list(metrics.values())]
+            if same
+            else [
+                [m for m in metrics.values() if m.attestation_allowed is window] for window in (False, True)
+            ]
+        )
+        for chosen in groups:
             if not chosen:
                 continue
-            known = known_evidence(facts, self.program, attestation_window=window)
-            rated = [self.rated[m.rate] for m in chosen]
-            found = member_outcomes(
-                known, rated, year=self.program.measurement_year, valuesets=self.valuesets
-            )
+            view = known[chosen[0].attestation_allowed and not same]
+            rated = list({m.rate: self.rated[m.rate] for m in chosen}.values())
+            found = member_outcomes(view, rated, year=self.program.measurement_year, valuesets=self.valuesets)
             outcomes |= {m.code: (found[m.rate], self.rated[m.rate]) for m in chosen}
         for clinic_id, lob in panels:
             self.panels[(clinic_id, lob)] += 1
@@ -352,15 +393,10 @@ def _clinic_entry(
     )
 
 
-def _incentives(
-    run: RunRef,
-    program: BenchmarkProgram,
-    clinics: Mapping[str, Clinic],
-    results: Mapping[str, Mapping[str, tuple[LineCounts, BenchmarkResult]]],
-    prior: Mapping[str, Mapping[str, Mapping[str, Decimal]]],
-) -> list[LedgerEntry]:
+def _incentives(run: RunRef, found: YearResults) -> list[LedgerEntry]:
     """Benchmark clinics' payments per line of business (their pool shares when the program has a pool)."""
     year = int(run.period)
+    program, clinics, results, prior = found.benchmark, found.clinics, found.results, found.prior
     paid = {
         (clinic_id, lob): pair
         for clinic_id, by_line in results.items()
@@ -412,46 +448,50 @@ def _incentives(
     return entries
 
 
-def _guarantees(
-    run: RunRef,
+def guarantee_results(
+    year: int,
     care_gap: CareGapProgram,
     clinics: Mapping[str, Clinic],
     results: Mapping[str, Mapping[str, tuple[LineCounts, BenchmarkResult]]],
     earnings: Mapping[str, int],
-) -> list[LedgerEntry]:
-    """The earnings guarantee's parts for every Care Gap clinic of a guaranteed year."""
-    year = int(run.period)
+) -> dict[str, GuaranteeResult]:
+    """The earnings guarantee of every Care Gap clinic of a guaranteed year (none in other years)."""
     if not care_gap.earnings_guarantee:
-        return []
-    entries = []
+        return {}
+    found = {}
     for clinic_id, clinic in sorted(clinics.items()):
-        if clinic.care_gap_start(year) is None:
-            continue
         full = full_year_bonus(r for _, r in results.get(clinic_id, {}).values())
-        found = guarantee(clinic, year, full, earnings.get(clinic_id, 0))
-        if found is None:
-            continue
+        figures = guarantee(clinic, year, full, earnings.get(clinic_id, 0))
+        if figures is not None:
+            found[clinic_id] = figures
+    return found
+
+
+def _guarantee_entries(run: RunRef, found: YearResults) -> list[LedgerEntry]:
+    """An entry per guarantee part that pays something."""
+    entries = []
+    for clinic_id, figures in sorted(found.guarantees.items()):
         parts = (
-            ("prorated_benchmark", found.prorated_benchmark_cents),
-            ("make_whole", found.make_whole_cents),
+            ("prorated_benchmark", figures.prorated_benchmark_cents),
+            ("make_whole", figures.make_whole_cents),
         )
         for component, cents in parts:
             if cents <= 0:
                 continue
             basis = GuaranteeTopUp(
                 component=component,
-                year=year,
-                enrollment_date=found.enrollment_date,
-                days_before=found.days_before,
-                days_on_care_gap=found.days_on_care_gap,
-                benchmark_full_year_cents=found.benchmark_full_year_cents,
-                care_gap_earnings_cents=found.care_gap_earnings_cents,
-                equivalent_benchmark_cents=found.equivalent_benchmark_cents,
+                year=figures.year,
+                enrollment_date=figures.enrollment_date,
+                days_before=figures.days_before,
+                days_on_care_gap=figures.days_on_care_gap,
+                benchmark_full_year_cents=figures.benchmark_full_year_cents,
+                care_gap_earnings_cents=figures.care_gap_earnings_cents,
+                equivalent_benchmark_cents=figures.equivalent_benchmark_cents,
             )
             entry = _clinic_entry(
                 run,
                 program=CARE_GAP_PROGRAM,
-                version=care_gap.version,
+                version=found.care_gap.version,
                 clinic_id=clinic_id,
                 basis=basis,
                 cents=cents,

@@ -1,0 +1,118 @@
+"""The annual incentive run's compute and cost, on the monthly bench's plan (100,000 members, 200 clinics).
+
+`bench/runs.py` loads a year of a generated plan and runs its months; this module then runs the year's
+annual run (Benchmark P4P for the Benchmark clinics, the earnings guarantee for the Care Gap ones, all of
+them rated on the measure engine) through every step of the same state machine in this process, and
+prices it like the monthly run: DynamoDB write and read units, S3 requests, Lambda GB-seconds and requests,
+Step Functions transitions. The plan's clock stands after the year's finalization date, so the run is final.
+A member-year is one member of the plan rated for the year (whether or not the member counts for a clinic).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from bench.registry import Figure, measure
+from shared.dal.memory import item_size
+from shared.models.runs import (
+    AggregateInput,
+    CloseInput,
+    EarnShardInput,
+    OpenRunInput,
+    RenderInput,
+    RunKind,
+    ShardRef,
+)
+
+if TYPE_CHECKING:
+    from bench.runs import MemoryPlan
+    from shared.services.runs import RunService
+
+YEAR = 2026
+
+
+def run_year(service: RunService, year: int = YEAR, mode: str = "final") -> dict[str, Any]:
+    """Every step of the annual state machine, in order, in this process; the accumulated state."""
+    request = {"run_kind": "annual", "program_year": year, "mode": mode, "requested_by": "bench:operator"}
+    run = service.open(
+        OpenRunInput(machine=RunKind.ANNUAL, execution_name=f"bench-annual-{year}", request=request)
+    )
+    plan = service.plan(run)
+    refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
+    shards = [service.earn(EarnShardInput(run=run, shard=ref)) for ref in refs]
+    settlement = service.settlement
+    totals = settlement.aggregate(AggregateInput(run=run, plan=plan))
+    statements = settlement.render(RenderInput(run=run, totals=totals))
+    closed = settlement.close(CloseInput(run=run, totals=totals, statements=statements))
+    return {"run": run, "plan": plan, "shards": shards, "totals": totals, "closed": closed}
+
+
+def annual_read_units(plan: MemoryPlan, run_id: str, shards: int) -> float:
+    """Read units of the annual run: PlanShards walks each clinic's member profiles; EarnShard reads each
+    member's profile (GetItem) and spans with packed evidence (one Query), never the payment history; the
+    clinic list is read by PlanShards, each EarnShard, AggregateRun and RenderStatements; CloseRun reads the
+    run's entries."""
+    from bench.runs import _units, plan_members
+    from shared.dal.gap_state import packed_evidence_items
+
+    units = 0.0
+    profiles_by_clinic: dict[str, list[int]] = defaultdict(list)
+    for member_id in plan_members(plan):
+        facts = plan.gaps.member(member_id)
+        if facts is None:
+            continue
+        profile = item_size(facts.profile.model_dump(mode="json"))
+        profiles_by_clinic[facts.profile.clinic_id].append(profile)
+        units += _units([profile], consistent=False)
+        evidence_items, _ = packed_evidence_items(facts.evidence)
+        partition = [item_size(s.model_dump(mode="json")) for s in facts.spans]
+        units += _units(partition + [item_size(i) for i in evidence_items], consistent=False)
+    clinics = [item_size(c.model_dump(mode="json")) for c in plan.gaps.clinics().values()]
+    entries = [item_size(e.model_dump(mode="json")) for e in plan.ledger.by_run(run_id)]
+    units += sum(_units(sizes, consistent=False) for sizes in profiles_by_clinic.values())
+    return units + _units(clinics, consistent=False) * (shards + 3) + _units(entries, consistent=False)
+
+
+def annual_figures(plan: MemoryPlan, members: int) -> list[Figure]:
+    """Run the plan's year once, final, and return its figures (throughput, time, entries, cost)."""
+    from bench import runs as monthly
+
+    units_before = sum(plan.meter.units.values())
+    puts_before, gets_before = plan.store.puts, plan.store.gets
+    with measure() as timing:
+        measured = run_year(plan.service)
+    run_id = measured["run"].run_id
+    shards = measured["plan"].shard_count
+    write_units = sum(plan.meter.units.values()) - units_before
+    read_units = annual_read_units(plan, run_id, shards)
+    puts, gets = plan.store.puts - puts_before, plan.store.gets - gets_before
+    transitions = monthly.state_transitions(shards)
+    per_1000 = 1000 / members
+    cost = (
+        transitions * monthly.SFN_PER_TRANSITION
+        + write_units * monthly.DDB_PER_WRITE_UNIT
+        + read_units * monthly.DDB_PER_READ_UNIT
+        + timing.cpu_seconds * monthly.EARN_SHARD_MEMORY_GB * monthly.LAMBDA_PER_GB_SECOND
+        + (shards + 6) * monthly.LAMBDA_PER_REQUEST
+        + puts * monthly.S3_PER_PUT
+        + gets * monthly.S3_PER_GET
+    ) * per_1000
+    entries = list(plan.ledger.by_run(run_id))
+    clinics = len(plan.gaps.clinics())
+    paid = len({e.clinic_id for e in entries})
+    return [
+        Figure(
+            "annual_run_member_years_per_second_per_core",
+            round(timing.per_cpu_second(members)),
+            f"member-years/s ({members} members, {clinics} clinics)",
+        ),
+        Figure("annual_run_seconds", round(timing.wall_seconds, 2), f"s ({shards} shards)"),
+        Figure("annual_run_entries", len(entries), f"entries ({paid} clinics paid)"),
+        Figure(
+            "annual_run_total_usd",
+            round(measured["totals"].total_cents / 100, 2),
+            "USD (Benchmark payouts and guarantee parts)",
+        ),
+        Figure("annual_run_cost_usd_per_1000_member_years", round(cost, 6), "USD"),
+    ]
