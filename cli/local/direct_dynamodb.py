@@ -33,6 +33,7 @@ from moto.core import models as moto_models
 from moto.core import responses as moto_responses
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.exceptions import HTTPException
+from moto.core.parse import BaseJSONParser as MotoJSONParser
 from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header
 from moto.dynamodb.responses import DynamoHandler
 from moto.moto_api._internal import mock_random
@@ -125,7 +126,16 @@ def in_process_dynamodb() -> Iterator[None]:
             return None
         return original_validate_structure(self, params, shape, errors, name)
 
+    original_parse_structure = MotoJSONParser._parse_structure
+
+    def parse_structure(self: MotoJSONParser, shape: Any, value: Any) -> Any:
+        # moto reads a request's attribute values as botocore reads answers: by trying each member.
+        if shape.name == "AttributeValue":
+            return _moto_attribute_value(self, original_parse_structure, shape, value)
+        return original_parse_structure(self, shape, value)
+
     BaseClient._make_request = make_request  # type: ignore[method-assign]
+    MotoJSONParser._parse_structure = parse_structure  # type: ignore[method-assign]
     # moto lists a handler class's methods with inspect.getmembers on every request; a class's are fixed.
     moto_responses.method_names_from_class = lru_cache(maxsize=None)(original_method_names)  # type: ignore[assignment]
     moto_responses.gen_amzn_requestid_long = _request_id
@@ -136,6 +146,7 @@ def in_process_dynamodb() -> Iterator[None]:
         yield
     finally:
         BaseClient._make_request = original_make_request  # type: ignore[method-assign]
+        MotoJSONParser._parse_structure = original_parse_structure  # type: ignore[method-assign]
         moto_responses.method_names_from_class = original_method_names
         moto_responses.gen_amzn_requestid_long = original_request_id
         ParamValidator._validate_structure = original_validate_structure  # type: ignore[method-assign]
@@ -194,6 +205,33 @@ class _AttributeValueParser(JSONParser):
                 if tag in _STRING_SETS and type(raw) is list:
                     return {tag: list(raw)}
         return super()._handle_structure(shape, value)
+
+
+def _moto_attribute_value(parser: Any, slow: Any, shape: Any, value: Any) -> Any:
+    """What moto's JSON request parser makes of an attribute value (strings and booleans as they are, maps
+    and lists member by member), read by its one tag; binary values and anything unusual go to `slow`."""
+    if type(value) is dict and len(value) == 1:
+        ((tag, raw),) = value.items()
+        if raw is not None:
+            parsed = parser.MAP_TYPE()
+            if tag in _AS_SENT:
+                parsed[tag] = raw
+                return parsed
+            if tag == "M" and type(raw) is dict:
+                inner = parser.MAP_TYPE()
+                for key, item in raw.items():
+                    inner[key] = None if item is None else _moto_attribute_value(parser, slow, shape, item)
+                parsed[tag] = inner
+                return parsed
+            if tag == "L" and type(raw) is list:
+                parsed[tag] = [
+                    None if item is None else _moto_attribute_value(parser, slow, shape, item) for item in raw
+                ]
+                return parsed
+            if tag in _STRING_SETS and type(raw) is list:
+                parsed[tag] = list(raw)
+                return parsed
+    return slow(parser, shape, value)
 
 
 _PLAIN_VALUES: dict[str, type] = {"S": str, "N": str, "BOOL": bool, "NULL": bool}

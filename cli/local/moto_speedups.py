@@ -185,6 +185,21 @@ def partition_queries() -> Iterator[None]:
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, values)
 
+    original_value_size = DynamoType.size
+
+    def value_size(self: DynamoType) -> int:
+        # moto measures a map by wrapping each of its values in a new DynamoType first (which copies
+        # nested maps and lists again, level by level); the same sum, measured on the values themselves.
+        kind = self.type
+        if kind == "M":
+            return sum(
+                bytesize(key) + (value if type(value) is DynamoType else DynamoType(value)).size()
+                for key, value in self.value.items()
+            )
+        if kind == "L":
+            return sum(value.size() for value in self.value)
+        return int(original_value_size(self))
+
     original_backend = BackendDict._create_account_specific_backend
 
     def account_backend(self: BackendDict[Any], account_id: str) -> None:
@@ -233,6 +248,7 @@ def partition_queries() -> Iterator[None]:
     Table.delete_item = delete_item  # type: ignore[method-assign]
     DynamoDBBackend.update_item = update_item  # type: ignore[method-assign]
     Item.__init__ = item_init  # type: ignore[method-assign]
+    DynamoType.size = value_size  # type: ignore[method-assign]
     BackendDict._create_account_specific_backend = account_backend  # type: ignore[method-assign]
     Item.size = item_size  # type: ignore[method-assign]
     Item.__deepcopy__ = item_copy  # type: ignore[method-assign]
@@ -247,6 +263,7 @@ def partition_queries() -> Iterator[None]:
         DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
         _groupings.clear()
         Item.__init__ = original_item_init  # type: ignore[method-assign]
+        DynamoType.size = original_value_size  # type: ignore[method-assign]
         BackendDict._create_account_specific_backend = original_backend  # type: ignore[method-assign]
         Item.size = original_item_size  # type: ignore[method-assign]
         Item.__deepcopy__ = original_item_copy  # type: ignore[method-assign]

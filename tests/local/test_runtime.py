@@ -9,6 +9,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from moto import mock_aws
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from cli.local import executions
 from cli.local.direct_dynamodb import in_process_dynamodb
@@ -492,3 +493,27 @@ def test_progress_counts_the_map_items_of_a_running_execution(runtime: LocalRunt
     assert result.status == "SUCCEEDED"
     assert seen and all(p.step for p in seen[1:])
     assert all(p.items_total in (0, 4) and p.items_done <= p.items_total for p in seen)
+
+
+def test_moto_speedups_measure_items_as_moto_does() -> None:
+    # GIVEN attribute values of every kind, nested maps and lists among them
+    values = [
+        {
+            "M": {
+                "a": {"S": "x"},
+                "b": {"L": [{"N": "1.5"}, {"M": {"c": {"SS": ["p", "q"]}}}]},
+                "n": {"NULL": True},
+            }
+        },
+        {"L": [{"BOOL": False}, {"BS": [b"\x00"]}, {"NS": ["1", "22"]}]},
+        {"S": "h\u00e9llo"},
+        {"B": b"\x01\x02"},
+    ]
+
+    # WHEN moto measures them as it is and with the local runtime's speed-ups
+    plain = [DynamoType(v).size() for v in values]
+    with partition_queries():
+        faster = [DynamoType(v).size() for v in values]
+
+    # THEN the sizes (which decide the 400 KB item limit and the 1 MB query page) are the same
+    assert faster == plain and all(plain)
