@@ -6,7 +6,8 @@ import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import polars as pl
 from botocore.exceptions import ClientError
@@ -56,6 +57,20 @@ class ObjectStore(ABC):
             for key in self.keys(bucket, prefix)
         }
 
+    def open_stream(self, bucket: str, key: str) -> tuple[BinaryIO, int]:
+        """The object as a readable stream and its size in bytes; NotFoundError when absent.
+
+        This default reads the object whole; S3 streams it."""
+        data = self.get_bytes(bucket, key)
+        return io.BytesIO(data), len(data)
+
+    def put_file(
+        self, bucket: str, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Write an object from a local file (overwrites). This default reads the file whole; S3 sends it
+        from disk."""
+        self.put_bytes(bucket, key, path.read_bytes(), content_type)
+
     def get_json(self, bucket: str, key: str) -> Any:
         """Parse a JSON object."""
         return json.loads(self.get_bytes(bucket, key))
@@ -94,6 +109,22 @@ class S3ObjectStore(ObjectStore):
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
         self._s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type)
+
+    def open_stream(self, bucket: str, key: str) -> tuple[BinaryIO, int]:
+        try:
+            found = self._s3.get_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise NotFoundError("object not found") from None
+            raise
+        return found["Body"], int(found["ContentLength"])  # type: ignore[return-value]
+
+    def put_file(
+        self, bucket: str, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> None:
+        # One PUT read from disk (up to S3's 5 GB), so a large file never sits in memory.
+        with path.open("rb") as body:
+            self._s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
     def put_once(
         self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
