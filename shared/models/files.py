@@ -24,8 +24,12 @@ class FileKind(StrEnum):
 
 class FileStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
+    """Every accepted row's evidence and gap state are applied."""
     QUARANTINED = "QUARANTINED"
     DUPLICATE = "DUPLICATE"
+    """The same bytes were already applied from another key (`duplicate_of`)."""
+    FAILED = "FAILED"
+    """Applying the file kept failing (`failure_reason`); `p4p files retry KEY` applies it again."""
 
 
 class Coverage(BaseModel):
@@ -58,6 +62,11 @@ class FileManifest(BaseModel):
     duplicate: int = Field(ge=0)
     superseded: int = Field(ge=0)
     quarantine_reason: str | None = None
+    quarantine_detail: str | None = Field(
+        default=None, description="what the whole-file reason found: columns, counts, line numbers, no value"
+    )
+    failure_reason: str | None = Field(default=None, description="FAILED: the error's type, no value")
+    duplicate_of: str | None = Field(default=None, description="DUPLICATE: the key of the applied file")
     rejects_key: str | None = None
     curated_keys: tuple[str, ...] = ()
     coverage: Coverage | None = Field(
