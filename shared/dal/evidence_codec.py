@@ -1,10 +1,11 @@
 """Evidence's storage codec: a member's evidence from one file packed as one DynamoDB item's text.
 
 One line per item, fields separated by tabs, in the order of PACKED_FIELDS; member id and file id live in
-the item's keys. Empty means None. A record's details (RECORD_FIELDS) follow only on lines that have one, so
-the lines of the tabular kinds are what they were before records had details, and a line written before they
-existed still reads. The model (`shared.models.evidence`) knows nothing of this format; only the gap state
-repositories read and write it.
+the item's keys. Empty means None. A record's details (RECORD_FIELDS) follow only on lines that have one, and
+a claim line's facility and cost details (CLAIM_FIELDS) after them only on lines that have those (the record
+fields then empty where the line has none), so the lines of items without them are what they were before
+either existed, and a line written before they existed still reads. The model (`shared.models.evidence`)
+knows nothing of this format; only the gap state repositories read and write it.
 """
 
 from __future__ import annotations
@@ -59,6 +60,16 @@ RECORD_FIELDS = (
     "discharge",
     "body_site",
 )
+CLAIM_FIELDS = (
+    "claim_type",
+    "bill_type_code",
+    "revenue_center_code",
+    "admission_date",
+    "discharge_date",
+    "discharge_disposition_code",
+    "ms_drg_code",
+    "allowed_amount",
+)
 _SOURCE_CODES = {
     EvidenceSource.ATTESTATION.value: "A",
     EvidenceSource.MEDICAL_CLAIM.value: "M",
@@ -85,7 +96,7 @@ def _packed_field(name: str, dtype: pl.DataType, escape: bool) -> pl.Expr:
 
 
 def _needs_escape(frame: pl.DataFrame) -> bool:
-    names = (*PACKED_FIELDS, *RECORD_FIELDS)
+    names = (*PACKED_FIELDS, *RECORD_FIELDS, *CLAIM_FIELDS)
     texts = [n for n in names if EVIDENCE_SCHEMA[n] == pl.String() and n != "source"]
     specials = [raw for raw, _ in _ESCAPES]
     found = frame.select(pl.any_horizontal(pl.col(n).str.contains_any(specials).any() for n in texts))
@@ -98,7 +109,11 @@ def pack_evidence(frame: pl.DataFrame) -> pl.DataFrame:
 
     Members keep their rows' order (the file's), so the same evidence always packs to the same text.
     """
-    missing = [pl.lit(None, EVIDENCE_SCHEMA[n]).alias(n) for n in RECORD_FIELDS if n not in frame.columns]
+    missing = [
+        pl.lit(None, EVIDENCE_SCHEMA[n]).alias(n)
+        for n in (*RECORD_FIELDS, *CLAIM_FIELDS)
+        if n not in frame.columns
+    ]
     frame = frame.with_columns(missing) if missing else frame
     escape = _needs_escape(frame)
     base = pl.concat_str(
@@ -107,8 +122,18 @@ def pack_evidence(frame: pl.DataFrame) -> pl.DataFrame:
     details = pl.concat_str(
         [_packed_field(n, EVIDENCE_SCHEMA[n], escape) for n in RECORD_FIELDS], separator="\t"
     )
+    claim = pl.concat_str(
+        [_packed_field(n, EVIDENCE_SCHEMA[n], escape) for n in CLAIM_FIELDS], separator="\t"
+    )
     has_details = pl.any_horizontal(pl.col(n).is_not_null() for n in RECORD_FIELDS)
-    line = pl.when(has_details).then(pl.concat_str([base, details], separator="\t")).otherwise(base)
+    has_claim = pl.any_horizontal(pl.col(n).is_not_null() for n in CLAIM_FIELDS)
+    line = (
+        pl.when(has_claim)
+        .then(pl.concat_str([base, details, claim], separator="\t"))
+        .when(has_details)
+        .then(pl.concat_str([base, details], separator="\t"))
+        .otherwise(base)
+    )
     grouped = (
         frame.select("member_id", "file_id", line.alias("packed"))
         .group_by("member_id", "file_id", maintain_order=True)
@@ -184,10 +209,12 @@ def unpack_evidence(member_id: str, file_id: str, packed: str) -> list[Evidence]
     """The evidence items of one packed text (see `pack_evidence`)."""
     items = []
     width = len(PACKED_FIELDS)
+    claims_at = width + len(RECORD_FIELDS)
     for line in packed.split("\n"):
         parts = line.split("\t")
         values = dict(zip(PACKED_FIELDS, parts[:width], strict=True))
-        values |= dict(zip(RECORD_FIELDS, parts[width:], strict=False))
+        values |= dict(zip(RECORD_FIELDS, parts[width:claims_at], strict=False))
+        values |= dict(zip(CLAIM_FIELDS, parts[claims_at:], strict=False))
         fields: dict[str, object] = {k: _unescape(v) for k, v in values.items() if v != ""}
         fields["source"] = _SOURCES[values["source"]]
         items.append(Evidence.model_validate({"member_id": member_id, "file_id": file_id, **fields}))

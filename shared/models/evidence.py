@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import date
+from decimal import Decimal
 from enum import StrEnum
 
 import polars as pl
@@ -74,6 +75,20 @@ def codes_text(pairs: Iterable[tuple[str, str]]) -> str | None:
     """A codes field from (system, code) pairs (None when there are none)."""
     text = " ".join(f"{s}|{c}" for s, c in pairs)
     return text or None
+
+
+CLAIM_DETAIL_FIELDS = (
+    "claim_type",
+    "bill_type_code",
+    "revenue_center_code",
+    "admission_date",
+    "discharge_date",
+    "discharge_disposition_code",
+    "ms_drg_code",
+    "allowed_amount",
+)
+"""A medical claim line's facility and cost details (`Evidence.claim_type` and after): the optional
+`medical_claims` columns of the same names, carried onto the line's evidence when the file has them."""
 
 
 class EvidenceSource(StrEnum):
@@ -157,6 +172,24 @@ class Evidence(BaseModel):
     """An encounter's discharge disposition, as `codes`."""
     body_site: str | None = None
     """Where on the body (a condition's laterality), as `codes`."""
+    # A medical claim line's facility and cost details, as utilization and cost measures read them (Tuva's
+    # names; None where the file does not give them).
+    claim_type: str | None = None
+    """`professional` or `institutional`."""
+    bill_type_code: str | None = None
+    """An institutional claim's type of bill (`111`: hospital inpatient, admit through discharge)."""
+    revenue_center_code: str | None = None
+    """An institutional line's revenue code, four digits (`0450`: emergency room)."""
+    admission_date: date | None = None
+    """An inpatient stay's first day."""
+    discharge_date: date | None = None
+    """An inpatient stay's last day."""
+    discharge_disposition_code: str | None = None
+    """Where the patient went (UB-04 patient status, two digits; `20`: expired)."""
+    ms_drg_code: str | None = None
+    """An inpatient stay's MS-DRG, three digits."""
+    allowed_amount: Decimal | None = None
+    """What the plan allowed for the line, in dollars."""
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -265,6 +298,14 @@ EVIDENCE_SCHEMA: dict[str, pl.DataType] = {
     "setting": pl.String(),
     "discharge": pl.String(),
     "body_site": pl.String(),
+    "claim_type": pl.String(),
+    "bill_type_code": pl.String(),
+    "revenue_center_code": pl.String(),
+    "admission_date": pl.Date(),
+    "discharge_date": pl.Date(),
+    "discharge_disposition_code": pl.String(),
+    "ms_drg_code": pl.String(),
+    "allowed_amount": pl.Decimal(18, 2),
 }
 
 
