@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,6 +83,31 @@ def _clear_cached_clients() -> None:
         cached.cache_clear()
 
 
+def create_tables(dynamodb: Any, names: Mapping[str, str]) -> None:
+    """Create every table of shared/models/tables.py (its key layout and GSI), named `names[spec.env_var]`."""
+    for spec in ALL_TABLES:
+        keys = (spec.partition_key, spec.sort_key, spec.gsi_partition_key, spec.gsi_sort_key)
+        dynamodb.create_table(
+            TableName=names[spec.env_var],
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
+            KeySchema=[
+                {"AttributeName": spec.partition_key, "KeyType": "HASH"},
+                {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
+            ],
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": spec.gsi_name,
+                    "KeySchema": [
+                        {"AttributeName": spec.gsi_partition_key, "KeyType": "HASH"},
+                        {"AttributeName": spec.gsi_sort_key, "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            ],
+        )
+
+
 @pytest.fixture
 def aws(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     """moto with the tables (key layout of shared/models/tables.py), the buckets, and one state machine
@@ -101,26 +126,6 @@ def aws(aws_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Aw
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         for env in ("LANDING_BUCKET", "CURATED_BUCKET", "REPORTS_BUCKET", "PAYMENTS_BUCKET"):
             s3.create_bucket(Bucket=NAMES[env])
-        for spec in ALL_TABLES:
-            keys = (spec.partition_key, spec.sort_key, spec.gsi_partition_key, spec.gsi_sort_key)
-            dynamodb.create_table(
-                TableName=NAMES[spec.env_var],
-                BillingMode="PAY_PER_REQUEST",
-                AttributeDefinitions=[{"AttributeName": k, "AttributeType": "S"} for k in keys],
-                KeySchema=[
-                    {"AttributeName": spec.partition_key, "KeyType": "HASH"},
-                    {"AttributeName": spec.sort_key, "KeyType": "RANGE"},
-                ],
-                GlobalSecondaryIndexes=[
-                    {
-                        "IndexName": spec.gsi_name,
-                        "KeySchema": [
-                            {"AttributeName": spec.gsi_partition_key, "KeyType": "HASH"},
-                            {"AttributeName": spec.gsi_sort_key, "KeyType": "RANGE"},
-                        ],
-                        "Projection": {"ProjectionType": "ALL"},
-                    }
-                ],
-            )
+        create_tables(dynamodb, NAMES)
         yield Aws(s3=s3, dynamodb=dynamodb, names=dict(NAMES))
         _clear_cached_clients()
