@@ -42,7 +42,7 @@ class ObjectStore(ABC):
 
     @abstractmethod
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
-        """Server-side copy."""
+        """Server-side copy; NotFoundError when the source is absent."""
 
     @abstractmethod
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
@@ -138,7 +138,12 @@ class S3ObjectStore(ObjectStore):
             raise
 
     def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
-        self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource={"Bucket": bucket, "Key": key})
+        try:
+            self._s3.copy_object(Bucket=dest_bucket, Key=dest_key, CopySource={"Bucket": bucket, "Key": key})
+        except ClientError as error:
+            if error_code(error) in _MISSING:
+                raise NotFoundError("object not found") from None
+            raise
 
     def keys(self, bucket: str, prefix: str = "") -> list[str]:
         return sorted(self.etags(bucket, prefix))
