@@ -7,6 +7,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from botocore.exceptions import ClientError
+
+from shared.dal.dynamo import error_code
+from shared.dal.errors import AlreadyRecordedError
+
 if TYPE_CHECKING:
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -16,7 +21,8 @@ class ExecutionStarter(ABC):
 
     @abstractmethod
     def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> str:
-        """Start it; returns the execution ARN."""
+        """Start it; returns the execution ARN. The same name and input again, while that execution runs,
+        is the same execution; AlreadyRecordedError when the name was taken otherwise."""
 
 
 class StepFunctionsExecutions(ExecutionStarter):
@@ -26,7 +32,12 @@ class StepFunctionsExecutions(ExecutionStarter):
         self._sfn = client
 
     def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> str:
-        response = self._sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(dict(payload))
-        )
+        try:
+            response = self._sfn.start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(dict(payload))
+            )
+        except ClientError as error:
+            if error_code(error) == "ExecutionAlreadyExists":
+                raise AlreadyRecordedError(f"execution {name}") from None
+            raise
         return str(response["executionArn"])
