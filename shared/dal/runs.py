@@ -82,7 +82,8 @@ class RunRegistry(ABC):
 
 
 def _moved(run: Run, sets: dict[str, Any]) -> dict[str, Any]:
-    return run.model_dump(mode="json", exclude={"approval"}) | sets
+    # The approval as the caller read it: approvals are never removed, and `unapproved` proved there is none.
+    return run.model_dump(mode="json") | sets
 
 
 class DynamoRunRegistry(RunRegistry):
