@@ -1,13 +1,13 @@
 """In-memory repositories for tests, benchmarks and `p4p` dry runs: same contracts, no AWS.
 
-`WriteMeter` counts the DynamoDB write capacity units the real repositories would consume for the same
-calls (1 WCU per started KB of item per put or delete; a batch write counts per item), so a benchmark
-on these fakes can state its DynamoDB cost.
+Each behaves as its DynamoDB, S3 or Step Functions implementation does where a caller can tell
+(`tests/contract/` runs the same tests on both), and charges a `WriteMeter` (`shared/dal/metering.py`) the
+write units the DynamoDB repositories would consume for the same calls.
 """
 
 from __future__ import annotations
 
-import math
+import json
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -18,7 +18,7 @@ from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
 from shared.dal.evidence_codec import drop_claims
 from shared.dal.executions import ExecutionStarter
-from shared.dal.files import FileRegistry
+from shared.dal.files import FILE_SK, FILES_INDEX_KEY, PROCESSING, FileRegistry, file_pk
 from shared.dal.gap_state import (
     EvidenceBatch,
     GapStateRepository,
@@ -27,7 +27,22 @@ from shared.dal.gap_state import (
     packed_evidence_items,
     unpack_item,
 )
-from shared.dal.ledger import GAP_DIGEST_SK, LedgerRepository, MemberRunState
+from shared.dal.ledger import LedgerRepository, MemberRunState
+from shared.dal.metering import WriteMeter as WriteMeter
+from shared.dal.metering import (
+    approval_item,
+    clinic_item,
+    digest_item,
+    entry_item,
+    evidence_item,
+    gap_item,
+    history_item,
+    index_sort_key,
+    profile_item,
+    run_item,
+    span_item,
+)
+from shared.dal.metering import item_size as item_size
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.models.evidence import Evidence
@@ -37,29 +52,10 @@ from shared.models.ledger import LedgerEntry
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
 from shared.models.runs import Approval, Run, RunFailure, RunStatus
 
-ITEM_UNIT_BYTES = 1024
 
-
-def item_size(item: Mapping[str, Any]) -> int:
-    """Approximate DynamoDB item size: attribute names plus their values' printed lengths."""
-    return sum(len(k) + len(str(v)) for k, v in item.items())
-
-
-@dataclass
-class WriteMeter:
-    """Write capacity units consumed, by kind of item."""
-
-    units: dict[str, int] = field(default_factory=dict)
-
-    def charge(self, what: str, item: Mapping[str, Any]) -> None:
-        """Count one put or delete of `item`."""
-        cost = max(1, math.ceil(item_size(item) / ITEM_UNIT_BYTES))
-        self.units[what] = self.units.get(what, 0) + cost
-
-    @property
-    def total(self) -> int:
-        """All units counted so far."""
-        return sum(self.units.values())
+def _last_by_key(items: Iterable[Any], key: Any) -> dict[Any, Any]:
+    """A batch as a batch write takes it: one item per key, the last one given."""
+    return {key(i): i for i in items}
 
 
 class MemoryObjectStore(ObjectStore):
@@ -95,19 +91,36 @@ class MemoryObjectStore(ObjectStore):
 
 
 class MemoryFileRegistry(FileRegistry):
-    """`FileRegistry` in a dict, with the same take-over rule for PROCESSING files."""
+    """`FileRegistry` in a dict of the Registry table's file items (plus each file's `manifest`, for
+    tests), with the same take-over rule for PROCESSING files; a finish sets what it is given and keeps
+    the rest, as DynamoDB's update does."""
 
     def __init__(self, meter: WriteMeter | None = None) -> None:
         self.items: dict[str, dict[str, Any]] = {}
         self._meter = meter or WriteMeter()
 
+    @staticmethod
+    def _stored(item: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in item.items() if k != "manifest"}
+
     def begin(self, file_id: str, *, kind: FileKind | None, source_key: str) -> FileStatus | None:
         current = self.items.get(file_id)
-        if current is not None and current["status"] != "PROCESSING":
+        if current is not None and current["status"] != PROCESSING:
             return FileStatus(current["status"])
-        item = {"file_id": file_id, "kind": kind.value if kind else None, "source_key": source_key}
-        self.items[file_id] = item | {"status": "PROCESSING"}
-        self._meter.charge("registry", self.items[file_id])
+        now = clock.now().isoformat()
+        item = {
+            "pk": file_pk(file_id),
+            "sk": FILE_SK,
+            "gsi1pk": FILES_INDEX_KEY,
+            "gsi1sk": now,
+            "file_id": file_id,
+            "kind": kind.value if kind else None,
+            "source_key": source_key,
+            "status": PROCESSING,
+            "started_at": now,
+        }
+        self.items[file_id] = item
+        self._meter.charge("registry", item, old=self._stored(current) if current else None)
         return None
 
     def finish(
@@ -118,21 +131,26 @@ class MemoryFileRegistry(FileRegistry):
         manifest: FileManifest | None = None,
         reason: str | None = None,
     ) -> None:
-        item = self.items.setdefault(file_id, {"file_id": file_id})
-        item["status"] = status.value
+        item = self.items.setdefault(file_id, {"pk": file_pk(file_id), "sk": FILE_SK})
+        before = self._stored(item)
+        item |= {"status": status.value, "finished_at": clock.now().isoformat()}
         if manifest is not None:
+            counts = ("rows_read", "accepted", "rejected", "duplicate", "superseded")
+            item |= {name: getattr(manifest, name) for name in counts}
+            if manifest.coverage is not None:
+                item["coverage"] = manifest.coverage.model_dump(mode="json")
             item["manifest"] = manifest.model_dump(mode="json")
         if reason is not None:
             item["quarantine_reason"] = reason
-        self._meter.charge("registry", item)
+        self._meter.charge("registry", self._stored(item), old=before)
 
     def eligibility_coverage(self) -> list[Coverage]:
         return [
-            Coverage.model_validate(i["manifest"]["coverage"])
+            Coverage.model_validate(i["coverage"])
             for i in self.items.values()
             if i.get("kind") == FileKind.ELIGIBILITY.value
-            and i["status"] == FileStatus.ACCEPTED.value
-            and (i.get("manifest") or {}).get("coverage")
+            and i.get("status") == FileStatus.ACCEPTED.value
+            and i.get("coverage")
         ]
 
 
@@ -151,34 +169,40 @@ class MemoryGapStateRepository(GapStateRepository):
         """Packed evidence items per member: sort key → packed text, as in the table."""
 
     def put_clinics(self, clinics: Iterable[Clinic]) -> int:
-        count = 0
-        for c in clinics:
-            self.clinic_items[c.clinic_id] = c
-            self.meter.charge("clinics", c.model_dump(mode="json"))
-            count += 1
-        return count
+        batch = _last_by_key(clinics, lambda c: c.clinic_id)
+        for clinic_id, c in batch.items():
+            old = self.clinic_items.get(clinic_id)
+            self.clinic_items[clinic_id] = c
+            self.meter.charge("clinics", clinic_item(c), old=clinic_item(old) if old else None)
+        return len(batch)
 
     def clinics(self) -> dict[str, Clinic]:
-        return dict(self.clinic_items)
+        """By id, in id order (the CLINICS index's sort key)."""
+        return dict(sorted(self.clinic_items.items()))
 
     def put_roster(self, profiles: Iterable[MemberProfile], spans: Iterable[EligibilitySpan]) -> int:
-        count = 0
-        for p in profiles:
-            self.profiles[p.member_id] = p
-            self.meter.charge("roster", p.model_dump(mode="json"))
-            count += 1
-        for s in spans:
-            self.spans[(s.member_id, s.start.isoformat())] = s
-            self._spans_of.setdefault(s.member_id, {})[s.start.isoformat()] = s
-            self.meter.charge("roster", s.model_dump(mode="json"))
-            count += 1
-        return count
+        new_profiles = _last_by_key(profiles, lambda p: p.member_id)
+        for member_id, p in new_profiles.items():
+            old = self.profiles.get(member_id)
+            self.profiles[member_id] = p
+            self.meter.charge("roster", profile_item(p), old=profile_item(old) if old else None)
+        new_spans = _last_by_key(spans, lambda s: (s.member_id, s.start.isoformat()))
+        for (member_id, start), s in new_spans.items():
+            replaced = self.spans.get((member_id, start))
+            self.spans[(member_id, start)] = s
+            self._spans_of.setdefault(member_id, {})[start] = s
+            self.meter.charge("roster", span_item(s), old=span_item(replaced) if replaced else None)
+        return len(new_profiles) + len(new_spans)
 
     def put_evidence(self, evidence: EvidenceBatch) -> int:
         items, rows = packed_evidence_items(evidence)
         for item in items:
-            self._packed_of.setdefault(item["pk"].removeprefix("MEMBER#"), {})[item["sk"]] = item["evidence"]
-            self.meter.charge("evidence", item)
+            member_id = item["pk"].removeprefix("MEMBER#")
+            packed = self._packed_of.setdefault(member_id, {})
+            old = packed.get(item["sk"])
+            packed[item["sk"]] = item["evidence"]
+            replaced = evidence_item(member_id, item["sk"], old, digest(old)) if old is not None else None
+            self.meter.charge("evidence", item, old=replaced)
         return rows
 
     def retract_claims(self, claims: Mapping[str, Collection[str]]) -> int:
@@ -190,12 +214,14 @@ class MemoryGapStateRepository(GapStateRepository):
                 if not gone:
                     continue
                 removed += gone
-                item = {"pk": member_id, "sk": sk, "evidence": kept, "digest": digest(kept)}
-                self.meter.charge("evidence_retracted", item)
+                old = evidence_item(member_id, sk, text, digest(text))
                 if kept:
                     packed[sk] = kept
+                    new = evidence_item(member_id, sk, kept, digest(kept))
+                    self.meter.charge("evidence_retracted", new, old=old)
                 else:
                     del packed[sk]
+                    self.meter.charge("evidence_retracted", old)
         return removed
 
     def retract(self, member_id: str, evidence_id: str) -> None:
@@ -213,9 +239,10 @@ class MemoryGapStateRepository(GapStateRepository):
                 del packed[sk]
 
     def evidence_of(self, member_id: str) -> tuple[Evidence, ...]:
-        """One member's evidence, as `member()` reads it."""
-        items = self._packed_of.get(member_id, {})
-        return distinct_evidence(e for sk, text in items.items() for e in unpack_item(member_id, sk, text))
+        """One member's evidence, as `member()` reads it: items in sort key order, so of one fact in two
+        files the one of the file whose id sorts last stands, as it does on DynamoDB."""
+        items = sorted(self._packed_of.get(member_id, {}).items())
+        return distinct_evidence(e for sk, text in items for e in unpack_item(member_id, sk, text))
 
     @property
     def evidence(self) -> dict[tuple[str, str], Evidence]:
@@ -223,12 +250,12 @@ class MemoryGapStateRepository(GapStateRepository):
         return {(m, e.evidence_id): e for m in sorted(self._packed_of) for e in self.evidence_of(m)}
 
     def put_gaps(self, gaps: Iterable[Gap]) -> int:
-        count = 0
-        for g in gaps:
-            self.gaps[(g.member_id, f"{g.action}#{g.period}")] = g
-            self.meter.charge("gaps", g.model_dump(mode="json"))
-            count += 1
-        return count
+        batch = _last_by_key(gaps, lambda g: (g.member_id, f"{g.action}#{g.period}"))
+        for key, g in batch.items():
+            old = self.gaps.get(key)
+            self.gaps[key] = g
+            self.meter.charge("gaps", gap_item(g), old=gap_item(old) if old else None)
+        return len(batch)
 
     def member(self, member_id: str) -> MemberFacts | None:
         profile = self.profiles.get(member_id)
@@ -249,12 +276,13 @@ class MemoryClaimVersionRepository(ClaimVersionRepository):
         self.versions: dict[str, dict[tuple[str, str], ClaimVersion]] = {}
 
     def put_versions(self, versions: Iterable[ClaimVersion]) -> int:
-        count = 0
-        for v in versions:
-            self.versions.setdefault(v.member_id, {})[(v.original_claim_key, v.claim_key)] = v
-            self._meter.charge("claim_versions", v.item())
-            count += 1
-        return count
+        batch = _last_by_key(versions, lambda v: (v.member_id, (v.original_claim_key, v.claim_key)))
+        for (member_id, key), v in batch.items():
+            held = self.versions.setdefault(member_id, {})
+            old = held.get(key)
+            held[key] = v
+            self._meter.charge("claim_versions", v.item(), old=old.item() if old else None)
+        return len(batch)
 
     def versions_of(self, member_ids: Iterable[str]) -> dict[str, list[ClaimVersion]]:
         return {m: sorted(self.versions[m].values()) for m in set(member_ids) if self.versions.get(m)}
@@ -272,7 +300,7 @@ class MemoryRunRegistry(RunRegistry):
         if run.run_id in self.runs:
             raise AlreadyRecordedError("run")
         self.runs[run.run_id] = run
-        self._meter.charge("registry", run.model_dump(mode="json"))
+        self._meter.charge("registry", run_item(run))
 
     def _with_approval(self, run: Run) -> Run:
         return run.model_copy(update={"approval": self.approvals.get(run.run_id)})
@@ -315,7 +343,9 @@ class MemoryRunRegistry(RunRegistry):
             update["operators"] = (*current.operators, operator)
         moved = current.model_copy(update=update)
         self.runs[run.run_id] = moved
-        self._meter.charge("registry", moved.model_dump(mode="json"))
+        self._meter.charge("registry", run_item(moved), old=run_item(current), transaction=unapproved)
+        if unapproved:  # the transaction's check that no approval exists
+            self._meter.charge("registry", approval_item(None, run.run_id), transaction=True)
         return self._with_approval(moved)
 
     def approve(self, run: Run, approval: Approval) -> Run:
@@ -328,15 +358,20 @@ class MemoryRunRegistry(RunRegistry):
         ):
             raise StaleVersionError("run changed or was approved since it was read")
         self.approvals[run.run_id] = approval
+        # One transaction: the check of the run record and the put of the approval.
+        self._meter.charge("registry", run_item(current), transaction=True)
+        self._meter.charge("approvals", approval_item(approval, run.run_id), transaction=True)
         return self._with_approval(current)
 
     def mark_paid(self, run_id: str, *, paid_by: str, paid_at: datetime, reference: str, sha256: str) -> Run:
         approval = self.approvals.get(run_id)
         if approval is None or approval.paid_at is not None or approval.payment_sha256 != sha256:
             raise StaleVersionError("approval changed since it was read")
-        self.approvals[run_id] = approval.model_copy(
+        paid = approval.model_copy(
             update={"paid_by": paid_by, "paid_at": paid_at, "payment_reference": reference}
         )
+        self.approvals[run_id] = paid
+        self._meter.charge("approvals", approval_item(paid, run_id), old=approval_item(approval, run_id))
         return self._with_approval(self.runs[run_id])
 
 
@@ -355,15 +390,16 @@ class MemoryLedgerRepository(LedgerRepository):
         if existing is not None:
             raise AlreadyRecordedError("ledger entry", existing_run_id=existing.run_id)
         self.entries[entry.entry_id] = entry
-        self.meter.charge("ledger", entry.model_dump(mode="json"))
+        self.meter.charge("ledger", entry_item(entry))
 
     def get(self, entry_id: str) -> LedgerEntry | None:
         self.reads += 1
         return self.entries.get(entry_id)
 
     def index_member(self, entry: LedgerEntry) -> None:
-        self.history.setdefault(entry.member_id, {})[entry.entry_id] = entry
-        self.meter.charge("ledger_history", entry.model_dump(mode="json"))
+        old = self.history.setdefault(entry.member_id, {}).get(entry.entry_id)
+        self.history[entry.member_id][entry.entry_id] = entry
+        self.meter.charge("ledger_history", history_item(entry), old=history_item(old) if old else None)
 
     def member_state(self, member_id: str) -> MemberRunState:
         self.reads += 1
@@ -371,11 +407,14 @@ class MemoryLedgerRepository(LedgerRepository):
         return MemberRunState(entries=entries, gap_digest=dict(self.digests.get(member_id, {})))
 
     def put_gap_digest(self, member_id: str, digest: Mapping[str, str]) -> None:
+        old = self.digests.get(member_id)
         self.digests[member_id] = dict(digest)
-        self.meter.charge("gap_digest", {"pk": member_id, "sk": GAP_DIGEST_SK, **digest})
+        replaced = digest_item(member_id, old) if old is not None else None
+        self.meter.charge("gap_digest", digest_item(member_id, digest), old=replaced)
 
     def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
-        return iter([e for _, e in sorted(self.entries.items()) if e.run_id == run_id])
+        """In the run index's order: the run's balances, then its member entries, each by clinic and id."""
+        return iter(sorted((e for e in self.entries.values() if e.run_id == run_id), key=index_sort_key))
 
     def balances(self, run_id: str) -> list[LedgerEntry]:
         return [e for e in self.by_run(run_id) if e.is_balance]
@@ -386,10 +425,18 @@ class MemoryLedgerRepository(LedgerRepository):
 
 @dataclass
 class RecordedExecutions(ExecutionStarter):
-    """`ExecutionStarter` that keeps what would have been started."""
+    """`ExecutionStarter` that keeps what would have been started, as running executions: the same name
+    and input again is the same execution, the same name with other input is refused."""
 
     started: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     def start(self, state_machine_arn: str, name: str, payload: Mapping[str, Any]) -> str:
+        arn = f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+        body = json.dumps(dict(payload))
+        for machine, started_name, started_payload in self.started:
+            if (machine, started_name) == (state_machine_arn, name):
+                if json.dumps(started_payload) != body:
+                    raise AlreadyRecordedError(f"execution {name}")
+                return arn
         self.started.append((state_machine_arn, name, dict(payload)))
-        return f"{state_machine_arn}:{name}"
+        return arn
