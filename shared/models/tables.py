@@ -88,6 +88,10 @@ class Prefix(StrEnum):
     PROGRAMS = "programs/"
 
 
+INGEST_MAX_RECEIVES = 5
+"""Deliveries of one landed file before its message goes to the dead-letter queue (the ingest queue's
+redrive policy); the last one ends the file FAILED if it fails too."""
+
 STAGE_ENV = "STAGE"
 PLAN_ID_ENV = "PLAN_ID"
 SHARD_SIZE_ENV = "SHARD_SIZE"
