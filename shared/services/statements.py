@@ -7,11 +7,11 @@ sums of the lines' integer cents, so statement, payment file and ledger agree to
 from __future__ import annotations
 
 import csv
-import io
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
+from shared.logic.csv_cells import csv_bytes
 from shared.logic.money import format_cents, parse_dollars
 from shared.models.incentives import GuaranteeResult
 from shared.models.ledger import EntryKind, GuaranteeTopUp, LedgerEntry, MeasureIncentive, SvuAward
@@ -48,14 +48,9 @@ _HTML_COLUMNS = slice(STATEMENT_COLUMNS.index("earned_month"), STATEMENT_COLUMNS
 
 
 def _csv(rows: Iterable[Sequence[object]], header: Sequence[str], banner: str | None = None) -> bytes:
-    buffer = io.StringIO()
-    if banner:
-        # A first line no spreadsheet or payment system takes for data: what the file is not.
-        buffer.write(f"# {banner}\n")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return buffer.getvalue().encode("utf-8")
+    # Every cell made safe to open in a spreadsheet; a banner is a first line no spreadsheet or payment
+    # system takes for data: what the file is not.
+    return csv_bytes(header, rows, banner)
 
 
 def preview_banner(run_id: str) -> str:
