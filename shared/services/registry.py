@@ -7,14 +7,13 @@ which records the computed gaps (the GapState table's `GAP#<action>#<period>` it
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Iterator
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
 from shared.dal.gap_state import GapStateRepository
+from shared.logic.csv_cells import csv_bytes
 from shared.logic.gaps import member_gaps
 from shared.logic.money import amount_cents, format_cents
 from shared.logic.occurrences import MemberView, occurrences
@@ -198,11 +197,8 @@ CHART_COLUMNS = "clinic_id,member_id,action,period,step,attested_on,days_unconfi
 
 
 def _csv(header: str, rows: Iterable[list[object]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header.split(","))
-    writer.writerows(rows)
-    return buffer.getvalue().encode()
+    # Every cell made safe to open in a spreadsheet (a clinic's or member's id, a gap's detail).
+    return csv_bytes(header.split(","), rows)
 
 
 def registry_csv(rows: Iterable[RegistryRow]) -> bytes:
