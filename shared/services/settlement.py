@@ -19,6 +19,7 @@ from shared import clock
 from shared.dal.errors import NotFoundError
 from shared.dal.objects import ObjectStore
 from shared.errors import DomainError
+from shared.logic.keys import key_segment
 from shared.models.ledger import LedgerEntry, SvuAward
 from shared.models.runs import (
     AggregateInput,
@@ -87,9 +88,11 @@ class _Outputs:
         self.banner = preview_banner(run.run_id) if self.preview else None
 
     def statement(self, clinic_id: str, extension: str) -> str:
+        # A clinic id is a key segment (intake admits no other); never a path into another prefix.
+        clinic = key_segment(clinic_id)
         if self.preview:
-            return f"{Prefix.PREVIEWS}{self.run_id}/statements/PREVIEW-{clinic_id}.{extension}"
-        return f"{Prefix.STATEMENTS}{self.run_id}/{clinic_id}.{extension}"
+            return f"{Prefix.PREVIEWS}{self.run_id}/statements/PREVIEW-{clinic}.{extension}"
+        return f"{Prefix.STATEMENTS}{self.run_id}/{clinic}.{extension}"
 
     @property
     def payment(self) -> str:
