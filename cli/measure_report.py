@@ -13,8 +13,8 @@ from pathlib import Path
 import typer
 
 from cli.ecqm_decks import FhirReadError, fhir_members, one_patient, read_resources, valuesets_dir
+from shared.logic.fhir_export import individual_report
 from shared.logic.measures.engine import member_outcome
-from shared.logic.measures.report import individual_report
 from shared.models.members import MemberFacts
 from shared.programs.measures import (
     UnknownMeasureError,
