@@ -1,8 +1,12 @@
-"""The file registry: `pk=FILE#<sha256>, sk=FILE` in the Registry table, `gsi1pk=FILES`.
+"""The file registry in the Registry table: what was done with each file's content, and with each drop.
 
-A file is processed once per content hash: PROCESSING while a worker has it, then ACCEPTED or
-QUARANTINED. A PROCESSING item left by a crashed attempt may be taken over, since every write the
-ingest makes is idempotent.
+- `pk=FILE#<sha256>, sk=FILE` (`gsi1pk=FILES`): a content's status. PROCESSING while a worker has it,
+  then ACCEPTED (applied), QUARANTINED or FAILED. A PROCESSING item left by a crashed attempt may be taken
+  over, since every write the ingest makes is idempotent; so may QUARANTINED and FAILED ones, which the
+  ingest service decides (only an applied file makes a later drop of its bytes a DUPLICATE).
+- `pk=FILE#<sha256>, sk=APPLIED`: the key the content was applied from (what a DUPLICATE names).
+- `pk=FILE#KEY#<landing key>, sk=DROP` (`gsi1pk=FILE_DROPS`): what happened to the object at one key, the
+  last time it was delivered (`FileDrop`): what `p4p files` lists.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel, ConfigDict
 
 from shared import clock
 from shared.dal.dynamo import CONDITION_FAILED, error_code, from_item, query_all, to_item
@@ -23,10 +28,119 @@ if TYPE_CHECKING:
 FILE_SK = "FILE"
 FILES_INDEX_KEY = "FILES"
 PROCESSING = "PROCESSING"
+APPLIED_SK = "APPLIED"
+DROP_SK = "DROP"
+DROPS_INDEX_KEY = "FILE_DROPS"
+DID_NOT_FINISH = "DID_NOT_FINISH"
+"""The failure reason of a last delivery that never reported back (the function timed out or died)."""
 
 
 def file_pk(file_id: str) -> str:
     return f"FILE#{file_id}"
+
+
+def drop_pk(key: str) -> str:
+    return f"FILE#KEY#{key}"
+
+
+class FileDrop(BaseModel):
+    """What happened to the object at one landing key, the last time it was delivered. Status is
+    PROCESSING or a `FileStatus`; `reason` is a quarantine or failure reason code, `detail` a whole-file
+    problem's value-free detail; counts are the manifest's."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: str | None = None
+    status: str = PROCESSING
+    file_id: str | None = None
+    reason: str | None = None
+    detail: str | None = None
+    duplicate_of: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    rows_read: int | None = None
+    accepted: int | None = None
+    rejected: int | None = None
+    duplicate: int | None = None
+    superseded: int | None = None
+    landed_at: str | None = None
+    finished_at: str | None = None
+
+    def finished(self, status: FileStatus, **changes: Any) -> FileDrop:
+        """This drop with a final status (and what goes with it), at the clock's now."""
+        stamp = {"status": status.value, "finished_at": clock.now().isoformat()}
+        return self.model_copy(update=stamp | changes)
+
+    @classmethod
+    def counted(cls, manifest: FileManifest) -> dict[str, int]:
+        """A manifest's counts, as a drop carries them."""
+        names = ("rows_read", "accepted", "rejected", "duplicate", "superseded")
+        return {n: getattr(manifest, n) for n in names}
+
+
+class FileLog(ABC):
+    """The drops (one record per landing key) and which key each applied content came from."""
+
+    @abstractmethod
+    def landed(self, key: str, *, kind: FileKind | None, attempt: int, last: bool) -> FileDrop:
+        """Record a delivery of the object at `key` (its `attempt`-th) and return the drop's record as it
+        was before (a fresh one if none). On the `last` attempt the drop is FAILED until this attempt says
+        otherwise, so a delivery that dies silently still ends FAILED (`DID_NOT_FINISH`, or the error an
+        earlier attempt met)."""
+
+    @abstractmethod
+    def settle(self, drop: FileDrop) -> None:
+        """Write a drop's record (its final status, or a failed attempt's error)."""
+
+    @abstractmethod
+    def drop(self, key: str) -> FileDrop | None:
+        """The record of the object at `key`, if it was ever delivered."""
+
+    @abstractmethod
+    def drops(self) -> list[FileDrop]:
+        """Every drop's record, latest delivery first."""
+
+    @abstractmethod
+    def mark_applied(self, file_id: str, key: str) -> None:
+        """Record that the content `file_id` was applied from `key`."""
+
+    @abstractmethod
+    def applied_key(self, file_id: str) -> str | None:
+        """The key the content `file_id` was applied from, if it was."""
+
+
+def landed_drop(
+    previous: FileDrop | None, key: str, kind: FileKind | None, attempt: int, last: bool
+) -> FileDrop:
+    """The drop's record while a delivery works on it (see `FileLog.landed`)."""
+    base = previous or FileDrop(key=key)
+    now = clock.now().isoformat()
+    changes: dict[str, Any] = {
+        "kind": kind.value if kind else None,
+        "status": PROCESSING,
+        "attempts": attempt,
+        "landed_at": now,
+        "finished_at": None,
+    }
+    if last:
+        changes |= {
+            "status": FileStatus.FAILED.value,
+            "reason": base.last_error or DID_NOT_FINISH,
+            "finished_at": now,
+        }
+    return base.model_copy(update=changes)
+
+
+def drop_item(drop: FileDrop) -> dict[str, Any]:
+    """A drop's Registry item (plain values)."""
+    return {
+        "pk": drop_pk(drop.key),
+        "sk": DROP_SK,
+        "gsi1pk": DROPS_INDEX_KEY,
+        "gsi1sk": f"{drop.landed_at or ''}#{drop.key}",
+        **drop.model_dump(mode="json"),
+    }
 
 
 class FileRegistry(ABC):
@@ -138,3 +252,49 @@ class DynamoFileRegistry(FileRegistry):
             ),
         )
         return [Coverage.model_validate(item["coverage"]) for item in items]
+
+
+class DynamoFileLog(FileLog):
+    """`FileLog` on the Registry table (items keyed `FILE#…`, as the ingest's grant allows)."""
+
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        found = self._db.get_item(
+            TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True
+        )
+        item = found.get("Item")
+        return from_item(item) if item else None
+
+    def landed(self, key: str, *, kind: FileKind | None, attempt: int, last: bool) -> FileDrop:
+        previous = self.drop(key)
+        self.settle(landed_drop(previous, key, kind, attempt, last))
+        return previous or FileDrop(key=key)
+
+    def settle(self, drop: FileDrop) -> None:
+        self._db.put_item(TableName=self._table, Item=to_item(drop_item(drop)))
+
+    def drop(self, key: str) -> FileDrop | None:
+        item = self._get(drop_pk(key), DROP_SK)
+        return FileDrop.model_validate(item) if item else None
+
+    def drops(self) -> list[FileDrop]:
+        items = query_all(
+            self._db,
+            TableName=self._table,
+            IndexName=REGISTRY_TABLE.gsi_name,
+            KeyConditionExpression="gsi1pk = :d",
+            ExpressionAttributeValues={":d": {"S": DROPS_INDEX_KEY}},
+            ScanIndexForward=False,
+        )
+        return [FileDrop.model_validate(item) for item in items]
+
+    def mark_applied(self, file_id: str, key: str) -> None:
+        item = {"pk": file_pk(file_id), "sk": APPLIED_SK, "file_id": file_id, "source_key": key}
+        self._db.put_item(TableName=self._table, Item=to_item(item))
+
+    def applied_key(self, file_id: str) -> str | None:
+        item = self._get(file_pk(file_id), APPLIED_SK)
+        return str(item["source_key"]) if item else None
