@@ -1,7 +1,7 @@
-"""The contract suite's implementations: every test asks for an interface's fixture (`files`, `gaps`,
-`versions`, `ledger`, `runs`, `objects`, `executions`) and runs once on the in-memory fake (`memory`) and
-once on the AWS implementation on moto (`dynamo`), wired as a deployment wires them: claim versions and
-the ledger's member history live in the GapState table beside the gap state.
+"""The contract suite's implementations: every test asks for an interface's fixture (`files`, `log`,
+`gaps`, `versions`, `ledger`, `runs`, `objects`, `executions`) and runs once on the in-memory fake
+(`memory`) and once on the AWS implementation on moto (`dynamo`), wired as a deployment wires them:
+claim versions and the ledger's member history live in the GapState table beside the gap state.
 
 moto is started once for the suite (its clients are the slow part); each test gets fresh tables, buckets and
 a state machine, created from shared/models/tables.py by `tests.conftest.create_tables`, and moto is
@@ -23,7 +23,7 @@ from moto.dynamodb.models import table as moto_table
 
 from shared.dal.claim_versions import ClaimVersionRepository, DynamoClaimVersionRepository
 from shared.dal.executions import ExecutionStarter, StepFunctionsExecutions
-from shared.dal.files import DynamoFileRegistry, FileRegistry
+from shared.dal.files import DynamoFileLog, DynamoFileRegistry, FileLog, FileRegistry
 from shared.dal.gap_state import DynamoGapStateRepository, GapStateRepository
 from shared.dal.ledger import DynamoLedgerRepository, LedgerRepository
 from shared.dal.memory import (
@@ -36,6 +36,7 @@ from shared.dal.memory import (
     RecordedExecutions,
     WriteMeter,
 )
+from shared.dal.memory_log import MemoryFileLog
 from shared.dal.objects import ObjectStore, S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry, RunRegistry
 from shared.models.tables import ALL_TABLES
@@ -45,6 +46,7 @@ from tests.contract.billing import BilledClient
 BACKENDS = ("memory", "dynamo")
 IMPLEMENTATIONS: dict[type, dict[str, type]] = {
     FileRegistry: {"memory": MemoryFileRegistry, "dynamo": DynamoFileRegistry},
+    FileLog: {"memory": MemoryFileLog, "dynamo": DynamoFileLog},
     GapStateRepository: {"memory": MemoryGapStateRepository, "dynamo": DynamoGapStateRepository},
     ClaimVersionRepository: {"memory": MemoryClaimVersionRepository, "dynamo": DynamoClaimVersionRepository},
     LedgerRepository: {"memory": MemoryLedgerRepository, "dynamo": DynamoLedgerRepository},
@@ -56,6 +58,7 @@ IMPLEMENTATIONS: dict[type, dict[str, type]] = {
 
 FIXTURES: dict[type, str] = {
     FileRegistry: "files",
+    FileLog: "log",
     GapStateRepository: "gaps",
     ClaimVersionRepository: "versions",
     LedgerRepository: "ledger",
@@ -169,6 +172,11 @@ class Backend:
             FileRegistry, lambda: DynamoFileRegistry(self.client(), self.tables["REGISTRY_TABLE"])
         )
 
+    def log(self) -> FileLog:
+        if self.name == "memory":
+            return self._once(FileLog, lambda: MemoryFileLog(self.meter))
+        return self._once(FileLog, lambda: DynamoFileLog(self.client(), self.tables["REGISTRY_TABLE"]))
+
     def gaps(self) -> GapStateRepository:
         if self.name == "memory":
             return self._once(GapStateRepository, lambda: MemoryGapStateRepository(self.meter))
@@ -254,6 +262,11 @@ def both(moto: Moto) -> Iterator[tuple[Backend, Backend]]:
 @pytest.fixture
 def files(backend: Backend) -> FileRegistry:
     return backend.files()
+
+
+@pytest.fixture
+def log(backend: Backend) -> FileLog:
+    return backend.log()
 
 
 @pytest.fixture
