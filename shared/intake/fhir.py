@@ -7,6 +7,7 @@ as the text the file spells (`parse_float=str`), so a float never touches a valu
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from collections.abc import Iterator
@@ -15,8 +16,12 @@ from typing import Any
 
 import polars as pl
 
+from shared.intake.csv_stream import UTF8_BOM, RawBatch
 from shared.intake.errors import QuarantineError
-from shared.intake.parsing import SOURCE_ROW, UTF8_BOM, check_utf8, gunzip_if_needed, is_blank
+from shared.intake.fhir_types import R4_RESOURCE_TYPES
+from shared.intake.line_stream import check_utf8, line_pieces
+from shared.intake.source import inflate
+from shared.intake.validation import SOURCE_ROW
 from shared.models.evidence import FHIR_SYSTEMS
 
 FHIR_COLUMNS = (
@@ -322,17 +327,23 @@ def _rows(
     }
 
 
-def _loads(text: str) -> Any:
+def _loads(text: str | bytes) -> Any:
     return json.loads(text, parse_float=str, parse_int=str)
 
 
-def _entries(text: str) -> list[tuple[dict[str, Any], str | None]]:
-    """(resource, fullUrl) pairs from a Bundle, a single resource, or NDJSON lines."""
-    try:
-        document = _loads(text)
-    except (json.JSONDecodeError, RecursionError):
-        document = None
-    if isinstance(document, dict) and document.get("resourceType") == "Bundle":
+DOCUMENT_MAX = 64 * 1024 * 1024
+"""The largest FHIR document (a Bundle, or one resource) read whole: a JSON document can only be parsed
+whole. Bulk Data NDJSON (one resource a line) is read line by line and has no limit."""
+RESOURCES_PER_BATCH = 20_000
+Entry = tuple[dict[str, Any], str | None]
+
+
+def _document_entries(document: Any) -> list[Entry]:
+    """(resource, fullUrl) pairs of a parsed document: a Bundle's entries, or the resource itself."""
+    if not isinstance(document, dict):
+        raise QuarantineError("UNREADABLE", "not a FHIR Bundle nor NDJSON resources")
+    rtype = document.get("resourceType")
+    if rtype == "Bundle":
         entries = document.get("entry") or []
         if not isinstance(entries, list):
             raise QuarantineError("UNREADABLE", "Bundle.entry is not a list")
@@ -341,48 +352,132 @@ def _entries(text: str) -> list[tuple[dict[str, Any], str | None]]:
             for e in entries
             if isinstance(e, dict) and isinstance(e.get("resource"), dict)
         ]
-    if isinstance(document, dict):
-        return [(document, None)]
-    out: list[tuple[dict[str, Any], str | None]] = []
-    for line in text.split("\n"):
-        if not line.strip():
-            continue
-        try:
-            resource = _loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            raise QuarantineError("UNREADABLE", "not a FHIR Bundle nor NDJSON") from None
-        if not isinstance(resource, dict):
-            raise QuarantineError("UNREADABLE", "an NDJSON line is not a resource")
-        out.append((resource, None))
-    return out
+    if not isinstance(rtype, str):
+        raise QuarantineError("UNREADABLE", "the document has no resourceType: not a FHIR resource")
+    if isinstance(document.get("entry"), list):
+        raise QuarantineError("UNREADABLE", "a document with entries whose resourceType is not Bundle")
+    if rtype not in R4_RESOURCE_TYPES:
+        raise QuarantineError("UNREADABLE", "the document's resourceType is not a FHIR R4 resource type")
+    return [(document, None)]
+
+
+def _line_resource(text: str, line: int) -> dict[str, Any]:
+    try:
+        resource = _loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        raise QuarantineError(
+            "UNREADABLE", f"line {line} is not JSON: not a FHIR Bundle nor NDJSON"
+        ) from None
+    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+        raise QuarantineError("UNREADABLE", f"line {line} is not a FHIR resource")
+    if resource["resourceType"] not in R4_RESOURCE_TYPES:
+        raise QuarantineError("UNREADABLE", f"line {line}: the resourceType is not a FHIR R4 resource type")
+    return resource
+
+
+def _entry_batches(content: Iterator[bytes]) -> Iterator[list[Entry]]:
+    """The file's resources in batches: NDJSON line by line, a document (a Bundle) whole."""
+    pieces = line_pieces(content)
+    first = next(pieces, None)
+    if first is None:
+        raise QuarantineError("EMPTY_FILE", "file has no content")
+    piece, line = first[0].removeprefix(UTF8_BOM), first[1]
+    check_utf8(piece, line)
+    head = piece.lstrip()
+    opening = head.split(b"\n", 1)[0].strip()
+    try:
+        probe = _loads(opening) if opening else None
+    except (json.JSONDecodeError, RecursionError):
+        probe = None
+    if isinstance(probe, dict) and probe.get("resourceType") != "Bundle" and "entry" not in probe:
+        yield from _ndjson(itertools.chain([(piece, line)], pieces))
+        return
+    # A document (a Bundle, pretty-printed or not): read whole, within DOCUMENT_MAX.
+    parts, size = [piece], len(piece)
+    for more, _ in pieces:
+        size += len(more)
+        if size > DOCUMENT_MAX:
+            raise QuarantineError(
+                "TOO_LARGE", f"a FHIR document over {DOCUMENT_MAX} bytes; send Bulk Data NDJSON instead"
+            )
+        parts.append(more)
+    data = b"".join(parts)
+    del parts
+    check_utf8(data, 1)
+    if not data.strip():
+        raise QuarantineError("EMPTY_FILE", "file has no content")
+    try:
+        document = _loads(data)
+    except (json.JSONDecodeError, RecursionError):
+        raise QuarantineError("UNREADABLE", "not a FHIR Bundle nor NDJSON resources") from None
+    entries = _document_entries(document)
+    del document
+    for start in range(0, len(entries), RESOURCES_PER_BATCH):
+        yield entries[start : start + RESOURCES_PER_BATCH]
+
+
+def _ndjson(pieces: Iterator[tuple[bytes, int]]) -> Iterator[list[Entry]]:
+    for piece, first_line in pieces:
+        check_utf8(piece, first_line)
+        batch: list[Entry] = []
+        for offset, raw in enumerate(piece.decode("utf-8").split("\n")):
+            text = raw.strip()
+            if text:
+                batch.append((_line_resource(text, first_line + offset), None))
+        if batch:
+            yield batch
+
+
+class FhirStream:
+    """Flattened rows of one FHIR file's content (already inflated), in batches of strings."""
+
+    def __init__(self, content: Iterator[bytes]) -> None:
+        self._content = content
+        self.skipped = 0
+        """Resources of types that do not become rows (Patient, Coverage…), counted as read."""
+        self._rows = 0
+        self._resources = 0
+
+    def batches(self) -> Iterator[RawBatch]:
+        """`source_row` + FHIR_COLUMNS + RECORD_COLUMNS, as strings, in the file's order."""
+        names = (*FHIR_COLUMNS, *RECORD_COLUMNS)
+        for entries in _entry_batches(self._content):
+            # A Bundle's Patient entries may be named by their fullUrl (`urn:uuid:…`).
+            patients = {
+                url: str(r["id"])
+                for r, url in entries
+                if url and r.get("resourceType") == "Patient" and _text(r.get("id"))
+            }
+            records: list[dict[str, Any]] = []
+            for resource, url in entries:
+                self._resources += 1
+                rtype = resource.get("resourceType")
+                if isinstance(rtype, str) and rtype in RESOURCES:
+                    records.extend(_rows(resource, self._resources, url, patients))
+                else:
+                    self.skipped += 1
+            if not records:
+                continue
+            frame = pl.DataFrame(records, schema=dict.fromkeys(names, pl.String))
+            start = self._rows + 1
+            self._rows += frame.height
+            yield RawBatch(
+                frame.select(
+                    pl.int_range(start, start + frame.height, dtype=pl.Int64).alias(SOURCE_ROW), *names
+                ),
+                padded=True,
+            )
+        if self._rows == 0:
+            raise QuarantineError("EMPTY_FILE", "no resources of a supported type")
 
 
 def flatten_fhir(data: bytes) -> tuple[pl.DataFrame, int]:
-    """Flatten a FHIR file into string rows (`source_row` + FHIR_COLUMNS) and count skipped resources.
+    """Flatten a FHIR file into string rows (`source_row` + FHIR_COLUMNS + RECORD_COLUMNS) and count
+    skipped resources (the whole file in memory: the eCQM decks, tests).
 
     Resources of the types in `RESOURCES` become rows (a panel Observation one per component); any
-    other type (Patient, Coverage, Organization…) is skipped and only counted. Besides the columns the
-    fhir kind checks, each row carries the RECORD_COLUMNS the measure engine reads.
+    other type (Patient, Coverage, Organization…) is skipped and only counted.
     """
-    data = gunzip_if_needed(data)
-    if is_blank(data):
-        raise QuarantineError("EMPTY_FILE", "file has no content")
-    check_utf8(data)
-    entries = _entries(data.removeprefix(UTF8_BOM).decode("utf-8"))
-    patients = {
-        url: str(r["id"])
-        for r, url in entries
-        if url and r.get("resourceType") == "Patient" and _text(r.get("id"))
-    }
-    records: list[dict[str, Any]] = []
-    skipped = 0
-    for index, (resource, url) in enumerate(entries, start=1):
-        rtype = resource.get("resourceType")
-        if isinstance(rtype, str) and rtype in RESOURCES:
-            records.extend(_rows(resource, index, url, patients))
-        else:
-            skipped += 1
-    if not records:
-        raise QuarantineError("EMPTY_FILE", "no resources of a supported type")
-    frame = pl.DataFrame(records, schema=dict.fromkeys((*FHIR_COLUMNS, *RECORD_COLUMNS), pl.String))
-    return frame.with_row_index(SOURCE_ROW, offset=1).with_columns(pl.col(SOURCE_ROW).cast(pl.Int64)), skipped
+    stream = FhirStream(inflate([data]))
+    frames = [batch.frame for batch in stream.batches()]
+    return pl.concat(frames), stream.skipped

@@ -2,23 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 
 from shared.intake.schema import (
     ACTION_CODE,
+    CODINGS,
+    CPT,
     CVX,
     HCPCS,
+    HCPCS_LEVEL2,
     ICD10CM,
+    ICD10PCS,
+    ID,
     LOINC,
     MODIFIER,
     NDC11,
     NPI,
     POS,
+    REFERENCE,
+    RXNORM,
+    SNOMED,
     TIN,
+    TOKEN,
+    ZIP,
     CodeFormat,
     Column,
     ColumnType,
     CrossRule,
+    DateWindow,
     KindSchema,
     Reason,
 )
@@ -35,9 +48,25 @@ LINES_OF_BUSINESS = frozenset({"CA", "MC", "HW", "COMM"})
 ATTESTATION_STEPS = frozenset(
     {"schedule", "perform", "claim", "initial_dose", "final_dose", "prescribe", "dispense", "assess"}
 )
-LOB_LIST = CodeFormat(r"^(CA|MC|HW|COMM)(\|(CA|MC|HW|COMM))*$", Reason.NOT_ALLOWED)
+LOB_LIST = CodeFormat(r"^(CA|MC|HW|COMM)(\|(CA|MC|HW|COMM))*$", Reason.NOT_ALLOWED, 32)
 NUMERIC_LOINC = frozenset({"8480-6", "8462-4", "4548-4", "17856-6"})
 """Systolic BP, diastolic BP, HbA1c (two methods): their results must be numbers."""
+NUMERIC_RESULT = r"^[0-9]{1,4}(\.[0-9]{1,2})?$"
+EARLIEST_SERVICE = date(1990, 1, 1)
+SERVICE = DateWindow(earliest=EARLIEST_SERVICE, days_ahead=1)
+"""Service, received, paid, fill, result and attestation dates: from 1990 to the day read plus one."""
+BIRTH = DateWindow(years_back=120)
+"""Birth dates: at most 120 years before the day read (a later one is BIRTH_DATE_IN_FUTURE)."""
+ENROLLMENT = DateWindow(earliest=EARLIEST_SERVICE, days_ahead=2 * 366)
+"""Enrollment dates: from 1990 to two years ahead (a roster may carry planned starts and ends)."""
+SCHEDULED = DateWindow(earliest=EARLIEST_SERVICE, days_ahead=366)
+"""Dates that may be planned a year ahead (TA activities)."""
+LIFETIME = DateWindow(years_back=120, days_ahead=0)
+"""Events of a member's lifetime up to the day read (immunizations from a registry's history)."""
+CLINICAL = DateWindow(years_back=120, days_ahead=1)
+"""A FHIR record's date: within a lifetime, up to the day read plus one."""
+PERIOD_BOUND = DateWindow(years_back=120, days_ahead=10 * 366)
+"""A FHIR record's period bounds: an order's dosage may run years ahead."""
 
 
 def _ends_before_starts(start: str, end: str) -> pl.Expr:
@@ -46,13 +75,13 @@ def _ends_before_starts(start: str, end: str) -> pl.Expr:
 
 CLINICS = KindSchema(
     columns=(
-        Column("clinic_id", required=True),
+        Column("clinic_id", required=True, code=ID),
         Column("tin", required=True, code=TIN),
         Column("npi", required=True, code=NPI),
         Column("clinic_name", required=True),
         Column("lines_of_business", required=True, code=LOB_LIST),
         Column("program", required=True, allowed=frozenset({"care_gap", "benchmark"})),
-        Column("program_enrollment_date", DATE, required=True),
+        Column("program_enrollment_date", DATE, required=True, window=ENROLLMENT),
         Column("track", required=True, allowed=frozenset({"family_adult", "pediatric"})),
         Column("practice_type", required=True, allowed=frozenset({"adult", "pediatric", "mixed"})),
         Column(
@@ -64,23 +93,24 @@ CLINICS = KindSchema(
         Column("address_line"),
         Column("city"),
         Column("state"),
-        Column("zip_code"),
+        Column("zip_code", code=ZIP),
     ),
     natural_key=("clinic_id",),
     period_column=None,
+    member_column=None,
 )
 
 ELIGIBILITY = KindSchema(
     columns=(
-        Column("member_id", required=True),
-        Column("birth_date", DATE, required=True),
+        Column("member_id", required=True, code=ID),
+        Column("birth_date", DATE, required=True, window=BIRTH),
         Column("gender", required=True, allowed=frozenset({"F", "M", "U"})),
         Column("line_of_business", required=True, allowed=LINES_OF_BUSINESS),
-        Column("assigned_clinic_id", required=True),
+        Column("assigned_clinic_id", required=True, code=ID),
         Column("pcp_npi", code=NPI),
-        Column("enrollment_start_date", DATE, required=True),
-        Column("enrollment_end_date", DATE),
-        Column("medi_cal_enrollment_date", DATE),
+        Column("enrollment_start_date", DATE, required=True, window=ENROLLMENT),
+        Column("enrollment_end_date", DATE, window=ENROLLMENT),
+        Column("medi_cal_enrollment_date", DATE, window=ENROLLMENT),
     ),
     natural_key=("member_id", "enrollment_start_date"),
     period_column="enrollment_start_date",
@@ -105,15 +135,15 @@ _DIAGNOSES = tuple(Column(f"diagnosis_code_{i}", required=i == 1, code=ICD10CM) 
 
 MEDICAL_CLAIMS = KindSchema(
     columns=(
-        Column("claim_id", required=True),
-        Column("claim_line_number", INTEGER, required=True, minimum=1),
+        Column("claim_id", required=True, code=ID),
+        Column("claim_line_number", INTEGER, required=True, minimum=1, maximum=9999),
         Column("claim_frequency_code", required=True, allowed=frozenset({"1", "7", "8"})),
-        Column("original_claim_id"),
-        Column("member_id", required=True),
-        Column("claim_start_date", DATE, required=True),
-        Column("claim_end_date", DATE, required=True),
-        Column("received_date", DATE, required=True),
-        Column("paid_date", DATE),
+        Column("original_claim_id", code=ID),
+        Column("member_id", required=True, code=ID),
+        Column("claim_start_date", DATE, required=True, window=SERVICE),
+        Column("claim_end_date", DATE, required=True, window=SERVICE),
+        Column("received_date", DATE, required=True, window=SERVICE),
+        Column("paid_date", DATE, window=SERVICE),
         Column("hcpcs_code", required=True, code=HCPCS),
         Column("hcpcs_modifier_1", code=MODIFIER),
         Column("hcpcs_modifier_2", code=MODIFIER),
@@ -121,7 +151,7 @@ MEDICAL_CLAIMS = KindSchema(
         Column("place_of_service_code", code=POS),
         Column("rendering_npi", code=NPI),
         Column("rendering_tin", code=TIN),
-        Column("billing_clinic_id"),
+        Column("billing_clinic_id", code=ID),
         Column("allowed_amount", MONEY),
         Column("paid_amount", MONEY),
     ),
@@ -145,17 +175,17 @@ MEDICAL_CLAIMS = KindSchema(
 
 PHARMACY_CLAIMS = KindSchema(
     columns=(
-        Column("claim_id", required=True),
+        Column("claim_id", required=True, code=ID),
         Column("fill_number", INTEGER, required=True, minimum=0, maximum=99),
         Column("claim_status", required=True, allowed=frozenset({"paid", "reversed"})),
-        Column("member_id", required=True),
-        Column("dispensing_date", DATE, required=True),
+        Column("member_id", required=True, code=ID),
+        Column("dispensing_date", DATE, required=True, window=SERVICE),
         Column("ndc_code", required=True, code=NDC11),
         Column("days_supply", INTEGER, required=True, minimum=1, maximum=365),
         Column("quantity", QUANTITY, required=True),
         Column("prescriber_npi", required=True, code=NPI),
         Column("dispensing_npi", code=NPI),
-        Column("paid_date", DATE),
+        Column("paid_date", DATE, window=SERVICE),
         Column("allowed_amount", MONEY),
         Column("paid_amount", MONEY),
     ),
@@ -165,30 +195,23 @@ PHARMACY_CLAIMS = KindSchema(
 
 IMMUNIZATIONS = KindSchema(
     columns=(
-        Column("member_id", required=True),
+        Column("member_id", required=True, code=ID),
         Column("cvx_code", required=True, code=CVX),
-        Column("immunization_date", DATE, required=True),
+        Column("immunization_date", DATE, required=True, window=LIFETIME),
         Column("source", required=True, allowed=frozenset({"registry", "ehr", "claim", "patient_reported"})),
-        Column("lot_number"),
+        Column("lot_number", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 64)),
         Column("administering_npi", code=NPI),
     ),
     period_column="immunization_date",
-    cross_rules=(
-        CrossRule(
-            "immunization_date",
-            Reason.OUT_OF_RANGE,
-            (pl.col("immunization_date") > pl.col(AS_OF)).fill_null(False),
-        ),
-    ),
 )
 
 LABS = KindSchema(
     columns=(
-        Column("member_id", required=True),
+        Column("member_id", required=True, code=ID),
         Column("loinc_code", required=True, code=LOINC),
-        Column("result_value", required=True),
-        Column("result_unit"),
-        Column("result_date", DATE, required=True),
+        Column("result_value", required=True, code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 64)),
+        Column("result_unit", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 32)),
+        Column("result_date", DATE, required=True, window=SERVICE),
         Column("ordering_npi", code=NPI),
     ),
     period_column="result_date",
@@ -197,22 +220,22 @@ LABS = KindSchema(
             "result_value",
             Reason.NOT_NUMERIC,
             pl.col("loinc_code").is_in(sorted(NUMERIC_LOINC)).fill_null(False)
-            & ~pl.col("result_value").str.contains(r"^\d{1,4}(\.\d{1,2})?$").fill_null(True),
+            & ~pl.col("result_value").str.contains(NUMERIC_RESULT).fill_null(True),
         ),
     ),
 )
 
 ATTESTATIONS = KindSchema(
     columns=(
-        Column("attestation_id", required=True),
-        Column("clinic_id", required=True),
-        Column("member_id", required=True),
+        Column("attestation_id", required=True, code=ID),
+        Column("clinic_id", required=True, code=ID),
+        Column("member_id", required=True, code=ID),
         Column("action_code", required=True, code=ACTION_CODE),
         Column("step", required=True, allowed=ATTESTATION_STEPS),
-        Column("action_date", DATE, required=True),
-        Column("attested_by", required=True),
+        Column("action_date", DATE, required=True, window=SERVICE),
+        Column("attested_by", required=True, code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 128)),
         Column("result_code", code=HCPCS),
-        Column("result_value"),
+        Column("result_value", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 64)),
     ),
     natural_key=("attestation_id",),
     period_column="action_date",
@@ -220,7 +243,7 @@ ATTESTATIONS = KindSchema(
 
 TA_ENGAGEMENT = KindSchema(
     columns=(
-        Column("practice_id", required=True),
+        Column("practice_id", required=True, code=ID),
         Column(
             "activity",
             required=True,
@@ -228,11 +251,45 @@ TA_ENGAGEMENT = KindSchema(
                 {"coaching_session", "quarterly_convening", "virtual_learning", "skill_training"}
             ),
         ),
-        Column("activity_date", DATE, required=True),
+        Column("activity_date", DATE, required=True, window=SCHEDULED),
         Column("status", required=True, allowed=frozenset({"completed", "scheduled", "missed", "cancelled"})),
     ),
     period_column="activity_date",
+    member_column=None,
 )
+
+
+FHIR_CODE_RULES: dict[str, CodeFormat] = {
+    "CVX": CVX,
+    "LOINC": LOINC,
+    "CPT": CPT,
+    "HCPCS": HCPCS_LEVEL2,
+    "ICD10CM": ICD10CM,
+    "NDC": NDC11,
+    "http://snomed.info/sct": SNOMED,
+    "http://www.nlm.nih.gov/research/umls/rxnorm": RXNORM,
+    "http://www.cms.gov/Medicare/Coding/ICD10": ICD10PCS,
+    "http://www.nlm.nih.gov/research/umls/hcpcs": HCPCS_LEVEL2,
+}
+"""The code systems a FHIR row may be coded in, each with its own code rule: the menus' six (by the short
+name evidence gives them) and the other systems the measures' value sets use (SNOMED CT, RxNorm,
+ICD-10-PCS, HCPCS as VSAC spells it), by their FHIR canonical URL."""
+FHIR_RESOURCE_TYPES = frozenset(
+    {
+        "Immunization",
+        "Observation",
+        "Procedure",
+        "Condition",
+        "MedicationDispense",
+        "Encounter",
+        "MedicationRequest",
+        "ServiceRequest",
+        "DeviceRequest",
+        "AllergyIntolerance",
+        "AdverseEvent",
+    }
+)
+"""The resource types that become rows (`shared.intake.fhir.RESOURCES`)."""
 
 
 def _code_mismatch(system: str, code: CodeFormat) -> CrossRule:
@@ -242,37 +299,43 @@ def _code_mismatch(system: str, code: CodeFormat) -> CrossRule:
 
 FHIR = KindSchema(
     columns=(
-        Column("resource_type", required=True),
-        Column("resource_id", required=True),
-        Column("member_id", required=True),
-        Column(
-            "code_system",
-            required=True,
-            allowed=frozenset({"CVX", "LOINC", "CPT", "HCPCS", "ICD10CM", "NDC"}),
-        ),
-        Column("code", required=True),
-        Column("event_date", DATE, required=True),
-        Column("value"),
-        Column("unit"),
+        Column("resource_type", required=True, allowed=FHIR_RESOURCE_TYPES),
+        Column("resource_id", required=True, code=REFERENCE),
+        Column("member_id", required=True, code=ID),
+        Column("code_system", required=True, allowed=frozenset(FHIR_CODE_RULES)),
+        Column("code", required=True, code=CodeFormat(r"^[!-~]+$", Reason.INVALID_CODE, 64)),
+        Column("event_date", DATE, required=True, window=CLINICAL),
+        Column("value", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 256)),
+        Column("unit", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 64)),
         Column("days_supply", INTEGER, minimum=1, maximum=365),
-        Column("status"),
+        Column("status", code=TOKEN),
         Column("resource_index", INTEGER, required=True, minimum=1),
+        # What the measure engine reads besides (shared.intake.fhir.RECORD_COLUMNS), checked like the rest.
+        Column("codes", code=CODINGS),
+        Column("start_date", DATE, window=PERIOD_BOUND),
+        Column("end_date", DATE, window=PERIOD_BOUND),
+        Column("verification", code=TOKEN),
+        Column("intent", code=TOKEN),
+        Column("negated", allowed=frozenset({"true", "false"})),
+        Column("reasons", code=CODINGS),
+        Column("value_codes", code=CODINGS),
+        Column("encounter", code=REFERENCE),
+        Column("setting", code=TOKEN),
+        Column("discharge", code=CODINGS),
+        Column("body_site", code=CODINGS),
     ),
     natural_key=("resource_type", "resource_id", "code_system", "code"),
+    shard_column="resource_id",
     provenance=("resource_index",),
     period_column="event_date",
     cross_rules=(
-        _code_mismatch("CVX", CVX),
-        _code_mismatch("LOINC", LOINC),
-        _code_mismatch("CPT", CodeFormat(r"^(\d{5}|\d{4}[FT])$", Reason.INVALID_HCPCS)),
-        _code_mismatch("HCPCS", CodeFormat(r"^[A-Z]\d{4}$", Reason.INVALID_HCPCS)),
-        _code_mismatch("ICD10CM", ICD10CM),
-        _code_mismatch("NDC", NDC11),
+        *(_code_mismatch(system, rule) for system, rule in FHIR_CODE_RULES.items()),
         CrossRule(
             "value",
             Reason.NOT_NUMERIC,
-            pl.col("code").is_in(sorted(NUMERIC_LOINC)).fill_null(False)
-            & ~pl.col("value").str.contains(r"^\d{1,4}(\.\d{1,2})?$").fill_null(False),
+            (pl.col("code_system") == "LOINC").fill_null(False)
+            & pl.col("code").is_in(sorted(NUMERIC_LOINC)).fill_null(False)
+            & ~pl.col("value").str.contains(NUMERIC_RESULT).fill_null(False),
         ),
     ),
 )

@@ -1,38 +1,44 @@
-"""The intake API: a landed file's bytes in, typed accepted rows, reject lines and a manifest out."""
+"""The intake API. `stage_file` takes a landed file as a stream and stages it in bounded memory (pass
+one of `shared.intake.staging`); `read_file` does the same for bytes in memory and returns the accepted
+rows as one frame (tests, the decks, small files)."""
 
 from __future__ import annotations
 
-import hashlib
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import polars as pl
 
-from shared import clock
+from shared.intake.csv_stream import CsvStream, RawBatch
 from shared.intake.errors import QuarantineError
-from shared.intake.fhir import flatten_fhir
+from shared.intake.fhir import FhirStream
+from shared.intake.jsonl_stream import JsonLinesStream
 from shared.intake.kinds import SCHEMAS
-from shared.intake.parsing import SOURCE_ROW, read_raw
+from shared.intake.parquet_stream import PARQUET_MAGIC, parquet_batches
 from shared.intake.schema import KindSchema
-from shared.intake.validation import validate
-from shared.intake.versions import reconcile
+from shared.intake.source import (
+    GZIP_MAGIC,
+    MAX_FILE_BYTES,
+    ByteStream,
+    HashedChunks,
+    bytes_stream,
+    inflate,
+    prefetched,
+)
+from shared.intake.staging import StagedFile, Stager
+from shared.intake.validation import REJECT_SCHEMA, ROW_FIELD, SOURCE_ROW
+from shared.logic.csv_cells import csv_cell_expr
 from shared.models.files import FileKind, FileManifest, FileStatus
 
 LANDING_PREFIX = "landing"
 CURRENT_PERIOD = "current"
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    """One file after intake: accepted rows are typed per schema plus `source_row`."""
-
-    file_id: str
-    kind: FileKind
-    accepted: pl.DataFrame
-    rejects: pl.DataFrame
-    manifest: FileManifest
-    skipped_resources: int = 0
-    """FHIR resources of types intake does not flatten (Patient, Encounter…); zero for other kinds."""
+REJECT_COLUMNS = (SOURCE_ROW, "field", "reason_code")
+BYTES_PER_ROW = 100
+"""A rough row size, to size a file's partitions before it is read (it changes no result)."""
+GZIP_RATIO = 8
 
 
 def kind_from_key(key: str) -> FileKind:
@@ -54,88 +60,232 @@ def schema_for(kind: FileKind) -> KindSchema:
     return schema
 
 
-def read_file(data: bytes, *, kind: FileKind, source_key: str, as_of: date | None = None) -> IntakeResult:
-    """Parse and validate one file; whole-file problems raise `QuarantineError`.
+@dataclass
+class Staging:
+    """A landed file after pass one: its id, and either its staged rows or why it is quarantined."""
 
-    `as_of` is the day rules such as "birth date not in the future" compare with (default: today, UTC).
-    """
-    file_id = hashlib.sha256(data).hexdigest()
-    schema = schema_for(kind)
+    file_id: str
+    kind: FileKind | None
+    """None when the key names no kind (the file is only hashed)."""
+    staged: StagedFile | None
+    problem: QuarantineError | None
+    skipped_resources: int = 0
+    stored_bytes: int = 0
+
+    def manifest(self, source_key: str) -> FileManifest:
+        """The file's accounting (ACCEPTED, or QUARANTINED with its reason); only for a known kind."""
+        if self.kind is None:
+            raise ValueError("a file of no known kind has no manifest")
+        if self.staged is None:
+            assert self.problem is not None
+            return FileManifest(
+                file_id=self.file_id,
+                kind=self.kind,
+                source_key=source_key,
+                status=FileStatus.QUARANTINED,
+                rows_read=0,
+                accepted=0,
+                rejected=0,
+                duplicate=0,
+                superseded=0,
+                quarantine_reason=self.problem.reason_code,
+                quarantine_detail=self.problem.detail or None,
+            )
+        counts = self.staged.counts
+        return FileManifest(
+            file_id=self.file_id,
+            kind=self.kind,
+            source_key=source_key,
+            status=FileStatus.ACCEPTED,
+            rows_read=counts.rows_read,
+            accepted=counts.accepted,
+            rejected=counts.rejected,
+            duplicate=counts.duplicate,
+            superseded=counts.superseded,
+        )
+
+
+def _peek(content: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first non-blank bytes of the content (up to a chunk) and the content, unconsumed."""
+    seen: list[bytes] = []
+    for chunk in content:
+        seen.append(chunk)
+        if chunk.strip():
+            break
+    head = b"".join(seen)
+
+    def again() -> Iterator[bytes]:
+        if head:
+            yield head
+        yield from content
+
+    return head, again()
+
+
+def _raw_batches(
+    content: Iterator[bytes], kind: FileKind, schema: KindSchema, workdir: Path
+) -> tuple[Iterator[RawBatch], FhirStream | None]:
+    head, content = _peek(content)
+    if not head.strip() and not head.startswith(PARQUET_MAGIC):
+        raise QuarantineError("EMPTY_FILE", "file has no content")
     if kind is FileKind.FHIR:
-        (raw, skipped), padded = flatten_fhir(data), True
-    else:
-        parsed, skipped = read_raw(data, schema), 0
-        raw, padded = parsed.frame, parsed.padded
-        del parsed
-    rows_read = raw.height
-    checked = validate(raw, schema, as_of=as_of or clock.now().date(), strip=padded)
-    del raw  # large files: the raw strings are dead once validated
-    sorted_out = reconcile(checked.valid, schema, kind)
-    rejects = pl.concat([checked.rejects, sorted_out.conflicts]).sort(SOURCE_ROW, "field")
-    rejected_rows = rejects.get_column(SOURCE_ROW).n_unique()
-    accepted = sorted_out.accepted.cast(schema.polars_schema())  # type: ignore[arg-type]
-    manifest = FileManifest(
-        file_id=file_id,
-        kind=kind,
-        source_key=source_key,
-        status=FileStatus.ACCEPTED,
-        rows_read=rows_read,
-        accepted=accepted.height,
-        rejected=rejected_rows,
-        duplicate=sorted_out.duplicate,
-        superseded=sorted_out.superseded,
+        fhir = FhirStream(content)
+        return fhir.batches(), fhir
+    if head.startswith(PARQUET_MAGIC):
+        return parquet_batches(content, schema, workdir), None
+    if head.removeprefix(b"\xef\xbb\xbf").lstrip()[:1] == b"{":
+        return JsonLinesStream(content, schema).batches(), None
+    return CsvStream(content, schema).batches(), None
+
+
+def estimated_rows(stored_bytes: int | None, compressed: bool) -> int:
+    """A guess of a file's rows from its stored size (only sizes its partitions)."""
+    if not stored_bytes:
+        return 0
+    return stored_bytes * (GZIP_RATIO if compressed else 1) // BYTES_PER_ROW
+
+
+def hash_file(stream: ByteStream, problem: QuarantineError) -> Staging:
+    """A file that will not be read (its key names no kind): only hashed, with why it is quarantined."""
+    chunks = HashedChunks(stream)
+    chunks.drain()
+    return Staging(
+        file_id=chunks.file_id, kind=None, staged=None, problem=problem, stored_bytes=chunks.stored_bytes
     )
-    return IntakeResult(
-        file_id=file_id,
+
+
+def stage_file(
+    stream: ByteStream,
+    *,
+    kind: FileKind,
+    as_of: date,
+    workdir: Path,
+    size_hint: int | None = None,
+    limit: int = MAX_FILE_BYTES,
+) -> Staging:
+    """Read a file once from `stream`, in bounded memory: hash it, and validate and stage its rows under
+    `workdir`, or find why it is quarantined (the rest of the file is then only hashed)."""
+    chunks = HashedChunks(stream)
+    raw = iter(chunks)
+    first = next(raw, b"")
+    content = prefetched(inflate(_chain(first, raw), limit))
+    staged: StagedFile | None = None
+    problem: QuarantineError | None = None
+    fhir: FhirStream | None = None
+    try:
+        schema = schema_for(kind)
+        batches, fhir = _raw_batches(content, kind, schema, workdir)
+        rows = estimated_rows(size_hint, first.startswith(GZIP_MAGIC))
+        stager = Stager(kind, schema, as_of=as_of, workdir=workdir, estimated_rows=rows)
+        for batch in batches:
+            stager.add(batch)
+        staged = stager.finish()
+    except QuarantineError as error:
+        problem = error
+    finally:
+        content.close()  # type: ignore[attr-defined]
+    chunks.drain()
+    return Staging(
+        file_id=chunks.file_id,
         kind=kind,
-        accepted=accepted,
-        rejects=rejects,
-        manifest=manifest,
-        skipped_resources=skipped,
+        staged=staged,
+        problem=problem,
+        skipped_resources=fhir.skipped if fhir is not None else 0,
+        stored_bytes=chunks.stored_bytes,
     )
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from rest
+
+
+def write_rejects_csv(lines: pl.LazyFrame, path: Path) -> None:
+    """The rejects report: `source_row,field,reason_code`, one line per bad field, never a value (a row
+    problem has an empty field); cells made safe to open (`shared.logic.csv_cells`)."""
+    lines.select(
+        pl.col(SOURCE_ROW),
+        csv_cell_expr(pl.col("field").replace(ROW_FIELD, None)).alias("field"),
+        csv_cell_expr(pl.col("reason_code")).alias("reason_code"),
+    ).sink_csv(path)
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    """One file after intake, in memory: accepted rows are typed per schema plus `source_row`."""
+
+    file_id: str
+    kind: FileKind
+    accepted: pl.DataFrame
+    rejects: pl.DataFrame
+    manifest: FileManifest
+    skipped_resources: int = 0
+    """FHIR resources of types intake does not flatten (Patient, Coverage…); zero for other kinds."""
+
+
+def read_file(
+    data: bytes,
+    *,
+    kind: FileKind,
+    source_key: str,
+    as_of: date | None = None,
+    limit: int = MAX_FILE_BYTES,
+) -> IntakeResult:
+    """Parse and validate one file held in memory; whole-file problems raise `QuarantineError`.
+
+    `as_of` is the day rules such as "birth date not in the future" compare with (default: today, UTC);
+    `limit` the largest uncompressed size taken.
+    """
+    with tempfile.TemporaryDirectory(prefix="p4p-intake-") as scratch:
+        staging = stage_file(
+            bytes_stream(data),
+            kind=kind,
+            as_of=as_of or datetime.now(UTC).date(),
+            workdir=Path(scratch),
+            size_hint=len(data),
+            limit=limit,
+        )
+        if staging.problem is not None:
+            raise staging.problem
+        staged = staging.staged
+        assert staged is not None
+        typed = {SOURCE_ROW: pl.Int64(), **staged.schema.polars_schema()}
+        groups = list(staged.groups())
+        accepted = pl.concat(groups).sort(SOURCE_ROW) if groups else pl.DataFrame(schema=typed)
+        rejects = staged.reject_lines().collect().cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+        return IntakeResult(
+            file_id=staging.file_id,
+            kind=kind,
+            accepted=accepted.cast(typed),  # type: ignore[arg-type]
+            rejects=rejects,
+            manifest=staging.manifest(source_key),
+            skipped_resources=staging.skipped_resources,
+        )
 
 
 def rejects_csv(result: IntakeResult) -> bytes:
-    """The rejects report: `source_row,field,reason_code`, one line per bad field, never a value."""
-    return result.rejects.select(SOURCE_ROW, "field", "reason_code").write_csv().encode("utf-8")
-
-
-def curated_partitions(result: IntakeResult) -> dict[str, pl.DataFrame]:
-    """Accepted rows split by period `YYYY-MM` of the kind's main date (`current` for clinics).
-
-    The service writes each to `curated/<kind>/period=<p>/<file_id>.parquet`.
-    """
-    schema = schema_for(result.kind)
-    if result.accepted.height == 0:
-        return {}
-    if schema.period_column is None:
-        return {CURRENT_PERIOD: result.accepted}
-    return month_partitions(result.accepted, schema.period_column)
+    """The rejects report of an in-memory result (see `write_rejects_csv`)."""
+    with tempfile.TemporaryDirectory(prefix="p4p-rejects-") as scratch:
+        path = Path(scratch) / "rejects.csv"
+        write_rejects_csv(result.rejects.lazy(), path)
+        return path.read_bytes()
 
 
 def month_partitions(frame: pl.DataFrame, column: str) -> dict[str, pl.DataFrame]:
     """`frame` split by the `YYYY-MM` month of its date `column`, rows in their order within a month."""
     if frame.height == 0:
         return {}
-    # An integer year*100+month partitions several times faster than a formatted string.
-    day = pl.col(column)
-    period = frame.select((day.dt.year() * 100 + day.dt.month()).alias("p")).to_series()
-    if period.is_sorted():
-        # Files usually come in period order (claims by received date): cut zero-copy slices.
-        runs = period.rle()
-        offsets = runs.struct.field("len").cum_sum() - runs.struct.field("len")
-        return {
-            _period_name(value): frame.slice(offset, length)
-            for value, offset, length in zip(
-                runs.struct.field("value"), offsets, runs.struct.field("len"), strict=True
-            )
-        }
-    parts = frame.with_columns(period.alias("__period")).partition_by(
-        "__period", as_dict=True, maintain_order=True
-    )
-    return {_period_name(key[0]): part.drop("__period") for key, part in parts.items()}
+    period = pl.col(column).dt.strftime("%Y-%m").alias("__period")
+    parts = frame.with_columns(period).partition_by("__period", as_dict=True, maintain_order=True)
+    return {str(key[0]): part.drop("__period") for key, part in parts.items()}
 
 
-def _period_name(value: object) -> str:
-    number = int(str(value))
-    return f"{number // 100:04d}-{number % 100:02d}"
+def curated_partitions(result: IntakeResult) -> dict[str, pl.DataFrame]:
+    """Accepted rows split by period `YYYY-MM` of the kind's main date (`current` for clinics)."""
+    schema = schema_for(result.kind)
+    if result.accepted.height == 0:
+        return {}
+    if schema.period_column is None:
+        return {CURRENT_PERIOD: result.accepted}
+    return month_partitions(result.accepted, schema.period_column)

@@ -1,75 +1,12 @@
-"""Duplicates, key conflicts and claim versions: within one file here, across files in the net helpers."""
+"""Claim versions across files: the netting rules every route agrees with (within one file, the staging
+of `shared.intake.staging` applies the same rule to the file's own rows)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import polars as pl
-
-from shared.intake.parsing import SOURCE_ROW
-from shared.intake.schema import KindSchema, Reason
-from shared.intake.validation import REJECT_SCHEMA
-from shared.models.files import FileKind
 
 REPLACEMENT = "7"
 VOID = "8"
-
-
-@dataclass(frozen=True)
-class Reconciled:
-    """Valid rows sorted into accepted, duplicates, superseded originals and key conflicts."""
-
-    accepted: pl.DataFrame
-    conflicts: pl.DataFrame
-    duplicate: int
-    superseded: int
-
-
-def _superseded_mask(valid: pl.DataFrame, kind: FileKind) -> pl.Expr | None:
-    if kind is FileKind.MEDICAL_CLAIMS:
-        refs = valid.filter(
-            pl.col("claim_frequency_code").is_in([REPLACEMENT, VOID])
-            & (pl.col("original_claim_id") != pl.col("claim_id"))
-        ).get_column("original_claim_id")
-        return pl.col("claim_id").is_in(refs.unique().implode())
-    if kind is FileKind.PHARMACY_CLAIMS:
-        reversed_fills = valid.filter(pl.col("claim_status") == "reversed").select(
-            pl.concat_str("claim_id", pl.col("fill_number").cast(pl.String), separator="\x1f").alias("fill")
-        )
-        fill = pl.concat_str("claim_id", pl.col("fill_number").cast(pl.String), separator="\x1f")
-        return (pl.col("claim_status") == "paid") & fill.is_in(reversed_fills.get_column("fill").implode())
-    return None
-
-
-def reconcile(valid: pl.DataFrame, schema: KindSchema, kind: FileKind) -> Reconciled:
-    """Drop exact duplicates, reject natural-key conflicts, and hold back originals the file replaces."""
-    key = list(schema.natural_key or schema.content)
-    # Only rows whose key repeats need the costly whole-row comparison; most files have none. A hash
-    # collision only sends a row down the exact path below, so hashing first is safe and much cheaper.
-    repeated = valid.select(pl.struct(key).hash().is_duplicated()).to_series()
-    conflicts = pl.DataFrame(schema=REJECT_SCHEMA)
-    duplicate = 0
-    kept = valid
-    if repeated.any():
-        crowd = valid.filter(repeated)
-        first = crowd.filter(pl.struct(schema.content).is_first_distinct())
-        duplicate = crowd.height - first.height
-        if schema.natural_key is not None:
-            clash = pl.len().over(key) > 1
-            conflicts = first.filter(clash).select(
-                SOURCE_ROW,
-                pl.lit(key[0]).alias("field"),
-                pl.lit(Reason.KEY_CONFLICT.value).alias("reason_code"),
-            )
-            first = first.filter(~clash)
-        kept = pl.concat([valid.filter(~repeated), first]).sort(SOURCE_ROW)
-    mask = _superseded_mask(kept, kind)
-    if mask is None:
-        return Reconciled(accepted=kept, conflicts=conflicts, duplicate=duplicate, superseded=0)
-    current = kept.filter(~mask)
-    return Reconciled(
-        accepted=current, conflicts=conflicts, duplicate=duplicate, superseded=kept.height - current.height
-    )
 
 
 def net_claim_versions(claims: pl.DataFrame) -> pl.DataFrame:

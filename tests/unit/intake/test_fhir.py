@@ -138,12 +138,13 @@ def test_bulk_ndjson_gzipped_reads_like_a_bundle() -> None:
         ({**_immunization("i1"), "patient": {"reference": CANARY}}, "member_id", "MISSING_REQUIRED"),
         (_bp_panel("o1", systolic=CANARY), "value", "NOT_NUMERIC"),
         (
-            {**_immunization("i1"), "vaccineCode": _concept("http://example.org/local", CANARY)},
+            {**_immunization("i1"), "vaccineCode": {"coding": [{"system": "urn:local", "code": CANARY}]}},
             "code_system",
             "NOT_ALLOWED",
         ),
+        ({**_immunization("i1"), "vaccineCode": _concept("urn:local", CANARY)}, "code", "INVALID_CODE"),
     ],
-    ids=["bad-cvx", "partial-date", "no-patient", "bp-not-numeric", "unknown-system"],
+    ids=["bad-cvx", "partial-date", "no-patient", "bp-not-numeric", "unknown-system", "bad-snomed"],
 )
 def test_flattened_rows_are_checked_like_any_other_row(
     resource: dict[str, Any], field: str, reason: str

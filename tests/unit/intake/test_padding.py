@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shared.intake import read_file
-from shared.intake.parsing import may_be_padded
+from shared.intake.csv_stream import may_be_padded
 from shared.models.files import FileKind
 from tests.unit.intake.factories import VALID_ROWS, csv_bytes
 

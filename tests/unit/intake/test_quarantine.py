@@ -95,12 +95,11 @@ def test_a_missing_required_column_is_named(fmt: str) -> None:
     "data",
     [
         b'member_id,cvx_code,immunization_date,source\n"' + CANARY.encode() + b",141\n",
-        b"member_id,cvx_code,immunization_date,source\nM1,141,2026-01-01,registry," + CANARY.encode() + b"\n",
         b'{"member_id": "' + CANARY.encode() + b'", "cvx_code": \n',
         b"PAR1" + CANARY.encode() + b"PAR1",
         b"\x1f\x8b" + CANARY.encode(),
     ],
-    ids=["open-quote", "ragged", "broken-json", "corrupt-parquet", "corrupt-gzip"],
+    ids=["open-quote", "broken-json", "corrupt-parquet", "corrupt-gzip"],
 )
 def test_unparseable_files_are_unreadable_and_the_error_never_quotes_them(data: bytes) -> None:
     # GIVEN a file its parser cannot read, carrying a recognisable value
@@ -124,33 +123,15 @@ def test_a_trailer_that_does_not_match_the_rows_quarantines(trailer: str) -> Non
 
 
 @pytest.mark.parametrize("compress", [False, True])
-def test_a_file_over_the_size_limit_is_too_large_before_it_is_parsed(compress: bool, monkeypatch) -> None:
+def test_a_file_over_the_size_limit_is_too_large_whatever_its_compression(compress: bool) -> None:
     # GIVEN a limit of 1,000 bytes and a 200-row file well over it, plain or gzipped (a gzip is judged
     # by what it inflates to, and inflation stops at the limit)
-    monkeypatch.setattr("shared.intake.parsing.MAX_FILE_BYTES", 1000)
     data = csv_bytes(IMM, rows(IMM, 200))
     # WHEN it is read
-    error = _quarantine(gzip.compress(data) if compress else data)
-    # THEN it is quarantined TOO_LARGE, and the reason says to drop it in parts
-    assert error.reason_code == "TOO_LARGE" and "parts" in str(error)
-
-
-def test_the_size_limit_follows_the_functions_memory(monkeypatch) -> None:
-    # GIVEN the Lambda runtime's memory variable of a small function, and a file just over what it holds
-    from shared.intake.parsing import MAX_FILE_BYTES, MEMORY_SIZE_VARIABLE, max_file_bytes
-
-    monkeypatch.setenv(MEMORY_SIZE_VARIABLE, "520")  # 8 MB above the runtime's reserve
-    limit = max_file_bytes()
-    data = csv_bytes(IMM, rows(IMM, 20))
-    data += b"x" * (limit + 1 - len(data))
-    # WHEN it is read
-    error = _quarantine(data)
-    # THEN the limit is what that memory holds (about 1/12 of the spare 8 MB), and the file is TOO_LARGE
-    assert 600_000 < limit < 800_000 and error.reason_code == "TOO_LARGE"
-    # AND a full-size function, or no Lambda at all, takes files up to the global limit
-    assert max_file_bytes(10240) == MAX_FILE_BYTES
-    monkeypatch.delenv(MEMORY_SIZE_VARIABLE)
-    assert max_file_bytes() == MAX_FILE_BYTES
+    with pytest.raises(QuarantineError) as caught:
+        read_file(gzip.compress(data) if compress else data, kind=IMM, source_key=KEY, limit=1000)
+    # THEN it is quarantined TOO_LARGE, naming the limit
+    assert caught.value.reason_code == "TOO_LARGE" and "1000" in caught.value.detail
 
 
 def test_a_gzip_of_several_members_is_read_whole() -> None:
