@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.parser.models import S3Model
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared.models.settings import IngestSettings, load_settings
+from shared.models.tables import INGEST_MAX_RECEIVES
 from shared.observability import logger
 from shared.services.ingest import TEST_EVENT, IngestOutcome, IngestService
 from shared.services.wiring import build_ingest_service
@@ -39,7 +40,14 @@ def record_handler(record: SQSRecord) -> None:
         s3_object = s3_record.s3.object
         if s3_object is None:
             continue
-        outcome = ingest_service().ingest(s3_record.s3.bucket.name, unquote_plus(s3_object.key))
+        # SQS counts deliveries; on the last before the dead-letter queue, a failure ends the file FAILED.
+        attempt = int(record.attributes.approximate_receive_count or 1)
+        outcome = ingest_service().ingest(
+            s3_record.s3.bucket.name,
+            unquote_plus(s3_object.key),
+            attempt=attempt,
+            last_attempt=attempt >= INGEST_MAX_RECEIVES,
+        )
         logger.info(
             "object ingested", file_id=outcome.file_id, kind=outcome.kind, status=outcome.status.value
         )

@@ -13,7 +13,7 @@ from constructs import Construct
 
 from infra.constructs.common import FunctionSpec, ServiceFunction, StageConfig
 from infra.constructs.storage import Storage
-from shared.models.tables import GAPS_TABLE, REGISTRY_TABLE, Prefix
+from shared.models.tables import GAPS_TABLE, INGEST_MAX_RECEIVES, REGISTRY_TABLE, Prefix
 
 # One file per invocation can be a whole month of claims for a large plan: give it Lambda's full 15 minutes
 # and its full memory, which holds a file of MAX_FILE_BYTES (about 4.5M claim lines) at peak. With less
@@ -33,7 +33,7 @@ NOTIFICATIONS_HANDLER_REASON = (
     "bucket's notification configuration, never sees plan data, and CDK owns its role and policy."
 )
 VISIBILITY_TIMEOUT_FACTOR = 6  # AWS's guidance for SQS event sources: 6x the function timeout
-MAX_RECEIVE_COUNT = 5
+MAX_RECEIVE_COUNT = INGEST_MAX_RECEIVES
 # Each message is one S3 object; one file per invocation gives each file the full timeout.
 BATCH_SIZE = 1
 

@@ -1,27 +1,35 @@
-"""Ingest one landed file: registry by content hash → intake → curated Parquet, rejects, manifest →
-gap state (clinics, roster, evidence) → ACCEPTED. Whole-file problems go to quarantine.
+"""Ingest one landed file: stream it through intake → registry by content hash → gap state (clinics,
+roster, evidence) one member group at a time → curated Parquet, evidence log, rejects → manifest →
+ACCEPTED. Whole-file problems go to quarantine; a file whose application keeps failing ends FAILED.
 
-Every write is idempotent (keys derive from the file's hash or the record's own ids), so a retry after a
-crash, or the same file delivered twice, applies the file once.
+The object is read once, as a stream, into local spills (`shared.intake.staging`): memory is bounded by
+batches and groups, never by the file. Every write is idempotent (keys derive from the file's hash or the
+record's own ids), so a retry after a crash, or the same file delivered twice, applies the file once. The
+manifest says ACCEPTED only once the file's evidence and gap state are applied.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
-from collections.abc import Callable
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from shared import clock
 from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
-from shared.dal.files import FileRegistry
+from shared.dal.files import FileDrop, FileLog, FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
-from shared.intake import QuarantineError, curated_partitions, kind_from_key, read_file, rejects_csv
-from shared.intake.reader import IntakeResult, month_partitions
+from shared.intake import QuarantineError, kind_from_key, stage_file, write_rejects_csv
+from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
+from shared.intake.spill import PartitionedSpill
+from shared.intake.staging import StagedFile
 from shared.logic.clinics import merge_clinic
 from shared.logic.evidence import (
     attestation_evidence,
@@ -31,6 +39,7 @@ from shared.logic.evidence import (
     lab_evidence,
     pharmacy_evidence,
 )
+from shared.logic.keys import safe_file_name
 from shared.logic.roster import clinics_from_rows, roster_coverage, roster_from_rows
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
@@ -46,6 +55,11 @@ from shared.services.ingest_versions import (
 
 TEST_EVENT = "s3:TestEvent"
 REJECTS_HEADER = "source_row,field,reason_code\n"
+PARQUET_TYPE = "application/vnd.apache.parquet"
+COPY_LIMIT = 5 * 1024**3
+"""S3's largest single copy: a larger quarantined file stays only at its landing key."""
+_PERIOD = "__period"
+_EVIDENCE_SPILL_MEMORY = 64 * 1024 * 1024
 
 
 class IngestStatus(StrEnum):
@@ -70,6 +84,18 @@ class IngestOutcome(BaseModel):
     reason: str | None = None
 
 
+@dataclass
+class _Delivery:
+    """One delivery of one object: what the failure path needs to know of it so far."""
+
+    key: str
+    kind: FileKind | None
+    last: bool
+    drop: FileDrop
+    file_id: str | None = None
+    effect: VersionEffect = field(default_factory=VersionEffect)
+
+
 class IngestService:
     """Applies landed files to curated storage and the gap state."""
 
@@ -83,99 +109,203 @@ class IngestService:
         curated_bucket: str,
         reports_bucket: str,
         versions: ClaimVersionRepository | None = None,
+        log: FileLog | None = None,
         now: clock.Clock = clock.now,
+        scratch: Path | None = None,
     ) -> None:
-        """`versions` nets claims across files; without it each file is netted on its own only."""
+        """`versions` nets claims across files (without it each file is netted on its own only); `log`
+        records each drop (`p4p files`); `scratch` is where a file is staged (default: the temp dir)."""
         self._now = now
         self._store = store
         self._keeper = ClaimVersionKeeper(versions, gaps) if versions is not None else None
         self._files = files
+        self._log = log
         self._gaps = gaps
         self._catalog = catalog
         self._curated = curated_bucket
         self._reports = reports_bucket
+        self._scratch = scratch
 
-    def ingest(self, bucket: str, key: str) -> IngestOutcome:
-        """Process the object `bucket/key` once per content."""
-        data = self._store.get_bytes(bucket, key)
-        file_id = hashlib.sha256(data).hexdigest()
+    def ingest(self, bucket: str, key: str, *, attempt: int = 1, last_attempt: bool = False) -> IngestOutcome:
+        """Process the object `bucket/key` once per content. `attempt` counts this delivery (SQS's receive
+        count); on the `last_attempt` a failure ends the file FAILED (and the error still propagates, so
+        the message goes to the dead-letter queue)."""
         kind: FileKind | None = None
-        unknown_kind: QuarantineError | None = None
+        unknown: QuarantineError | None = None
         try:
             kind = kind_from_key(key)
         except QuarantineError as problem:
-            unknown_kind = problem
-        previous = self._files.begin(file_id, kind=kind, source_key=key)
-        if previous is not None:
-            logger.info("file already processed", file_id=file_id, status=previous.value)
-            return IngestOutcome(file_id=file_id, kind=kind, status=IngestStatus.DUPLICATE)
-        if kind is None:
-            return self._quarantine(
-                bucket, key, file_id, None, unknown_kind or QuarantineError("UNKNOWN_KIND")
-            )
+            unknown = problem
+        drop = (
+            self._log.landed(key, kind=kind, attempt=attempt, last=last_attempt)
+            if self._log is not None
+            else FileDrop(key=key)
+        )
+        delivery = _Delivery(key=key, kind=kind, last=last_attempt, drop=drop)
         try:
-            result = read_file(data, kind=kind, source_key=key)
-        except QuarantineError as problem:
-            return self._quarantine(bucket, key, file_id, kind, problem)
-        return self._accept(result)
+            return self._deliver(bucket, delivery, unknown)
+        except Exception as error:
+            self._failed(delivery, type(error).__name__)
+            raise
 
-    def _quarantine(
-        self, bucket: str, key: str, file_id: str, kind: FileKind | None, problem: QuarantineError
-    ) -> IngestOutcome:
+    def _deliver(self, bucket: str, delivery: _Delivery, unknown: QuarantineError | None) -> IngestOutcome:
+        stream, size = self._store.open_stream(bucket, delivery.key)
+        with self._workdir() as workdir:
+            if delivery.kind is None:
+                staging = hash_file(stream, unknown or QuarantineError("UNKNOWN_KIND"))
+            else:
+                staging = stage_file(
+                    stream, kind=delivery.kind, as_of=self._now().date(), workdir=workdir, size_hint=size
+                )
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
+            delivery.file_id = staging.file_id
+            previous = self._files.begin(staging.file_id, kind=delivery.kind, source_key=delivery.key)
+            if previous is FileStatus.ACCEPTED:
+                return self._duplicate(delivery)
+            # Only an applied file is a duplicate: a quarantined or failed one is processed again.
+            if staging.problem is not None:
+                return self._quarantine(bucket, delivery, staging)
+            assert staging.staged is not None and delivery.kind is not None
+            return self._accept(delivery, staging, staging.staged, workdir)
+
+    @contextmanager
+    def _workdir(self) -> Iterator[Path]:
+        path = Path(tempfile.mkdtemp(prefix="p4p-ingest-", dir=self._scratch))
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
+
+    def _duplicate(self, delivery: _Delivery) -> IngestOutcome:
+        file_id = delivery.file_id
+        assert file_id is not None
+        applied = self._log.applied_key(file_id) if self._log is not None else None
+        kind = delivery.kind.value if delivery.kind else None
+        if self._log is not None:
+            if applied == delivery.key:
+                # The same event again: the drop stays what its first delivery made it.
+                self._log.settle(delivery.drop)
+            else:
+                self._log.settle(
+                    delivery.drop.finished(
+                        FileStatus.DUPLICATE,
+                        file_id=file_id,
+                        duplicate_of=applied,
+                        reason=None,
+                        detail=None,
+                        last_error=None,
+                    )
+                )
+        logger.info("file already processed", file_id=file_id, status=FileStatus.ACCEPTED.value)
+        return IngestOutcome(file_id=file_id, kind=kind, status=IngestStatus.DUPLICATE)
+
+    def _failed(self, delivery: _Delivery, reason: str) -> None:
+        """Record a failed delivery: its error on the drop; on the last attempt, the file ends FAILED."""
+        logger.warning(
+            "file delivery failed", file_id=delivery.file_id, error=reason, last_attempt=delivery.last
+        )
+        try:
+            if delivery.last and delivery.file_id is not None:
+                self._files.finish(delivery.file_id, FileStatus.FAILED, reason=reason)
+            if self._log is not None:
+                base = delivery.drop.model_copy(update={"attempts": max(delivery.drop.attempts, 1)})
+                if delivery.last:
+                    self._log.settle(
+                        base.finished(FileStatus.FAILED, file_id=delivery.file_id, reason=reason)
+                    )
+                else:
+                    self._log.settle(
+                        base.model_copy(update={"last_error": reason, "file_id": delivery.file_id})
+                    )
+        except Exception as error:  # the original failure is what the queue must see
+            logger.warning("failure not recorded", error=type(error).__name__)
+
+    def _quarantine(self, bucket: str, delivery: _Delivery, staging: Staging) -> IngestOutcome:
+        problem = staging.problem
+        assert problem is not None
+        file_id, key, kind = staging.file_id, delivery.key, delivery.kind
         kind_name = kind.value if kind else "unknown"
-        name = key.rsplit("/", 1)[-1] or "file"
-        self._store.copy(bucket, key, bucket, f"{Prefix.QUARANTINE}{kind_name}/{file_id}/{name}")
+        name = safe_file_name(key.rsplit("/", 1)[-1])
+        detail = problem.detail or None
+        if staging.stored_bytes <= COPY_LIMIT:
+            self._store.copy(bucket, key, bucket, f"{Prefix.QUARANTINE}{kind_name}/{file_id}/{name}")
+        else:
+            detail = f"{detail or problem.reason_code}; too large to copy, it stays at its landing key"
         rejects_key = f"{Prefix.REJECTS}{file_id}.csv"
         self._store.put_bytes(
             self._reports, rejects_key, (REJECTS_HEADER + f",,{problem.reason_code}\n").encode(), "text/csv"
         )
+        manifest: FileManifest | None = None
         if kind is not None:
-            manifest = FileManifest(
-                file_id=file_id,
-                kind=kind,
-                source_key=key,
-                status=FileStatus.QUARANTINED,
-                rows_read=0,
-                accepted=0,
-                rejected=0,
-                duplicate=0,
-                superseded=0,
-                quarantine_reason=problem.reason_code,
-                rejects_key=rejects_key,
+            manifest = staging.manifest(key).model_copy(
+                update={"rejects_key": rejects_key, "quarantine_detail": detail}
             )
             self._store.put_json(
                 self._reports, f"{Prefix.MANIFESTS}{file_id}.json", manifest.model_dump(mode="json")
             )
         self._files.finish(file_id, FileStatus.QUARANTINED, reason=problem.reason_code)
+        if self._log is not None:
+            self._log.settle(
+                delivery.drop.finished(
+                    FileStatus.QUARANTINED,
+                    file_id=file_id,
+                    reason=problem.reason_code,
+                    detail=detail,
+                    duplicate_of=None,
+                    last_error=None,
+                    **(FileDrop.counted(manifest) if manifest else {}),
+                )
+            )
         logger.warning("file quarantined", file_id=file_id, kind=kind_name, reason=problem.reason_code)
         return IngestOutcome(
             file_id=file_id, kind=kind_name, status=IngestStatus.QUARANTINED, reason=problem.reason_code
         )
 
-    def _accept(self, result: IntakeResult) -> IngestOutcome:
-        kind = result.kind
-        curated_keys = []
-        for period, frame in sorted(curated_partitions(result).items()):
-            key = f"{Prefix.CURATED}{kind.value}/period={period}/{result.file_id}.parquet"
-            self._put_parquet(self._curated, key, frame)
-            curated_keys.append(key)
+    def _accept(
+        self, delivery: _Delivery, staging: Staging, staged: StagedFile, workdir: Path
+    ) -> IngestOutcome:
+        kind, file_id = staged.kind, staging.file_id
+        evidence_log = PartitionedSpill(workdir / "evidence", 1, _EVIDENCE_SPILL_MEMORY)
+        effect = self._apply(staged, file_id, evidence_log)
+        curated_keys = self._write_curated(staged, file_id, workdir)
+        self._write_evidence_log(evidence_log, file_id, workdir)
         rejects_key = None
-        if result.rejects.height:
-            rejects_key = f"{Prefix.REJECTS}{result.file_id}.csv"
-            self._store.put_bytes(self._reports, rejects_key, rejects_csv(result), "text/csv")
-        coverage = (
-            roster_coverage(result.accepted, self._now().date()) if kind is FileKind.ELIGIBILITY else None
-        )
-        manifest = result.manifest.model_copy(
+        if staged.counts.rejected:
+            rejects_key = f"{Prefix.REJECTS}{file_id}.csv"
+            path = workdir / "rejects.csv"
+            write_rejects_csv(staged.reject_lines(), path)
+            self._store.put_file(self._reports, rejects_key, path, "text/csv")
+        coverage = None
+        if kind is FileKind.ELIGIBILITY:
+            accepted = staged.accepted()
+            if accepted is not None:
+                dates = accepted.select("enrollment_start_date", "enrollment_end_date").collect()
+                coverage = roster_coverage(dates, self._now().date())
+        manifest = staging.manifest(delivery.key).model_copy(
             update={"rejects_key": rejects_key, "curated_keys": tuple(curated_keys), "coverage": coverage}
         )
+        # Only now, with the gap state applied, does the manifest say ACCEPTED.
         self._store.put_json(
-            self._reports, f"{Prefix.MANIFESTS}{result.file_id}.json", manifest.model_dump(mode="json")
+            self._reports, f"{Prefix.MANIFESTS}{file_id}.json", manifest.model_dump(mode="json")
         )
-        effect = self._apply(result)
-        self._files.finish(result.file_id, FileStatus.ACCEPTED, manifest=manifest)
+        self._files.finish(file_id, FileStatus.ACCEPTED, manifest=manifest)
+        if self._log is not None:
+            self._log.mark_applied(file_id, delivery.key)
+            self._log.settle(
+                delivery.drop.finished(
+                    FileStatus.ACCEPTED,
+                    file_id=file_id,
+                    reason=None,
+                    detail=None,
+                    duplicate_of=None,
+                    last_error=None,
+                    **FileDrop.counted(manifest),
+                )
+            )
         outcome = IngestOutcome(
-            file_id=result.file_id,
+            file_id=file_id,
             kind=kind.value,
             status=IngestStatus.ACCEPTED,
             accepted=manifest.accepted,
@@ -185,21 +315,75 @@ class IngestService:
             evidence_retracted=effect.retracted,
         )
         # The outcome is ids, kinds and counts only, so it can be logged whole.
-        logger.info("file accepted", **outcome.model_dump(mode="json"))
+        logger.info("file accepted", **outcome.model_dump(mode="json"), skipped=staging.skipped_resources)
         return outcome
 
-    def _put_parquet(self, bucket: str, key: str, frame: pl.DataFrame) -> None:
-        # Snappy: about as small as zstd on these columns and cheaper to write on one Lambda core.
-        buffer = io.BytesIO()
-        frame.write_parquet(buffer, compression="snappy")
-        self._store.put_bytes(bucket, key, buffer.getvalue(), "application/vnd.apache.parquet")
+    def _write_curated(self, staged: StagedFile, file_id: str, workdir: Path) -> list[str]:
+        """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id>.parquet`, streamed from the spill."""
+        accepted = staged.accepted()
+        if accepted is None:
+            return []
+        column = staged.schema.period_column
+        period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
+        written = self._sink_by_period(accepted.with_columns(period.alias(_PERIOD)), workdir / "curated")
+        keys = []
+        for name, path in written:
+            key = f"{Prefix.CURATED}{staged.kind.value}/period={name}/{file_id}.parquet"
+            self._store.put_file(self._curated, key, path, PARQUET_TYPE)
+            keys.append(key)
+        return keys
+
+    def _write_evidence_log(self, spill: PartitionedSpill, file_id: str, workdir: Path) -> None:
+        """Every evidence row the file yields, net or not, in `evidence/period=<month>/<file_id>.parquet`."""
+        evidence = spill.lazy()
+        if evidence is None:
+            return
+        month = pl.col("action_date").dt.strftime("%Y-%m").alias(_PERIOD)
+        for name, path in self._sink_by_period(evidence.with_columns(month), workdir / "evidence-log"):
+            key = f"{Prefix.EVIDENCE}period={name}/{file_id}.parquet"
+            self._store.put_file(self._curated, key, path, PARQUET_TYPE)
+
+    @staticmethod
+    def _sink_by_period(frame: pl.LazyFrame, directory: Path) -> list[tuple[str, Path]]:
+        """`frame` written as one snappy Parquet per value of its period column, in order; (period, path)."""
+        # Snappy: about as small as zstd on these columns and cheaper to write.
+        frame.sink_parquet(
+            pl.PartitionBy(directory, key=_PERIOD, include_key=False, approximate_bytes_per_file=None),
+            compression="snappy",
+            mkdir=True,
+        )
+        found: list[tuple[str, Path]] = []
+        for folder in sorted(directory.glob(f"{_PERIOD}=*")):
+            name = folder.name.split("=", 1)[1]
+            found.extend((name, path) for path in sorted(folder.glob("*.parquet")))
+        return found
 
     def _actions(self) -> list[ActionDefinition]:
         return [a for program in self._catalog.versions for a in program.actions]
 
-    def _apply(self, result: IntakeResult) -> VersionEffect:
-        """Write what the file means for the gap state: clinics, roster, or net evidence."""
-        rows, kind, file_id = result.accepted, result.kind, result.file_id
+    def _apply(self, staged: StagedFile, file_id: str, evidence_log: PartitionedSpill) -> VersionEffect:
+        """Write what the file means for the gap state, one member group at a time: clinics, roster, or
+        net evidence. Members are disjoint across groups, so each group is netted on its own."""
+        kind = staged.kind
+        total = VersionEffect()
+        actions = self._actions()
+        for rows in staged.groups():
+            effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
+            total = VersionEffect(
+                applied=total.applied + effect.applied,
+                withheld=total.withheld + effect.withheld,
+                retracted=total.retracted + effect.retracted,
+            )
+        return total
+
+    def _apply_group(
+        self,
+        kind: FileKind,
+        rows: pl.DataFrame,
+        file_id: str,
+        actions: list[ActionDefinition],
+        evidence_log: PartitionedSpill,
+    ) -> VersionEffect:
         if kind is FileKind.CLINICS:
             # Each clinics file says where a clinic is now; what it was before is kept in its history.
             known = self._gaps.clinics()
@@ -213,18 +397,12 @@ class IngestService:
         extract = _EXTRACTORS.get(kind)
         if extract is None:
             return VersionEffect()
-        evidence = extract(rows, self._actions(), file_id)
-        self._write_evidence_events(file_id, evidence)
+        evidence = extract(rows, actions, file_id)
+        evidence_log.add(evidence)
         versions = _VERSIONS[kind](rows, file_id) if kind in _VERSIONS else []
         if self._keeper is not None:
             return self._keeper.apply(versions, evidence)
         return VersionEffect(applied=self._gaps.put_evidence(evidence))
-
-    def _write_evidence_events(self, file_id: str, evidence: pl.DataFrame) -> None:
-        """Every evidence row the file yields, net or not, in `evidence/period=<month>/<file_id>.parquet`."""
-        for period, frame in sorted(month_partitions(evidence, "action_date").items()):
-            key = f"{Prefix.EVIDENCE}period={period}/{file_id}.parquet"
-            self._put_parquet(self._curated, key, frame)
 
 
 def _models(
