@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.dal.claim_versions import DynamoClaimVersionRepository
 from shared.dal.clients import dynamodb_client, s3_client, stepfunctions_client
 from shared.dal.executions import StepFunctionsExecutions
-from shared.dal.files import DynamoFileRegistry
+from shared.dal.files import DynamoFileLog, DynamoFileRegistry
 from shared.dal.gap_state import DynamoGapStateRepository
 from shared.dal.ledger import DynamoLedgerRepository
 from shared.dal.objects import ObjectStore, S3ObjectStore
@@ -42,6 +42,7 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
         versions=DynamoClaimVersionRepository(db, settings.gaps_table),
+        log=DynamoFileLog(db, settings.registry_table),
     )
 
 
