@@ -69,7 +69,8 @@ def test_ingest_applies_each_file_once_and_acknowledges_test_events(aws, lambda_
     assert packed_before == len(gap_state_items(aws, "EVID#")) < evidence_before
     assert len(gap_state_items(aws, "PROFILE")) == 5 + 3
     registry = aws.dynamodb.scan(TableName=aws.names["REGISTRY_TABLE"])["Items"]
-    assert sorted(i["status"]["S"] for i in registry) == ["ACCEPTED"] * 4
+    contents = [i for i in registry if i["sk"]["S"] == "FILE"]
+    assert sorted(i["status"]["S"] for i in contents) == ["ACCEPTED"] * 4
     curated = aws.s3.list_objects_v2(Bucket=aws.names["CURATED_BUCKET"], Prefix="curated/")["Contents"]
     assert any(o["Key"].startswith("curated/medical_claims/period=2026-03/") for o in curated)
 
@@ -85,7 +86,7 @@ def test_whole_file_problems_are_quarantined(aws, lambda_context):
     moved = aws.s3.list_objects_v2(Bucket=aws.names["LANDING_BUCKET"], Prefix="quarantine/")["Contents"]
     assert len(moved) == 1 and moved[0]["Key"].endswith("/thing.csv")
     registry = aws.dynamodb.scan(TableName=aws.names["REGISTRY_TABLE"])["Items"]
-    assert [i["status"]["S"] for i in registry] == ["QUARANTINED"]
+    assert [i["status"]["S"] for i in registry if i["sk"]["S"] == "FILE"] == ["QUARANTINED"]
 
 
 def test_monthly_runs_pay_each_step_once_to_the_assigned_clinic_and_reconcile(aws, lambda_context):
