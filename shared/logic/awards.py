@@ -15,22 +15,69 @@ Rules (guidelines, action menus and FAQ Q8, Q10, Q13, Q15):
   multiplier and the early-adoption bonus.
 Entries are returned for every earned month up to and including `through_month`, so evidence that
 arrives after its month's run is paid by the next run; ledger entry ids keep anything from being paid twice.
+Given an `AwardTrace`, `member_awards` also records what it decided for every step it weighed (the entry,
+or the first rule that refused it) and the evidence no occurrence took: `shared/logic/explain.py` answers
+"why was I not paid?" from it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 
 from shared.logic.dates import month_end
 from shared.logic.eligibility import assignment_on, has_conditions, in_denominator
 from shared.logic.money import amount_cents
-from shared.logic.occurrences import MemberView, Occurrence, StepCompletion, occurrences
+from shared.logic.occurrences import MemberView, Occurrence, StepCompletion, UnusedEvidence, occurrences
 from shared.models.actions import ActionCode, Step
 from shared.models.evidence import EvidenceSource
 from shared.models.ledger import DEFAULT_PAYER, EntryKind, LedgerEntry, SvuAward
 from shared.models.members import Clinic, MemberFacts
 from shared.programs.care_gap import ActionDefinition, CareGapProgram, ProgramCatalog
+
+
+class Refusal(StrEnum):
+    """The first rule that kept a completed step from earning, in the order `member_awards` applies them."""
+
+    NO_PROGRAM = "no_program"
+    """No program version is in force on the action date."""
+    POPULATION = "population"
+    """Outside the action's ages and sexes (on its anchor date)."""
+    CONDITIONS = "conditions"
+    """A required condition is missing, or an exclusion is present."""
+    NOT_ASSIGNED = "not_assigned"
+    """Assigned to no clinic on the action date under a line of business the action covers."""
+    NOT_IN_CARE_GAP = "not_in_care_gap"
+    """The assigned clinic is unknown, or not in Care Gap P4P on the action date."""
+    NOT_OWN_ATTESTATION = "not_own_attestation"
+    """Medication Management, HCC-DX: not the assigned clinic's own attestation, nor confirming one."""
+    NO_SVU = "no_svu"
+    """The clinic's rate card pays no SVUs for the step."""
+    LATER_MONTH = "later_month"
+    """Earned in a month after `through_month`."""
+
+
+@dataclass(frozen=True)
+class StepVerdict:
+    """One step of one occurrence as `member_awards` weighed it: the entry it earns, the rule that refused
+    it, or neither when no evidence completed the step."""
+
+    action: ActionDefinition
+    occurrence: Occurrence
+    step: Step
+    completion: StepCompletion | None
+    entry: LedgerEntry | None = None
+    refusal: Refusal | None = None
+
+
+@dataclass
+class AwardTrace:
+    """What `member_awards` decided, when asked to keep it: every step weighed, and unused evidence."""
+
+    steps: list[StepVerdict] = field(default_factory=list)
+    unused: list[UnusedEvidence] = field(default_factory=list)
 
 
 def _definition(catalog: ProgramCatalog, code: ActionCode, through_month: str) -> ActionDefinition | None:
@@ -73,27 +120,31 @@ def _entry(
     catalog: ProgramCatalog,
     run_id: str,
     payer: str,
-) -> LedgerEntry | None:
+) -> LedgerEntry | Refusal:
     evidence = completion.evidence
     day = evidence.action_date
     program: CareGapProgram | None = catalog.find(day)
-    if program is None or not in_denominator(view.profile, action, occurrence.year, day):
-        return None
+    if program is None:
+        return Refusal.NO_PROGRAM
+    if not in_denominator(view.profile, action, occurrence.year, day):
+        return Refusal.POPULATION
     if not has_conditions(action, view.conditions, occurrence.year):
-        return None
+        return Refusal.CONDITIONS
     span = assignment_on(view.spans, action, day)
-    clinic = clinics.get(span.clinic_id) if span else None
+    if span is None:
+        return Refusal.NOT_ASSIGNED
+    clinic = clinics.get(span.clinic_id)
     if clinic is None or not clinic.in_care_gap_on(day):
-        return None
+        return Refusal.NOT_IN_CARE_GAP
     if not action.category.credits_outside_providers:
         own = (
             evidence.source is EvidenceSource.ATTESTATION and evidence.attesting_clinic_id == clinic.clinic_id
         )
         if not own and not (evidence.source.confirms and _attested_by(occurrence, clinic.clinic_id)):
-            return None
+            return Refusal.NOT_OWN_ATTESTATION
     svu = _svu(program, clinic, action, occurrence, completion.step)
     if svu <= 0:
-        return None
+        return Refusal.NO_SVU
     multiplier = program.multiplier(action.code, clinic.clinic_id, day)
     joined = clinic.enrollment_on(day)
     bonus = program.bonus_rate(joined.start if joined else clinic.program_enrollment_date, day)
@@ -133,8 +184,10 @@ def member_awards(
     run_id: str,
     actions: Iterable[ActionCode] | None = None,
     payer: str = DEFAULT_PAYER,
+    trace: AwardTrace | None = None,
 ) -> list[LedgerEntry]:
-    """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM), for `payer`."""
+    """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM), for `payer`;
+    with `trace`, also what was decided for every step and the evidence no occurrence took."""
     view = MemberView.of_facts(facts)
     wanted = set(actions) if actions is not None else set(view.by_action)
     entries = []
@@ -142,12 +195,18 @@ def member_awards(
         action = _definition(catalog, ActionCode(code), through_month)
         if action is None:
             continue
-        for occurrence in occurrences(view, action):
+        for occurrence in occurrences(view, action, trace.unused if trace is not None else None):
             for step in action.steps:
                 completion = occurrence.completions.get(step)
-                if completion is None or completion.earned_month > through_month:
-                    continue
-                entry = _entry(view, occurrence, completion, action, clinics, catalog, run_id, payer)
-                if entry is not None:
-                    entries.append(entry)
+                outcome: LedgerEntry | Refusal | None = None
+                if completion is not None and completion.earned_month > through_month:
+                    outcome = Refusal.LATER_MONTH
+                elif completion is not None:
+                    outcome = _entry(view, occurrence, completion, action, clinics, catalog, run_id, payer)
+                if isinstance(outcome, LedgerEntry):
+                    entries.append(outcome)
+                if trace is not None:
+                    entry = outcome if isinstance(outcome, LedgerEntry) else None
+                    refusal = outcome if isinstance(outcome, Refusal) else None
+                    trace.steps.append(StepVerdict(action, occurrence, step, completion, entry, refusal))
     return entries

@@ -9,6 +9,9 @@ A step is completed by the first evidence to reach it, in the order the plan lea
 own step but never a confirming step (claim, dispense). Confirming evidence (claims, fills, registry
 doses, lab results) completes the confirming step and, for visit, 2-step, 3-step and immunization
 actions, every step still open once the action is complete (FAQ Q15).
+
+Given an `unused` list, `occurrences` also reports each piece of evidence it puts in no occurrence and
+why (`Unused`), so an explanation of a missing payment reads the rule that dropped it from here.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from itertools import product
 
 from shared.logic.counting import (
@@ -39,6 +43,38 @@ from shared.models.members import EligibilitySpan, MemberFacts, MemberProfile
 from shared.programs.menu import ActionDefinition, FrequencyPer, RequiredTest
 
 UNATTESTABLE = frozenset({Step.CLAIM, Step.DISPENSE})
+
+
+class Unused(StrEnum):
+    """Why `occurrences` put a piece of evidence in no occurrence."""
+
+    OUTSIDE_AGE_WINDOW = "outside_age_window"
+    """Dated outside the action's age window (LSC after the 2nd birthday, a dose or visit out of range)."""
+    OUTSIDE_CONDITION_WINDOW = "outside_condition_window"
+    """Not within `due_days_after_condition` days after a condition (OMW: 180 days after a fracture)."""
+    NOT_A_PRESCRIPTION = "not_a_prescription"
+    """Medication: an attestation of another step than the prescription."""
+    NOT_ASSIGNED_CLINICS_PRESCRIPTION = "not_assigned_clinics_prescription"
+    """Medication: a prescription attested by a clinic the member was not assigned to on its date."""
+    NO_PRESCRIPTION_WINDOW = "no_prescription_window"
+    """Medication: a fill that confirms none of the assigned clinic's prescriptions."""
+    VISITS_USED = "visits_used"
+    """Well-child visits: every visit of the window is already taken."""
+    NO_HISTORICAL_CONDITION = "no_historical_condition"
+    """HCC-DX: evidence of no condition diagnosed in the lookback years."""
+
+
+@dataclass(frozen=True)
+class UnusedEvidence:
+    """A piece of evidence no occurrence took, and why."""
+
+    evidence: Evidence
+    why: Unused
+
+
+def _unused(sink: list[UnusedEvidence] | None, item: Evidence, why: Unused) -> None:
+    if sink is not None:
+        sink.append(UnusedEvidence(item, why))
 
 
 @dataclass(frozen=True)
@@ -160,22 +196,25 @@ class MemberView:
         return view
 
 
-def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
-    """Every occurrence of `action` the member's evidence speaks to, in period order."""
+def occurrences(
+    view: MemberView, action: ActionDefinition, unused: list[UnusedEvidence] | None = None
+) -> list[Occurrence]:
+    """Every occurrence of `action` the member's evidence speaks to, in period order; evidence put in
+    none is appended to `unused` with the reason, when given."""
     items = view.by_action.get(action.code, [])
     per = action.frequency.per
     if per is FrequencyPer.DOSE:
-        return _doses(view, action, items)
+        return _doses(view, action, items, unused)
     if per is FrequencyPer.MONTHS_15:
-        return _visits(view, action, items)
+        return _visits(view, action, items, unused)
     if per is FrequencyPer.YEAR_PER_CONDITION:
-        return _recaptures(view, action, items)
+        return _recaptures(view, action, items, unused)
     if per is FrequencyPer.DATE_OF_SERVICE:
         return _dates_of_service(action, items)
     if action.prescription_windows:
-        return _prescriptions(view, action, items)
+        return _prescriptions(view, action, items, unused)
     if action.due_days_after_condition is not None:
-        return _after_condition(view, action, items)
+        return _after_condition(view, action, items, unused)
     window = None
     if action.visit_window is not None:
         window = window_bounds(view.profile.birth_date, action.visit_window)
@@ -183,6 +222,8 @@ def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
     for item in items:
         if window is None or window[0] <= item.action_date <= window[1]:
             groups[str(item.action_date.year)].append(item)
+        else:
+            _unused(unused, item, Unused.OUTSIDE_AGE_WINDOW)
     return [
         Occurrence(period=k, completions=first_completions(action, v), evidence=tuple(v))
         for k, v in sorted(groups.items())
@@ -190,7 +231,10 @@ def occurrences(view: MemberView, action: ActionDefinition) -> list[Occurrence]:
 
 
 def _after_condition(
-    view: MemberView, action: ActionDefinition, items: Sequence[Evidence]
+    view: MemberView,
+    action: ActionDefinition,
+    items: Sequence[Evidence],
+    unused: list[UnusedEvidence] | None = None,
 ) -> list[Occurrence]:
     """Actions due within days of a condition (OMW: 180 days after a fracture): evidence counts only from
     a condition's date through `due_days_after_condition` days after it, in the year of the earliest such
@@ -203,6 +247,8 @@ def _after_condition(
         start = next((d for d in starts if d <= item.action_date <= d + within), None)
         if start is not None:
             groups[start.year].append(item)
+        else:
+            _unused(unused, item, Unused.OUTSIDE_CONDITION_WINDOW)
     return [
         Occurrence(period=str(year), completions=first_completions(action, group), evidence=tuple(group))
         for year, group in sorted(groups.items())
@@ -273,20 +319,28 @@ def _confirming_fill(
     return None
 
 
-def _prescriptions(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+def _prescriptions(
+    view: MemberView,
+    action: ActionDefinition,
+    items: Sequence[Evidence],
+    unused: list[UnusedEvidence] | None = None,
+) -> list[Occurrence]:
     """Medication Management: the assigned clinic's first prescription in a calendar month or quarter
     (as its window says, by days supply) opens that window; later ones in it join it, so it earns once.
     Each window takes the first unused fill that may confirm one of its prescriptions, wherever the fill
     falls, so a fill confirms one prescription only; fills that confirm none belong to no occurrence."""
     by_date = sorted(items, key=lambda e: (e.action_date, e.evidence_id))
     fills = [e for e in by_date if e.source.confirms]
-    written = [
-        e
-        for e in by_date
-        if e.source is EvidenceSource.ATTESTATION
-        and e.step is action.first_step
-        and _written_by_assigned_clinic(view, e)
-    ]
+    written = []
+    for e in by_date:
+        if e.source is not EvidenceSource.ATTESTATION:
+            continue
+        if e.step is not action.first_step:
+            _unused(unused, e, Unused.NOT_A_PRESCRIPTION)
+        elif not _written_by_assigned_clinic(view, e):
+            _unused(unused, e, Unused.NOT_ASSIGNED_CLINICS_PRESCRIPTION)
+        else:
+            written.append(e)
     used: set[str] = set()
     windows: list[_Prescribed] = []
     for prescription in written:
@@ -304,6 +358,9 @@ def _prescriptions(view: MemberView, action: ActionDefinition, items: Sequence[E
             windows.append(window)
         window.items.append(prescription)
         window.fill = window.fill or fill
+    for fill in fills:
+        if fill.evidence_id not in used:
+            _unused(unused, fill, Unused.NO_PRESCRIPTION_WINDOW)
     found = []
     for window in windows:
         evidence = (*window.items, window.fill) if window.fill else tuple(window.items)
@@ -319,7 +376,12 @@ def _prescriptions(view: MemberView, action: ActionDefinition, items: Sequence[E
     return found
 
 
-def _doses(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+def _doses(
+    view: MemberView,
+    action: ActionDefinition,
+    items: Sequence[Evidence],
+    unused: list[UnusedEvidence] | None = None,
+) -> list[Occurrence]:
     rule = action.doses
     assert rule is not None
     birth = view.profile.birth_date
@@ -328,6 +390,8 @@ def _doses(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]
         first, last = dose_window(rule, birth, item.action_date)
         if item.action_date <= last:
             groups[(first, last)].append(item)
+        else:
+            _unused(unused, item, Unused.OUTSIDE_AGE_WINDOW)
     found = []
     for (first, last), group in sorted(groups.items()):
         done: dict[Step, StepCompletion] = {}
@@ -380,7 +444,12 @@ def _slot_for(slots: list[_Slot], item: Evidence, limit: int) -> _Slot | None:
     return slot
 
 
-def _visits(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+def _visits(
+    view: MemberView,
+    action: ActionDefinition,
+    items: Sequence[Evidence],
+    unused: list[UnusedEvidence] | None = None,
+) -> list[Occurrence]:
     assert action.visit_window is not None
     first, last = window_bounds(view.profile.birth_date, action.visit_window)
     slots: list[_Slot] = []
@@ -389,10 +458,13 @@ def _visits(view: MemberView, action: ActionDefinition, items: Sequence[Evidence
     for item in sorted(items, key=_order):
         scheduling = item.source is EvidenceSource.ATTESTATION and item.step is Step.SCHEDULE
         if item.action_date > last or (item.action_date < first and not scheduling):
+            _unused(unused, item, Unused.OUTSIDE_AGE_WINDOW)
             continue
         slot = _slot_for(slots, item, action.frequency.count)
         if slot is not None:
             slot.items.append(item)
+        else:
+            _unused(unused, item, Unused.VISITS_USED)
     return [
         Occurrence(
             period=f"{last.year}/visit-{n}",
@@ -426,7 +498,12 @@ def _condition_of(action: ActionDefinition, item: Evidence, open_sets: list[str]
     return open_sets[0] if open_sets else None
 
 
-def _recaptures(view: MemberView, action: ActionDefinition, items: Sequence[Evidence]) -> list[Occurrence]:
+def _recaptures(
+    view: MemberView,
+    action: ActionDefinition,
+    items: Sequence[Evidence],
+    unused: list[UnusedEvidence] | None = None,
+) -> list[Occurrence]:
     by_year: dict[int, list[Evidence]] = defaultdict(list)
     for item in items:
         by_year[item.action_date.year].append(item)
@@ -442,6 +519,8 @@ def _recaptures(view: MemberView, action: ActionDefinition, items: Sequence[Evid
             name = _condition_of(action, item, unassessed or historical)
             if name in historical:
                 groups[name].append(item)
+            else:
+                _unused(unused, item, Unused.NO_HISTORICAL_CONDITION)
         found += [
             Occurrence(
                 period=f"{year}/{name}",
