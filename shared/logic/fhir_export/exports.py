@@ -19,6 +19,7 @@ from shared.logic.fhir_export.resources import (
     timestamp,
 )
 from shared.logic.fhir_export.vbpr import vbpr_report
+from shared.logic.keys import key_segment
 from shared.models.gaps import Gap
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic
@@ -30,10 +31,9 @@ VBPR = "vbpr.json"
 
 
 def output_name(clinic_id: str, file: str) -> str:
-    """Where a clinic's export goes under the run's outputs: `fhir/<clinic>/<file>`."""
-    if not clinic_id or "/" in clinic_id or clinic_id in {".", ".."}:
-        raise ExportInputError(f"clinic id {clinic_id!r} cannot name a folder")
-    return f"fhir/{clinic_id}/{file}"
+    """Where a clinic's export goes under the run's outputs: `fhir/<clinic>/<file>` (a clinic id that is
+    not safe in a key is refused with `UnsafeKeyError`, as for its statement)."""
+    return f"fhir/{key_segment(clinic_id)}/{file}"
 
 
 def annual_exports(

@@ -28,7 +28,7 @@ _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/p4p-engine/fhir-
 
 class ExportInputError(ValueError):
     """The exports were asked for something they cannot build (a naive timestamp, an unknown clinic or
-    measure, a clinic id that is not a path segment)."""
+    measure)."""
 
 
 def resource_id(*parts: object) -> str:
