@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
+from shared.csv_cells import csv_cell_expr
 from shared.intake.csv_stream import CsvStream, RawBatch
 from shared.intake.errors import QuarantineError
 from shared.intake.fhir import FhirStream
@@ -30,7 +31,6 @@ from shared.intake.source import (
 )
 from shared.intake.staging import StagedFile, Stager
 from shared.intake.validation import REJECT_SCHEMA, ROW_FIELD, SOURCE_ROW
-from shared.logic.csv_cells import csv_cell_expr
 from shared.models.files import FileKind, FileManifest, FileStatus
 
 LANDING_PREFIX = "landing"
@@ -203,7 +203,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
 
 def write_rejects_csv(lines: pl.LazyFrame, path: Path) -> None:
     """The rejects report: `source_row,field,reason_code`, one line per bad field, never a value (a row
-    problem has an empty field); cells made safe to open (`shared.logic.csv_cells`)."""
+    problem has an empty field); cells made safe to open (`shared.csv_cells`)."""
     lines.select(
         pl.col(SOURCE_ROW),
         csv_cell_expr(pl.col("field").replace(ROW_FIELD, None)).alias("field"),

@@ -12,8 +12,8 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
+from shared.csv_cells import csv_bytes
 from shared.dal.gap_state import GapStateRepository
-from shared.logic.csv_cells import csv_bytes
 from shared.logic.gaps import member_gaps
 from shared.logic.money import amount_cents, format_cents
 from shared.logic.occurrences import MemberView, occurrences

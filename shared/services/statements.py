@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
-from shared.logic.csv_cells import csv_bytes
+from shared.csv_cells import csv_bytes
 from shared.logic.money import format_cents, parse_dollars
 from shared.models.incentives import GuaranteeResult
 from shared.models.ledger import EntryKind, GuaranteeTopUp, LedgerEntry, MeasureIncentive, SvuAward
