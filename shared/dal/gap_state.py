@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 PROFILE = "PROFILE"
 CLINICS_INDEX_KEY = "CLINICS"
 EVIDENCE_PREFIX = "EVID#"
+EVIDENCE_ITEM_BYTES = 350_000
+"""At most this much packed text in one item: DynamoDB holds 400 KB an item, names and keys included."""
 _RETRACT_ATTEMPTS = 8
 
 
@@ -51,12 +53,31 @@ def packed_evidence_items(evidence: EvidenceBatch) -> tuple[list[dict[str, Any]]
     frame = evidence if isinstance(evidence, pl.DataFrame) else evidence_frame(evidence)
     items = []
     for member_id, file_id, packed in pack_evidence(frame).iter_rows():
-        content = digest(packed)
-        # Named by the content it was first written with: writing the same evidence again hits the same
-        # item, and a write of other evidence from the same file adds an item beside it.
-        sk = f"{EVIDENCE_PREFIX}{file_id}#{content}"
-        items.append({"pk": member_pk(member_id), "sk": sk, "evidence": packed, "digest": content})
+        for piece in _item_pieces(packed):
+            content = digest(piece)
+            # Named by the content it was first written with: writing the same evidence again hits the same
+            # item, and a write of other evidence from the same file adds an item beside it.
+            sk = f"{EVIDENCE_PREFIX}{file_id}#{content}"
+            items.append({"pk": member_pk(member_id), "sk": sk, "evidence": piece, "digest": content})
     return items, frame.height
+
+
+def _item_pieces(packed: str) -> list[str]:
+    """Packed lines in pieces of at most EVIDENCE_ITEM_BYTES: a chunk of long lines (records with many
+    codings) can outgrow what one DynamoDB item holds."""
+    if len(packed.encode()) <= EVIDENCE_ITEM_BYTES:
+        return [packed]
+    pieces: list[str] = []
+    lines: list[str] = []
+    size = 0
+    for line in packed.split("\n"):
+        grown = size + len(line.encode()) + 1
+        if lines and grown > EVIDENCE_ITEM_BYTES:
+            pieces.append("\n".join(lines))
+            lines, grown = [], len(line.encode()) + 1
+        lines.append(line)
+        size = grown
+    return [*pieces, "\n".join(lines)]
 
 
 def digest(packed: str) -> str:
