@@ -235,6 +235,23 @@ def attestation(member_id: str = "M0001", attestation_id: str = "A1", *, file_id
     )
 
 
+def record(n: int, member_id: str = "M0001", *, codings: int = 1, file_id: str = "fhir1") -> Evidence:
+    """A FHIR condition, as a measure engine record, with `codings` codings of its code."""
+    return Evidence(
+        member_id=member_id,
+        action=ActionCode("QM:Condition"),
+        step=Step.DIAGNOSIS,
+        action_date=date(2026, 1, 1),
+        source=EvidenceSource.SUPPLEMENTAL,
+        file_id=file_id,
+        source_row=n,
+        concept=f"4485{n:05d}",
+        kind="Condition",
+        record_id=f"condition-{n}",
+        codes=" ".join(f"http://snomed.info/sct|{1_000_000 + j}" for j in range(codings)),
+    )
+
+
 def gap(member_id: str = "M0001", *, period: str = "2026", status: GapStatus = GapStatus.OPEN) -> Gap:
     return Gap(
         member_id=member_id,

@@ -20,6 +20,7 @@ from tests.contract.factories import (
     enrolled,
     gap,
     profile,
+    record,
     span,
     version,
 )
@@ -120,6 +121,18 @@ def test_evidence_of_one_member_is_read_past_a_megabyte(backend: Backend, gaps: 
     assert len(read) == 3 * per_file and read == by_id(evidence)
     assert facts is not None and facts.evidence == read
     assert backend.spans_pages()
+
+
+def test_evidence_of_one_file_larger_than_an_item_holds_is_stored_whole(gaps: GapStateRepository):
+    # GIVEN 1,500 records of one member in one file with eight codings each (500 KB packed: DynamoDB
+    # holds 400 KB an item)
+    records = [record(n, codings=8) for n in range(1_500)]
+    # WHEN they are written, twice, and read back
+    written = gaps.put_evidence(records) + gaps.put_evidence(records)
+    read = gaps.evidence_of("M0001")
+    # THEN every record is there once
+    assert written == 3_000
+    assert read == by_id(records)
 
 
 def test_retracting_claims_removes_their_evidence_wherever_it_is_packed(gaps: GapStateRepository):
