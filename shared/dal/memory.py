@@ -1,4 +1,4 @@
-"""In-memory repositories for tests, benchmarks and `p4p` dry runs: same contracts, no AWS.
+"""In-memory repositories for tests and benchmarks (no production module imports them), no AWS.
 
 Each behaves as its DynamoDB, S3 or Step Functions implementation does where a caller can tell
 (`tests/contract/` runs the same tests on both), and charges a `WriteMeter` (`shared/dal/metering.py`) the
