@@ -1,6 +1,8 @@
 """Evidence from accepted rows: claim lines, pharmacy fills, registry doses and lab results whose code is
 in an action's code set, attestations, and the condition facts (diagnoses, drug classes) eligibility
-rules read."""
+rules read; and the records only the measure engine reads (`record_action`): every claim line that states
+its claim type (the utilization and cost measures count every line) and the diagnoses on it a measure
+definition names itself, and the fills whose NDC a definition names (AMR's asthma medications)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from shared.logic.fhir_evidence import FHIR_SKIPPED_STATUSES as FHIR_SKIPPED_STA
 from shared.logic.fhir_evidence import fhir_evidence as fhir_evidence
 from shared.models.actions import ActionCode, Step
 from shared.models.evidence import (
+    CLAIM_DETAIL_FIELDS,
     CONDITION_PREFIX,
     EVIDENCE_SCHEMA,
     Evidence,
@@ -20,7 +23,9 @@ from shared.models.evidence import (
     condition_action,
     empty_evidence,
     evidence_models,
+    record_action,
 )
+from shared.programs.measures import measure_catalog
 from shared.programs.menu import (
     PROCEDURE_SYSTEMS,
     ActionDefinition,
@@ -86,6 +91,7 @@ def _dated(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
 
 
 def _claim_columns(frame: pl.DataFrame, concept: str) -> list[pl.Expr]:
+    details = [pl.col(c) for c in CLAIM_DETAIL_FIELDS if c in frame.columns]
     return [
         pl.col("member_id"),
         pl.col("action"),
@@ -97,7 +103,81 @@ def _claim_columns(frame: pl.DataFrame, concept: str) -> list[pl.Expr]:
         pl.col("claim_id"),
         pl.col("claim_line_number"),
         pl.col("condition") if "condition" in frame.columns else pl.lit(None, pl.String).alias("condition"),
+        *details,
     ]
+
+
+def _claim_details(claims: pl.DataFrame) -> list[pl.Expr]:
+    """The line's facility and cost details (`CLAIM_DETAIL_FIELDS`) the file has, typed, kept only on a line
+    that states its claim type: a file from before these columns (whose lines state none, though they may
+    carry an allowed amount) yields its evidence exactly as before."""
+    present = [c for c in CLAIM_DETAIL_FIELDS if c in claims.columns]
+    if "claim_type" not in present:
+        return []
+    stated = pl.col("claim_type").is_not_null()
+    found = []
+    for name in present:
+        value = pl.col(name)
+        dtype = EVIDENCE_SCHEMA[name]
+        if dtype == pl.Date() and claims.schema[name] == pl.String:
+            value = value.str.to_date("%Y-%m-%d")
+        found.append(pl.when(stated).then(value.cast(dtype)).otherwise(None).alias(name))
+    return found
+
+
+def _measure_codes(system: str) -> frozenset[str]:
+    """The codes of one system that measure definitions name themselves (`MeasureCatalog.direct_codes`)."""
+    return frozenset(code for s, code in measure_catalog().direct_codes() if s == system)
+
+
+def _stated_lines(live: pl.DataFrame, procedures: pl.DataFrame | None) -> pl.DataFrame | None:
+    """A record (`QM:Claim`) of each line that states its claim type and that no procedure code of the menu
+    kept: utilization and cost count every line."""
+    if "claim_type" not in live.columns:
+        return None
+    lines = live.filter(pl.col("claim_type").is_not_null())
+    if procedures is not None and not procedures.is_empty():
+        kept = procedures.select("claim_id", "claim_line_number").unique()
+        lines = lines.join(kept, on=["claim_id", "claim_line_number"], how="anti", maintain_order="left")
+    if lines.is_empty():
+        return None
+    code = pl.col("hcpcs_code").cast(pl.String) if "hcpcs_code" in lines.columns else pl.lit(None, pl.String)
+    lines = lines.with_columns(
+        code.alias("hcpcs_code"), action=pl.lit(record_action("Claim")), step=pl.lit(Step.PERFORM.value)
+    )
+    return lines.select(_claim_columns(lines, "hcpcs_code"))
+
+
+def _named_diagnoses(live: pl.DataFrame, kept: list[pl.DataFrame]) -> pl.DataFrame | None:
+    """A record (`QM:Condition`, the code as its `condition` so a line's diagnoses are told apart) of each
+    diagnosis a measure definition names on a line that states its claim type, unless the menu kept it
+    from that line as a condition (a fact, or recapture evidence): a diagnosis evidencing a visit's step
+    is read as the claim line's code, not as a condition."""
+    if "claim_type" not in live.columns:
+        return None
+    named = _measure_codes("ICD10CM")
+    long = _diagnoses(live.filter(pl.col("claim_type").is_not_null()), tuple(sorted(named)))
+    if long.is_empty():
+        return None
+    found = long.filter(pl.col("dx").is_in(pl.Series(sorted(named), dtype=pl.String).implode())).unique(
+        ["claim_id", "claim_line_number", "dx"], keep="first", maintain_order=True
+    )
+    as_condition = pl.col("action").str.starts_with(CONDITION_PREFIX) | pl.col("condition").is_not_null()
+    seen = [
+        k.filter(as_condition).select("claim_id", "claim_line_number", pl.col("concept").alias("dx"))
+        for k in kept
+    ]
+    if seen:
+        keys = ["claim_id", "claim_line_number", "dx"]
+        found = found.join(pl.concat(seen), on=keys, how="anti", maintain_order="left")
+    if found.is_empty():
+        return None
+    found = found.with_columns(
+        pl.col("dx").alias("condition"),
+        action=pl.lit(record_action("Condition")),
+        step=pl.lit(Step.PERFORM.value),
+    )
+    return found.select(_claim_columns(found, "dx")).drop(CLAIM_DETAIL_FIELDS, strict=False)
 
 
 def _diagnoses(claims: pl.DataFrame, prefixes: tuple[str, ...]) -> pl.DataFrame:
@@ -201,6 +281,14 @@ def claim_evidence_frame(
     the action's confirming step, once per line and action (HCC-DX: once per condition); its action
     date is the service date and it counts from the date the plan received it. Diagnoses in a condition
     code set become one fact per member, condition and year. Voids (frequency 8) carry no evidence.
+
+    The measure engine's records, from the lines that state their claim type (a file from before the
+    claim-type column yields exactly the evidence it did): such a line no procedure code of the menu kept
+    is kept as `QM:Claim` (utilization and cost count every line), and a diagnosis on it that a measure
+    definition names becomes `QM:Condition` unless the menu kept it from that line as a condition. Such a
+    line carries its facility and cost details (`CLAIM_DETAIL_FIELDS`; None where the file lacks the
+    column) on its procedure evidence and its record.
+
     Everything is column operations: the menu's codes are joined to the lines, never looped over them.
     """
     menu = _unique_actions(actions)
@@ -210,7 +298,11 @@ def claim_evidence_frame(
     # columns, most of them strings) would copy every value of a large file several times over.
     needed = [c for c in (*_CLAIM_KEYS, "hcpcs_code", *DX_COLUMNS) if c in claims.columns]
     live = _dated(
-        claims.select(*needed, pl.col("claim_frequency_code").cast(pl.String).alias("__frequency"))
+        claims.select(
+            *needed,
+            *_claim_details(claims),
+            pl.col("claim_frequency_code").cast(pl.String).alias("__frequency"),
+        )
         .filter(pl.col("__frequency") != VOID_FREQUENCY_CODE)
         .drop("__frequency"),
         "claim_start_date",
@@ -235,6 +327,7 @@ def claim_evidence_frame(
         )
         parts.append(hits.select(_claim_columns(hits, "hcpcs_code")))
     procedures = parts[0] if parts else None
+    diagnoses = []
     for found in _diagnosis_evidence(live, menu):
         if procedures is not None:
             # A line evidences an action once: a diagnosis adds nothing where its procedure already did
@@ -243,7 +336,11 @@ def claim_evidence_frame(
             found = found.join(
                 procedures.select(same), on=same, how="anti", nulls_equal=True, maintain_order="left"
             )
-        parts.append(found)
+        diagnoses.append(found)
+    parts.extend(diagnoses)
+    for record in (_stated_lines(live, procedures), _named_diagnoses(live, diagnoses)):
+        if record is not None:
+            parts.append(record)
     # Each part holds one item per line, action and condition (the evidence id's identity) by
     # construction: the code tables pair a code with an action once, and diagnosis hits are de-duplicated.
     return _frame(parts, source=EvidenceSource.MEDICAL_CLAIM.value, file_id=file_id)
@@ -291,11 +388,14 @@ def pharmacy_evidence(
     fills: pl.DataFrame, actions: Iterable[ActionDefinition], *, file_id: str
 ) -> list[Evidence]:
     """Paid fills whose NDC is in an action's code set (and, for refills, of its duration) evidence the
-    dispense step; fills of a condition's drug class (NDC condition sets) become condition facts."""
+    dispense step; fills of a condition's drug class (NDC condition sets) become condition facts; a fill
+    that gave neither and whose NDC a measure definition names (AMR's asthma medications) is kept as a
+    record (`QM:MedicationDispense`)."""
     menu = _unique_actions(actions)
     codes = _codes_by_action(menu, CodeSystem.NDC)
     conditions = _condition_sets(menu, CodeSystem.NDC)
-    if fills.is_empty() or not (codes or conditions):
+    named = _measure_codes(CodeSystem.NDC.value)
+    if fills.is_empty() or not (codes or conditions or named):
         return []
     paid = fills.filter(pl.col("claim_status").cast(pl.String) == "paid")
     found: dict[str, Evidence] = {}
@@ -317,16 +417,20 @@ def pharmacy_evidence(
             "claim_line_number": int(row["fill_number"]),
             "days_supply": supply,
         }
+        kept = False
         for code, action_codes in codes.items():
             if ndc in action_codes and by_action[code].accepts_days_supply(supply):
                 item = Evidence(action=code, step=by_action[code].last_step, **base)
-                found.setdefault(item.evidence_id, item)
+                kept |= found.setdefault(item.evidence_id, item) is item
         for name, sets in conditions.items():
             key = (str(row["member_id"]), name, day.year)
             if key not in facts and any(ndc in cs.codes for cs in sets):
                 facts.add(key)
                 item = Evidence(action=condition_action(name), step=Step.DIAGNOSIS, **base)
-                found.setdefault(item.evidence_id, item)
+                kept |= found.setdefault(item.evidence_id, item) is item
+        if not kept and ndc in named:
+            item = Evidence(action=record_action("MedicationDispense"), step=Step.PERFORM, **base)
+            found.setdefault(item.evidence_id, item)
     return list(found.values())
 
 

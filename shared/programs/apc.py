@@ -155,10 +155,24 @@ class Validity(_Frozen):
         return self.utilization_and_cost_minimum_member_months
 
 
+Price = Annotated[Decimal, Field(ge=0, decimal_places=2)]
+"""A standardized price in dollars, to the cent."""
+
+
+class StandardPrices(_Frozen):
+    """TCOC's standardized prices, which the plan supplies: per line by HCPCS/CPT code, per institutional
+    line by revenue code when its HCPCS code has no price, and per inpatient stay by MS-DRG (the stay's
+    lines then cost nothing more). A line with no price here costs its allowed amount."""
+
+    hcpcs: dict[Annotated[str, Field(pattern=r"^[0-9A-Z]{5}$")], Price] = {}
+    revenue_center: dict[Annotated[str, Field(pattern=r"^[0-9]{4}$")], Price] = {}
+    ms_drg: dict[Annotated[str, Field(pattern=r"^[0-9]{3}$")], Price] = {}
+
+
 class Incentive(_Frozen):
     """Element 3: the measures in table 3's order, the tracking measures, validity, the incentive PMPM
-    (the maximum per member month), the target when fewer than half the measures are valid and the share
-    of the gap to gold that improvement must close."""
+    (the maximum per member month), the target when fewer than half the measures are valid, the share
+    of the gap to gold that improvement must close, and TCOC's standardized prices."""
 
     max_pmpm: Positive
     reduced_target_percent: Percent
@@ -166,6 +180,7 @@ class Incentive(_Frozen):
     measures: tuple[IncentiveMeasure, ...] = Field(min_length=1)
     tracking_measures: tuple[TrackingMeasure, ...] = ()
     validity: Validity
+    standard_prices: StandardPrices = StandardPrices()
 
     @model_validator(mode="after")
     def _consistent(self) -> Incentive:

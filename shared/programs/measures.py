@@ -22,7 +22,12 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from shared.programs.measure_definitions import (
+    AcuteHospitalUtilization,
+    AdolescentAntigen,
+    AdolescentImmunization,
     AgeRange,
+    AsthmaMedication,
+    AsthmaMedicationRatio,
     BloodPressure,
     BreastCancerScreening,
     CervicalCancerScreening,
@@ -33,17 +38,28 @@ from shared.programs.measure_definitions import (
     ColorectalScreening,
     CommonDefinitions,
     ControllingBloodPressure,
+    DepressionRemission,
     DepressionScreening,
+    EmergencyDepartmentUtilization,
     EyeExam,
     GlycemicStatus,
     KidneyHealth,
     MeasureDefinition,
     Oid,
+    OpioidMedication,
+    OpioidPharmacotherapy,
+    PersistentAsthma,
+    PrenatalPostpartumCare,
     Rotavirus,
     ScreeningTest,
+    ShortSeries,
     Spec,
     StatinTherapy,
+    TotalCostOfCare,
     VaccineSeries,
+    VisitWindow,
+    WellCareVisits,
+    WindowStart,
     apply_overrides,
     merge_overrides,
     parse_definition,
@@ -58,7 +74,12 @@ from shared.programs.valuesets import (
 )
 
 __all__ = [
+    "AcuteHospitalUtilization",
+    "AdolescentAntigen",
+    "AdolescentImmunization",
     "AgeRange",
+    "AsthmaMedication",
+    "AsthmaMedicationRatio",
     "BloodPressure",
     "BreastCancerScreening",
     "CervicalCancerScreening",
@@ -69,7 +90,9 @@ __all__ = [
     "ColorectalScreening",
     "CommonDefinitions",
     "ControllingBloodPressure",
+    "DepressionRemission",
     "DepressionScreening",
+    "EmergencyDepartmentUtilization",
     "EyeExam",
     "GlycemicStatus",
     "KidneyHealth",
@@ -77,17 +100,26 @@ __all__ = [
     "MeasureDefinition",
     "MeasureFileError",
     "Oid",
+    "OpioidMedication",
+    "OpioidPharmacotherapy",
+    "PersistentAsthma",
+    "PrenatalPostpartumCare",
     "ProgramMeasures",
     "Rate",
     "RatedMeasure",
     "Rotavirus",
     "ScreeningTest",
+    "ShortSeries",
     "Spec",
     "StatinTherapy",
+    "TotalCostOfCare",
     "UnknownMeasureError",
     "VaccineSeries",
     "ValueSetError",
     "ValueSets",
+    "VisitWindow",
+    "WellCareVisits",
+    "WindowStart",
     "apply_overrides",
     "code_key",
     "load_measures",
@@ -126,7 +158,22 @@ class Rate(_Frozen):
     measure: str
     group: int | None = Field(default=None, ge=0)
     component: str | None = None
+    parts: tuple[str, ...] = ()
+    """Components rated each on its own under the one rate (APC's DSF-E: screening and follow-up)."""
+    combination: tuple[str, ...] = ()
+    """Components a member must all meet to meet the rate (CIS Combination 10, IMA Combination 2)."""
     overrides: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Rate:
+        chosen = [n for n in ("component", "parts", "combination") if getattr(self, n)]
+        if len(chosen) > 1:
+            raise ValueError(f"rate {self.rate}: give one of {', '.join(chosen)}")
+        return self
+
+    def names(self) -> tuple[str, ...]:
+        """Every component the rate reads."""
+        return (*((self.component,) if self.component else ()), *self.parts, *self.combination)
 
 
 class ProgramMeasures(_Frozen):
@@ -206,8 +253,11 @@ class MeasureCatalog:
             self._overridden[key] = definition
         if rate.group is not None and rate.group >= definition.groups:
             raise ValueError(f"{where}: {rate.measure} has {definition.groups} group(s)")
-        if rate.component is not None and rate.component not in definition.components:
-            raise ValueError(f"{where}: {rate.measure} has no component {rate.component}")
+        if definition.scoring == "utilization" and (rate.group is not None or rate.names()):
+            raise ValueError(f"{where}: {rate.measure} counts events, it has no groups or components")
+        for name in rate.names():
+            if name not in definition.components:
+                raise ValueError(f"{where}: {rate.measure} has no component {name}")
         self._check_names(definition)
         return RatedMeasure(rate=rate, definition=definition)
 
@@ -218,7 +268,7 @@ class MeasureCatalog:
             if wanted in {
                 definition.name.lower(),
                 definition.program_code.lower(),
-                definition.cms_id.lower(),
+                (definition.cms_id or definition.name).lower(),
             }:
                 return definition
         raise UnknownMeasureError(name)

@@ -20,7 +20,8 @@ def diabetic_initial_population(ctx: Ctx, definition: MeasureDefinition) -> bool
 
 
 def evaluate_gsd(ctx: Ctx, d: GlycemicStatus, year: int) -> MeasureOutcome:
-    """CMS122: the most recent HbA1c/GMI in the period is > 9 %, has no numeric result, or is absent."""
+    """CMS122: the most recent HbA1c/GMI in the period is > 9 %, has no numeric result, or is absent. With
+    `glycemic_status_below` (NCQA's GSD <8.0%), instead: the most recent has a numeric result below it."""
 
     def numerator() -> bool:
         dated = []
@@ -28,10 +29,13 @@ def evaluate_gsd(ctx: Ctx, d: GlycemicStatus, year: int) -> MeasureOutcome:
             found = span(obs)
             if found is not None and found.last is not None and ends_within(obs, ctx.period):
                 dated.append((found.last, obs))
+        below = d.glycemic_status_below
         if not dated:
-            return True
+            return below is None
         latest = max(dated, key=lambda pair: pair[0])[1]
         value = latest.quantity
+        if below is not None:
+            return value is not None and value < below
         return value is None or value > d.glycemic_status_above
 
     ip = diabetic_initial_population(ctx, d)

@@ -6,7 +6,21 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from shared.logic.measures import cbp, chl, cis, diabetes, dsf, screening, spc
+from shared.logic.measures import (
+    amr,
+    cbp,
+    chl,
+    cis,
+    diabetes,
+    drr,
+    dsf,
+    ima,
+    pod,
+    ppc,
+    screening,
+    spc,
+    visits,
+)
 from shared.logic.measures.context import Ctx, RecordIndex
 from shared.logic.measures.outcome import MeasureOutcome
 from shared.logic.measures.records import Record, records_of
@@ -28,8 +42,14 @@ EVALUATORS: dict[str, Evaluate] = {
     "childhood_immunization": cis.evaluate,
     "depression_screening": dsf.evaluate,
     "statin_therapy": spc.evaluate,
+    "asthma_medication_ratio": amr.evaluate,
+    "adolescent_immunization": ima.evaluate,
+    "well_care_visits": visits.evaluate,
+    "opioid_pharmacotherapy": pod.evaluate,
+    "prenatal_postpartum_care": ppc.evaluate,
+    "depression_remission": drr.evaluate,
 }
-"""The rules of each definition's `logic`."""
+"""The rules of each proportion definition's `logic` (utilization and cost: `utilization.py`)."""
 
 _GENDERS = {Sex.F: "female", Sex.M: "male"}
 

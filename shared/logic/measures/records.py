@@ -128,19 +128,21 @@ def _fhir(item: Evidence) -> Record | None:
 def records_of(evidence: Iterable[Evidence], known_by: date | None = None) -> list[Record]:
     """The member's records, from the evidence the plan knew of by `known_by` (None: all of it).
 
-    One source row is one record, however many actions' steps it evidences."""
-    seen: set[tuple[str, int, str | None]] = set()
+    One source row is one record per code, however many actions' steps it evidences (a claim line's
+    diagnosis kept for a step and as a condition is two records: a claim line and a condition)."""
+    seen: set[tuple[str, int, str, tuple[str, str]]] = set()
     found = []
     for item in evidence:
         if item.source is EvidenceSource.ATTESTATION:
             continue
         if known_by is not None and item.known_date > known_by:
             continue
-        key = (item.file_id, item.source_row, item.concept)
+        record = _fhir(item) if item.kind is not None else _tabular(item)
+        if record is None:
+            continue
+        key = (item.file_id, item.source_row, record.kind, record.codes[0])
         if key in seen:
             continue
         seen.add(key)
-        record = _fhir(item) if item.kind is not None else _tabular(item)
-        if record is not None:
-            found.append(record)
+        found.append(record)
     return found

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.dal.evidence_codec import (
@@ -124,6 +124,7 @@ def test_a_record_packs_as_before_and_the_codec_names_every_claim_detail_of_the_
     assert CLAIM_FIELDS == CLAIM_DETAIL_FIELDS
 
 
+@settings(deadline=None)
 @given(
     amount=st.one_of(st.none(), st.decimals(min_value=-(10**6), max_value=10**6, places=2)),
     revenue=st.one_of(st.none(), st.from_regex(r"^0[0-9]{3}$", fullmatch=True)),

@@ -39,8 +39,10 @@ def test_the_shipped_definitions_load_and_bcs_e_counts_women_50_to_74_for_care_g
     # WHEN they are loaded
     catalog = load_measures()
     bcs = next(r for r in catalog.rated("care_gap") if r.rate.rate == "BCS-E")
-    # THEN CMS's definition keeps 52-74 and Care Gap's rate applies its override (50-74, women)
-    assert len(catalog.definitions) == 11
+    # THEN CMS's eleven and the APC set's ten (AMR, IMA, WCV, W30, POD, PPC, DRR-E, AHU, EDU, TCOC) are
+    # there; CMS's definition keeps 52-74 and Care Gap's rate applies its override (50-74, women)
+    assert len(catalog.definitions) == 21
+    assert sum(d.cms_id is not None for d in catalog.definitions.values()) == 11
     assert (catalog.get("CMS125").age.min, catalog.get("CMS125").age.max) == (52, 74)
     assert (bcs.definition.age.min, bcs.definition.age.max, bcs.definition.gender) == (50, 74, "female")
 
