@@ -1,11 +1,11 @@
 """One file through intake in bounded memory: validated batch by batch, reconciled at the end.
 
 Pass one streams the raw batches: each is validated (reject lines go to a spill), its valid typed rows go
-to a spill partitioned by member (`member_column`), and a fingerprint of each row (128-bit hashes of its
-natural key and content) goes to a spill partitioned by key. At the end, each key partition is
-reconciled on its own: exact copies are duplicates, rows sharing a key with different content are
-KEY_CONFLICT, and claims replaced within the file are superseded (the rule of `reconcile`, on
-fingerprints). What is dropped is a list of row numbers.
+to a spill partitioned by member (`member_column`), and each row's natural key (its exact values, with
+its row number) goes to a spill partitioned by key. At the end, each key partition is reconciled on its
+own: rows with the same content are duplicates, rows sharing a key with different content are
+KEY_CONFLICT, and claims replaced, voided or reversed within the file are superseded. Only the rows whose
+key repeats are read back whole. What is dropped is a list of row numbers.
 
 The accepted rows then come back one member group at a time (`StagedFile.groups`): a group is a run of
 member partitions small enough to hold, and no member is in two groups, so a member's claims, versions
@@ -34,7 +34,7 @@ ROWS_PER_KEY_PARTITION = 2_000_000
 SPILL_MEMORY = 96 * 1024 * 1024
 """Bytes of spilled rows kept in memory before they go to local files (per spill)."""
 MAX_PARTITIONS = 256
-_SEED_A, _SEED_B, _SEED_PART = 0x5EED_0001, 0x5EED_0002, 0x5EED_0003
+_SEED_PART = 0x5EED_0003
 REPLACEMENT, VOID = "7", "8"
 
 
@@ -45,11 +45,6 @@ def _pow2(value: float) -> int:
 def partitions_for(estimated_rows: int, rows_per_partition: int) -> int:
     """A power of two of partitions, so each holds about `rows_per_partition` of the estimated rows."""
     return min(MAX_PARTITIONS, _pow2(estimated_rows / rows_per_partition))
-
-
-def _fingerprint(columns: list[str], name: str) -> list[pl.Expr]:
-    struct = pl.struct(columns)
-    return [struct.hash(_SEED_A).alias(f"{name}_a"), struct.hash(_SEED_B).alias(f"{name}_b")]
 
 
 @dataclass(frozen=True)
@@ -80,14 +75,13 @@ class Stager:
         self.rejects = PartitionedSpill(workdir / "rejects", 1, SPILL_MEMORY // 4)
         self.rows_read = 0
         self.rejected_rows = 0
-        key = list(schema.natural_key or schema.content)
-        self._key = key
-        shard = schema.shard_column or (key[0] if schema.natural_key else None)
-        self._key_partition = (
-            pl.col(shard).hash(_SEED_PART) if shard else pl.struct(schema.content).hash(_SEED_PART)
-        ) % key_parts
+        self._key = list(schema.natural_key or schema.content)
+        shard = schema.shard_column or (self._key[0] if schema.natural_key else None)
+        by = pl.col(shard) if shard else pl.struct(schema.content)
+        self._key_partition = by.hash(_SEED_PART) % key_parts if key_parts > 1 else None
         member = schema.member_column
-        self._member_partition = pl.col(member).hash(_SEED_PART) % member_parts if member else None
+        self._member_partition = pl.col(member).hash(_SEED_PART) % member_parts if member_parts > 1 else None
+        self._key_columns = [SOURCE_ROW, *self._key]
 
     def add(self, batch: RawBatch) -> None:
         """Validate one batch and spill what it yields."""
@@ -100,39 +94,20 @@ class Stager:
         valid = checked.valid
         if valid.height == 0:
             return
-        self.keys.add(valid.select(*self._fingerprints()), self._key_partition)
+        # Exact keys (no hash decides anything): the key partition only groups rows that could clash.
+        self.keys.add(valid.select(self._key_columns), self._key_partition)
         if self.kind is FileKind.MEDICAL_CLAIMS:
             versions = valid.filter(
                 pl.col("claim_frequency_code").is_in([REPLACEMENT, VOID])
                 & (pl.col("original_claim_id") != pl.col("claim_id")).fill_null(False)
-            )
+            ).select(SOURCE_ROW, pl.col("original_claim_id").alias("claim_id"))
             if versions.height:
-                target = pl.col("original_claim_id")
-                self.refs.add(
-                    versions.select(
-                        SOURCE_ROW,
-                        target.hash(_SEED_A).alias("claim_a"),
-                        target.hash(_SEED_B).alias("claim_b"),
-                        target,
-                    ).drop("original_claim_id"),
-                    target.hash(_SEED_PART) % self.keys.partitions,
-                )
+                self.refs.add(versions, self._ref_partition())
         self.rows.add(valid, self._member_partition)
 
-    def _fingerprints(self) -> list[pl.Expr]:
-        exprs = [
-            pl.col(SOURCE_ROW),
-            *_fingerprint(self._key, "key"),
-            *_fingerprint(self.schema.content, "row"),
-        ]
-        if self.kind is FileKind.MEDICAL_CLAIMS:
-            exprs += [
-                pl.col("claim_id").hash(_SEED_A).alias("claim_a"),
-                pl.col("claim_id").hash(_SEED_B).alias("claim_b"),
-            ]
-        if self.kind is FileKind.PHARMACY_CLAIMS:
-            exprs += [*_fingerprint(["claim_id", "fill_number"], "fill"), pl.col("claim_status")]
-        return exprs
+    def _ref_partition(self) -> pl.Expr | None:
+        # A version names its original by claim id: it goes where rows of that claim id go.
+        return self._key_partition
 
     def finish(self) -> StagedFile:
         """Reconcile every key partition; the staged file's accounting and accepted rows."""
@@ -142,20 +117,26 @@ class Stager:
         duplicate = 0
         key_column = self._key[0] if self.schema.natural_key else ROW_FIELD
         for number in range(self.keys.partitions):
-            prints = self.keys.read([number])
-            if prints is None:
+            keys = self.keys.read([number])
+            if keys is None:
                 continue
-            repeated = prints.select(pl.struct("key_a", "key_b").is_duplicated()).to_series()
+            # A hash finds the few rows whose key may repeat; only they are compared exactly.
+            maybe = keys.select(pl.struct(self._key).hash(_SEED_PART).is_duplicated()).to_series()
+            if not maybe.any():
+                continue
+            keys = keys.filter(maybe)
+            repeated = keys.select(pl.struct(self._key).is_duplicated()).to_series()
             if not repeated.any():
                 continue
-            crowd = prints.filter(repeated)
-            first = pl.struct("key_a", "key_b", "row_a", "row_b").is_first_distinct()
+            # Rows whose key repeats: their whole content decides copy (duplicate) or clash (conflict).
+            crowd = self._rows_of(keys.filter(repeated).select(SOURCE_ROW))
+            first = pl.struct(self.schema.content).is_first_distinct()
             copies = crowd.filter(~first).select(SOURCE_ROW)
             duplicate += copies.height
             dropped.append(copies)
             if self.schema.natural_key is not None:
                 firsts = crowd.filter(first)
-                clash = firsts.filter(pl.len().over("key_a", "key_b") > 1).select(SOURCE_ROW)
+                clash = firsts.filter(pl.len().over(self._key) > 1).select(SOURCE_ROW)
                 conflicts.append(clash)
                 dropped.append(clash)
         conflict_rows = pl.concat(conflicts) if conflicts else pl.DataFrame(schema={SOURCE_ROW: pl.Int64})
@@ -190,6 +171,16 @@ class Stager:
             drop=drop,
         )
 
+    def _rows_of(self, wanted: pl.DataFrame) -> pl.DataFrame:
+        """The spilled rows with these row numbers, in file order (a read of every member partition:
+        only files with repeated keys pay it)."""
+        found = [
+            frame.join(wanted, on=SOURCE_ROW, how="semi")
+            for number in range(self.rows.partitions)
+            if (frame := self.rows.read([number])) is not None
+        ]
+        return pl.concat(found).sort(SOURCE_ROW)
+
     def _superseded(self, dropped: pl.DataFrame | None) -> pl.DataFrame:
         """Rows of originals the file itself replaces, voids or reverses (among rows not dropped)."""
         none = pl.DataFrame(schema={SOURCE_ROW: pl.Int64})
@@ -198,26 +189,24 @@ class Stager:
         self.refs.flush_all()
         found: list[pl.DataFrame] = []
         for number in range(self.keys.partitions):
-            prints = self.keys.read([number])
-            if prints is None:
+            keys = self.keys.read([number])
+            if keys is None:
                 continue
-            kept = prints if dropped is None else prints.join(dropped, on=SOURCE_ROW, how="anti")
+            kept = keys if dropped is None else keys.join(dropped, on=SOURCE_ROW, how="anti")
             if self.kind is FileKind.MEDICAL_CLAIMS:
                 refs = self.refs.read([number])
                 if refs is None:
                     continue
                 if dropped is not None:
                     refs = refs.join(dropped, on=SOURCE_ROW, how="anti")
-                named = refs.select("claim_a", "claim_b").unique()
-                found.append(kept.join(named, on=["claim_a", "claim_b"], how="semi").select(SOURCE_ROW))
+                named = refs.select("claim_id").unique()
+                found.append(kept.join(named, on="claim_id", how="semi").select(SOURCE_ROW))
             else:
-                reversed_fills = kept.filter(pl.col("claim_status") == "reversed").select("fill_a", "fill_b")
-                if reversed_fills.height == 0:
-                    continue
-                paid = kept.filter(pl.col("claim_status") == "paid")
-                found.append(
-                    paid.join(reversed_fills.unique(), on=["fill_a", "fill_b"], how="semi").select(SOURCE_ROW)
-                )
+                fill = ["claim_id", "fill_number"]
+                reversed_fills = kept.filter(pl.col("claim_status") == "reversed").select(fill).unique()
+                if reversed_fills.height:
+                    paid = kept.filter(pl.col("claim_status") == "paid")
+                    found.append(paid.join(reversed_fills, on=fill, how="semi").select(SOURCE_ROW))
         return pl.concat(found) if found else none
 
 
@@ -235,8 +224,8 @@ class StagedFile:
     """Row numbers of valid rows that are not accepted (duplicates, conflicts, superseded)."""
 
     def groups(self, rows_per_group: int = ROWS_PER_GROUP) -> Iterator[pl.DataFrame]:
-        """The accepted rows (typed, `source_row` first) of one member group at a time, each in file
-        order; members are disjoint across groups."""
+        """The accepted rows (typed, `source_row` first) of one member group at a time; members are
+        disjoint across groups and each member's rows are in file order."""
         group: list[int] = []
         size = 0
         for number in range(self.rows.partitions):
@@ -255,7 +244,8 @@ class StagedFile:
         if self.drop.height:
             frame = frame.join(self.drop, on=SOURCE_ROW, how="anti")
         if frame.height:
-            yield frame.sort(SOURCE_ROW) if len(numbers) > 1 else frame
+            # Partitions in turn, each in file order: a member's rows keep the file's order.
+            yield frame
 
     def accepted(self) -> pl.LazyFrame | None:
         """Every accepted row, lazily (member partitions in turn, each in file order), for sinks."""
