@@ -80,7 +80,9 @@ class Stager:
         by = pl.col(shard) if shard else pl.struct(schema.content)
         self._key_partition = by.hash(_SEED_PART) % key_parts if key_parts > 1 else None
         member = schema.member_column
-        self._member_partition = pl.col(member).hash(_SEED_PART) % member_parts if member_parts > 1 else None
+        self._member_partition = (
+            pl.col(member).hash(_SEED_PART) % member_parts if member and member_parts > 1 else None
+        )
         self._key_columns = [SOURCE_ROW, *self._key]
 
     def add(self, batch: RawBatch) -> None:
