@@ -1,0 +1,25 @@
+"""Why was I not paid? (FAQ Q9): the rule chain of one member's gap at one clinic in one year.
+
+Every answer is read from the rules themselves, never from a copy of them (`docs/explain.md`):
+- `member_awards` runs with a trace: each step it weighed with its entry or the first rule that refused
+  it (`Refusal`), and the evidence `occurrences` put in no occurrence (`Unused`);
+- a refusal is told apart by asking the rule's own functions again (`span_on` for assignment versus line
+  of business, `has_conditions` with the exclusions left out for a missing versus an excluded condition);
+- a step nobody did is probed: the clinic's own attestation of the action's first step, on the last day of
+  the year it had the member, alone, through `member_awards` (the first rule that would refuse it);
+- evidence an occurrence holds but that completed nothing is probed alone with `first_completions`: what
+  it would have completed was already done (the frequency is used), or it completes nothing alone;
+- the ledger side is `settle_member` against what is known now: a supported step the ledger pays stands
+  (paid); one it does not is due on the next run, or was not known when the last closed run settled; a
+  paid step the evidence no longer supports is reversed by the next run;
+- the annual side re-runs the annual run's own count (`Tally`, given by the service) on the member, with
+  one program rule relaxed at a time (assignment months, attestations, the attestation window, the
+  submission deadline) to find the one that kept the member out.
+Each program's part is a chain of typed reasons (`shared/models/explain.py`); APC's runs add theirs.
+"""
+
+from shared.logic.explain.benchmark import Tally, explain_benchmark
+from shared.logic.explain.care_gap import explain_gap
+from shared.logic.explain.question import NEXT_RUN, UnknownActionError
+
+__all__ = ["NEXT_RUN", "Tally", "UnknownActionError", "explain_benchmark", "explain_gap"]

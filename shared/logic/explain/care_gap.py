@@ -1,0 +1,235 @@
+"""Care Gap P4P's part of an explanation: every step of the member's gap in the year, and every piece
+of its evidence, with the clinic's ledger entries."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from shared.logic.awards import AwardTrace, StepVerdict
+from shared.logic.explain.ledger import LedgerView
+from shared.logic.explain.question import Question, action_of
+from shared.logic.explain.wording import paid_entry
+from shared.logic.gaps import action_gaps
+from shared.logic.money import format_cents
+from shared.logic.occurrences import MemberView
+from shared.models import explain as why
+from shared.models.actions import ActionCode, Step
+from shared.models.evidence import Evidence
+from shared.models.explain import (
+    EvidenceExplanation,
+    Explanation,
+    ProgramExplanation,
+    Reason,
+    StepExplanation,
+    StepStatus,
+)
+from shared.models.ledger import DEFAULT_PAYER, EntryKind, LedgerEntry
+from shared.models.members import Clinic, MemberFacts
+from shared.models.runs import Run, RunKind, RunMode
+from shared.programs.care_gap import ProgramCatalog
+
+
+def _version(ask: Question, evidence: Evidence | None, entries: Sequence[LedgerEntry]) -> str | None:
+    if evidence is not None:
+        program = ask.catalog.find(evidence.action_date)
+        return program.version if program else None
+    if entries:
+        return entries[0].rule_version
+    return ask.program.version if ask.program else None
+
+
+def _verdict_step(
+    ask: Question, verdict: StepVerdict, ledger: LedgerView, eligible: Reason | None
+) -> StepExplanation:
+    period, step, completion = verdict.occurrence.period, verdict.step, verdict.completion
+    reasons: list[Reason] = []
+    if completion is not None:
+        evidence = completion.evidence
+        reasons.append(
+            why.COMPLETED.reason(
+                step=step.value,
+                evidence=evidence.reference,
+                action_date=evidence.action_date,
+                known_date=evidence.known_date,
+                earned_month=completion.earned_month,
+            )
+        )
+    reasons += ledger.facts(period, step)
+    stop: Reason | None = None
+    if completion is None:
+        stop = ask.not_done(verdict.occurrence, step, eligible)
+    elif verdict.refusal is not None:
+        stop = ask.refusal(verdict)
+    elif verdict.entry is not None and verdict.entry.clinic_id != ask.clinic_id:
+        stop = why.NOT_ASSIGNED.reason(date=completion.evidence.action_date)
+    elif verdict.entry is not None and (period, step) in ledger.pending_earn:
+        live = ledger.live(period, step)
+        if not any(e.entry_id in ledger.pending_reversal for e in live):
+            reasons.append(ask.due(verdict.entry, completion.evidence))
+    status = ledger.settle(period, step, reasons, stop)
+    entries = ledger.slot(period, step)
+    return StepExplanation(
+        period=period,
+        step=step,
+        status=status,
+        program_version=_version(ask, completion.evidence if completion else None, entries),
+        reasons=tuple(reasons),
+        entries=tuple(paid_entry(e, ask.runs, ledger.reversed_by) for e in entries),
+    )
+
+
+def _other_step(
+    ask: Question, period: str, step: Step, ledger: LedgerView, stop: Reason | None
+) -> StepExplanation:
+    """A step no occurrence weighed: one the ledger paid (whose evidence is gone), or one nobody did."""
+    reasons = ledger.facts(period, step)
+    entries = ledger.slot(period, step)
+    if stop is None and entries and not ledger.live(period, step):
+        status = StepStatus.REVERSED
+    elif stop is None and entries:
+        due = [e for e in ledger.live(period, step) if e.entry_id in ledger.pending_reversal]
+        reasons += [
+            why.REVERSAL_DUE.reason(amount=format_cents(e.amount_cents), run_id=e.run_id) for e in due
+        ]
+        status = StepStatus.REVERSAL_DUE if due else StepStatus.PAID
+    else:
+        status = ledger.settle(period, step, reasons, stop or ask.not_done(None, step, None))
+    return StepExplanation(
+        period=period,
+        step=step,
+        status=status,
+        program_version=_version(ask, None, entries),
+        reasons=tuple(reasons),
+        entries=tuple(paid_entry(e, ask.runs, ledger.reversed_by) for e in entries),
+    )
+
+
+def _expected_periods(ask: Question) -> list[str]:
+    """The periods the registry shows for the action in the year (the year itself when it shows none)."""
+    clinic = ask.clinics.get(ask.clinic_id)
+    gaps = []
+    if ask.program is not None:
+        track = clinic.track if clinic else None
+        gaps = action_gaps(
+            ask.view, ask.action, ask.program, as_of=ask.as_of, track=track, period_year=ask.year
+        )
+    periods = [g.period for g in gaps if g.period[:4] == str(ask.year)]
+    return list(dict.fromkeys(periods)) or [str(ask.year)]
+
+
+def _steps(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[StepExplanation]:
+    eligible = ask.eligibility()
+    found: dict[tuple[str, Step], StepExplanation] = {}
+    for verdict in trace.steps:
+        if verdict.occurrence.year == ask.year:
+            found[(verdict.occurrence.period, verdict.step)] = _verdict_step(ask, verdict, ledger, eligible)
+    for entry in ledger.mine:
+        key = (entry.period, entry.step)
+        if entry.kind is EntryKind.EARN and entry.step is not None and key not in found:
+            found[(entry.period, entry.step)] = _other_step(ask, entry.period, entry.step, ledger, None)
+    seen = {period for period, _ in found}
+    for period in _expected_periods(ask):
+        if period not in seen:
+            for step in ask.action.steps:
+                stop = ask.not_done(None, step, eligible)
+                found[(period, step)] = _other_step(ask, period, step, ledger, stop)
+    order = {s: i for i, s in enumerate(ask.action.steps)}
+    return [found[k] for k in sorted(found, key=lambda k: (k[0], order.get(k[1], 99)))]
+
+
+def _evidence(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[EvidenceExplanation]:
+    holder = {e.evidence_id: v.occurrence for v in trace.steps for e in v.occurrence.evidence}
+    completed: dict[str, list[str]] = {}
+    for v in trace.steps:
+        if v.completion is not None:
+            completed.setdefault(v.completion.evidence.evidence_id, []).append(
+                f"{v.occurrence.period} {v.step.value}"
+            )
+    unused = {u.evidence.evidence_id: u for u in trace.unused}
+    found: dict[str, EvidenceExplanation] = {}
+    for item in sorted(
+        ask.view.by_action.get(ask.action.code, []), key=lambda e: (e.known_date, e.action_date, e.reference)
+    ):
+        occurrence = holder.get(item.evidence_id)
+        if item.action_date.year != ask.year and (occurrence is None or occurrence.year != ask.year):
+            continue
+        reasons: tuple[Reason, ...] = ()
+        if item.evidence_id in completed:
+            pass
+        elif item.evidence_id in unused:
+            reasons = (ask.unused(unused[item.evidence_id]),)
+        elif occurrence is not None:
+            reasons = (ask.idle(item, occurrence, ledger.paid_text),)
+        found.setdefault(
+            item.evidence_id,
+            EvidenceExplanation(
+                reference=item.reference,
+                source=item.source.value,
+                step=item.step,
+                action_date=item.action_date,
+                known_date=item.known_date,
+                completed=tuple(completed.get(item.evidence_id, ())),
+                reasons=reasons,
+            ),
+        )
+    return list(found.values())
+
+
+def explain_gap(
+    facts: MemberFacts,
+    *,
+    clinic_id: str,
+    action: ActionCode,
+    year: int,
+    clinics: Mapping[str, Clinic],
+    catalog: ProgramCatalog,
+    history: Sequence[LedgerEntry],
+    runs: Sequence[Run],
+    as_of: date,
+    payer: str = DEFAULT_PAYER,
+    annual: Sequence[ProgramExplanation] = (),
+) -> Explanation:
+    """Why `clinic_id` was or was not paid for the member's `action` in `year`, as known on `as_of`:
+    each step's chain, each piece of evidence, the clinic's entries, and `annual`'s parts as given.
+    `history` is every ledger entry of the member; `runs` the final runs (any kind)."""
+    known = facts.model_copy(update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)})
+    program, definition = action_of(catalog, action, min(as_of, date(year, 12, 31)))
+    ask = Question(
+        facts=known,
+        view=MemberView.of_facts(known),
+        clinic_id=clinic_id,
+        year=year,
+        as_of=as_of,
+        action=definition,
+        program=program,
+        clinics=clinics,
+        catalog=catalog,
+        runs={r.run_id: r for r in runs},
+        history=history,
+        payer=payer,
+    )
+    supported, trace = ask.awards(known)
+    if trace.steps:
+        ask.action = trace.steps[0].action
+    ledger = LedgerView.of(ask, supported)
+    closed = [
+        r for r in runs if r.run_kind is RunKind.MONTHLY and r.mode is RunMode.FINAL and r.status.closed
+    ]
+    return Explanation(
+        clinic_id=clinic_id,
+        member_id=facts.profile.member_id,
+        action=ask.action.code,
+        action_name=ask.action.name,
+        year=year,
+        as_of=as_of,
+        program_version=program.version if program else None,
+        last_closed_run=max(closed, key=lambda r: r.period).run_id if closed else None,
+        steps=tuple(_steps(ask, trace, ledger)),
+        evidence=tuple(_evidence(ask, trace, ledger)),
+        entries=tuple(
+            paid_entry(e, ask.runs, ledger.reversed_by)
+            for e in sorted(ledger.mine, key=lambda e: (e.earned_month, e.period, e.entry_id))
+        ),
+        annual=tuple(annual),
+    )

@@ -1,0 +1,157 @@
+"""`p4p explain`'s read path (FAQ Q9): one member's facts, its ledger history and the final runs, read
+through the repositories the runs use, explained by `shared/logic/explain`.
+
+The annual part counts the member with the annual run's own counter (`shared/services/kinds/annual.py`),
+so Benchmark P4P's "did the member count?" is the run's answer, not a second copy of it. A clinic sees
+only members assigned to it during the year asked about; nothing about the member is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import date
+
+from shared import clock
+from shared.clock import Clock
+from shared.dal.gap_state import GapStateRepository
+from shared.dal.ledger import LedgerRepository
+from shared.dal.runs import RunRegistry
+from shared.errors import DomainError
+from shared.logic.explain import Tally, explain_benchmark, explain_gap
+from shared.models.actions import ActionCode
+from shared.models.explain import BenchmarkTally, Explanation, ProgramExplanation
+from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
+from shared.models.members import Clinic, MemberFacts
+from shared.models.runs import Run, RunMode
+from shared.observability import logger
+from shared.programs.benchmark import BenchmarkProgram
+from shared.programs.care_gap import CareGapProgram
+from shared.programs.catalog import ProgramSet
+from shared.services.kinds.annual import _Counter, _rated_clinics
+from shared.services.registry import UnknownClinicError
+from shared.services.run_records import RECENT_RUNS
+
+__all__ = ["ExplainService", "NotEntitledError", "UnknownClinicError", "UnknownMemberError"]
+
+
+class UnknownMemberError(DomainError):
+    """The gap state holds no member with that id."""
+
+
+class NotEntitledError(DomainError):
+    """The member was not assigned to the clinic during the year asked about: the clinic may not see it."""
+
+
+def annual_tally(care_gap: CareGapProgram, clinic: Clinic) -> Tally:
+    """The annual run's count of one member at one clinic under any Benchmark version (a probe relaxes one
+    rule of the version and counts again)."""
+
+    def count(program: BenchmarkProgram, facts: MemberFacts) -> BenchmarkTally:
+        counter = _Counter(program, care_gap)
+        counter.add(facts, {clinic.clinic_id: clinic})
+        counts = {key: (pair[0], pair[1]) for key, pair in counter.counts.items()}
+        return BenchmarkTally(panels=frozenset(counter.panels), counts=counts)
+
+    return count
+
+
+def _assigned_in(facts: MemberFacts, clinic_id: str, year: int) -> bool:
+    first, last = date(year, 1, 1), date(year, 12, 31)
+    return any(
+        s.clinic_id == clinic_id and s.start <= last and (s.end is None or s.end >= first)
+        for s in facts.spans
+    )
+
+
+class ExplainService:
+    """Why a clinic was or was not paid for a member's action in a year, as known today."""
+
+    def __init__(
+        self,
+        *,
+        gaps: GapStateRepository,
+        ledger: LedgerRepository,
+        runs: RunRegistry,
+        programs: ProgramSet,
+        now: Clock = clock.now,
+    ) -> None:
+        self._gaps = gaps
+        self._ledger = ledger
+        self._runs = runs
+        self._programs = programs
+        self._now = now
+
+    def explain(self, *, clinic_id: str, member_id: str, action: str, year: int) -> Explanation:
+        """The explanation; UnknownClinicError, UnknownMemberError, NotEntitledError or UnknownActionError
+        when it cannot be given."""
+        clinics = self._gaps.clinics()
+        clinic = clinics.get(clinic_id)
+        if clinic is None:
+            raise UnknownClinicError(f"clinic {clinic_id} is not known")
+        facts = self._gaps.member(member_id)
+        if facts is None:
+            raise UnknownMemberError(f"member {member_id} is not known")
+        if not _assigned_in(facts, clinic_id, year):
+            raise NotEntitledError(f"member {member_id} was not assigned to clinic {clinic_id} in {year}")
+        as_of = self._now().date()
+        history = self._ledger.member_entries(member_id)
+        runs = [r for r in self._runs.recent(limit=RECENT_RUNS) if r.mode is RunMode.FINAL]
+        known = facts.model_copy(
+            update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)}
+        )
+        explanation = explain_gap(
+            facts,
+            clinic_id=clinic_id,
+            action=ActionCode(action),
+            year=year,
+            clinics=clinics,
+            catalog=self._programs.care_gap,
+            history=history,
+            runs=runs,
+            as_of=as_of,
+            # One deployment pays as one plan (PLAN_ID): its entries name it, and so do the awards compared.
+            payer=next((e.payer for e in history), DEFAULT_PAYER),
+            annual=self._annual(known, clinic, clinics, action, year, runs),
+        )
+        logger.info(
+            "gap explained",
+            clinic_id=clinic_id,
+            year=year,
+            step_count=len(explanation.steps),
+            stopped_count=sum(1 for s in explanation.steps if s.stopped_by is not None),
+        )
+        return explanation
+
+    def _annual(
+        self,
+        facts: MemberFacts,
+        clinic: Clinic,
+        clinics: Mapping[str, Clinic],
+        measure: str,
+        year: int,
+        runs: Sequence[Run],
+    ) -> list[ProgramExplanation]:
+        benchmark = self._programs.benchmark.for_year(year)
+        care_gap = self._programs.care_gap.for_year(year)
+        if benchmark is None or care_gap is None or not any(m.code == measure for m in benchmark.measures):
+            return []
+        rated = {c.clinic_id for c in _rated_clinics(clinics.values(), year, care_gap)}
+        by_id = {r.run_id: r for r in runs}
+        run_id = f"annual-{year}-final"
+        run = by_id.get(run_id)
+        entries: list[LedgerEntry] = []
+        if run is not None and run.status.closed:
+            entries = [
+                e for e in self._ledger.by_run(run_id) if e.clinic_id == clinic.clinic_id and not e.member_id
+            ]
+        part = explain_benchmark(
+            facts,
+            clinic=clinic,
+            measure=measure,
+            program=benchmark,
+            rated=clinic.clinic_id in rated,
+            tally=annual_tally(care_gap, clinic),
+            runs=by_id,
+            entries=sorted(entries, key=lambda e: e.entry_id),
+        )
+        return [part] if part is not None else []
