@@ -32,7 +32,7 @@ ALBUTEROL, FLUTICASONE, MONTELUKAST = "59310057922", "00173071920", "00006011731
 BUPRENORPHINE = "12496120803"
 
 
-def part(facts, code, name=WHOLE):  # type: ignore[no-untyped-def]
+def part(facts, code, name=WHOLE):
     return results(facts, code).parts[code][name]
 
 
@@ -95,7 +95,7 @@ def data(tmp_path: Path) -> Path:
         ),
     ],
 )
-def test_a_rate_selecting_what_its_measure_lacks_stops_the_load(data: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_rate_selecting_what_its_measure_lacks_stops_the_load(data: Path, change, message: str) -> None:
     # GIVEN the APC rates file with CIS's rate changed
     path = data / "programs" / "apc.json"
     content = json.loads(path.read_text(encoding="utf-8"))
@@ -108,7 +108,7 @@ def test_a_rate_selecting_what_its_measure_lacks_stops_the_load(data: Path, chan
 
 
 # ---- AMR --------------------------------------------------------------------------------------------
-def _fills(ndc: str, year: int, n: int, supply: int = 30) -> list:  # type: ignore[type-arg]
+def _fills(ndc: str, year: int, n: int, supply: int = 30) -> list:
     return [fill(ndc, date(year, 1 + 2 * i, 10), supply) for i in range(n)]
 
 
@@ -142,7 +142,7 @@ def test_amr_counts_an_oral_controller_by_30_days_of_supply() -> None:
 def test_amr_persistent_by_diagnosis_days_needs_both_years_and_copd_excludes() -> None:
     # GIVEN a member with asthma diagnosed on four days and two fills in each of 2025 and 2026 (the 2026
     # fills controllers); the same without the 2025 diagnoses; and the first with COPD diagnosed in 2024
-    def year(y: int, ndc: str) -> list:  # type: ignore[type-arg]
+    def year(y: int, ndc: str) -> list:
         days = [diagnosis("J4530", date(y, m, 5)) for m in (2, 4, 6, 8)]
         return [*days, fill(ndc, date(y, 3, 1)), fill(ndc, date(y, 9, 1))]
 
@@ -175,7 +175,7 @@ BIRTH_13 = date(2013, 5, 10)
 """Turns 13 on 2026-05-10."""
 
 
-def _ima(*doses):  # type: ignore[no-untyped-def]
+def _ima(*doses):
     facts = member(*doses, birth=BIRTH_13)
     found = results(facts, "IMA")
     return found.parts["IMA"][WHOLE], found.outcomes["IMA"].components
@@ -273,7 +273,7 @@ def test_wcv_needs_one_well_care_visit_in_the_year_from_3_to_21() -> None:
 def test_w30_counts_six_visits_by_15_months_and_two_from_15_to_30_months() -> None:
     # GIVEN a child born 2025-06-15 (15 months on 2026-09-15) with six visits by then or only five; and one
     # born 2024-03-10 (30 months on 2026-09-10) with two visits after 2025-06-10 (15 months)
-    def visits(start: date, n: int, step: int = 40) -> list:  # type: ignore[type-arg]
+    def visits(start: date, n: int, step: int = 40) -> list:
         return [service("99391", start + timedelta(days=step * i)) for i in range(n)]
 
     young = date(2025, 6, 15)
@@ -288,7 +288,7 @@ def test_w30_counts_six_visits_by_15_months_and_two_from_15_to_30_months() -> No
 
 
 # ---- POD ----------------------------------------------------------------------------------------------
-def _monthly(start: date, supplies: list[int]) -> list:  # type: ignore[type-arg]
+def _monthly(start: date, supplies: list[int]) -> list:
     fills, day = [], start
     for supply in supplies:
         fills.append(fill(BUPRENORPHINE, day, supply))

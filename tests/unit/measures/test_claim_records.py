@@ -66,9 +66,10 @@ def test_a_line_that_states_its_claim_type_carries_its_details_and_is_kept_when_
     # GIVEN a professional mammogram line and an inpatient room-and-board line (no HCPCS code; its dates
     # as ISO text, as a test frame may hold them), in a file without the MS-DRG column
     details = {k: v for k, v in INPATIENT.items() if k != "ms_drg_code"}
+    professional: dict[str, Any] = dict.fromkeys(details) | {"claim_type": "professional"}
     frame = pl.DataFrame(
         [
-            line(1, "77067", **dict.fromkeys(details) | {"claim_type": "professional"}),
+            line(1, "77067", **professional),
             line(2, None, **details),
         ]
     )

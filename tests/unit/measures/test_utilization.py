@@ -20,7 +20,7 @@ ADULT = date(1986, 1, 1)
 
 def stay(claim_id: str, admitted: date, discharged: date | None, *, drg: str = "190", **more: Any) -> Any:
     """One hospital inpatient claim's room-and-board line."""
-    details = {
+    details: dict[str, Any] = {
         "claim_type": "institutional",
         "bill_type_code": "0111",
         "revenue_center_code": "0120",
@@ -85,7 +85,11 @@ def test_ed_visits_count_once_a_day_and_not_when_they_lead_to_an_admission() -> 
     # GIVEN an ED day with a facility line (0450) and the physician's 99283; an ED visit on 2026-06-10
     # with an admission on 2026-06-11; one on 2026-07-01 with an admission on 2026-07-03; and an urgent
     # care visit (99213)
-    facility = {"claim_type": "institutional", "bill_type_code": "0131", "revenue_center_code": "0450"}
+    facility: dict[str, Any] = {
+        "claim_type": "institutional",
+        "bill_type_code": "0131",
+        "revenue_center_code": "0450",
+    }
     evidence = [
         service(None, date(2026, 4, 3), **facility),
         service("99283", date(2026, 4, 3)),
