@@ -66,6 +66,10 @@ def evaluate_records(
 ) -> MeasureOutcome:
     """The populations of one measure for a member's records over the calendar year `year` (pass a
     `RecordIndex` of them when scoring several measures on the same records)."""
+    if definition.scoring != "proportion":
+        raise ValueError(
+            f"{definition.name} counts events, not populations: shared.logic.measures.utilization scores it"
+        )
     index = records if isinstance(records, RecordIndex) else RecordIndex(records, valuesets)
     ctx = Ctx(
         birth=birth_date,

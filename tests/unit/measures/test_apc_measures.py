@@ -12,6 +12,7 @@ import pytest
 
 from cli.ecqm_decks import case_facts, load_cases
 from shared.logic.measures.apc import WHOLE, apc_rated_measures, rate_populations
+from shared.logic.measures.engine import member_outcome
 from shared.logic.rates import MeasureDefinitionMissingError, member_outcomes
 from shared.programs.apc import MeasureKind
 from shared.programs.measures import DATA_DIR, MeasureFileError, ValueSets, load_measures
@@ -393,3 +394,12 @@ def test_only_the_named_rates_are_scored_and_quality_can_be_skipped() -> None:
     assert set(two.parts) == {"WCV"} and set(two.contributions) == {"TCOC"}
     assert none.parts == {} and set(none.contributions) == {"AHU", "EDU", "TCOC"}
     assert rated("WCV")[0].definition.program_code == "WCV"
+
+
+def test_a_utilization_measure_is_not_scored_as_a_proportion() -> None:
+    # GIVEN AHU's definition
+    definition = rated("AHU")[0].definition
+    # WHEN the proportion engine is asked for its populations
+    # THEN it refuses, naming where such a measure is scored
+    with pytest.raises(ValueError, match="counts events, not populations"):
+        member_outcome(member(birth=date(1980, 1, 1)), definition, 2026)
