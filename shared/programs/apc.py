@@ -4,8 +4,9 @@ A version holds the seed's tables (`seeds/apc-common-payment-model.txt`): the me
 each measure's improvement range, attainment threshold and gold standard (table 4) and its shares of the
 total incentive per practice type (tables 4 and 5), the validity minimums, the age/sex factors and the HPI
 uplift, the population-health PMPM and its technical-assistance requirements, Element 1's capitated and
-fee-for-service codes per track (tables 1 and 2), and the attribution code sets. The seed gives no PMPM:
-the shipped version's amounts are illustrative (`"example": true`, and its `note`).
+fee-for-service codes per track (tables 1 and 2), the attribution code sets, and TCOC's standardized prices
+(`incentive.standard_prices`). The seed gives no PMPM and no price: the shipped version's amounts are
+illustrative (`"example": true`, and its `note`).
 """
 
 from __future__ import annotations
