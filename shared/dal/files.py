@@ -83,11 +83,13 @@ class FileLog(ABC):
     """The drops (one record per landing key) and which key each applied content came from."""
 
     @abstractmethod
-    def landed(self, key: str, *, kind: FileKind | None, attempt: int, last: bool) -> FileDrop:
-        """Record a delivery of the object at `key` (its `attempt`-th) and return the drop's record as it
-        was before (a fresh one if none). On the `last` attempt the drop is FAILED until this attempt says
-        otherwise, so a delivery that dies silently still ends FAILED (`DID_NOT_FINISH`, or the error an
-        earlier attempt met)."""
+    def landed(
+        self, key: str, *, kind: FileKind | None, attempt: int, last: bool
+    ) -> tuple[FileDrop, FileDrop]:
+        """Record a delivery of the object at `key` (its `attempt`-th); return the drop's record as it was
+        before (a fresh one if none) and as it is now. On the `last` attempt the drop is FAILED until this
+        attempt says otherwise, so a delivery that dies silently still ends FAILED (`DID_NOT_FINISH`, or the
+        error an earlier attempt met)."""
 
     @abstractmethod
     def settle(self, drop: FileDrop) -> None:
@@ -268,10 +270,13 @@ class DynamoFileLog(FileLog):
         item = found.get("Item")
         return from_item(item) if item else None
 
-    def landed(self, key: str, *, kind: FileKind | None, attempt: int, last: bool) -> FileDrop:
+    def landed(
+        self, key: str, *, kind: FileKind | None, attempt: int, last: bool
+    ) -> tuple[FileDrop, FileDrop]:
         previous = self.drop(key)
-        self.settle(landed_drop(previous, key, kind, attempt, last))
-        return previous or FileDrop(key=key)
+        current = landed_drop(previous, key, kind, attempt, last)
+        self.settle(current)
+        return previous or FileDrop(key=key), current
 
     def settle(self, drop: FileDrop) -> None:
         self._db.put_item(TableName=self._table, Item=to_item(drop_item(drop)))

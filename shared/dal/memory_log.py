@@ -16,10 +16,13 @@ class MemoryFileLog(FileLog):
         self.applied: dict[str, str] = {}
         self._meter = meter or WriteMeter()
 
-    def landed(self, key: str, *, kind: FileKind | None, attempt: int, last: bool) -> FileDrop:
+    def landed(
+        self, key: str, *, kind: FileKind | None, attempt: int, last: bool
+    ) -> tuple[FileDrop, FileDrop]:
         previous = self.records.get(key)
-        self.settle(landed_drop(previous, key, kind, attempt, last))
-        return previous or FileDrop(key=key)
+        current = landed_drop(previous, key, kind, attempt, last)
+        self.settle(current)
+        return previous or FileDrop(key=key), current
 
     def settle(self, drop: FileDrop) -> None:
         self.records[drop.key] = drop

@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
@@ -92,8 +92,12 @@ class _Delivery:
     kind: FileKind | None
     last: bool
     drop: FileDrop
+    """The drop's record as this delivery writes it."""
+    before: FileDrop
+    """The drop's record before this delivery (what a redelivery of an applied file leaves as it was)."""
     file_id: str | None = None
-    effect: VersionEffect = field(default_factory=VersionEffect)
+    """Set once the content is claimed by this delivery (not a duplicate of an applied file)."""
+    staging: Staging | None = None
 
 
 class IngestService:
@@ -136,12 +140,10 @@ class IngestService:
             kind = kind_from_key(key)
         except QuarantineError as problem:
             unknown = problem
-        drop = (
-            self._log.landed(key, kind=kind, attempt=attempt, last=last_attempt)
-            if self._log is not None
-            else FileDrop(key=key)
-        )
-        delivery = _Delivery(key=key, kind=kind, last=last_attempt, drop=drop)
+        before = now = FileDrop(key=key)
+        if self._log is not None:
+            before, now = self._log.landed(key, kind=kind, attempt=attempt, last=last_attempt)
+        delivery = _Delivery(key=key, kind=kind, last=last_attempt, drop=now, before=before)
         try:
             return self._deliver(bucket, delivery, unknown)
         except Exception as error:
@@ -160,10 +162,11 @@ class IngestService:
             close = getattr(stream, "close", None)
             if callable(close):
                 close()
-            delivery.file_id = staging.file_id
             previous = self._files.begin(staging.file_id, kind=delivery.kind, source_key=delivery.key)
             if previous is FileStatus.ACCEPTED:
-                return self._duplicate(delivery)
+                return self._duplicate(delivery, staging.file_id)
+            # From here the content is this delivery's: a failure now may end it FAILED.
+            delivery.file_id, delivery.staging = staging.file_id, staging
             # Only an applied file is a duplicate: a quarantined or failed one is processed again.
             if staging.problem is not None:
                 return self._quarantine(bucket, delivery, staging)
@@ -178,15 +181,14 @@ class IngestService:
         finally:
             shutil.rmtree(path, ignore_errors=True)
 
-    def _duplicate(self, delivery: _Delivery) -> IngestOutcome:
-        file_id = delivery.file_id
-        assert file_id is not None
+    def _duplicate(self, delivery: _Delivery, file_id: str) -> IngestOutcome:
         applied = self._log.applied_key(file_id) if self._log is not None else None
         kind = delivery.kind.value if delivery.kind else None
         if self._log is not None:
             if applied == delivery.key:
-                # The same event again: the drop stays what its first delivery made it.
-                self._log.settle(delivery.drop)
+                # The same event again: the drop stays what its applying delivery made it (which, if that
+                # delivery died before saying so, its manifest tells).
+                self._log.settle(self._applied_drop(delivery, file_id))
             else:
                 self._log.settle(
                     delivery.drop.finished(
@@ -201,6 +203,22 @@ class IngestService:
         logger.info("file already processed", file_id=file_id, status=FileStatus.ACCEPTED.value)
         return IngestOutcome(file_id=file_id, kind=kind, status=IngestStatus.DUPLICATE)
 
+    def _applied_drop(self, delivery: _Delivery, file_id: str) -> FileDrop:
+        if delivery.before.status == FileStatus.ACCEPTED.value:
+            return delivery.before
+        manifest = FileManifest.model_validate(
+            self._store.get_json(self._reports, f"{Prefix.MANIFESTS}{file_id}.json")
+        )
+        return delivery.drop.finished(
+            FileStatus.ACCEPTED,
+            file_id=file_id,
+            reason=None,
+            detail=None,
+            duplicate_of=None,
+            last_error=None,
+            **FileDrop.counted(manifest),
+        )
+
     def _failed(self, delivery: _Delivery, reason: str) -> None:
         """Record a failed delivery: its error on the drop; on the last attempt, the file ends FAILED."""
         logger.warning(
@@ -208,9 +226,10 @@ class IngestService:
         )
         try:
             if delivery.last and delivery.file_id is not None:
+                self._write_failed_manifest(delivery, reason)
                 self._files.finish(delivery.file_id, FileStatus.FAILED, reason=reason)
             if self._log is not None:
-                base = delivery.drop.model_copy(update={"attempts": max(delivery.drop.attempts, 1)})
+                base = delivery.drop
                 if delivery.last:
                     self._log.settle(
                         base.finished(FileStatus.FAILED, file_id=delivery.file_id, reason=reason)
@@ -221,6 +240,29 @@ class IngestService:
                     )
         except Exception as error:  # the original failure is what the queue must see
             logger.warning("failure not recorded", error=type(error).__name__)
+
+    def _write_failed_manifest(self, delivery: _Delivery, reason: str) -> None:
+        staging, kind = delivery.staging, delivery.kind
+        if kind is None or delivery.file_id is None:
+            return
+        if staging is not None and staging.staged is not None:
+            manifest = staging.manifest(delivery.key)
+        else:
+            manifest = FileManifest(
+                file_id=delivery.file_id,
+                kind=kind,
+                source_key=delivery.key,
+                status=FileStatus.FAILED,
+                rows_read=0,
+                accepted=0,
+                rejected=0,
+                duplicate=0,
+                superseded=0,
+            )
+        failed = manifest.model_copy(update={"status": FileStatus.FAILED, "failure_reason": reason})
+        self._store.put_json(
+            self._reports, f"{Prefix.MANIFESTS}{delivery.file_id}.json", failed.model_dump(mode="json")
+        )
 
     def _quarantine(self, bucket: str, delivery: _Delivery, staging: Staging) -> IngestOutcome:
         problem = staging.problem
@@ -290,9 +332,11 @@ class IngestService:
         self._store.put_json(
             self._reports, f"{Prefix.MANIFESTS}{file_id}.json", manifest.model_dump(mode="json")
         )
+        if self._log is not None:
+            # Before the content reads ACCEPTED, so a redelivery always knows which key applied it.
+            self._log.mark_applied(file_id, delivery.key)
         self._files.finish(file_id, FileStatus.ACCEPTED, manifest=manifest)
         if self._log is not None:
-            self._log.mark_applied(file_id, delivery.key)
             self._log.settle(
                 delivery.drop.finished(
                     FileStatus.ACCEPTED,
@@ -325,7 +369,7 @@ class IngestService:
             return []
         column = staged.schema.period_column
         period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
-        written = self._sink_by_period(accepted.with_columns(period.alias(_PERIOD)), workdir / "curated")
+        written = sink_by_period(accepted.with_columns(period.alias(_PERIOD)), workdir / "curated")
         keys = []
         for name, path in written:
             key = f"{Prefix.CURATED}{staged.kind.value}/period={name}/{file_id}.parquet"
@@ -339,24 +383,9 @@ class IngestService:
         if evidence is None:
             return
         month = pl.col("action_date").dt.strftime("%Y-%m").alias(_PERIOD)
-        for name, path in self._sink_by_period(evidence.with_columns(month), workdir / "evidence-log"):
+        for name, path in sink_by_period(evidence.with_columns(month), workdir / "evidence-log"):
             key = f"{Prefix.EVIDENCE}period={name}/{file_id}.parquet"
             self._store.put_file(self._curated, key, path, PARQUET_TYPE)
-
-    @staticmethod
-    def _sink_by_period(frame: pl.LazyFrame, directory: Path) -> list[tuple[str, Path]]:
-        """`frame` written as one snappy Parquet per value of its period column, in order; (period, path)."""
-        # Snappy: about as small as zstd on these columns and cheaper to write.
-        frame.sink_parquet(
-            pl.PartitionBy(directory, key=_PERIOD, include_key=False, approximate_bytes_per_file=None),
-            compression="snappy",
-            mkdir=True,
-        )
-        found: list[tuple[str, Path]] = []
-        for folder in sorted(directory.glob(f"{_PERIOD}=*")):
-            name = folder.name.split("=", 1)[1]
-            found.extend((name, path) for path in sorted(folder.glob("*.parquet")))
-        return found
 
     def _actions(self) -> list[ActionDefinition]:
         return [a for program in self._catalog.versions for a in program.actions]
@@ -403,6 +432,21 @@ class IngestService:
         if self._keeper is not None:
             return self._keeper.apply(versions, evidence)
         return VersionEffect(applied=self._gaps.put_evidence(evidence))
+
+
+def sink_by_period(frame: pl.LazyFrame, directory: Path) -> list[tuple[str, Path]]:
+    """`frame` written as one snappy Parquet per value of its period column, in order; (period, path)."""
+    # Snappy: about as small as zstd on these columns and cheaper to write.
+    frame.sink_parquet(
+        pl.PartitionBy(directory, key=_PERIOD, include_key=False, approximate_bytes_per_file=None),
+        compression="snappy",
+        mkdir=True,
+    )
+    found: list[tuple[str, Path]] = []
+    for folder in sorted(directory.glob(f"{_PERIOD}=*")):
+        name = folder.name.split("=", 1)[1]
+        found.extend((name, path) for path in sorted(folder.glob("*.parquet")))
+    return found
 
 
 def _models(

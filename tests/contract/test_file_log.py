@@ -13,21 +13,21 @@ KEY = "landing/medical_claims/march.csv"
 
 def test_a_delivery_is_processing_until_settled_and_the_record_before_it_is_returned(log: FileLog):
     # GIVEN a key never delivered, then delivered and accepted
-    first = log.landed(KEY, kind=FileKind.MEDICAL_CLAIMS, attempt=1, last=False)
+    first, now = log.landed(KEY, kind=FileKind.MEDICAL_CLAIMS, attempt=1, last=False)
     working = log.drop(KEY)
-    log.settle(first.finished(FileStatus.ACCEPTED, file_id="h1", accepted=3))
+    log.settle(now.finished(FileStatus.ACCEPTED, file_id="h1", accepted=3))
     # WHEN it is delivered again
-    before = log.landed(KEY, kind=FileKind.MEDICAL_CLAIMS, attempt=1, last=False)
+    before, _ = log.landed(KEY, kind=FileKind.MEDICAL_CLAIMS, attempt=1, last=False)
     # THEN the first delivery found nothing, worked as PROCESSING, and the second gets the accepted record
     assert first.status == PROCESSING and first.file_id is None
-    assert working is not None and working.status == PROCESSING and working.kind == "medical_claims"
+    assert working == now and now.status == PROCESSING and now.kind == "medical_claims"
     assert (before.status, before.file_id, before.accepted) == ("ACCEPTED", "h1", 3)
     assert log.drop(KEY) is not None and log.drop(KEY).status == PROCESSING  # type: ignore[union-attr]
 
 
 def test_the_last_attempt_is_failed_until_it_says_otherwise(log: FileLog):
     # GIVEN a delivery that failed once with an error, and another key never tried before
-    drop = log.landed(KEY, kind=FileKind.LABS, attempt=1, last=False)
+    _, drop = log.landed(KEY, kind=FileKind.LABS, attempt=1, last=False)
     log.settle(drop.model_copy(update={"last_error": "ClientError"}))
     # WHEN each gets its last attempt, and that attempt dies without a word
     log.landed(KEY, kind=FileKind.LABS, attempt=5, last=True)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import pytest
 
 from shared.services.ingest import IngestStatus
-from tests.unit.intake.service_fakes import LANDING, Plan, claim_line, claims_file
+from tests.unit.intake.service_fakes import LANDING, REPORTS, Plan, claim_line, claims_file
 
 FIRST = claims_file(claim_line("A"), claim_line("B", member="M0002"), claim_line("C", line=1, member="M0003"))
 SECOND = claims_file(
@@ -44,6 +45,14 @@ class Crashing:
         return call
 
 
+def accepted_manifest(plan: Plan, data: bytes) -> bool:
+    key = f"manifests/{hashlib.sha256(data).hexdigest()}.json"
+    return (
+        key in plan.store.keys(REPORTS, "manifests/")
+        and plan.store.get_json(REPORTS, key)["status"] == "ACCEPTED"
+    )
+
+
 def clean_run() -> Plan:
     plan = Plan()
     plan.drop(FIRST_KEY, FIRST)
@@ -55,16 +64,21 @@ def test_the_same_event_ten_times_and_the_same_content_under_another_key_apply_o
     # GIVEN a plan that ingested both files once
     plan = clean_run()
     once = plan.snapshot()
-    units = plan.meter.total
+    applied = {k: v for k, v in plan.meter.units.items() if k != "registry"}
     # WHEN the second file's event comes ten more times and its bytes land again under a new name
     again = [plan.service().ingest(LANDING, SECOND_KEY) for _ in range(10)]
-    copy = plan.drop("landing/medical_claims/copy-of-second.csv", SECOND)
-    # THEN each is a duplicate, nothing else is written, and the state is that of one delivery
+    copy_key = "landing/medical_claims/copy-of-second.csv"
+    copy = plan.drop(copy_key, SECOND)
+    # THEN each is a duplicate and nothing is applied again: the state is that of one delivery, the only
+    # writes are the drops' records; the redelivered key still reads ACCEPTED, the copy names the original
     assert {o.status for o in [*again, copy]} == {IngestStatus.DUPLICATE}
     snapshot = plan.snapshot()
-    del snapshot["objects"][(LANDING, "landing/medical_claims/copy-of-second.csv")]
+    del snapshot["objects"][(LANDING, copy_key)]
     assert snapshot == once
-    assert plan.meter.total == units
+    assert {k: v for k, v in plan.meter.units.items() if k != "registry"} == applied
+    assert plan.status(SECOND_KEY) == "ACCEPTED"
+    duplicate = plan.log.drop(copy_key)
+    assert duplicate is not None and (duplicate.status, duplicate.duplicate_of) == ("DUPLICATE", SECOND_KEY)
 
 
 def crashing_service(plan: Plan, budget: list[int]) -> Any:
@@ -73,6 +87,7 @@ def crashing_service(plan: Plan, budget: list[int]) -> Any:
         gaps=Crashing(plan.gaps, budget),
         index=Crashing(plan.index, budget),
         store=Crashing(plan.store, budget),
+        log=Crashing(plan.log, budget),
     )
 
 
@@ -99,7 +114,15 @@ def test_a_crash_at_any_storage_call_then_redelivery_equals_one_clean_run():
         plan = first_file_in()
         with pytest.raises(CrashError):
             crashing_service(plan, [crash_point]).ingest(LANDING, SECOND_KEY)
+        # (a manifest that already says ACCEPTED speaks for a gap state already applied in full)
+        if accepted_manifest(plan, SECOND):
+            state = plan.snapshot()
+            assert (state["evidence"], state["versions"]) == (clean["evidence"], clean["versions"]), (
+                crash_point
+            )
         outcome = plan.service().ingest(LANDING, SECOND_KEY)
-        # THEN the file is applied, and the state is exactly that of a run without the crash
-        assert outcome.status is IngestStatus.ACCEPTED, crash_point
+        # THEN the file is applied (or found applied, if only its drop's record was left to write), and the
+        # state is exactly that of a run without the crash
+        assert outcome.status in (IngestStatus.ACCEPTED, IngestStatus.DUPLICATE), crash_point
         assert plan.snapshot() == clean, crash_point
+        assert plan.status(SECOND_KEY) == "ACCEPTED", crash_point

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shared.dal.claim_versions import ClaimVersionRepository
-from shared.dal.files import FileRegistry
+from shared.dal.files import FileLog, FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
@@ -15,6 +15,7 @@ from shared.dal.memory import (
     MemoryObjectStore,
     WriteMeter,
 )
+from shared.dal.memory_log import MemoryFileLog
 from shared.dal.objects import ObjectStore
 from shared.models.files import FileKind
 from shared.programs.care_gap import load_catalog
@@ -38,6 +39,7 @@ class Plan:
 
     def __post_init__(self) -> None:
         self.files = MemoryFileRegistry(self.meter)
+        self.log = MemoryFileLog(self.meter)
         self.gaps = MemoryGapStateRepository(self.meter)
         self.index = MemoryClaimVersionRepository(self.gaps)
 
@@ -48,6 +50,7 @@ class Plan:
         gaps: GapStateRepository | None = None,
         index: ClaimVersionRepository | None = None,
         store: ObjectStore | None = None,
+        log: FileLog | None = None,
     ) -> IngestService:
         """The service on this plan's stores; pass wrappers to inject faults."""
         return IngestService(
@@ -58,12 +61,18 @@ class Plan:
             curated_bucket=CURATED,
             reports_bucket=REPORTS,
             versions=index or self.index,
+            log=log or self.log,
         )
 
     def drop(self, key: str, data: bytes) -> IngestOutcome:
         """Land `data` at `key` and ingest it."""
         self.store.put_bytes(LANDING, key, data)
         return self.service().ingest(LANDING, key)
+
+    def status(self, key: str) -> str | None:
+        """The status the file log records for the drop at `key`."""
+        drop = self.log.drop(key)
+        return drop.status if drop else None
 
     def evidence_refs(self) -> set[str]:
         """`claim:<id>#<line>` / `attestation:<id>` of every evidence item in the gap state."""
