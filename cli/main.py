@@ -48,13 +48,14 @@ def demo(
 
 def _register_optional() -> None:
     # Commands owned by other modules add themselves; the app stays importable without them.
-    from cli import calc, explain, measure_report, registry, runs, validate
+    from cli import calc, explain, files, measure_report, registry, runs, validate
 
     runs.register(app)
     validate.register(app)
     measure_report.register(app)
     registry.register(app)
     calc.register(app)
+    files.register(app)
     explain.register(app)
 
 
