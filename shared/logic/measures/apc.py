@@ -104,6 +104,7 @@ def apc_rated_measures(
     return rated
 
 
+_NO_EXPANSIONS = ValueSets()
 _BUILT: dict[tuple[str, int], tuple[ValueSets, ValueSets]] = {}
 
 
@@ -111,7 +112,7 @@ def apc_valuesets(care_gap: CareGapProgram, expansions: ValueSets | None = None)
     """The value sets the APC rates match with: the VSAC expansions given (none by default) and the Care
     Gap menu's claim codes that programs/apc.json names for them. Built once per menu version and
     expansions."""
-    base = expansions if expansions is not None else ValueSets()
+    base = expansions if expansions is not None else _NO_EXPANSIONS
     key = (care_gap.version, id(base))
     cached = _BUILT.get(key)
     if cached is not None and cached[0] is base:

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from cli.ecqm_decks import case_facts, load_cases
-from shared.logic.measures.apc import WHOLE, apc_rated_measures, rate_populations
+from shared.logic.measures.apc import WHOLE, apc_rated_measures, apc_valuesets, rate_populations
 from shared.logic.measures.engine import member_outcome
 from shared.logic.rates import MeasureDefinitionMissingError, member_outcomes
 from shared.programs.apc import MeasureKind
 from shared.programs.measures import DATA_DIR, MeasureFileError, ValueSets, load_measures
+from tests.unit.care_gap.factories import PROGRAM as CARE_GAP
 from tests.unit.measures.builders import (
     APC,
     RATED,
@@ -403,3 +404,12 @@ def test_a_utilization_measure_is_not_scored_as_a_proportion() -> None:
     # THEN it refuses, naming where such a measure is scored
     with pytest.raises(ValueError, match="counts events, not populations"):
         member_outcome(member(birth=date(1980, 1, 1)), definition, 2026)
+
+
+def test_the_apc_value_sets_hold_the_menus_claim_codes_and_are_built_once() -> None:
+    # GIVEN the Care Gap menu
+    # WHEN the APC value sets are asked for twice
+    first, again = apc_valuesets(CARE_GAP), apc_valuesets(CARE_GAP)
+    # THEN they are one object, and the menu's mammography CPT code stands for CMS's mammography value set
+    assert first is again
+    assert "2.16.840.1.113883.3.464.1003.108.12.1018" in first.oids("CPT", "77067")
