@@ -26,6 +26,7 @@ from shared.services.explain import ExplainService, NotEntitledError, UnknownCli
 from shared.services.wiring import stored_programs
 
 EXIT_USAGE = 2
+PROGRAM_NAMES = {"benchmark": "Benchmark P4P", "care_gap": "Care Gap P4P", "apc": "APC"}
 REFUSED = (
     StackNotFoundError,
     UnknownClinicError,
@@ -106,7 +107,7 @@ def render_text(explanation: Explanation) -> str:
     for part in x.annual:
         out += [
             "",
-            f"{part.program} {part.version}: {part.measure} {part.year} "
+            f"{PROGRAM_NAMES.get(part.program, part.program)} ({part.version}): {part.measure} {part.year} "
             f"(run {part.run_id}: {part.run_status})",
         ]
         out += _chain(part.reasons, "      ")

@@ -11,7 +11,6 @@ from shared.logic.explain.ledger import LedgerView
 from shared.logic.explain.question import Question, action_of
 from shared.logic.explain.wording import paid_entry
 from shared.logic.gaps import action_gaps
-from shared.logic.money import format_cents
 from shared.logic.occurrences import MemberView
 from shared.models import explain as why
 from shared.models.actions import ActionCode, Step
@@ -22,9 +21,8 @@ from shared.models.explain import (
     ProgramExplanation,
     Reason,
     StepExplanation,
-    StepStatus,
 )
-from shared.models.ledger import DEFAULT_PAYER, EntryKind, LedgerEntry
+from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import Run, RunKind, RunMode
 from shared.programs.care_gap import ProgramCatalog
@@ -79,22 +77,11 @@ def _verdict_step(
     )
 
 
-def _other_step(
-    ask: Question, period: str, step: Step, ledger: LedgerView, stop: Reason | None
-) -> StepExplanation:
-    """A step no occurrence weighed: one the ledger paid (whose evidence is gone), or one nobody did."""
+def _other_step(ask: Question, period: str, step: Step, ledger: LedgerView, stop: Reason) -> StepExplanation:
+    """A step no occurrence weighed: one nobody did, or one the ledger paid whose evidence is gone."""
     reasons = ledger.facts(period, step)
     entries = ledger.slot(period, step)
-    if stop is None and entries and not ledger.live(period, step):
-        status = StepStatus.REVERSED
-    elif stop is None and entries:
-        due = [e for e in ledger.live(period, step) if e.entry_id in ledger.pending_reversal]
-        reasons += [
-            why.REVERSAL_DUE.reason(amount=format_cents(e.amount_cents), run_id=e.run_id) for e in due
-        ]
-        status = StepStatus.REVERSAL_DUE if due else StepStatus.PAID
-    else:
-        status = ledger.settle(period, step, reasons, stop or ask.not_done(None, step, None))
+    status = ledger.settle(period, step, reasons, stop)
     return StepExplanation(
         period=period,
         step=step,
@@ -124,16 +111,14 @@ def _steps(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[StepExp
     for verdict in trace.steps:
         if verdict.occurrence.year == ask.year:
             found[(verdict.occurrence.period, verdict.step)] = _verdict_step(ask, verdict, ledger, eligible)
-    for entry in ledger.mine:
-        key = (entry.period, entry.step)
-        if entry.kind is EntryKind.EARN and entry.step is not None and key not in found:
-            found[(entry.period, entry.step)] = _other_step(ask, entry.period, entry.step, ledger, None)
-    seen = {period for period, _ in found}
-    for period in _expected_periods(ask):
-        if period not in seen:
-            for step in ask.action.steps:
-                stop = ask.not_done(None, step, eligible)
-                found[(period, step)] = _other_step(ask, period, step, ledger, stop)
+    # The registry's periods of the year, and any the ledger paid: each step no occurrence weighed.
+    periods = [*_expected_periods(ask), *(e.period for e in ledger.mine if e.step is not None)]
+    for period in dict.fromkeys(periods):
+        for step in ask.action.steps:
+            if (period, step) not in found:
+                found[(period, step)] = _other_step(
+                    ask, period, step, ledger, ask.not_done(None, step, eligible)
+                )
     order = {s: i for i, s in enumerate(ask.action.steps)}
     return [found[k] for k in sorted(found, key=lambda k: (k[0], order.get(k[1], 99)))]
 

@@ -250,7 +250,14 @@ class Question:
                 what = f"no attestation of {action.first_step.value} by the clinic in the App"
                 category = action.category.value.replace("_", " ")
                 return why.ATTESTATION_MISSING.reason(category=category, what=what)
-            return why.NOT_DONE.reason(hint=f"no claim confirming the {action.first_step.value} yet")
+            if action.prescription_windows:
+                days = " or ".join(str(w.dispense_within_days) for w in action.prescription_windows)
+                hint = (
+                    f"no pharmacy claim dispensed on the prescription's date or up to {days} days after, yet"
+                )
+            else:
+                hint = "no claim with a diagnosis of the condition yet"
+            return why.NOT_DONE.reason(hint=hint)
         if step is action.last_step and occurrence is not None and confirming:
             if action.requires and not tests_found(action, confirming):
                 return self.tests_incomplete(confirming)
