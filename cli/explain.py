@@ -18,6 +18,7 @@ from shared.dal.ledger import DynamoLedgerRepository
 from shared.dal.objects import S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry
 from shared.logic.explain import UnknownActionError
+from shared.logic.explain.wording import PROGRAM_NAMES
 from shared.logic.money import format_cents
 from shared.models.explain import Explanation, PaidEntry, Reason
 from shared.observability import logger
@@ -26,7 +27,6 @@ from shared.services.explain import ExplainService, NotEntitledError, UnknownCli
 from shared.services.wiring import stored_programs
 
 EXIT_USAGE = 2
-PROGRAM_NAMES = {"benchmark": "Benchmark P4P", "care_gap": "Care Gap P4P", "apc": "APC"}
 REFUSED = (
     StackNotFoundError,
     UnknownClinicError,

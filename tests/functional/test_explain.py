@@ -107,17 +107,27 @@ def test_a_screening_claimed_while_assigned_to_another_clinic_is_not_paid_to_the
 
 def test_a_member_outside_the_age_window_and_the_clinics_entitlement(march, cli):
     # GIVEN M3 (36 at the end of 2026) at K1, with a mammogram claim; M5 a K3 member
-    # WHEN K1 asks about M3, and about M5 (never its member), and about an unknown member
+    # WHEN K1 asks about M3, about M5 (never its member), an unknown member, clinic and action
     young = json.loads(explain(cli, "K1", "M3", "--json").stdout)
     stranger = explain(cli, "K1", "M5")
     unknown = explain(cli, "K1", "NOPE")
-    # THEN M3's steps are stopped by BCS-E's population on 31 December; K1 may not see M5; NOPE is unknown
+    no_clinic = explain(cli, "K9", "M1")
+    no_action = cli.invoke(
+        app, ["explain", "--clinic", "K1", "--member", "M1", "--action", "XYZ", "--year", "2026"]
+    )
+    # THEN M3's steps are stopped by BCS-E's population on 31 December; K1 may not see M5; the rest are
+    # unknown, each refused in one line
     assert {s["stopped_by"]["code"] for s in young["steps"]} == {"age_window"}
     assert young["steps"][0]["stopped_by"]["text"] == (
         "outside BCS-E's population on 2026-12-31: women 50-74 years"
     )
     assert stranger.exit_code == 2 and "was not assigned to clinic K1 in 2026" in stranger.stderr
     assert unknown.exit_code == 2 and "member NOPE is not known" in unknown.stderr
+    assert no_clinic.exit_code == 2 and "clinic K9 is not known" in no_clinic.stderr
+    assert no_action.exit_code == 2 and "no Care Gap program version has action XYZ" in no_action.stderr
+    assert all(
+        r.stderr.count("\n") == 1 and r.stdout == "" for r in (stranger, unknown, no_clinic, no_action)
+    )
 
 
 def test_the_output_and_the_logs_hold_no_name_or_birth_date_and_the_logs_no_member(march, cli):

@@ -101,19 +101,20 @@ def _expected_periods(ask: Question) -> list[str]:
         gaps = action_gaps(
             ask.view, ask.action, ask.program, as_of=ask.as_of, track=track, period_year=ask.year
         )
-    periods = [g.period for g in gaps if g.period[:4] == str(ask.year)]
-    return list(dict.fromkeys(periods)) or [str(ask.year)]
+    return list(dict.fromkeys(g.period for g in gaps)) or [str(ask.year)]
 
 
 def _steps(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[StepExplanation]:
     eligible = ask.eligibility()
     found: dict[tuple[str, Step], StepExplanation] = {}
     for verdict in trace.steps:
-        if verdict.occurrence.year == ask.year:
+        if ask.in_scope(verdict.occurrence.period):
             found[(verdict.occurrence.period, verdict.step)] = _verdict_step(ask, verdict, ledger, eligible)
     # The registry's periods of the year, and any the ledger paid: each step no occurrence weighed.
     periods = [*_expected_periods(ask), *(e.period for e in ledger.mine if e.step is not None)]
     for period in dict.fromkeys(periods):
+        if any(p.startswith(f"{period}/") for p, _ in found):
+            continue  # the registry's one gap of a window whose visits are listed one by one
         for step in ask.action.steps:
             if (period, step) not in found:
                 found[(period, step)] = _other_step(
@@ -137,7 +138,7 @@ def _evidence(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[Evid
         ask.view.by_action.get(ask.action.code, []), key=lambda e: (e.known_date, e.action_date, e.reference)
     ):
         occurrence = holder.get(item.evidence_id)
-        if item.action_date.year != ask.year and (occurrence is None or occurrence.year != ask.year):
+        if item.action_date.year != ask.year and (occurrence is None or not ask.in_scope(occurrence.period)):
             continue
         reasons: tuple[Reason, ...] = ()
         if item.evidence_id in completed:
@@ -197,6 +198,11 @@ def explain_gap(
     supported, trace = ask.awards(known)
     if trace.steps:
         ask.action = trace.steps[0].action
+    ask.periods = frozenset(
+        v.occurrence.period
+        for v in trace.steps
+        if any(e.action_date.year == year for e in v.occurrence.evidence)
+    )
     ledger = LedgerView.of(ask, supported)
     closed = [
         r for r in runs if r.run_kind is RunKind.MONTHLY and r.mode is RunMode.FINAL and r.status.closed

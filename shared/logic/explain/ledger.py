@@ -29,12 +29,12 @@ class LedgerView:
 
     @classmethod
     def of(cls, ask: Question, supported: Sequence[LedgerEntry]) -> LedgerView:
-        code, year = ask.action.code, str(ask.year)
+        code = ask.action.code
         of_action = [e for e in ask.history if e.program == CARE_GAP_PROGRAM and e.action == code]
         pending = settle_member(of_action, supported, run_id=NEXT_RUN, month=ask.through)
         return cls(
             ask=ask,
-            mine=[e for e in of_action if e.clinic_id == ask.clinic_id and e.period[:4] == year],
+            mine=[e for e in of_action if e.clinic_id == ask.clinic_id and ask.in_scope(e.period)],
             reversed_by={e.reverses: e for e in of_action if e.kind is EntryKind.REVERSAL and e.reverses},
             pending_earn={(e.period, e.step): e for e in pending if e.kind is EntryKind.EARN},
             pending_reversal={e.reverses for e in pending if e.kind is EntryKind.REVERSAL and e.reverses},
@@ -52,7 +52,7 @@ class LedgerView:
 
     def paid_text(self, period: str, step: Step) -> str:
         live = self.live(period, step)
-        return f", paid by run {live[0].run_id}" if live else ""
+        return f", paid by run {live[0].run_id} (entry {live[0].entry_id[:12]})" if live else ""
 
     def facts(self, period: str, step: Step | None) -> list[Reason]:
         found = []

@@ -14,7 +14,7 @@ from shared.logic.awards import AwardTrace, Refusal, StepVerdict, member_awards
 from shared.logic.counting import valid_doses
 from shared.logic.dates import month_of
 from shared.logic.eligibility import anchor_date, assignment_on, has_conditions, span_on
-from shared.logic.explain.wording import age_window, frequency, population, run_status
+from shared.logic.explain.wording import PROGRAM_NAMES, age_window, frequency, population, run_status
 from shared.logic.occurrences import (
     UNATTESTABLE,
     MemberView,
@@ -23,6 +23,7 @@ from shared.logic.occurrences import (
     UnusedEvidence,
     first_completions,
     historical_conditions,
+    occurrences,
     tests_found,
 )
 from shared.models import explain as why
@@ -76,10 +77,16 @@ class Question:
     runs: Mapping[str, Run]
     history: Sequence[LedgerEntry]
     payer: str = DEFAULT_PAYER
+    periods: frozenset[str] = frozenset()
+    """Periods of other years whose evidence is dated in the year (a well-child visit's, a series')."""
 
     @property
     def through(self) -> str:
         return month_of(self.as_of)
+
+    def in_scope(self, period: str) -> bool:
+        """A period of the year asked about, or one whose evidence is dated in it."""
+        return period[:4] == str(self.year) or period in self.periods
 
     def awards(self, facts: MemberFacts) -> tuple[list[LedgerEntry], AwardTrace]:
         trace = AwardTrace()
@@ -140,9 +147,8 @@ class Question:
         clinic = self.clinics.get(self.clinic_id)
         if verdict.refusal is Refusal.NOT_IN_CARE_GAP:
             enrolled = clinic.enrollment_on(day) if clinic else None
-            return why.NOT_IN_CARE_GAP.reason(
-                date=day, program=enrolled.program if enrolled else "no program"
-            )
+            name = PROGRAM_NAMES.get(enrolled.program, enrolled.program) if enrolled else "no program"
+            return why.NOT_IN_CARE_GAP.reason(date=day, program=name)
         if verdict.refusal is Refusal.NOT_OWN_ATTESTATION:
             return self.attestation_missing(evidence, verdict.occurrence.period)
         program = self.catalog.find(day)
@@ -186,8 +192,11 @@ class Question:
             days = sorted({w.dispense_within_days for w in action.prescription_windows})
             return why.NO_PRESCRIPTION_WINDOW.reason(days=" or ".join(map(str, days)), date=day)
         if item.why is Unused.VISITS_USED:
+            taken = occurrences(self.view, action)
+            by = ", ".join(c.evidence.reference for o in taken if (c := o.completions.get(action.last_step)))
+            periods = f"{taken[0].period} to {taken[-1].period}" if taken else str(day.year)
             return why.FREQUENCY_USED.reason(
-                frequency=frequency(action), by="the visits before it", period=str(day.year), paid=""
+                frequency=frequency(action), by=by or "earlier visits", period=periods, paid=""
             )
         conditions = historical_conditions(self.view, action, day.year)
         what = f"{evidence.reference} is for none of them" if conditions else "none on file"
@@ -298,7 +307,9 @@ class Question:
                 return why.TEST_COUNTED.reason(action=action.code, by=last.evidence.reference)
             return self.tests_incomplete([e for e in occurrence.evidence if e.source.confirms])
         step = [s for s in action.steps if s in alone][-1]  # the confirming step, for a claim
-        done = occurrence.completions[step]
+        done = occurrence.completions.get(step)
+        if done is None:  # not reached: what it completes alone, its occurrence has completed
+            return why.NOT_DONE.reason(hint=f"{evidence.reference} completed no step of {occurrence.period}")
         return why.FREQUENCY_USED.reason(
             frequency=frequency(action),
             by=done.evidence.reference,

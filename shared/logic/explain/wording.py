@@ -10,6 +10,9 @@ from shared.models.runs import Run
 from shared.programs.care_gap import ActionDefinition
 from shared.programs.menu import FrequencyPer
 
+PROGRAM_NAMES = {"care_gap": "Care Gap P4P", "benchmark": "Benchmark P4P", "apc": "APC"}
+"""Programs as the plan names them."""
+
 
 def population(action: ActionDefinition) -> str:
     """Who the action is for, e.g. "women 50-74 years" (no member's age: it would tell the birth date)."""

@@ -89,9 +89,10 @@ def test_a_second_screening_in_the_year_finds_the_frequency_used_by_the_first():
     # THEN the second claim completed nothing: BCS-E earns up to once a calendar year, and the first claim
     # completed its claim step (paid by April's run)
     (reason,) = evidence(found, "claim:CL2#1").reasons
-    assert (
-        reason.text
-        == "up to once a calendar year: already used by claim:CL1#1 (2026), paid by run monthly-2026-04-final"
+    (claim_entry,) = [e for e in history if e.step is Step.CLAIM]
+    assert reason.text == (
+        "up to once a calendar year: already used by claim:CL1#1 (2026), paid by run monthly-2026-04-final "
+        f"(entry {claim_entry.entry_id[:12]})"
     )
     assert {s.status for s in found.steps} == {StepStatus.PAID}
 
@@ -178,7 +179,7 @@ def test_a_schedule_attested_before_the_clinic_joined_care_gap():
     # THEN the schedule is stopped by the clinic's program on that date
     reason = step(found, "2026", "schedule").stopped_by
     assert reason is not None
-    assert reason.text == "the clinic was not in Care Gap P4P on 2026-03-01 (it was in benchmark then)"
+    assert reason.text == "the clinic was not in Care Gap P4P on 2026-03-01 (it was in Benchmark P4P then)"
 
 
 @covers("attestation_missing")
@@ -341,3 +342,19 @@ def test_a_screening_before_any_care_gap_version():
     reason = step(found, "2025", "schedule").stopped_by
     assert reason is not None and reason.text == "no Care Gap P4P program version was in force on 2025-06-01"
     assert found.program_version is None
+
+
+@covers("frequency_used")
+def test_a_seventh_well_child_visit_in_the_first_15_months():
+    # GIVEN a child born 1 October 2025 with seven well-child visits in 2026 (W30-1: up to six by 15 months,
+    # so through 1 January 2027, the year the visits' periods take)
+    visits = [item("W30-1", date(2026, month, 3), concept="99381") for month in range(1, 8)]
+    found = explain(member(*visits, birth=date(2025, 10, 1)), "W30-1")
+    # THEN the seventh takes no slot: the six before it used every visit of the window
+    (reason,) = evidence(found, visits[6].reference).reasons
+    assert reason.code == "frequency_used"
+    assert reason.facts["by"] == ", ".join(v.reference for v in visits[:6])
+    assert reason.facts["period"] == "2027/visit-1 to 2027/visit-6"
+    assert reason.text.startswith("up to 6 visits in the age window: already used by ")
+    # AND asked about 2026, the six visits' steps are listed under their periods, with no "2027" gap
+    assert {s.period for s in found.steps} == {f"2027/visit-{n}" for n in range(1, 7)}
