@@ -14,7 +14,14 @@ from shared.logic.awards import AwardTrace, Refusal, StepVerdict, member_awards
 from shared.logic.counting import valid_doses
 from shared.logic.dates import month_of
 from shared.logic.eligibility import anchor_date, assignment_on, has_conditions, span_on
-from shared.logic.explain.wording import PROGRAM_NAMES, age_window, frequency, population, run_status
+from shared.logic.explain.wording import (
+    PROGRAM_NAMES,
+    age_window,
+    frequency,
+    menu_section,
+    population,
+    run_status,
+)
 from shared.logic.occurrences import (
     UNATTESTABLE,
     MemberView,
@@ -159,7 +166,7 @@ class Question:
         )
 
     def attestation_missing(self, evidence: Evidence, period: str) -> Reason:
-        category = self.action.category.value.replace("_", " ")
+        category = menu_section(self.action)
         if evidence.source is EvidenceSource.ATTESTATION:
             what = f"{evidence.reference} was attested by another clinic"
         else:
@@ -257,7 +264,7 @@ class Question:
             first_done = occurrence is not None and action.first_step in occurrence.completions
             if step not in UNATTESTABLE or not first_done:
                 what = f"no attestation of {action.first_step.value} by the clinic in the App"
-                category = action.category.value.replace("_", " ")
+                category = menu_section(action)
                 return why.ATTESTATION_MISSING.reason(category=category, what=what)
             if action.prescription_windows:
                 days = " or ".join(str(w.dispense_within_days) for w in action.prescription_windows)

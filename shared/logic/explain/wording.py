@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 
+from shared.models.actions import ActionCategory
 from shared.models.explain import PaidEntry
 from shared.models.ledger import EntryKind, LedgerEntry
 from shared.models.runs import Run
@@ -12,6 +13,21 @@ from shared.programs.menu import FrequencyPer
 
 PROGRAM_NAMES = {"care_gap": "Care Gap P4P", "benchmark": "Benchmark P4P", "apc": "APC"}
 """Programs as the plan names them."""
+
+MENU_SECTIONS = {
+    ActionCategory.VISIT: "Annual/Wellness Visits",
+    ActionCategory.TWO_STEP: "2-Step Quality Measures",
+    ActionCategory.THREE_STEP: "3-Step Quality Measures",
+    ActionCategory.IMMUNIZATION: "Immunizations",
+    ActionCategory.MEDICATION: "Medication Management",
+    ActionCategory.DIAGNOSIS_REVIEW: "Historical Diagnosis Review",
+}
+"""The action menus' sections, as the seed names them (FAQ Q10, Q15 name them so)."""
+
+
+def menu_section(action: ActionDefinition) -> str:
+    """The menu section of an action, in the seed's words."""
+    return MENU_SECTIONS[action.category]
 
 
 def population(action: ActionDefinition) -> str:
