@@ -104,9 +104,18 @@ class _Outputs:
     def payment_banner(self) -> str:
         return self.banner or draft_banner(self.run_id)
 
-    def report(self, name: str) -> str:
+    def clinic_file(self, name: str) -> str:
+        """A clinic's own output beside its statement (`statements/<run>/<name>`), e.g. its FHIR exports."""
         if self.preview:
-            return f"{Prefix.PREVIEWS}{self.run_id}/PREVIEW-{name}"
+            folder, _, file = name.rpartition("/")
+            return f"{Prefix.PREVIEWS}{self.run_id}/statements/{folder + '/' if folder else ''}PREVIEW-{file}"
+        return f"{Prefix.STATEMENTS}{self.run_id}/{name}"
+
+    def report(self, name: str) -> str:
+        """`runs/<run>/<name>`; a preview's under `previews/<run>/`, its file name marked PREVIEW."""
+        if self.preview:
+            folder, _, file = name.rpartition("/")
+            return f"{Prefix.PREVIEWS}{self.run_id}/{folder + '/' if folder else ''}PREVIEW-{file}"
         return f"{Prefix.RUNS}{self.run_id}/{name}"
 
 
@@ -220,7 +229,8 @@ class SettlementService:
         payment = payment_csv(run.run_id, totals, clinics, banner=where.payment_banner)
         self._store.put_bytes(self._reports, where.payment, payment, "text/csv")
         for report in kind.reports(self._context, run, outputs):
-            self._store.put_bytes(self._reports, where.report(report.name), report.body, report.content_type)
+            key = where.clinic_file(report.name) if report.for_clinic else where.report(report.name)
+            self._store.put_bytes(self._reports, key, report.body, report.content_type)
         total = sum(totals.values())
         if total != item.totals.total_cents:
             raise ReconciliationError("statements total differs from the aggregated total")

@@ -256,3 +256,48 @@ def test_the_html_statement_explains_each_measure_and_escapes_what_files_said(
     assert "<b>Kids</b>" not in page and "Hillside &lt;b&gt;Kids&lt;/b&gt;" in page
     row = "<tr><td>MC</td><td>BCS-E</td><td>1</td><td>1</td><td>1</td><td>100.0000</td><td>57</td>"
     assert row in page and "<td>benchmark</td>" in page
+
+
+def test_the_annual_run_exports_each_clinics_measures_gaps_and_payments_as_fhir(
+    aws, lambda_context, after_finalization
+):
+    from tests.unit.fhir_export.fhir import resources, validated
+
+    # GIVEN M6 screened at K3 (Benchmark: BCS-E 1 of 1, $20) and the tiny plan's Care Gap clinic K1
+    roster = ELIGIBILITY_HEADER + "M6,1968-06-06,F,MC,K3,2025-01-01,\n"
+    claims = CLAIMS_HEADER + _claim("CL600", "M6", "2026-12-10")
+    land(
+        aws,
+        lambda_context,
+        FILES | {"landing/eligibility/k3.csv": roster, "landing/medical_claims/k3.csv": claims},
+    )
+    _program(aws)
+    # WHEN the annual run executes
+    run_request(lambda_context, ANNUAL)
+
+    def export(clinic: str, name: str) -> dict[str, Any]:
+        key = f"statements/{RUN}/fhir/{clinic}/{name}"
+        return validated(
+            json.loads(aws.s3.get_object(Bucket=aws.names["REPORTS_BUCKET"], Key=key)["Body"].read())
+        )
+
+    # THEN K3's summary MeasureReport for BCS-E has its population counts, and its VBPR report the $20.00
+    [report] = resources(export("K3", "measure-reports.json"), "MeasureReport")
+    populations = {p["code"]["coding"][0]["code"]: p["count"] for p in report["group"][0]["population"]}
+    assert populations["denominator"] == 1 and populations["numerator"] == 1
+    [vbpr] = resources(export("K3", "vbpr.json"), "MeasureReport")
+    amounts = [
+        ext["valueMoney"]["value"]
+        for group in vbpr["group"]
+        for ext in group.get("measureScore", {}).get("extension", [])
+        if "valueMoney" in ext
+    ]
+    assert amounts and max(amounts) == 20.0
+    # AND K1, a Care Gap clinic, has its year-end registry as gaps-in-care documents, one per member
+    care_gaps = export("K1", "care-gaps.json")
+    members = {
+        patient["identifier"][0]["value"]
+        for parameter in care_gaps["parameter"]
+        for patient in resources(parameter["resource"], "Patient")
+    }
+    assert members == {"M1", "M2", "M3", "M4"}

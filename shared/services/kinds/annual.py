@@ -12,8 +12,9 @@ measure-incentive or guarantee basis, recorded like the monthly run's carried ba
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -31,9 +32,13 @@ from shared.logic.annual_incentives import (
     rate_percent,
 )
 from shared.logic.benchmark import benchmark_payout, check_pool, split_pool
+from shared.logic.eligibility import span_on
+from shared.logic.fhir_export import annual_exports, benchmark_measures
+from shared.logic.keys import key_segment
 from shared.logic.measures.outcome import MeasureOutcome
 from shared.logic.rates import member_outcomes, menu_code_sets
 from shared.logic.reversals import settle_run_entries
+from shared.models.gaps import Gap, GapStatus
 from shared.models.incentives import BenchmarkResult, GuaranteeResult, PoolClaim
 from shared.models.ledger import (
     BENCHMARK_SCHEME,
@@ -53,6 +58,7 @@ from shared.models.runs import (
     RunRequest,
     ShardOutput,
 )
+from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram
@@ -66,6 +72,7 @@ from shared.services.kinds.base import (
     earnings_key,
     rates_key,
 )
+from shared.services.kinds.monthly import member_gaps_on
 from shared.services.run_records import final_runs
 from shared.services.statements import (
     guarantee_csv,
@@ -73,6 +80,8 @@ from shared.services.statements import (
     incentive_statement_html,
     rates_csv,
 )
+
+FHIR_JSON = "application/fhir+json"
 
 
 class NotFinalizedYetError(DomainError):
@@ -108,10 +117,18 @@ class AnnualIncentive(RunKindModule):
         care_gap = ctx.programs.care_gap.for_year(year)
         if benchmark is None or care_gap is None:
             return ShardOutput(run_id=run.run_id, shard_id=shard_id)
-        clinics = {c.clinic_id: c for c in _rated_clinics(ctx.gaps.clinics().values(), year, care_gap)}
+        every_clinic = ctx.gaps.clinics()
+        clinics = {c.clinic_id: c for c in _rated_clinics(every_clinic.values(), year, care_gap)}
         counter = _Counter(benchmark, care_gap)
+        registry: dict[str, list[Gap]] = defaultdict(list)
+        year_end = date(year, 12, 31)
         for facts in members:
             counter.add(facts, clinics)
+            for gap in _registry_gaps(ctx, facts, every_clinic, year_end):
+                registry[gap.clinic].append(gap.gap)
+        for clinic_id, gaps in sorted(registry.items()):
+            body = [g.model_dump(mode="json") for g in gaps]
+            ctx.objects.put_json(ctx.curated, care_gaps_part_key(run.run_id, clinic_id, shard_id), body)
         return ShardOutput(
             run_id=run.run_id,
             shard_id=shard_id,
@@ -127,6 +144,9 @@ class AnnualIncentive(RunKindModule):
         wanted = _incentives(run, year) + _guarantee_entries(run, year)
         if run.mode is RunMode.FINAL:
             ctx.objects.put_json(ctx.curated, rates_key(run.run_id), _rates_body(year.lines))
+        # What RenderStatements reports, so it need not read the registry for the year's monthly runs again.
+        figures = {c: g.model_dump(mode="json") for c, g in year.guarantees.items()}
+        ctx.objects.put_json(ctx.curated, guarantees_key(run.run_id), figures)
         return record_clinic_entries(ctx, run, wanted)
 
     def statement_csv(
@@ -149,14 +169,22 @@ class AnnualIncentive(RunKindModule):
     ) -> bytes:
         return incentive_statement_html(run_id, clinic, entries, banner=banner)
 
-    def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
-        """The rates report, and the guarantee report: every guaranteed clinic's figures, a top-up of zero
-        included (a clinic whose Care Gap earnings passed its equivalent Benchmark has no entry to show)."""
-        reports = [Report(name="rates.csv", body=rates_csv(merge_counts(outputs)))]
-        year = _year_results(ctx, run, outputs)
-        if year is not None and year.care_gap.earnings_guarantee:
-            reports.append(Report(name="guarantee.csv", body=guarantee_csv(run.run_id, year.guarantees)))
-        return reports
+    def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> Iterator[Report]:
+        """The rates report; the guarantee report (every guaranteed clinic's figures, a top-up of zero
+        included: a clinic whose Care Gap earnings passed its equivalent Benchmark has no entry to show); the
+        FHIR exports per clinic (`docs/fhir-exports.md`), one clinic at a time."""
+        counts = merge_counts(outputs)
+        yield Report(name="rates.csv", body=rates_csv(counts))
+        year = int(run.period)
+        benchmark = ctx.programs.benchmark.for_year(year)
+        care_gap = ctx.programs.care_gap.for_year(year)
+        if benchmark is None or care_gap is None:
+            return
+        if care_gap.earnings_guarantee:
+            body = ctx.objects.get_json(ctx.curated, guarantees_key(run.run_id))
+            figures = {c: GuaranteeResult.model_validate(g) for c, g in body.items()}
+            yield Report(name="guarantee.csv", body=guarantee_csv(run.run_id, figures))
+        yield from _fhir_reports(ctx, run, benchmark, counts, outputs)
 
     def single_operator(self, programs: ProgramSet, period: str) -> bool:
         program = programs.benchmark.for_year(int(period))
@@ -214,6 +242,82 @@ def _year_results(ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) 
     }
     guarantees = guarantee_results(year, care_gap, clinics, results, _care_gap_earnings(ctx, year))
     return YearResults(benchmark, care_gap, clinics, lines, results, prior, guarantees)
+
+
+def guarantees_key(run_id: str) -> str:
+    """The run's guarantee figures per clinic, in the curated bucket (written at settlement)."""
+    return f"{Prefix.RUNS}{run_id}/guarantees.json"
+
+
+def care_gaps_part_key(run_id: str, clinic_id: str, shard_id: str) -> str:
+    """One shard's registry gaps of one clinic's members, in the curated bucket (the FHIR export's input)."""
+    return f"{Prefix.RUNS}{run_id}/care-gaps/{key_segment(clinic_id)}/{shard_id}.json"
+
+
+@dataclass(frozen=True)
+class _ClinicGap:
+    clinic: str
+    gap: Gap
+
+
+def _registry_gaps(
+    ctx: RunContext, facts: MemberFacts, clinics: Mapping[str, Clinic], year_end: date
+) -> Iterator[_ClinicGap]:
+    """The member's registry at year end: the gaps that apply at a Care Gap clinic the member is assigned
+    to on 31 December."""
+    span = span_on(facts.spans, year_end)
+    clinic = clinics.get(span.clinic_id) if span else None
+    if clinic is None or not clinic.in_care_gap_on(year_end):
+        return
+    for gap in member_gaps_on(ctx, facts, clinics, year_end):
+        if gap.status is not GapStatus.NOT_APPLICABLE:
+            yield _ClinicGap(clinic.clinic_id, gap)
+
+
+def _fhir_reports(
+    ctx: RunContext,
+    run: RunRef,
+    benchmark: BenchmarkProgram,
+    counts: Sequence[MeasureCount],
+    outputs: Sequence[ShardOutput],
+) -> Iterator[Report]:
+    """Each clinic's FHIR exports, built and yielded one clinic at a time so memory holds one clinic."""
+    record = ctx.runs.get(run.run_id)
+    generated = record.started_at if record else ctx.now()  # the run's start dates every report
+    measures = benchmark_measures(benchmark)
+    clinics = ctx.gaps.clinics()
+    entries = [e for out in outputs for e in out.entries]  # the settled run's clinic entries
+    by_clinic_entries: dict[str, list[LedgerEntry]] = defaultdict(list)
+    for entry in entries:
+        by_clinic_entries[entry.clinic_id].append(entry)
+    by_clinic_counts: dict[str, list[MeasureCount]] = defaultdict(list)
+    for count in counts:
+        by_clinic_counts[count.clinic_id].append(count)
+    prefix = f"{Prefix.RUNS}{run.run_id}/care-gaps/"
+    parts: dict[str, list[str]] = defaultdict(list)
+    for key in ctx.objects.keys(ctx.curated, prefix):
+        parts[key[len(prefix) :].split("/", 1)[0]].append(key)
+    known = {key_segment(c): c for c in clinics}
+    for clinic_id in sorted(set(by_clinic_counts) | set(by_clinic_entries) | {known[p] for p in parts}):
+        gaps = [
+            Gap.model_validate(g)
+            for key in sorted(parts.get(key_segment(clinic_id), []))
+            for g in ctx.objects.get_json(ctx.curated, key)
+        ]
+        exports = annual_exports(
+            run.run_id,
+            int(run.period),
+            {clinic_id: clinics[clinic_id]},
+            by_clinic_counts.get(clinic_id, []),
+            {clinic_id: gaps} if gaps else {},
+            {clinic_id: by_clinic_entries[clinic_id]} if clinic_id in by_clinic_entries else {},
+            measures=measures,
+            generated=generated,
+            plan_payer=ctx.payer,
+        )
+        for name, resource in exports.items():
+            body = json.dumps(resource, indent=1).encode()
+            yield Report(name=name, body=body, content_type=FHIR_JSON, for_clinic=True)
 
 
 def _rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Clinic]:

@@ -9,7 +9,7 @@ at aggregation (carried balances), and which reports it writes beside the statem
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -52,11 +52,15 @@ class RunContext:
 
 @dataclass(frozen=True)
 class Report:
-    """A report object a kind writes beside the statements: `runs/<run_id>/<name>` in the reports bucket."""
+    """A report object a kind writes beside the statements: `runs/<run_id>/<name>` in the reports bucket, or
+    `statements/<run_id>/<name>` for a clinic's own output."""
 
     name: str
     body: bytes
     content_type: str = "text/csv"
+    for_clinic: bool = (
+        False  # a clinic's own output (member-level): kept with the statements, not the reports
+    )
 
 
 def earnings_key(run_id: str) -> str:
@@ -93,9 +97,10 @@ class RunKindModule(ABC):
         """Entries the whole run adds at aggregation (recorded in final mode); none by default."""
         return []
 
-    def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[Report]:
-        """Report objects beside the statements; none by default."""
-        return []
+    def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> Iterable[Report]:
+        """Report objects beside the statements, written as they come (a generator keeps one in memory);
+        none by default."""
+        return ()
 
     def statement_csv(
         self,

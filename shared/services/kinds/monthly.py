@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from shared.errors import DomainError
@@ -132,7 +132,7 @@ class MonthlySvu(RunKindModule):
                 else:
                     skipped += 1  # recorded by an earlier run whose history copy was missing
             digest = dict(state.gap_digest)
-            for gap in _member_gaps(ctx, member, clinics, as_of):
+            for gap in member_gaps_on(ctx, member, clinics, as_of):
                 key, fingerprint = f"{gap.action}#{gap.period}", _fingerprint(gap)
                 # A not-applicable gap of a month, quarter or visit that never applied is not worth an item.
                 never_applied = gap.status is GapStatus.NOT_APPLICABLE and key not in digest
@@ -206,8 +206,11 @@ def _earnings(outputs: Sequence[ShardOutput]) -> dict[str, dict[str, int]]:
     return {c: dict(sorted(years.items())) for c, years in sorted(found.items())}
 
 
-def _member_gaps(ctx: RunContext, member: MemberFacts, clinics: dict[str, Clinic], as_of: date) -> list[Gap]:
-    """Every gap of the member in the program in force at month end, as known then."""
+def member_gaps_on(
+    ctx: RunContext, member: MemberFacts, clinics: Mapping[str, Clinic], as_of: date
+) -> list[Gap]:
+    """Every gap of the member in the Care Gap version in force on `as_of`, as known then, at the clinic the
+    member is assigned to that day (none when unassigned)."""
     program = ctx.catalog.find(as_of)
     if program is None:
         return []
