@@ -89,7 +89,8 @@ def _notification(bucket: str, key: str) -> str:
                 "ownerIdentity": {"principalId": "p4p"},
                 "arn": f"arn:aws:s3:::{bucket}",
             },
-            "object": {"key": quote_plus(key, safe="/"), "size": 0},
+            # The ingest reads the object itself; size and ETag only make the notification well formed.
+            "object": {"key": quote_plus(key, safe="/"), "size": 0, "eTag": "0" * 32, "sequencer": "0"},
         },
     }
     return json.dumps({"Records": [record]})
