@@ -5,6 +5,8 @@ or a carriage return (after any leading blanks) is written with a leading apostr
 spreadsheet shows as text and never evaluates. A negative amount (`-12.50`) is the one exception that
 needs a number to stay a number: it is written with a leading blank (` -12.50`), which starts no
 formula, and which decimal parsers (Python's `Decimal`, `float`, spreadsheets) still read as -12.50.
+A carriage return inside a cell is written as a line break (so the cell is quoted), never bare: a bare one
+ends the row for most readers.
 """
 
 from __future__ import annotations
@@ -28,22 +30,27 @@ def csv_cell(value: object) -> str:
         return ""
     text = str(value)
     if not text.lstrip(" ").startswith(DANGEROUS_FIRST):
-        return text
+        return _line_breaks(text)
     if _NEGATIVE_NUMBER.fullmatch(text):
         return f" {text}"
-    return f"'{text}"
+    return _line_breaks(f"'{text}")
+
+
+def _line_breaks(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def csv_cell_expr(column: pl.Expr) -> pl.Expr:
     """`csv_cell` as a polars expression over a column (for files written by polars)."""
     text = column.cast(pl.String)
-    return (
+    safe = (
         pl.when(text.str.contains(_NEGATIVE_NUMBER_PATTERN))
         .then(pl.lit(" ") + text)
         .when(text.str.contains(_DANGEROUS_PATTERN))
         .then(pl.lit("'") + text)
         .otherwise(text)
     )
+    return safe.str.replace_all("\r\n", "\n", literal=True).str.replace_all("\r", "\n", literal=True)
 
 
 def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]], banner: str | None = None) -> bytes:
