@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shared.csv_cells import DANGEROUS_FIRST, csv_bytes, csv_cell, csv_cell_expr
 
+from shared.csv_cells import DANGEROUS_FIRST, csv_bytes, csv_cell, csv_cell_expr
 from shared.intake import write_rejects_csv
 from shared.models.actions import ActionCode, Step
 from shared.models.gaps import GapStatus
