@@ -37,6 +37,7 @@ pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
 MEMBER = "CNRYMEMBER01"
 CANARY = re.compile(r"cnry|1961-07-19", re.IGNORECASE)
 CLINIC = "K9"
+LABS_HEADER = b"member_id,loinc_code,result_value,result_date"
 
 
 def _csv(kind: FileKind, rows: list[dict[str, str]]) -> bytes:
@@ -184,6 +185,13 @@ def _landing_files() -> dict[str, bytes]:
         # Whole-file problems: an unknown kind and a missing required column, both full of canaries.
         "landing/not_a_kind/x.csv": b"member_id,birth_date\nCNRYMEMBER01,1961-07-19\n",
         "landing/eligibility/missing-column.csv": b"member_id,gender\nCNRYMEMBER05,F\n",
+        # A header that repeats an unknown column named like a value, a row that never closes its quote,
+        # and a ragged row: their reasons name columns by position and rows by number, never a value.
+        "landing/labs/duplicate-column.csv": LABS_HEADER + b",CNRYCOLUMN,cnrycolumn\n"
+        b"CNRYMEMBER06,4548-4,7,2026-01-01,x,y\n",
+        "landing/labs/open-quote.csv": LABS_HEADER + b'\n"CNRYMEMBER07,4548-4\n',
+        "landing/labs/ragged.csv": LABS_HEADER + b"\nCNRYMEMBER08,4548-4,7,2026-01-01,CNRYEXTRA\n"
+        b"M9,4548-4,7,2026-01-01\n",
     }
 
 
