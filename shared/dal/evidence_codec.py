@@ -82,6 +82,9 @@ _SOURCES = {code: EvidenceSource(name) for name, code in _SOURCE_CODES.items()}
 _ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"))
 PACK_CHUNK_ROWS = 1500
 """Items per packed DynamoDB item: about 100 bytes each keeps an item far below the 400 KB limit."""
+PACK_CHUNK_BYTES = 350_000
+"""Bytes of packed text per item at most: a clinical record's lines (codings, reasons) can be long, and an
+item may not pass DynamoDB's 400 KB with its keys."""
 
 
 def _packed_field(name: str, dtype: pl.DataType, escape: bool) -> pl.Expr:
@@ -105,7 +108,7 @@ def _needs_escape(frame: pl.DataFrame) -> bool:
 
 def pack_evidence(frame: pl.DataFrame) -> pl.DataFrame:
     """`member_id`, `file_id`, `packed`: each member's items from each file as packed text, at most
-    PACK_CHUNK_ROWS lines per text.
+    PACK_CHUNK_ROWS lines and PACK_CHUNK_BYTES bytes per text.
 
     Members keep their rows' order (the file's), so the same evidence always packs to the same text.
     """
@@ -139,18 +142,34 @@ def pack_evidence(frame: pl.DataFrame) -> pl.DataFrame:
         .group_by("member_id", "file_id", maintain_order=True)
         .agg(pl.col("packed").str.join("\n"), pl.len().alias("rows"))
     )
-    largest = grouped.get_column("rows").max()
-    if not isinstance(largest, int) or largest <= PACK_CHUNK_ROWS:
+    over = (pl.col("rows") > PACK_CHUNK_ROWS) | (pl.col("packed").str.len_bytes() > PACK_CHUNK_BYTES)
+    if not grouped.select(over.any()).item():
         return grouped.drop("rows")
-    # Rare: a member with more items in one file than an item should hold is split into chunks.
-    small = grouped.filter(pl.col("rows") <= PACK_CHUNK_ROWS).drop("rows")
+    # Rare: a member with more (or longer) items in one file than an item should hold is split into chunks.
+    small = grouped.filter(~over).drop("rows")
     chunks = [
-        (member_id, file_id, "\n".join(lines[i : i + PACK_CHUNK_ROWS]))
-        for member_id, file_id, packed, _ in grouped.filter(pl.col("rows") > PACK_CHUNK_ROWS).iter_rows()
-        for lines in [packed.split("\n")]
-        for i in range(0, len(lines), PACK_CHUNK_ROWS)
+        (member_id, file_id, chunk)
+        for member_id, file_id, packed, _ in grouped.filter(over).iter_rows()
+        for chunk in _chunks(packed.split("\n"))
     ]
     return pl.concat([small, pl.DataFrame(chunks, schema=small.schema, orient="row")])
+
+
+def _chunks(lines: list[str]) -> list[str]:
+    """Lines joined into texts of at most PACK_CHUNK_ROWS lines and PACK_CHUNK_BYTES bytes each."""
+    texts: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        length = len(line.encode()) + 1
+        if current and (len(current) == PACK_CHUNK_ROWS or size + length > PACK_CHUNK_BYTES):
+            texts.append("\n".join(current))
+            current, size = [], 0
+        current.append(line)
+        size += length
+    if current:
+        texts.append("\n".join(current))
+    return texts
 
 
 _KEY_FIELDS = (
