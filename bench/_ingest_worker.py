@@ -1,13 +1,17 @@
-"""Measured process of the ingest benchmark: one claims file through `IngestService` on in-memory stores.
+"""Measured process of the ingest benchmarks: one claims file through `IngestService`.
 
-Run as `POLARS_MAX_THREADS=1 python -m bench._ingest_worker FILE` (one core, as in Lambda); prints one
+Run as `python -m bench._ingest_worker FILE` (threads as the parent sets `POLARS_MAX_THREADS`); prints one
 JSON object: seconds, lines, peak RSS, DynamoDB write units, and where the seconds went (`stages`). The
-timed span is `ingest()` from the landed bytes to ACCEPTED: hash, parse, validate, net versions,
-evidence, curated Parquet, reports.
+timed span is `ingest()` from the landed object to ACCEPTED: read and hash, parse, validate, reconcile,
+evidence, versions and the packed gap-state writes, curated Parquet, evidence log, reports.
+
+Objects live on local disk (`DiskObjectStore`), as S3 holds them outside the function: the landed file is
+streamed from disk and outputs are written to disk, so the peak RSS is the ingest's own. The gap state is
+in memory (its items are a small fraction of the file), metered as DynamoDB would bill it.
 
 `python -m bench._ingest_worker --bare FILE` times the floor instead: polars alone reading the file with
 its typed schema and writing it as one snappy Parquet (no validation, no evidence), in the same kind of
-one-thread process.
+process.
 """
 
 from __future__ import annotations
@@ -15,24 +19,29 @@ from __future__ import annotations
 import io
 import json
 import resource
+import shutil
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import polars as pl
 
 import shared.services.ingest as ingest_module
+from shared.dal.errors import AlreadyRecordedError, NotFoundError
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
     MemoryFileRegistry,
     MemoryGapStateRepository,
-    MemoryObjectStore,
     WriteMeter,
 )
+from shared.dal.memory_log import MemoryFileLog
+from shared.dal.objects import ObjectStore
 from shared.intake.kinds import SCHEMAS
 from shared.models.files import FileKind
 from shared.programs.care_gap import load_catalog
@@ -43,7 +52,65 @@ LANDING = "landing"
 WARM_UP_LINES = 2000
 
 
-def _service(store: MemoryObjectStore, meter: WriteMeter) -> IngestService:
+class DiskObjectStore(ObjectStore):
+    """Objects as files under a directory: what S3 is to a function, outside its memory."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def _path(self, bucket: str, key: str) -> Path:
+        return self._root / bucket / key
+
+    def get_bytes(self, bucket: str, key: str) -> bytes:
+        try:
+            return self._path(bucket, key).read_bytes()
+        except FileNotFoundError:
+            raise NotFoundError("object not found") from None
+
+    def open_stream(self, bucket: str, key: str) -> tuple[BinaryIO, int]:
+        path = self._path(bucket, key)
+        if not path.is_file():
+            raise NotFoundError("object not found")
+        return path.open("rb"), path.stat().st_size
+
+    def put_bytes(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        path = self._path(bucket, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+
+    def put_file(
+        self, bucket: str, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> None:
+        target = self._path(bucket, key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+
+    def put_once(
+        self, bucket: str, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        if self._path(bucket, key).exists():
+            raise AlreadyRecordedError(f"object {key}")
+        self.put_bytes(bucket, key, data, content_type)
+
+    def copy(self, bucket: str, key: str, dest_bucket: str, dest_key: str) -> None:
+        self.put_file(dest_bucket, dest_key, self._path(bucket, key))
+
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        base = self._root / bucket
+        return sorted(
+            str(p.relative_to(base))
+            for p in base.rglob("*")
+            if p.is_file() and str(p.relative_to(base)).startswith(prefix)
+        )
+
+
+READ_ON = datetime(2027, 7, 1, tzinfo=UTC)
+"""The day the benchmark files are read: after the generated year, as a plan reads its months."""
+
+
+def _service(store: ObjectStore, meter: WriteMeter, scratch: Path) -> IngestService:
     gaps = MemoryGapStateRepository(meter)
     return IngestService(
         store=store,
@@ -53,6 +120,9 @@ def _service(store: MemoryObjectStore, meter: WriteMeter) -> IngestService:
         curated_bucket="curated",
         reports_bucket="reports",
         versions=MemoryClaimVersionRepository(gaps),
+        log=MemoryFileLog(meter),
+        scratch=scratch,
+        now=lambda: READ_ON,
     )
 
 
@@ -66,9 +136,9 @@ def _head(path: Path) -> bytes:
 def _stage_clock() -> Iterator[dict[str, float]]:
     """Seconds per stage of the real service run, by wrapping the collaborators the service calls.
 
-    `intake` is parse, validate and reconcile (`read_file`); `parquet` the curated and evidence-log
-    writes; `evidence` extraction from the claim lines; `versions` version keeping, netting and the packed
-    gap-state writes. What no stage covers (hash, reports, registry) is the run's `seconds` less these.
+    `intake` is read, parse, validate and reconcile (`stage_file`); `parquet` the curated and evidence-log
+    sinks; `evidence` extraction from the claim lines; `versions` version keeping, netting and the packed
+    gap-state writes. What no stage covers (reports, registry, rejects) is the run's `seconds` less these.
     """
     seconds: dict[str, float] = defaultdict(float)
     restore: list[Callable[[], None]] = []
@@ -88,8 +158,8 @@ def _stage_clock() -> Iterator[dict[str, float]]:
         setattr(owner, name, timed(stage, original))
         restore.append(lambda: setattr(owner, name, original))
 
-    patch(ingest_module, "read_file", "intake")
-    patch(IngestService, "_put_parquet", "parquet")
+    patch(ingest_module, "stage_file", "intake")
+    patch(ingest_module, "sink_by_period", "parquet")
     patch(ClaimVersionKeeper, "apply", "versions")
     extractors = ingest_module._EXTRACTORS  # the benchmark times the service's own extractor
     extract = extractors[FileKind.MEDICAL_CLAIMS]
@@ -103,28 +173,36 @@ def _stage_clock() -> Iterator[dict[str, float]]:
 
 
 def main(path: Path) -> dict[str, object]:
-    # A warm Lambda container has imported everything and run polars once; so does this process.
-    warm = MemoryObjectStore()
-    warm.put_bytes(LANDING, "landing/medical_claims/warm.csv", _head(path))
-    _service(warm, WriteMeter()).ingest(LANDING, "landing/medical_claims/warm.csv")
-    del warm
-
-    store, meter = MemoryObjectStore(), WriteMeter()
-    service = _service(store, meter)
-    store.put_bytes(LANDING, "landing/medical_claims/bench.csv", path.read_bytes())
-    with _stage_clock() as stages:
-        start = time.perf_counter()
-        outcome = service.ingest(LANDING, "landing/medical_claims/bench.csv")
-        seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "status": outcome.status.value,
-        "evidence": outcome.evidence,
-        "write_units": meter.total,
-        "write_units_by_item": meter.units,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "stages": dict(stages),
-    }
+    with tempfile.TemporaryDirectory(prefix="p4p-bench-", dir=path.parent) as scratch:
+        root = Path(scratch)
+        # A warm Lambda container has imported everything and run polars once; so does this process.
+        warm = DiskObjectStore(root / "warm")
+        warm.put_bytes(LANDING, "landing/medical_claims/warm.csv", _head(path))
+        _service(warm, WriteMeter(), root).ingest(LANDING, "landing/medical_claims/warm.csv")
+        store, meter = DiskObjectStore(root / "store"), WriteMeter()
+        landed = root / "store" / LANDING / "landing/medical_claims/bench.csv"
+        landed.parent.mkdir(parents=True)
+        landed.symlink_to(path.resolve())
+        service = _service(store, meter, root)
+        baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        with _stage_clock() as stages:
+            start = time.perf_counter()
+            cpu = time.process_time()
+            outcome = service.ingest(LANDING, "landing/medical_claims/bench.csv")
+            seconds = time.perf_counter() - start
+            cpu_seconds = time.process_time() - cpu
+        return {
+            "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
+            "status": outcome.status.value,
+            "accepted": outcome.accepted,
+            "evidence": outcome.evidence,
+            "write_units": meter.total,
+            "write_units_by_item": meter.units,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "warm_rss_mb": baseline_rss,
+            "stages": dict(stages),
+        }
 
 
 def bare(path: Path) -> dict[str, object]:
