@@ -4,8 +4,8 @@ Care Gap earnings guarantee (docs/annual-incentives.md has the payout rules them
 - **Who counts**: a member counts for a clinic and line of business when assigned to it under that line
   in at least the program's `assignment_months` of the year's twelve (a month counts when a roster span
   at the clinic covers any day of it), and each measure's own denominator rules apply on top.
-- **What is known**: claims and supplemental data received by the submission deadline; attestations
-  dated by then, and, for the measures the program allows, attestations dated in the attestation window.
+- **What is known**: claims and supplemental data received by the submission deadline; for the measures
+  the program allows, the clinic's attestation of compliance made in the attestation window.
 - **Who is paid**: a clinic in Benchmark P4P for the whole year (`Clinic.in_benchmark_for`) is paid its
   payout per line of business (or its share of the funding pool); a Care Gap clinic in a year its Care Gap
   version guarantees gets the prorated Benchmark bonus and the make-whole top-up, its full-year bonus
@@ -30,7 +30,7 @@ from shared.models.incentives import (
     GuaranteeResult,
 )
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts
-from shared.programs.benchmark import BenchmarkMetric, BenchmarkProgram
+from shared.programs.benchmark import BenchmarkMetric, BenchmarkProgram, BenchmarkTimeline
 
 RATE_PLACES = Decimal("0.0001")
 """Rates are percentages to four places, rounded half up: 57.0000 meets a 57 benchmark exactly."""
@@ -55,6 +55,38 @@ def months_assigned(spans: Iterable[EligibilitySpan], year: int) -> Counter[tupl
     return found
 
 
+def attributed_months(spans: Iterable[EligibilitySpan], year: int) -> dict[str, tuple[str, ...]]:
+    """The months (`YYYY-MM`) of `year` a member was attributed to each clinic, whatever the line of
+    business: a month counts for a clinic when a roster span there covers any day of it (APC attributes by
+    the roster until claims-based attribution runs)."""
+    found: dict[str, list[str]] = {}
+    spans = list(spans)
+    for first, last in _months(year):
+        for clinic_id in sorted(
+            {s.clinic_id for s in spans if s.start <= last and (s.end is None or s.end >= first)}
+        ):
+            found.setdefault(clinic_id, []).append(f"{first:%Y-%m}")
+    return {clinic_id: tuple(months) for clinic_id, months in found.items()}
+
+
+def quality_practice(spans: Iterable[EligibilitySpan], months: Mapping[str, Sequence[str]]) -> str | None:
+    """The practice whose quality rates a member counts in: the one attributed in the member's latest
+    attributed month; of two that month, the one whose roster span began later (then the lower id)."""
+    if not months:
+        return None
+    latest = max(m[-1] for m in months.values() if m)
+    candidates = [c for c, m in months.items() if m and m[-1] == latest]
+    starts = {c: max((s.start for s in spans if s.clinic_id == c), default=date.min) for c in candidates}
+    return sorted(candidates, key=lambda c: (-starts[c].toordinal(), c))[0]
+
+
+def runout_end(year: int, months: int) -> date:
+    """The last day data about `year` still count: `months` months after it (0: 31 December)."""
+    month = 12 + months
+    first_after = date(year + (month // 12), month % 12 + 1, 1)
+    return first_after - timedelta(days=1)
+
+
 def panels_of(facts: MemberFacts, program: BenchmarkProgram) -> list[tuple[str, str]]:
     """The (clinic, line of business) pairs the member counts for: assigned at least the program's months,
     under a line the program pays."""
@@ -63,20 +95,29 @@ def panels_of(facts: MemberFacts, program: BenchmarkProgram) -> list[tuple[str, 
     return sorted(key for key, n in months.items() if n >= program.assignment_months and key[1] in paid)
 
 
-def known_evidence(facts: MemberFacts, program: BenchmarkProgram, *, attestation_window: bool) -> MemberFacts:
-    """The member's evidence the program counts: everything received by the submission deadline, and, with
-    `attestation_window`, attestations dated in the attestation window too."""
-    timeline = program.timeline
-    kept = []
-    for item in facts.evidence:
-        known = item.known_date
-        if known <= timeline.submission_deadline or (
-            attestation_window
-            and item.source is EvidenceSource.ATTESTATION
-            and timeline.attestation_from <= known <= timeline.attestation_to
-        ):
-            kept.append(item)
-    return facts.model_copy(update={"evidence": tuple(kept)})
+def known_evidence(facts: MemberFacts, program: BenchmarkProgram) -> MemberFacts:
+    """The member's claims and supplemental data the program counts: everything received by the submission
+    deadline. (The measure engine reads no attestation; the attestation window is `attests_compliance`.)"""
+    deadline = program.timeline.submission_deadline
+    kept = tuple(
+        item
+        for item in facts.evidence
+        if item.source is not EvidenceSource.ATTESTATION and item.known_date <= deadline
+    )
+    return facts.model_copy(update={"evidence": kept})
+
+
+def attests_compliance(facts: MemberFacts, action: str, clinic_id: str, timeline: BenchmarkTimeline) -> bool:
+    """True when `clinic_id` attested the member's `action` in the attestation window (the seed: providers
+    attest compliance for select metrics in April, for the measurement year before): the date of such an
+    attestation is the day it was made, inside the window."""
+    return any(
+        item.source is EvidenceSource.ATTESTATION
+        and str(item.action) == action
+        and item.attesting_clinic_id == clinic_id
+        and timeline.attestation_from <= item.action_date <= timeline.attestation_to
+        for item in facts.evidence
+    )
 
 
 def rate_percent(numerator: int, denominator: int) -> Decimal | None:

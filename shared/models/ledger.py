@@ -107,6 +107,47 @@ class GuaranteeTopUp(_Basis):
         return "guarantee", self.component
 
 
+class PerformanceLine(_Basis):
+    """One measure (or DSF-E component) of a performance incentive: its rate against the program's levels,
+    the category it reached and its share and amount (APC Element 3)."""
+
+    measure: str
+    component: str = ""
+    unit: str = Field(description="percent | per_1000_member_years | dollars_pmpm")
+    denominator: int = Field(ge=0, description="members, or member months for utilization and cost")
+    numerator: int = Field(ge=0, description="members met, events, or cost in cents")
+    rate: Decimal | None = None
+    baseline: Decimal | None = None
+    mpt: Decimal | None = None
+    threshold: Decimal | None = None
+    gold: Decimal | None = None
+    category: str = Field(description="attainment | improvement | ineligible | invalid")
+    share: Decimal = Field(ge=0, description="the share of the maximum, scaled, to 10 places")
+    amount_cents: int = Field(ge=0)
+    reason: str = ""
+
+
+class PerformanceIncentive(_Basis):
+    """A practice's performance incentive for a measurement year (APC Element 3): the maximum (incentive
+    PMPM x member months), the validity rule in force (valid of applicable measures, target and scale) and
+    each measure's line."""
+
+    basis: Literal["performance_incentive"] = "performance_incentive"
+    scheme: str = Field(description="the program element that pays it, e.g. apc_element3")
+    practice_type: str
+    member_months: int = Field(ge=0)
+    max_pmpm: Decimal
+    maximum_cents: int = Field(ge=0)
+    applicable_measures: int = Field(ge=0)
+    valid_measures: int = Field(ge=0)
+    target: Decimal
+    scale: Decimal
+    measures: tuple[PerformanceLine, ...] = ()
+
+    def slot_key(self) -> tuple[str, str]:
+        return self.scheme, ""
+
+
 class CarriedBalance(_Basis):
     """A clinic's negative run carried to the next run (CARRY_OUT), or brought in (CARRY_IN)."""
 
@@ -116,7 +157,10 @@ class CarriedBalance(_Basis):
         return "", ""
 
 
-Basis = Annotated[SvuAward | MeasureIncentive | GuaranteeTopUp | CarriedBalance, Field(discriminator="basis")]
+Basis = Annotated[
+    SvuAward | MeasureIncentive | PerformanceIncentive | GuaranteeTopUp | CarriedBalance,
+    Field(discriminator="basis"),
+]
 
 _SVU_FIELDS = ("svu", "multiplier", "bonus_rate", "dollar_rate")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -199,6 +200,36 @@ class PanelCount(_Payload):
     members: int = Field(ge=0)
 
 
+class ApcCount(_Payload):
+    """A shard's members in an APC quality rate's (or part's) denominator at a practice; how many met it."""
+
+    clinic_id: str
+    rate: str
+    part: str = ""
+    denominator: int = Field(ge=0)
+    numerator: int = Field(ge=0)
+
+
+class ApcContribution(_Payload):
+    """A shard's sum of an APC utilization or cost rate at a practice: member months, age/sex factor over
+    them, events, standardized cost in cents, lines with no price."""
+
+    clinic_id: str
+    rate: str
+    member_months: int = Field(ge=0)
+    factor_months: Decimal = Field(ge=0)
+    events: int = Field(ge=0)
+    cost_cents: int = Field(ge=0)
+    unpriced_lines: int = Field(ge=0)
+
+
+class ApcPanel(_Payload):
+    """A shard's member months attributed to an APC practice in the measurement year."""
+
+    clinic_id: str
+    member_months: int = Field(ge=0)
+
+
 class ShardOutput(_Payload):
     """Body of `runs/<run_id>/results/<shard_id>.json`: the entries this run recorded for the shard."""
 
@@ -208,6 +239,9 @@ class ShardOutput(_Payload):
     skipped_paid_earlier: int = 0
     measure_counts: tuple[MeasureCount, ...] = ()
     panel_counts: tuple[PanelCount, ...] = ()
+    apc_counts: tuple[ApcCount, ...] = ()
+    apc_contributions: tuple[ApcContribution, ...] = ()
+    apc_panels: tuple[ApcPanel, ...] = ()
 
     @property
     def total_cents(self) -> int:

@@ -182,6 +182,12 @@ class Incentive(_Frozen):
     tracking_measures: tuple[TrackingMeasure, ...] = ()
     validity: Validity
     standard_prices: StandardPrices = StandardPrices()
+    data_runout_months: int = Field(
+        default=3,
+        ge=0,
+        le=12,
+        description="months after the measurement year whose data still count (the seed: three of runout)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Incentive:

@@ -14,7 +14,14 @@ from decimal import ROUND_HALF_UP, Decimal
 from shared.csv_cells import csv_bytes
 from shared.logic.money import format_cents, parse_dollars
 from shared.models.incentives import GuaranteeResult
-from shared.models.ledger import EntryKind, GuaranteeTopUp, LedgerEntry, MeasureIncentive, SvuAward
+from shared.models.ledger import (
+    EntryKind,
+    GuaranteeTopUp,
+    LedgerEntry,
+    MeasureIncentive,
+    PerformanceIncentive,
+    SvuAward,
+)
 from shared.models.members import Clinic
 from shared.models.runs import MeasureCount
 from shared.render.environment import render
@@ -299,10 +306,50 @@ INCENTIVE_COLUMNS = (
     "equivalent_benchmark",
     "care_gap_earnings",
     "make_whole",
+    "practice_type",
+    "member_months",
+    "max_pmpm",
+    "maximum",
+    "applicable_measures",
+    "valid_measures",
+    "target",
+    "scale",
+    "unit",
+    "baseline",
+    "mpt",
+    "threshold",
+    "gold",
+    "category",
+    "share",
+    "reason",
     "amount",
     "entry_id",
     "reverses",
 )
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+APC_RATE_COLUMNS = (
+    "clinic_id",
+    "measure",
+    "part",
+    "kind",
+    "unit",
+    "denominator",
+    "numerator",
+    "rate",
+    "observed",
+    "mean_factor",
+)
+
+
+def apc_rates_csv(rows: Iterable[Sequence[object]]) -> bytes:
+    """The APC rates report: every practice's incentive and tracking rates in table 4's units, with the
+    rate before risk adjustment and the practice's mean age/sex factor for utilization and cost."""
+    return _csv(rows, APC_RATE_COLUMNS)
 
 
 def _incentive_rows(entry: LedgerEntry) -> list[dict[str, object]]:
@@ -348,6 +395,46 @@ def _incentive_rows(entry: LedgerEntry) -> list[dict[str, object]]:
             for m in basis.measures
         ]
         return [row, *measures]
+    if isinstance(basis, PerformanceIncentive):
+        return [
+            head
+            | {
+                "record_type": "PERFORMANCE" if entry.kind is not EntryKind.REVERSAL else "REVERSAL",
+                "component": basis.scheme,
+                "practice_type": basis.practice_type,
+                "member_months": basis.member_months,
+                "max_pmpm": basis.max_pmpm,
+                "maximum": format_cents(basis.maximum_cents),
+                "applicable_measures": basis.applicable_measures,
+                "valid_measures": basis.valid_measures,
+                "target": basis.target,
+                "scale": basis.scale,
+            },
+            *(
+                {
+                    "record_type": "APC_MEASURE",
+                    "run_id": entry.run_id,
+                    "clinic_id": entry.clinic_id,
+                    "program": entry.program,
+                    "measure": m.measure,
+                    "component": m.component,
+                    "unit": m.unit,
+                    "denominator": m.denominator,
+                    "numerator": m.numerator,
+                    "rate": _blank(m.rate),
+                    "baseline": _blank(m.baseline),
+                    "mpt": _blank(m.mpt),
+                    "threshold": _blank(m.threshold),
+                    "gold": _blank(m.gold),
+                    "category": m.category,
+                    "share": m.share,
+                    "reason": m.reason,
+                    "amount": format_cents(m.amount_cents),
+                    "entry_id": entry.entry_id,
+                }
+                for m in basis.measures
+            ),
+        ]
     if isinstance(basis, GuaranteeTopUp):
         prorated = basis.benchmark_full_year_cents - basis.equivalent_benchmark_cents
         gap = max(0, basis.equivalent_benchmark_cents - basis.care_gap_earnings_cents)
@@ -405,4 +492,6 @@ def incentive_statement_html(
         incentives=[r for r in rows if "composite" in r],
         measures=[r for r in rows if r["record_type"] == "MEASURE"],
         guarantees=[r for r in rows if "days_before" in r],
+        performance=[r for r in rows if "scale" in r],
+        apc_measures=[r for r in rows if r["record_type"] == "APC_MEASURE"],
     )

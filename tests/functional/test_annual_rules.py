@@ -301,3 +301,29 @@ def test_the_annual_run_exports_each_clinics_measures_gaps_and_payments_as_fhir(
         for patient in resources(parameter["resource"], "Patient")
     }
     assert members == {"M1", "M2", "M3", "M4"}
+
+
+def test_an_attestation_in_the_attestation_window_meets_a_measure_that_takes_attestations(
+    aws, lambda_context, after_finalization
+):
+    # GIVEN BCS-E taking attestations, and K3's women M6, M7, M8 without claims: K3 attests M6 on 15 April
+    # 2027 (in the window), M7 on 1 May (after it); K1 attests M8 in April, but M8 is K3's
+    bcs = next(m for m in json.loads(benchmark_version())["measures"] if m["code"] == "BCS-E")
+    roster = ELIGIBILITY_HEADER + "".join(f"{m},1968-06-06,F,MC,K3,2025-01-01,\n" for m in ("M6", "M7", "M8"))
+    attested = (
+        "attestation_id,clinic_id,member_id,action_code,step,action_date,attested_by\n"
+        "AW-1,K3,M6,BCS-E,perform,2027-04-15,user-3\n"
+        "AW-2,K3,M7,BCS-E,perform,2027-05-01,user-3\n"
+        "AW-3,K1,M8,BCS-E,perform,2027-04-15,user-7\n"
+    )
+    land(
+        aws,
+        lambda_context,
+        FILES | {"landing/eligibility/k3.csv": roster, "landing/attestations/april.csv": attested},
+    )
+    _program(aws, measures=[bcs | {"attestation_allowed": True}])
+    # WHEN the annual run executes
+    run_request(lambda_context, ANNUAL)
+    # THEN only M6's attestation counts: BCS-E is 1 of 3 at K3
+    rate = _rates(aws)[("K3", "MC", "BCS-E")]
+    assert (rate["numerator"], rate["denominator"]) == ("1", "3")

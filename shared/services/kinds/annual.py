@@ -18,12 +18,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from shared.dal.errors import NotFoundError
 from shared.errors import DomainError
 from shared.logic.annual_incentives import (
     LineCounts,
+    attests_compliance,
     benchmark_input,
     full_year_bonus,
     guarantee,
@@ -35,7 +37,6 @@ from shared.logic.benchmark import benchmark_payout, check_pool, split_pool
 from shared.logic.eligibility import span_on
 from shared.logic.fhir_export import annual_exports, benchmark_measures
 from shared.logic.keys import key_segment
-from shared.logic.measures.outcome import MeasureOutcome
 from shared.logic.rates import member_outcomes, menu_code_sets
 from shared.logic.reversals import settle_run_entries
 from shared.models.gaps import Gap, GapStatus
@@ -47,6 +48,7 @@ from shared.models.ledger import (
     LedgerEntry,
     MeasureIncentive,
     MeasureLine,
+    PerformanceIncentive,
 )
 from shared.models.members import BENCHMARK_PROGRAM, CARE_GAP_PROGRAM, Clinic, MemberFacts
 from shared.models.runs import (
@@ -60,10 +62,23 @@ from shared.models.runs import (
 )
 from shared.models.tables import Prefix
 from shared.observability import logger
+from shared.programs.apc import ApcProgram
 from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram
 from shared.programs.catalog import ProgramSet
 from shared.programs.measures import RatedMeasure, ValueSets, measure_catalog
+from shared.services.kinds.annual_apc import (
+    ApcCounter,
+    PracticeResult,
+    apc_practices,
+    apc_rates_key,
+    element3_entries,
+    merge_practices,
+    practice_results,
+)
+from shared.services.kinds.annual_apc import prior_rates as apc_prior_rates
+from shared.services.kinds.annual_apc import rates_body as apc_rates_body
+from shared.services.kinds.annual_apc import rates_rows as apc_rates_rows
 from shared.services.kinds.base import (
     Report,
     RunContext,
@@ -75,6 +90,7 @@ from shared.services.kinds.base import (
 from shared.services.kinds.monthly import member_gaps_on
 from shared.services.run_records import final_runs
 from shared.services.statements import (
+    apc_rates_csv,
     guarantee_csv,
     incentive_statement_csv,
     incentive_statement_html,
@@ -112,18 +128,26 @@ class AnnualIncentive(RunKindModule):
     def earn(
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
     ) -> ShardOutput:
+        """A shard's Benchmark counts, APC sums and year-end Care Gap registry (no entries: the run pays at
+        settlement, per clinic)."""
         year = int(run.period)
         benchmark = ctx.programs.benchmark.for_year(year)
         care_gap = ctx.programs.care_gap.for_year(year)
-        if benchmark is None or care_gap is None:
+        apc = ctx.programs.apc.for_year(year)
+        if care_gap is None:
             return ShardOutput(run_id=run.run_id, shard_id=shard_id)
         every_clinic = ctx.gaps.clinics()
         clinics = {c.clinic_id: c for c in _rated_clinics(every_clinic.values(), year, care_gap)}
-        counter = _Counter(benchmark, care_gap)
+        counter = _Counter(benchmark, care_gap) if benchmark is not None else None
+        practices = apc_practices(every_clinic.values()) if apc is not None else {}
+        apc_counter = ApcCounter(apc, care_gap, year) if apc is not None and practices else None
         registry: dict[str, list[Gap]] = defaultdict(list)
         year_end = date(year, 12, 31)
         for facts in members:
-            counter.add(facts, clinics)
+            if counter is not None:
+                counter.add(facts, clinics)
+            if apc_counter is not None:
+                apc_counter.add(facts, practices)
             for gap in _registry_gaps(ctx, facts, every_clinic, year_end):
                 registry[gap.clinic].append(gap.gap)
         for clinic_id, gaps in sorted(registry.items()):
@@ -132,21 +156,31 @@ class AnnualIncentive(RunKindModule):
         return ShardOutput(
             run_id=run.run_id,
             shard_id=shard_id,
-            measure_counts=tuple(counter.measure_counts()),
-            panel_counts=tuple(counter.panel_counts()),
+            measure_counts=tuple(counter.measure_counts()) if counter else (),
+            panel_counts=tuple(counter.panel_counts()) if counter else (),
+            apc_counts=tuple(apc_counter.counts()) if apc_counter else (),
+            apc_contributions=tuple(apc_counter.contributions()) if apc_counter else (),
+            apc_panels=tuple(apc_counter.panels()) if apc_counter else (),
         )
 
     def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
-        """The year's incentives and guarantee parts (recorded in final mode); rates kept for next year."""
+        """The year's incentives: Benchmark payouts and the guarantee parts, APC Element 3 per practice
+        (recorded in final mode); rates kept for next year's improvement and baselines."""
+        wanted: list[LedgerEntry] = []
         year = _year_results(ctx, run, outputs)
-        if year is None:
-            return []
-        wanted = _incentives(run, year) + _guarantee_entries(run, year)
-        if run.mode is RunMode.FINAL:
-            ctx.objects.put_json(ctx.curated, rates_key(run.run_id), _rates_body(year.lines))
-        # What RenderStatements reports, so it need not read the registry for the year's monthly runs again.
-        figures = {c: g.model_dump(mode="json") for c, g in year.guarantees.items()}
-        ctx.objects.put_json(ctx.curated, guarantees_key(run.run_id), figures)
+        if year is not None:
+            wanted += _incentives(run, year) + _guarantee_entries(run, year)
+            if run.mode is RunMode.FINAL:
+                ctx.objects.put_json(ctx.curated, rates_key(run.run_id), _rates_body(year.lines))
+            # What RenderStatements reports, so it need not read the registry for the monthly runs again.
+            figures = {c: g.model_dump(mode="json") for c, g in year.guarantees.items()}
+            ctx.objects.put_json(ctx.curated, guarantees_key(run.run_id), figures)
+        apc = ctx.programs.apc.for_year(int(run.period))
+        if apc is not None:
+            results = _apc_results(ctx, run, apc, outputs)
+            wanted += element3_entries(apc, results, partial(_clinic_entry, run))
+            if run.mode is RunMode.FINAL:
+                ctx.objects.put_json(ctx.curated, apc_rates_key(run.run_id), apc_rates_body(results))
         return record_clinic_entries(ctx, run, wanted)
 
     def statement_csv(
@@ -176,6 +210,10 @@ class AnnualIncentive(RunKindModule):
         counts = merge_counts(outputs)
         yield Report(name="rates.csv", body=rates_csv(counts))
         year = int(run.period)
+        apc = ctx.programs.apc.for_year(year)
+        if apc is not None and any(out.apc_panels for out in outputs):
+            results = _apc_results(ctx, run, apc, outputs)
+            yield Report(name="apc-rates.csv", body=apc_rates_csv(apc_rates_rows(results, apc)))
         benchmark = ctx.programs.benchmark.for_year(year)
         care_gap = ctx.programs.care_gap.for_year(year)
         if benchmark is None or care_gap is None:
@@ -320,6 +358,13 @@ def _fhir_reports(
             yield Report(name=name, body=body, content_type=FHIR_JSON, for_clinic=True)
 
 
+def _apc_results(
+    ctx: RunContext, run: RunRef, apc: ApcProgram, outputs: Sequence[ShardOutput]
+) -> dict[str, PracticeResult]:
+    practices = apc_practices(ctx.gaps.clinics().values())
+    return practice_results(apc, practices, merge_practices(outputs), apc_prior_rates(ctx, int(run.period)))
+
+
 def _rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Clinic]:
     """Clinics Benchmark rates for `year`: those it pays, and the guaranteed Care Gap clinics (as if they had
     stayed)."""
@@ -349,35 +394,27 @@ class _Counter:
         metrics = {
             m.code: m for c, lob in panels for m in self.program.metric_set(clinics[c].practice_type, lob)
         }
-        outcomes: dict[str, tuple[MeasureOutcome, RatedMeasure]] = {}
-        known = {
-            window: known_evidence(facts, self.program, attestation_window=window) for window in (False, True)
-        }
-        # Most members have no attestation dated in the window: then both views are one, evaluated once.
-        same = len(known[False].evidence) == len(known[True].evidence)
-        groups = (
-            [list(metrics.values())]
-            if same
-            else [
-                [m for m in metrics.values() if m.attestation_allowed is window] for window in (False, True)
-            ]
-        )
-        for chosen in groups:
-            if not chosen:
-                continue
-            view = known[chosen[0].attestation_allowed and not same]
-            rated = list({m.rate: self.rated[m.rate] for m in chosen}.values())
-            found = member_outcomes(view, rated, year=self.program.measurement_year, valuesets=self.valuesets)
-            outcomes |= {m.code: (found[m.rate], self.rated[m.rate]) for m in chosen}
+        known = known_evidence(facts, self.program)
+        rated = list({m.rate: self.rated[m.rate] for m in metrics.values()}.values())
+        found = member_outcomes(known, rated, year=self.program.measurement_year, valuesets=self.valuesets)
+        outcomes = {m.code: (found[m.rate], self.rated[m.rate]) for m in metrics.values()}
         for clinic_id, lob in panels:
             self.panels[(clinic_id, lob)] += 1
             for metric in self.program.metric_set(clinics[clinic_id].practice_type, lob):
                 outcome, item = outcomes[metric.code]
                 part = outcome.part(group=item.rate.group, component=item.rate.component)
-                if part.rated:
-                    count = self.counts[(clinic_id, lob, metric.code)]
-                    count[0] += 1
-                    count[1] += int(part.met)
+                if not part.rated:
+                    continue
+                in_numerator = part.met
+                if metric.attestation_allowed and attests_compliance(
+                    facts, metric.rate, clinic_id, self.program.timeline
+                ):
+                    # The clinic attested compliance in the attestation window: met, whatever claims say
+                    # (for an inverse measure, out of its numerator).
+                    in_numerator = not metric.inverse
+                count = self.counts[(clinic_id, lob, metric.code)]
+                count[0] += 1
+                count[1] += int(in_numerator)
 
     def measure_counts(self) -> list[MeasureCount]:
         return [
@@ -477,7 +514,7 @@ def _clinic_entry(
     program: str,
     version: str,
     clinic_id: str,
-    basis: MeasureIncentive | GuaranteeTopUp,
+    basis: MeasureIncentive | GuaranteeTopUp | PerformanceIncentive,
     cents: int,
 ) -> LedgerEntry:
     year = int(run.period)
