@@ -152,4 +152,5 @@ def make_attestations(
         attested_by=pl.lit("user-") + pl.col("assigned_clinic_id").str.to_lowercase() + pl.lit("-") + user,
         result_code=pl.lit(None, pl.String),
         result_value=pl.lit(None, pl.String),
+        payer_id=pl.lit(None, pl.String),
     )

@@ -204,8 +204,16 @@ def _output(lines: pl.DataFrame) -> pl.DataFrame:
         rendering_npi=pl.col("rendering_npi"),
         rendering_tin=pl.col("rendering_tin"),
         billing_clinic_id=pl.col("billing_clinic_id"),
+        claim_type=pl.lit(None, pl.String),
+        bill_type_code=pl.lit(None, pl.String),
+        revenue_center_code=pl.lit(None, pl.String),
+        admission_date=pl.lit(None, pl.Date),
+        discharge_date=pl.lit(None, pl.Date),
+        discharge_disposition_code=pl.lit(None, pl.String),
+        ms_drg_code=pl.lit(None, pl.String),
         allowed_amount=pl.col("allowed_cents").cast(pl.Decimal(18, 2)) / 100,
         paid_amount=pl.col("paid_cents").cast(pl.Decimal(18, 2)) / 100,
+        payer_id=pl.lit(None, pl.String),
     )
 
 

@@ -32,8 +32,16 @@ CLAIM_COLUMNS = (
     "rendering_npi",
     "rendering_tin",
     "billing_clinic_id",
+    "claim_type",
+    "bill_type_code",
+    "revenue_center_code",
+    "admission_date",
+    "discharge_date",
+    "discharge_disposition_code",
+    "ms_drg_code",
     "allowed_amount",
     "paid_amount",
+    "payer_id",
 )
 OFFICE, LAB, PREVENTIVE, ER, MAMMOGRAPHY = range(5)
 # Encounters per member-month (mean about 1.7) and the type of each; about 4 lines per member-month.

@@ -15,13 +15,18 @@ ELIGIBILITY_COLUMNS = (
     "birth_date",
     "gender",
     "line_of_business",
+    "product",
     "assigned_clinic_id",
     "pcp_npi",
     "enrollment_start_date",
     "enrollment_end_date",
     "medi_cal_enrollment_date",
+    "payer_id",
 )
 _LOBS = ("MC", "CA", "HW")
+PRODUCT_OF_LINE = {"MC": "medi_cal", "CA": "medicare_advantage", "HW": "commercial_hmo"}
+"""The product each generated line of business is sold as: Medi-Cal, the Medicare Advantage dual plan
+(CareAdvantage) and the HMO for in-home care workers (HealthWorx)."""
 _LOB_WEIGHTS = (0.78, 0.10, 0.12)
 NEW_IN_YEAR_SHARE = 0.09
 TERMINATED_SHARE = 0.06
@@ -240,11 +245,13 @@ def eligibility_roster(spans: pl.DataFrame, year: int, month: int) -> pl.DataFra
         pl.col("birth_date").cast(pl.String),
         "gender",
         "line_of_business",
-        "assigned_clinic_id",
-        "pcp_npi",
-        pl.col("enrollment_start_date").cast(pl.String),
-        pl.col("enrollment_end_date").cast(pl.String),
-        pl.col("medi_cal_enrollment_date").cast(pl.String),
+        product=pl.col("line_of_business").replace_strict(PRODUCT_OF_LINE, return_dtype=pl.String),
+        assigned_clinic_id="assigned_clinic_id",
+        pcp_npi="pcp_npi",
+        enrollment_start_date=pl.col("enrollment_start_date").cast(pl.String),
+        enrollment_end_date=pl.col("enrollment_end_date").cast(pl.String),
+        medi_cal_enrollment_date=pl.col("medi_cal_enrollment_date").cast(pl.String),
+        payer_id=pl.lit(None, pl.String),
     )
 
 

@@ -116,7 +116,9 @@ def generate_plan(
     clinic_list, outside = make_clinics(clinics, year, seed)
     written: list[GeneratedFile] = []
     if "clinics" in wanted:
-        written.append(_write(clinics_frame(clinic_list), out_dir, "clinics", year, 1))
+        # Every kind ends with payer_id; empty: the deploying plan's.
+        clinic_rows = clinics_frame(clinic_list).with_columns(payer_id=pl.lit(None, pl.String))
+        written.append(_write(clinic_rows, out_dir, "clinics", year, 1))
     people = make_members(members, clinic_list, year, draws)
     spans = make_spans(people, clinic_list)
     if "eligibility" in wanted:

@@ -27,6 +27,7 @@ PHARMACY_COLUMNS = (
     "paid_date",
     "allowed_amount",
     "paid_amount",
+    "payer_id",
 )
 IMMUNIZATION_COLUMNS = (
     "member_id",
@@ -35,8 +36,17 @@ IMMUNIZATION_COLUMNS = (
     "source",
     "lot_number",
     "administering_npi",
+    "payer_id",
 )
-LAB_COLUMNS = ("member_id", "loinc_code", "result_value", "result_unit", "result_date", "ordering_npi")
+LAB_COLUMNS = (
+    "member_id",
+    "loinc_code",
+    "result_value",
+    "result_unit",
+    "result_date",
+    "ordering_npi",
+    "payer_id",
+)
 
 # (chronic diagnosis that prompts it, NDC-11 codes of the class, allowed cents per 30 days)
 _MEDICATIONS = (
@@ -147,9 +157,10 @@ def make_pharmacy_claims(
     reversals = paid.filter("reversed").with_columns(claim_status=pl.lit("reversed"))
     rows = pl.concat([paid, reversals]).sort("dispensing_date", "claim_id", "claim_status")
     return rows.select(
-        *PHARMACY_COLUMNS[:-2],
+        *PHARMACY_COLUMNS[:-3],
         allowed_amount=_money(pl.col("allowed_cents")),
         paid_amount=_money(pl.max_horizontal(pl.col("paid_cents"), 0)),
+        payer_id=pl.lit(None, pl.String),
     )
 
 
@@ -200,6 +211,7 @@ def make_immunizations(member_months: pl.DataFrame, clinics: list[Clinic], draws
         doses.with_columns(
             lot_number=pl.when(pl.col("source").is_in(["registry", "ehr"])).then(lot),
             administering_npi=pl.when(pl.col("source") != "patient_reported").then(pl.col("pcp_npi")),
+            payer_id=pl.lit(None, pl.String),
         )
         .unique(["member_id", "cvx_code", "immunization_date"], keep="first", maintain_order=True)
         .sort("immunization_date", "member_id", "cvx_code")
@@ -235,4 +247,5 @@ def make_labs(member_months: pl.DataFrame, clinics: list[Clinic], draws: Draws) 
     diastolic = bp.select(
         *common, loinc_code=pl.lit("8462-4"), result_value="diastolic", result_unit=pl.lit("mm[Hg]")
     )
-    return pl.concat([a1c, systolic, diastolic]).sort("result_date", "idx", "loinc_code").select(LAB_COLUMNS)
+    labs = pl.concat([a1c, systolic, diastolic]).sort("result_date", "idx", "loinc_code")
+    return labs.with_columns(payer_id=pl.lit(None, pl.String)).select(LAB_COLUMNS)

@@ -8,9 +8,11 @@ import polars as pl
 
 from shared.intake.schema import (
     ACTION_CODE,
+    BILL_TYPE,
     CODINGS,
     CPT,
     CVX,
+    DISCHARGE_DISPOSITION,
     HCPCS,
     HCPCS_LEVEL2,
     ICD10CM,
@@ -18,12 +20,15 @@ from shared.intake.schema import (
     ID,
     LOINC,
     MODIFIER,
+    MS_DRG,
     NDC11,
     NPI,
     POS,
     REFERENCE,
+    REVENUE_CENTER,
     RXNORM,
     SNOMED,
+    TAXONOMY,
     TIN,
     TOKEN,
     ZIP,
@@ -36,6 +41,7 @@ from shared.intake.schema import (
     Reason,
 )
 from shared.models.files import FileKind
+from shared.programs.products import load_products
 
 AS_OF = "__as_of"
 """Validation adds this literal date column (the run's today) so rules stay plain expressions."""
@@ -73,6 +79,43 @@ def _ends_before_starts(start: str, end: str) -> pl.Expr:
     return (pl.col(end) < pl.col(start)).fill_null(False)
 
 
+def _npi_check_digit_fails(name: str) -> pl.Expr:
+    """True where a 10-digit NPI's last digit is not the Luhn check digit of its first nine behind the
+    prefix 80840, as NPPES assigns them (the prefix's digits add the constant 24)."""
+    digits = [pl.col(name).str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(10)]
+    total: pl.Expr = pl.lit(24, pl.Int32)
+    for i, digit in enumerate(digits[:9]):
+        if i % 2 == 0:  # from the right of the 14-digit payload, every other digit is doubled
+            doubled = digit * 2
+            digit = pl.when(doubled > 9).then(doubled - 9).otherwise(doubled)
+        total = total + digit
+    return (((10 - total % 10) % 10) != digits[9]).fill_null(False)
+
+
+PAYER = Column("payer_id", code=ID)
+"""Every tabular kind's last column: who the row is with. Missing means the deploying plan (`PLAN_ID`)."""
+PRODUCTS = load_products().codes
+"""The products an eligibility row may name: plan data (`shared/programs/data/plan/products.json`)."""
+INSTITUTIONAL = "institutional"
+CLAIM_TYPES = frozenset({"professional", INSTITUTIONAL})
+ONBOARDING_ACTIVITIES = frozenset(
+    {
+        "welcome_email",
+        "onboarding_meetings",
+        "learning_resources",
+        "business_associate_agreement",
+        "imat_baseline",
+        "practice_improvement_plan",
+        "coaching_sessions_scheduled",
+    }
+)
+"""The seed's seven required onboarding activities (APC technical assistance, items 1-7)."""
+ONGOING_ACTIVITIES = frozenset({"coaching_session", "work_plan_progress", "quarterly_convening", "imat"})
+"""The monthly and quarterly ones (items 8-10): coaching sessions, work-plan progress, the quarterly learning
+webinar (`quarterly_convening`), the mid-point and final IMAT."""
+TA_ACTIVITIES = ONBOARDING_ACTIVITIES | ONGOING_ACTIVITIES | {"virtual_learning", "skill_training"}
+
+
 CLINICS = KindSchema(
     columns=(
         Column("clinic_id", required=True, code=ID),
@@ -94,6 +137,7 @@ CLINICS = KindSchema(
         Column("city"),
         Column("state"),
         Column("zip_code", code=ZIP),
+        PAYER,
     ),
     natural_key=("clinic_id",),
     period_column=None,
@@ -106,11 +150,13 @@ ELIGIBILITY = KindSchema(
         Column("birth_date", DATE, required=True, window=BIRTH),
         Column("gender", required=True, allowed=frozenset({"F", "M", "U"})),
         Column("line_of_business", required=True, allowed=LINES_OF_BUSINESS),
+        Column("product", allowed=PRODUCTS),
         Column("assigned_clinic_id", required=True, code=ID),
         Column("pcp_npi", code=NPI),
         Column("enrollment_start_date", DATE, required=True, window=ENROLLMENT),
         Column("enrollment_end_date", DATE, window=ENROLLMENT),
         Column("medi_cal_enrollment_date", DATE, window=ENROLLMENT),
+        PAYER,
     ),
     natural_key=("member_id", "enrollment_start_date"),
     period_column="enrollment_start_date",
@@ -144,7 +190,13 @@ MEDICAL_CLAIMS = KindSchema(
         Column("claim_end_date", DATE, required=True, window=SERVICE),
         Column("received_date", DATE, required=True, window=SERVICE),
         Column("paid_date", DATE, window=SERVICE),
-        Column("hcpcs_code", required=True, code=HCPCS),
+        Column(
+            "hcpcs_code",
+            required=True,
+            code=HCPCS,
+            # A facility's room, pharmacy or supply line is coded by its revenue code alone (837I/UB-04).
+            optional_where=(pl.col("claim_type") == INSTITUTIONAL) & pl.col("revenue_center_code").is_not_null(),
+        ),
         Column("hcpcs_modifier_1", code=MODIFIER),
         Column("hcpcs_modifier_2", code=MODIFIER),
         *_DIAGNOSES,
@@ -152,8 +204,16 @@ MEDICAL_CLAIMS = KindSchema(
         Column("rendering_npi", code=NPI),
         Column("rendering_tin", code=TIN),
         Column("billing_clinic_id", code=ID),
+        Column("claim_type", allowed=CLAIM_TYPES),
+        Column("bill_type_code", code=BILL_TYPE),
+        Column("revenue_center_code", code=REVENUE_CENTER),
+        Column("admission_date", DATE, window=SERVICE),
+        Column("discharge_date", DATE, window=SERVICE),
+        Column("discharge_disposition_code", code=DISCHARGE_DISPOSITION),
+        Column("ms_drg_code", code=MS_DRG),
         Column("allowed_amount", MONEY),
         Column("paid_amount", MONEY),
+        PAYER,
     ),
     natural_key=("claim_id", "claim_line_number"),
     # The month the plan received the line: the month it earns in (Q15), and the order files come in.
@@ -169,6 +229,11 @@ MEDICAL_CLAIMS = KindSchema(
             Reason.ORIGINAL_CLAIM_REQUIRED,
             pl.col("claim_frequency_code").is_in(["7", "8"]).fill_null(False)
             & pl.col("original_claim_id").is_null(),
+        ),
+        CrossRule(
+            "discharge_date",
+            Reason.END_BEFORE_START,
+            _ends_before_starts("admission_date", "discharge_date"),
         ),
     ),
 )
@@ -188,6 +253,7 @@ PHARMACY_CLAIMS = KindSchema(
         Column("paid_date", DATE, window=SERVICE),
         Column("allowed_amount", MONEY),
         Column("paid_amount", MONEY),
+        PAYER,
     ),
     natural_key=("claim_id", "fill_number", "claim_status"),
     period_column="dispensing_date",
@@ -201,6 +267,7 @@ IMMUNIZATIONS = KindSchema(
         Column("source", required=True, allowed=frozenset({"registry", "ehr", "claim", "patient_reported"})),
         Column("lot_number", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 64)),
         Column("administering_npi", code=NPI),
+        PAYER,
     ),
     period_column="immunization_date",
 )
@@ -213,6 +280,7 @@ LABS = KindSchema(
         Column("result_unit", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 32)),
         Column("result_date", DATE, required=True, window=SERVICE),
         Column("ordering_npi", code=NPI),
+        PAYER,
     ),
     period_column="result_date",
     cross_rules=(
@@ -236,6 +304,7 @@ ATTESTATIONS = KindSchema(
         Column("attested_by", required=True, code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 128)),
         Column("result_code", code=HCPCS),
         Column("result_value", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 64)),
+        PAYER,
     ),
     natural_key=("attestation_id",),
     period_column="action_date",
@@ -244,18 +313,38 @@ ATTESTATIONS = KindSchema(
 TA_ENGAGEMENT = KindSchema(
     columns=(
         Column("practice_id", required=True, code=ID),
-        Column(
-            "activity",
-            required=True,
-            allowed=frozenset(
-                {"coaching_session", "quarterly_convening", "virtual_learning", "skill_training"}
-            ),
-        ),
+        Column("activity", required=True, allowed=TA_ACTIVITIES),
         Column("activity_date", DATE, required=True, window=SCHEDULED),
         Column("status", required=True, allowed=frozenset({"completed", "scheduled", "missed", "cancelled"})),
+        PAYER,
     ),
     period_column="activity_date",
     member_column=None,
+)
+
+PROVIDERS = KindSchema(
+    columns=(
+        Column("npi", required=True, code=NPI),
+        Column("practice_id", required=True, code=ID),
+        Column("taxonomy_code", code=TAXONOMY),
+        Column("specialty", code=CodeFormat(r"^[^\p{Cc}]*$", Reason.INVALID_TEXT, 100)),
+        Column("primary_care", required=True, allowed=frozenset({"true", "false"})),
+        Column("effective_date", DATE, required=True, window=ENROLLMENT),
+        Column("termination_date", DATE, window=ENROLLMENT),
+        PAYER,
+    ),
+    # One row per affiliation of a provider with a practice from a day: a later file ends it or moves it.
+    natural_key=("npi", "practice_id", "effective_date"),
+    period_column=None,
+    member_column=None,
+    cross_rules=(
+        CrossRule("npi", Reason.INVALID_NPI, _npi_check_digit_fails("npi")),
+        CrossRule(
+            "termination_date",
+            Reason.END_BEFORE_START,
+            _ends_before_starts("effective_date", "termination_date"),
+        ),
+    ),
 )
 
 
@@ -349,6 +438,7 @@ SCHEMAS: dict[FileKind, KindSchema] = {
     FileKind.LABS: LABS,
     FileKind.ATTESTATIONS: ATTESTATIONS,
     FileKind.TA_ENGAGEMENT: TA_ENGAGEMENT,
+    FileKind.PROVIDERS: PROVIDERS,
     FileKind.FHIR: FHIR,
 }
 """FHIR's schema is that of its flattened rows (`shared.intake.fhir`), not of the file."""

@@ -100,6 +100,14 @@ SNOMED = CodeFormat(r"^[0-9]{6,18}$", Reason.INVALID_CODE)
 RXNORM = CodeFormat(r"^[0-9]{1,12}$", Reason.INVALID_CODE)
 # ICD-10-PCS: seven characters of digits and letters other than I and O.
 ICD10PCS = CodeFormat(r"^[0-9A-HJ-NP-Z]{7}$", Reason.INVALID_CODE)
+# Institutional claim codes (UB-04): type of bill (3 digits, or 4 with the leading zero), revenue code,
+# patient discharge status, MS-DRG.
+BILL_TYPE = CodeFormat(r"^[0-9]{3,4}$", Reason.INVALID_CODE, 4)
+REVENUE_CENTER = CodeFormat(r"^[0-9]{4}$", Reason.INVALID_CODE, 4)
+DISCHARGE_DISPOSITION = CodeFormat(r"^[0-9]{2}$", Reason.INVALID_CODE, 2)
+MS_DRG = CodeFormat(r"^[0-9]{3}$", Reason.INVALID_CODE, 3)
+# A NUCC provider taxonomy code: nine digits and capitals, then X.
+TAXONOMY = CodeFormat(r"^[0-9A-Z]{9}X$", Reason.INVALID_CODE, 10)
 ACTION_CODE = CodeFormat(r"^[A-Z0-9][A-Z0-9-]{0,19}$", Reason.INVALID_FORMAT, 20)
 ZIP = CodeFormat(r"^[0-9]{5}(-[0-9]{4})?$", Reason.INVALID_FORMAT, 10)
 
@@ -154,6 +162,9 @@ class Column:
     minimum: int | None = None
     maximum: int | None = None
     window: DateWindow | None = None
+    optional_where: pl.Expr | None = field(default=None, compare=False)
+    """For a required column, the rows whose value may be missing (over the raw values; the column must
+    still be in the file): an institutional line with a revenue code needs no HCPCS code."""
 
     def dtype(self) -> pl.DataType:
         """The polars dtype of the accepted column."""

@@ -84,7 +84,10 @@ def field_reason(column: Column, as_of: date) -> pl.Expr:
     value = pl.col(column.name)
     chain: Any = None
     if column.required:
-        chain = pl.when(value.is_null()).then(pl.lit(Reason.MISSING_REQUIRED.value))
+        missing = value.is_null()
+        if column.optional_where is not None:
+            missing = missing & ~column.optional_where.fill_null(False)
+        chain = pl.when(missing).then(pl.lit(Reason.MISSING_REQUIRED.value))
     for bad, reason in _shape_checks(column, as_of):
         cond = value.is_not_null() & bad
         chain = (pl.when(cond) if chain is None else chain.when(cond)).then(pl.lit(reason.value))

@@ -19,6 +19,7 @@ class FileKind(StrEnum):
     LABS = "labs"
     ATTESTATIONS = "attestations"
     TA_ENGAGEMENT = "ta_engagement"
+    PROVIDERS = "providers"
     FHIR = "fhir"
 
 

@@ -99,6 +99,14 @@ VALID_ROWS: dict[FileKind, dict[str, str]] = {
         "activity_date": "2026-02-12",
         "status": "completed",
     },
+    FileKind.PROVIDERS: {
+        "npi": "1234567893",
+        "practice_id": "CL001",
+        "taxonomy_code": "207Q00000X",
+        "specialty": "Family Medicine",
+        "primary_care": "true",
+        "effective_date": "2025-01-01",
+    },
 }
 
 UNIQUE_FIELD: dict[FileKind, str] = {
@@ -110,6 +118,7 @@ UNIQUE_FIELD: dict[FileKind, str] = {
     FileKind.LABS: "member_id",
     FileKind.ATTESTATIONS: "attestation_id",
     FileKind.TA_ENGAGEMENT: "practice_id",
+    FileKind.PROVIDERS: "practice_id",
 }
 """A field that, made distinct per row, makes every row distinct under its kind's natural key."""
 

@@ -16,6 +16,7 @@ IMM = FileKind.IMMUNIZATIONS
 LAB = FileKind.LABS
 ATT = FileKind.ATTESTATIONS
 TA = FileKind.TA_ENGAGEMENT
+PRV = FileKind.PROVIDERS
 
 # (kind, changes to one row, field charged, reason)
 RULES = [
@@ -55,6 +56,34 @@ RULES = [
     (MC, {"rendering_tin": "12-3456789"}, "rendering_tin", "INVALID_TIN"),
     (MC, {"allowed_amount": "125.505"}, "allowed_amount", "INVALID_DECIMAL"),
     (MC, {"paid_amount": "1e3"}, "paid_amount", "INVALID_DECIMAL"),
+    (MC, {"claim_type": "facility"}, "claim_type", "NOT_ALLOWED"),
+    (MC, {"bill_type_code": "11"}, "bill_type_code", "INVALID_CODE"),
+    (MC, {"bill_type_code": "11A"}, "bill_type_code", "INVALID_CODE"),
+    (MC, {"bill_type_code": "01111"}, "bill_type_code", "TOO_LONG"),
+    (MC, {"revenue_center_code": "450"}, "revenue_center_code", "INVALID_CODE"),
+    (MC, {"discharge_disposition_code": "1"}, "discharge_disposition_code", "INVALID_CODE"),
+    (MC, {"ms_drg_code": "94"}, "ms_drg_code", "INVALID_CODE"),
+    (MC, {"ms_drg_code": "19A"}, "ms_drg_code", "INVALID_CODE"),
+    (MC, {"admission_date": "2026-02-30"}, "admission_date", "INVALID_DATE"),
+    (MC, {"admission_date": "1989-12-31"}, "admission_date", "OUT_OF_RANGE"),
+    (MC, {"discharge_date": "2026-07-02"}, "discharge_date", "OUT_OF_RANGE"),
+    (
+        MC,
+        {"admission_date": "2026-02-03", "discharge_date": "2026-02-01"},
+        "discharge_date",
+        "END_BEFORE_START",
+    ),
+    (MC, {"hcpcs_code": None, "claim_type": "professional"}, "hcpcs_code", "MISSING_REQUIRED"),
+    (
+        MC,
+        {"hcpcs_code": None, "claim_type": "professional", "revenue_center_code": "0120"},
+        "hcpcs_code",
+        "MISSING_REQUIRED",
+    ),
+    (MC, {"hcpcs_code": None, "claim_type": "institutional"}, "hcpcs_code", "MISSING_REQUIRED"),
+    (MC, {"payer_id": "plan/b"}, "payer_id", "INVALID_ID"),
+    (E, {"product": "medicaid"}, "product", "NOT_ALLOWED"),
+    (E, {"payer_id": "-plan"}, "payer_id", "INVALID_ID"),
     (RX, {"ndc_code": "0093-5056-98"}, "ndc_code", "INVALID_NDC"),
     (RX, {"claim_status": "adjusted"}, "claim_status", "NOT_ALLOWED"),
     (RX, {"days_supply": "0"}, "days_supply", "OUT_OF_RANGE"),
@@ -70,6 +99,18 @@ RULES = [
     (ATT, {"result_code": "3074"}, "result_code", "INVALID_HCPCS"),
     (TA, {"activity": "golf"}, "activity", "NOT_ALLOWED"),
     (TA, {"status": None}, "status", "MISSING_REQUIRED"),
+    (PRV, {"npi": "1234567890"}, "npi", "INVALID_NPI"),
+    (PRV, {"npi": "1234567839"}, "npi", "INVALID_NPI"),
+    (PRV, {"npi": "123456789"}, "npi", "INVALID_NPI"),
+    (PRV, {"npi": None}, "npi", "MISSING_REQUIRED"),
+    (PRV, {"practice_id": None}, "practice_id", "MISSING_REQUIRED"),
+    (PRV, {"taxonomy_code": "207Q00000"}, "taxonomy_code", "INVALID_CODE"),
+    (PRV, {"specialty": "Family\x01Medicine"}, "specialty", "INVALID_TEXT"),
+    (PRV, {"primary_care": "Y"}, "primary_care", "NOT_ALLOWED"),
+    (PRV, {"primary_care": None}, "primary_care", "MISSING_REQUIRED"),
+    (PRV, {"effective_date": None}, "effective_date", "MISSING_REQUIRED"),
+    (PRV, {"termination_date": "2024-12-31"}, "termination_date", "END_BEFORE_START"),
+    (PRV, {"termination_date": "2031-01-01"}, "termination_date", "OUT_OF_RANGE"),
 ]
 
 
