@@ -195,7 +195,8 @@ MEDICAL_CLAIMS = KindSchema(
             required=True,
             code=HCPCS,
             # A facility's room, pharmacy or supply line is coded by its revenue code alone (837I/UB-04).
-            optional_where=(pl.col("claim_type") == INSTITUTIONAL) & pl.col("revenue_center_code").is_not_null(),
+            optional_where=(pl.col("claim_type") == INSTITUTIONAL)
+            & pl.col("revenue_center_code").is_not_null(),
         ),
         Column("hcpcs_modifier_1", code=MODIFIER),
         Column("hcpcs_modifier_2", code=MODIFIER),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
-from shared.models.members import EligibilitySpan, MemberProfile
+from shared.logic.dates import month_end
+from shared.models.members import EligibilitySpan, MemberProfile, MonthCoverage
 from shared.programs.care_gap import ActionDefinition, AgeAnchor, AgeBand
 
 
@@ -29,6 +30,32 @@ def span_on(spans: Iterable[EligibilitySpan], day: date) -> EligibilitySpan | No
     """The span in force on `day`; when rosters overlap, the one that started last wins."""
     covering = [s for s in spans if s.covers(day)]
     return max(covering, key=lambda s: (s.start, s.clinic_id), default=None)
+
+
+def month_coverage(
+    spans: Iterable[EligibilitySpan], month: str, *, plan_payer: str
+) -> tuple[MonthCoverage, ...]:
+    """What each roster span covering any day of `month` (`YYYY-MM`) says of it: clinic, line of business,
+    product and payer (`plan_payer`, the deploying plan, where the span names none); one per distinct
+    coverage, in the order the spans start. A member who moved, or changed product or payer, mid-month has
+    several; one not enrolled that month has none."""
+    last = month_end(month)
+    first = last.replace(day=1)
+    found: dict[tuple[str, str, str | None, str], MonthCoverage] = {}
+    for span in sorted(spans, key=lambda s: (s.start, s.clinic_id)):
+        if span.start > last or (span.end is not None and span.end < first):
+            continue
+        coverage = MonthCoverage(
+            member_id=span.member_id,
+            month=month,
+            clinic_id=span.clinic_id,
+            line_of_business=span.line_of_business,
+            product=span.product,
+            payer_id=span.payer(plan_payer),
+        )
+        key = (coverage.clinic_id, coverage.line_of_business.value, coverage.product, coverage.payer_id)
+        found.setdefault(key, coverage)
+    return tuple(found.values())
 
 
 def anchor_date(action: ActionDefinition, period_year: int, action_date: date | None = None) -> date:

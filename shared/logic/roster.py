@@ -35,8 +35,13 @@ def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
     return clinics
 
 
+def _optional(value: object) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
 def roster_from_rows(frame: pl.DataFrame) -> tuple[list[MemberProfile], list[EligibilitySpan]]:
-    """Profiles (current clinic = the span that started last in the file) and spans of a roster."""
+    """Profiles (current clinic, product and payer = the span that started last in the file) and spans of
+    a roster; a missing product or payer stays None (the payer then is the deploying plan)."""
     spans: list[EligibilitySpan] = []
     demographics: dict[str, tuple[date, Sex]] = {}
     for row in frame.iter_rows(named=True):
@@ -48,6 +53,8 @@ def roster_from_rows(frame: pl.DataFrame) -> tuple[list[MemberProfile], list[Eli
                 end=optional_date(row.get("enrollment_end_date")),
                 line_of_business=LineOfBusiness(row["line_of_business"]),
                 clinic_id=str(row["assigned_clinic_id"]),
+                product=_optional(row.get("product")),
+                payer_id=_optional(row.get("payer_id")),
             )
         )
         demographics[member_id] = (required_date(row["birth_date"]), Sex(row["gender"]))
@@ -57,7 +64,14 @@ def roster_from_rows(frame: pl.DataFrame) -> tuple[list[MemberProfile], list[Eli
         if current is None or (span.start, span.clinic_id) > (current.start, current.clinic_id):
             latest[span.member_id] = span
     profiles = [
-        MemberProfile(member_id=m, birth_date=birth, gender=sex, clinic_id=latest[m].clinic_id)
+        MemberProfile(
+            member_id=m,
+            birth_date=birth,
+            gender=sex,
+            clinic_id=latest[m].clinic_id,
+            product=latest[m].product,
+            payer_id=latest[m].payer_id,
+        )
         for m, (birth, sex) in demographics.items()
     ]
     return profiles, spans

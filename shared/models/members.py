@@ -113,7 +113,8 @@ class Clinic(BaseModel):
 
 
 class EligibilitySpan(BaseModel):
-    """One roster span: a line of business and an assigned clinic between two dates (end open if None)."""
+    """One roster span: a line of business and an assigned clinic between two dates (end open if None),
+    with the member's product and the payer the span is with (None: the deploying plan)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -122,6 +123,14 @@ class EligibilitySpan(BaseModel):
     end: date | None = None
     line_of_business: LineOfBusiness
     clinic_id: str
+    product: str | None = None
+    """The member's product with the payer (`commercial_hmo`, `medi_cal`…); None if the roster gives none."""
+    payer_id: str | None = None
+    """The payer the span is with; None: the deploying plan (`payer`)."""
+
+    def payer(self, plan_payer: str) -> str:
+        """The span's payer, `plan_payer` (the deploying plan's id) when the roster named none."""
+        return self.payer_id or plan_payer
 
     @model_validator(mode="after")
     def _ordered(self) -> EligibilitySpan:
@@ -135,7 +144,8 @@ class EligibilitySpan(BaseModel):
 
 
 class MemberProfile(BaseModel):
-    """What the engine keeps about a member: demographics for eligibility and the current clinic."""
+    """What the engine keeps about a member: demographics for eligibility and the current clinic, product
+    and payer (those of the span that started last; the payer None for the deploying plan)."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -143,6 +153,22 @@ class MemberProfile(BaseModel):
     birth_date: date
     gender: Sex
     clinic_id: str
+    product: str | None = None
+    payer_id: str | None = None
+
+
+class MonthCoverage(BaseModel):
+    """A member-month as one roster span gives it: the clinic, line of business, product and payer (the
+    deploying plan's id where the roster named none)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: str
+    month: str
+    clinic_id: str
+    line_of_business: LineOfBusiness
+    product: str | None
+    payer_id: str
 
 
 class MemberFacts(BaseModel):

@@ -79,6 +79,25 @@ def test_a_members_facts_are_its_profile_spans_in_start_order_and_distinct_evide
     assert gaps.evidence_of("M0001") == facts.evidence
 
 
+def test_a_members_product_and_payer_read_back_on_its_profile_and_spans(gaps: GapStateRepository):
+    # GIVEN a profile and spans naming the member's product, one with another payer, one with none
+    hmo = span(start=date(2026, 4, 1)).model_copy(
+        update={"product": "commercial_hmo", "payer_id": "health_net"}
+    )
+    medi_cal = span(start=date(2026, 1, 1), end=date(2026, 3, 31)).model_copy(update={"product": "medi_cal"})
+    current = profile().model_copy(update={"product": "commercial_hmo", "payer_id": "health_net"})
+    gaps.put_roster([current], [medi_cal, hmo])
+    # WHEN the member is read
+    facts = gaps.member("M0001")
+    # THEN the profile and each span keep their product and payer (None for the deploying plan)
+    assert facts is not None and facts.profile == current
+    assert facts.spans == (medi_cal, hmo)
+    assert [(s.product, s.payer_id) for s in facts.spans] == [
+        ("medi_cal", None),
+        ("commercial_hmo", "health_net"),
+    ]
+
+
 def test_a_member_without_profile_has_no_facts_but_has_its_evidence(gaps: GapStateRepository):
     # GIVEN spans and evidence of a member whose profile never came
     gaps.put_roster([], [span("M0002")])

@@ -1,5 +1,5 @@
-"""The intake growth issues 12 and 13 need: medical claims' facility columns, `payer_id` on every tabular kind,
-eligibility's `product`, the `providers` kind and the technical-assistance activities."""
+"""The intake growth issues 12 and 13 need: medical claims' facility columns, `payer_id` on every tabular
+kind, eligibility's `product`, the `providers` kind and the technical-assistance activities."""
 
 from __future__ import annotations
 
@@ -99,7 +99,7 @@ def test_products_are_the_plan_data_list_and_cover_every_product_attribution_kno
     listed = load_products().codes
     # WHEN eligibility's product column is compared with them
     # THEN it allows exactly the listed products, among them every one attribution reads
-    assert PRODUCTS == listed
+    assert listed == PRODUCTS
     assert {p.value for p in Product} <= listed
     assert SCHEMAS[FileKind.ELIGIBILITY].column("product").allowed == listed
 
@@ -124,7 +124,9 @@ def test_every_activity_the_apc_technical_assistance_reads_is_an_allowed_activit
     # WHEN they are compared with the activities ta_engagement accepts
     # THEN a coach's file can report each one, and a file of all of them is accepted whole
     assert named <= TA_ACTIVITIES
-    data = [rows(FileKind.TA_ENGAGEMENT, 1, activity=a, practice_id=f"P-{a}")[0] for a in sorted(TA_ACTIVITIES)]
+    data = [
+        rows(FileKind.TA_ENGAGEMENT, 1, activity=a, practice_id=f"P-{a}")[0] for a in sorted(TA_ACTIVITIES)
+    ]
     assert _read(FileKind.TA_ENGAGEMENT, data).height == len(TA_ACTIVITIES)
 
 
