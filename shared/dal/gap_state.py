@@ -4,7 +4,8 @@ Keys: `pk=MEMBER#<id>` with `sk=PROFILE | ELIG#<start> | EVID#<file_id>#<digest>
 evidence is packed: one item holds a member's evidence from one file (`pack_evidence`), so a claims
 file costs one write per member it names rather than one per claim line. Profiles carry
 `gsi1pk=CLINIC#<clinic>` so a clinic's members are one GSI query. Clinics are `pk=CLINIC#<id>, sk=PROFILE`
-with `gsi1pk=CLINICS`.
+with `gsi1pk=CLINICS`; providers' affiliations `pk=PROVIDER#<npi>, sk=PRACTICE#<practice>#<effective date>`
+with `gsi1pk=PROVIDERS`, `gsi1sk=<npi>#<practice>#<effective date>`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
@@ -22,7 +24,14 @@ from shared.dal.errors import DataAccessError
 from shared.dal.evidence_codec import drop_claims, pack_evidence, unpack_evidence
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.gaps import Gap
-from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
+from shared.models.members import (
+    Clinic,
+    EligibilitySpan,
+    MemberFacts,
+    MemberProfile,
+    ProviderAffiliation,
+    affiliations_on,
+)
 from shared.models.tables import GAPS_TABLE
 
 if TYPE_CHECKING:
@@ -30,6 +39,7 @@ if TYPE_CHECKING:
 
 PROFILE = "PROFILE"
 CLINICS_INDEX_KEY = "CLINICS"
+PROVIDERS_INDEX_KEY = "PROVIDERS"
 EVIDENCE_PREFIX = "EVID#"
 EVIDENCE_ITEM_BYTES = 350_000
 """At most this much packed text in one item: DynamoDB holds 400 KB an item, names and keys included."""
@@ -42,6 +52,17 @@ def member_pk(member_id: str) -> str:
 
 def clinic_pk(clinic_id: str) -> str:
     return f"CLINIC#{clinic_id}"
+
+
+def provider_keys(a: ProviderAffiliation) -> dict[str, str]:
+    """The keys of a provider's affiliation item: its own partition, and its place on the PROVIDERS index."""
+    start = a.effective_date.isoformat()
+    return {
+        GAPS_TABLE.partition_key: f"PROVIDER#{a.npi}",
+        GAPS_TABLE.sort_key: f"PRACTICE#{a.practice_id}#{start}",
+        GAPS_TABLE.gsi_partition_key: PROVIDERS_INDEX_KEY,
+        GAPS_TABLE.gsi_sort_key: f"{a.npi}#{a.practice_id}#{start}",
+    }
 
 
 EvidenceBatch = pl.DataFrame | Iterable[Evidence]
@@ -108,6 +129,19 @@ class GapStateRepository(ABC):
         """Every known clinic by id."""
 
     @abstractmethod
+    def put_providers(self, providers: Iterable[ProviderAffiliation]) -> int:
+        """Upsert providers' affiliations (one per NPI, practice and effective date: a later file's row
+        ends or corrects it); returns how many were written."""
+
+    @abstractmethod
+    def providers(self) -> tuple[ProviderAffiliation, ...]:
+        """Every affiliation known, by NPI, practice and effective date."""
+
+    def providers_on(self, day: date) -> dict[str, ProviderAffiliation]:
+        """Each provider's affiliation in force on `day`, by NPI (`affiliations_on`)."""
+        return affiliations_on(self.providers(), day)
+
+    @abstractmethod
     def put_roster(self, profiles: Iterable[MemberProfile], spans: Iterable[EligibilitySpan]) -> int:
         """Upsert profiles and eligibility spans; returns how many items were written."""
 
@@ -167,6 +201,20 @@ class DynamoGapStateRepository(GapStateRepository):
         )
         clinics = (Clinic.model_validate(row) for row in rows)
         return {c.clinic_id: c for c in clinics}
+
+    def put_providers(self, providers: Iterable[ProviderAffiliation]) -> int:
+        items = ({**provider_keys(a), **a.model_dump(mode="json")} for a in providers)
+        return batch_put(self._db, self._table, items)
+
+    def providers(self) -> tuple[ProviderAffiliation, ...]:
+        rows = query_all(
+            self._db,
+            TableName=self._table,
+            IndexName=GAPS_TABLE.gsi_name,
+            KeyConditionExpression="gsi1pk = :p",
+            ExpressionAttributeValues={":p": {"S": PROVIDERS_INDEX_KEY}},
+        )
+        return tuple(ProviderAffiliation.model_validate(row) for row in rows)
 
     def put_roster(self, profiles: Iterable[MemberProfile], spans: Iterable[EligibilitySpan]) -> int:
         def items() -> Iterator[dict[str, Any]]:

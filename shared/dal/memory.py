@@ -39,6 +39,7 @@ from shared.dal.metering import (
     history_item,
     index_sort_key,
     profile_item,
+    provider_item,
     run_item,
     span_item,
 )
@@ -49,7 +50,7 @@ from shared.models.evidence import Evidence
 from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
 from shared.models.gaps import Gap
 from shared.models.ledger import LedgerEntry
-from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile
+from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile, ProviderAffiliation
 from shared.models.runs import Approval, Run, RunFailure, RunStatus
 
 
@@ -160,6 +161,7 @@ class MemoryGapStateRepository(GapStateRepository):
     def __init__(self, meter: WriteMeter | None = None) -> None:
         self.meter = meter or WriteMeter()
         self.clinic_items: dict[str, Clinic] = {}
+        self.provider_items: dict[tuple[str, str, str], ProviderAffiliation] = {}
         self.profiles: dict[str, MemberProfile] = {}
         self.spans: dict[tuple[str, str], EligibilitySpan] = {}
         self.gaps: dict[tuple[str, str], Gap] = {}
@@ -179,6 +181,18 @@ class MemoryGapStateRepository(GapStateRepository):
     def clinics(self) -> dict[str, Clinic]:
         """By id, in id order (the CLINICS index's sort key)."""
         return dict(sorted(self.clinic_items.items()))
+
+    def put_providers(self, providers: Iterable[ProviderAffiliation]) -> int:
+        batch = _last_by_key(providers, lambda a: (a.npi, a.practice_id, a.effective_date.isoformat()))
+        for key, a in batch.items():
+            old = self.provider_items.get(key)
+            self.provider_items[key] = a
+            self.meter.charge("providers", provider_item(a), old=provider_item(old) if old else None)
+        return len(batch)
+
+    def providers(self) -> tuple[ProviderAffiliation, ...]:
+        """In NPI, practice and effective date order (the PROVIDERS index's sort key)."""
+        return tuple(a for _, a in sorted(self.provider_items.items()))
 
     def put_roster(self, profiles: Iterable[MemberProfile], spans: Iterable[EligibilitySpan]) -> int:
         new_profiles = _last_by_key(profiles, lambda p: p.member_id)

@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from shared.dal.gap_state import CLINICS_INDEX_KEY, PROFILE, clinic_pk, member_pk
+from shared.dal.gap_state import CLINICS_INDEX_KEY, PROFILE, clinic_pk, member_pk, provider_keys
 from shared.dal.ledger import BALANCE_PREFIX, ENTRY_SK, GAP_DIGEST_SK, HISTORY_PREFIX, entry_pk
 from shared.dal.runs import APPROVAL_SK, RUN_SK, RUNS_INDEX_KEY, run_pk
 from shared.models.gaps import Gap
 from shared.models.ledger import LedgerEntry
-from shared.models.members import Clinic, EligibilitySpan, MemberProfile
+from shared.models.members import Clinic, EligibilitySpan, MemberProfile, ProviderAffiliation
 from shared.models.runs import Approval, Run
 
 ITEM_UNIT_BYTES = 1024
@@ -75,6 +75,10 @@ class WriteMeter:
 def clinic_item(c: Clinic) -> dict[str, Any]:
     keys = {"pk": clinic_pk(c.clinic_id), "sk": PROFILE, "gsi1pk": CLINICS_INDEX_KEY, "gsi1sk": c.clinic_id}
     return keys | c.model_dump(mode="json")
+
+
+def provider_item(a: ProviderAffiliation) -> dict[str, Any]:
+    return provider_keys(a) | a.model_dump(mode="json")
 
 
 def profile_item(p: MemberProfile) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Clinics, member profiles and eligibility spans from accepted intake rows."""
+"""Clinics, providers, member profiles and eligibility spans from accepted intake rows."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import polars as pl
 from shared.logic.dates import month_end, optional_date, required_date
 from shared.models.actions import LineOfBusiness, Sex, Track
 from shared.models.files import Coverage
-from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberProfile, PracticeType
+from shared.models.members import (
+    ApcPaymentTrack,
+    Clinic,
+    EligibilitySpan,
+    MemberProfile,
+    PracticeType,
+    ProviderAffiliation,
+)
 
 
 def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
@@ -37,6 +44,23 @@ def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
 
 def _optional(value: object) -> str | None:
     return None if value in (None, "") else str(value)
+
+
+def providers_from_rows(frame: pl.DataFrame) -> list[ProviderAffiliation]:
+    """One affiliation per accepted row of a providers file."""
+    return [
+        ProviderAffiliation(
+            npi=str(row["npi"]),
+            practice_id=str(row["practice_id"]),
+            taxonomy_code=_optional(row.get("taxonomy_code")),
+            specialty=_optional(row.get("specialty")),
+            primary_care=row["primary_care"] == "true",
+            effective_date=required_date(row["effective_date"]),
+            termination_date=optional_date(row.get("termination_date")),
+            payer_id=_optional(row.get("payer_id")),
+        )
+        for row in frame.iter_rows(named=True)
+    ]
 
 
 def roster_from_rows(frame: pl.DataFrame) -> tuple[list[MemberProfile], list[EligibilitySpan]]:

@@ -1,7 +1,8 @@
-"""Clinics, member profiles and eligibility spans as the gap state holds them."""
+"""Clinics, their providers, member profiles and eligibility spans as the gap state holds them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from enum import StrEnum
 
@@ -110,6 +111,42 @@ class Clinic(BaseModel):
         guarantee prorates its Benchmark bonus instead)."""
         benchmark = any(e.program == BENCHMARK_PROGRAM and e.overlaps_year(year) for e in self.enrollments)
         return benchmark and self.care_gap_start(year) is None
+
+
+class ProviderAffiliation(BaseModel):
+    """A rendering provider's affiliation with a practice, from a providers file: from `effective_date` to
+    `termination_date` (both inclusive; open if None), whether the provider is primary care there, and the
+    payer whose roster it is (None: the deploying plan)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    npi: str
+    practice_id: str
+    taxonomy_code: str | None = None
+    specialty: str | None = None
+    primary_care: bool
+    effective_date: date
+    termination_date: date | None = None
+    payer_id: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProviderAffiliation:
+        if self.termination_date is not None and self.termination_date < self.effective_date:
+            raise ValueError("termination before effective date")
+        return self
+
+    def active_on(self, day: date) -> bool:
+        """True when the affiliation holds on `day`."""
+        return self.effective_date <= day and (self.termination_date is None or day <= self.termination_date)
+
+
+def affiliations_on(affiliations: Iterable[ProviderAffiliation], day: date) -> dict[str, ProviderAffiliation]:
+    """Each provider's affiliation in force on `day`, by NPI, in NPI order; of two at once, the one that
+    took effect last (then the higher practice id), as a roster's later span wins."""
+    active = sorted(
+        (a for a in affiliations if a.active_on(day)), key=lambda a: (a.effective_date, a.practice_id)
+    )
+    return dict(sorted({a.npi: a for a in active}.items()))
 
 
 class EligibilitySpan(BaseModel):

@@ -40,7 +40,7 @@ from shared.logic.evidence import (
     pharmacy_evidence,
 )
 from shared.logic.keys import safe_file_name
-from shared.logic.roster import clinics_from_rows, roster_coverage, roster_from_rows
+from shared.logic.roster import clinics_from_rows, providers_from_rows, roster_coverage, roster_from_rows
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.tables import Prefix
@@ -391,8 +391,8 @@ class IngestService:
         return [a for program in self._catalog.versions for a in program.actions]
 
     def _apply(self, staged: StagedFile, file_id: str, evidence_log: PartitionedSpill) -> VersionEffect:
-        """Write what the file means for the gap state, one member group at a time: clinics, roster, or
-        net evidence. Members are disjoint across groups, so each group is netted on its own."""
+        """Write what the file means for the gap state, one member group at a time: clinics, providers,
+        roster, or net evidence. Members are disjoint across groups, so each group is netted on its own."""
         kind = staged.kind
         total = VersionEffect()
         actions = self._actions()
@@ -422,6 +422,10 @@ class IngestService:
         if kind is FileKind.ELIGIBILITY:
             profiles, spans = roster_from_rows(rows)
             self._gaps.put_roster(profiles, spans)
+            return VersionEffect()
+        if kind is FileKind.PROVIDERS:
+            # Reference data, as clinics are: each row is one affiliation, kept (and ended) by its key.
+            self._gaps.put_providers(providers_from_rows(rows))
             return VersionEffect()
         extract = _EXTRACTORS.get(kind)
         if extract is None:

@@ -10,7 +10,7 @@ from shared.dal.claim_versions import ClaimVersionRepository
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
 from shared.models.evidence import medical_key
-from shared.models.members import MemberFacts, ProgramEnrollment
+from shared.models.members import MemberFacts, ProgramEnrollment, ProviderAffiliation
 from tests.contract.conftest import Backend
 from tests.contract.factories import (
     attestation,
@@ -60,6 +60,46 @@ def test_clinic_listing_reads_past_a_megabyte(backend: Backend, gaps: GapStateRe
     # THEN every one is there, in id order
     assert list(listed.values()) == clinics
     assert backend.spans_pages()
+
+
+def affiliation(
+    npi: str, practice_id: str, start: date, *, end: date | None = None, primary_care: bool = True
+) -> ProviderAffiliation:
+    return ProviderAffiliation(
+        npi=npi,
+        practice_id=practice_id,
+        taxonomy_code="207Q00000X" if primary_care else "103T00000X",
+        primary_care=primary_care,
+        effective_date=start,
+        termination_date=end,
+    )
+
+
+def test_provider_affiliations_are_upserted_by_key_and_read_as_of_a_day(gaps: GapStateRepository):
+    # GIVEN a PCP at K1 since 2024 and a psychologist there until March; a later file ends the PCP's K1
+    # affiliation on 30 June and opens one at K2 from 1 July, and a third provider's is written twice
+    pcp, other = "1234567893", "1245319599"
+    at_k1 = affiliation(pcp, "K1", date(2024, 1, 1))
+    psychologist = affiliation(other, "K1", date(2025, 1, 1), end=date(2026, 3, 31), primary_care=False)
+    first = gaps.put_providers([at_k1, psychologist, psychologist])
+    moved = [
+        at_k1.model_copy(update={"termination_date": date(2026, 6, 30)}),
+        affiliation(pcp, "K2", date(2026, 7, 1)),
+    ]
+    second = gaps.put_providers(moved)
+    # WHEN the affiliations are listed, and read as of days
+    listed = gaps.providers()
+    march, june, july = (gaps.providers_on(date(2026, m, d)) for m, d in ((3, 31), (6, 30), (7, 1)))
+    # THEN each key is one affiliation as last written, and each day sees the affiliations then in force
+    assert (first, second) == (2, 2)
+    assert listed == (moved[0], moved[1], psychologist)
+    assert {npi: (a.practice_id, a.primary_care) for npi, a in march.items()} == {
+        pcp: ("K1", True),
+        other: ("K1", False),
+    }
+    assert {npi: a.practice_id for npi, a in june.items()} == {pcp: "K1"}
+    assert {npi: a.practice_id for npi, a in july.items()} == {pcp: "K2"}
+    assert gaps.providers_on(date(2023, 12, 31)) == {}
 
 
 def test_a_members_facts_are_its_profile_spans_in_start_order_and_distinct_evidence(gaps: GapStateRepository):
