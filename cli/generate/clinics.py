@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import polars as pl
@@ -110,12 +110,13 @@ class _Ids:
         return npi_with_check_digit(self._unique(prefix="1", width=8))
 
 
-def _profile(i: int) -> tuple[str, str, str]:
-    """(program, track, practice_type) of the i-th clinic: one in five pediatric, one in five benchmark."""
+def _profile(i: int, count: int) -> tuple[str, str, str]:
+    """(program, track, practice_type) of the i-th of `count` clinics: one in five pediatric, one in five
+    benchmark; in a plan of two to four clinics the last is the benchmark one, so both programs are there."""
+    if i % 5 == 4 or (i == count - 1 and 2 <= count < 5):
+        return "benchmark", "family_adult", "adult"
     if i % 5 == 1:
         return "care_gap", "pediatric", "pediatric"
-    if i % 5 == 4:
-        return "benchmark", "family_adult", "adult"
     return "care_gap", "family_adult", ("mixed" if i % 5 in (0, 3) else "adult")
 
 
@@ -124,7 +125,7 @@ def make_clinics(count: int, year: int, seed: int) -> tuple[list[Clinic], Outsid
     if count < 1:
         raise ValueError("at least one clinic is needed")
     ids = _Ids(seed)
-    profiles = [_profile(i) for i in range(count)]
+    profiles = [_profile(i, count) for i in range(count)]
     care_gap_total = sum(1 for p in profiles if p[0] == "care_gap")
     clinics: list[Clinic] = []
     care_gap_seen = 0
@@ -164,6 +165,27 @@ def make_clinics(count: int, year: int, seed: int) -> tuple[list[Clinic], Outsid
         hospital_npis=tuple(ids.npi() for _ in range(3)),
     )
     return clinics, outside
+
+
+def switcher(clinics: list[Clinic]) -> Clinic | None:
+    """The clinic that switches from Benchmark P4P to Care Gap mid-year: the last to join Care Gap, if it
+    joins after January."""
+    joining = [c for c in clinics if c.program == "care_gap" and c.program_enrollment_date.month > 1]
+    return max(joining, key=lambda c: (c.program_enrollment_date, c.clinic_id), default=None)
+
+
+def clinic_files(clinics: list[Clinic]) -> list[tuple[int, list[Clinic]]]:
+    """The clinics files a plan sends, as (month, clinics): January's, where the switcher is still in
+    Benchmark P4P (since 1 January), and, in the month it joins Care Gap, the same clinics again with the
+    switcher in Care Gap from that day. The engine keeps the clinic's history across the two files."""
+    moving = switcher(clinics)
+    if moving is None:
+        return [(1, clinics)]
+    before = replace(
+        moving, program="benchmark", program_enrollment_date=moving.program_enrollment_date.replace(month=1)
+    )
+    january = [before if c is moving else c for c in clinics]
+    return [(1, january), (moving.program_enrollment_date.month, clinics)]
 
 
 def clinics_frame(clinics: list[Clinic]) -> pl.DataFrame:

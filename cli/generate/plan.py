@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cli.generate.attestations import make_attestations
 from cli.generate.claim_lines import make_claims
-from cli.generate.clinics import clinics_frame, make_clinics
+from cli.generate.clinics import clinic_files, clinics_frame, make_clinics
 from cli.generate.members import eligibility_roster, make_members, make_spans, member_months
 from cli.generate.rng import Draws
 from cli.generate.supplemental import make_immunizations, make_labs, make_pharmacy_claims
@@ -116,9 +116,10 @@ def generate_plan(
     clinic_list, outside = make_clinics(clinics, year, seed)
     written: list[GeneratedFile] = []
     if "clinics" in wanted:
-        # Every kind ends with payer_id; empty: the deploying plan's.
-        clinic_rows = clinics_frame(clinic_list).with_columns(payer_id=pl.lit(None, pl.String))
-        written.append(_write(clinic_rows, out_dir, "clinics", year, 1))
+        for month, listed in clinic_files(clinic_list):
+            # Every kind ends with payer_id; empty: the deploying plan's.
+            clinic_rows = clinics_frame(listed).with_columns(payer_id=pl.lit(None, pl.String))
+            written.append(_write(clinic_rows, out_dir, "clinics", year, month))
     people = make_members(members, clinic_list, year, draws)
     spans = make_spans(people, clinic_list)
     if "eligibility" in wanted:

@@ -7,6 +7,9 @@ import polars as pl
 import pytest
 
 from cli.generate import GeneratedPlan, UnsupportedKindError, generate_claims_file, generate_plan
+from shared.logic.clinics import merge_clinic
+from shared.logic.roster import clinics_from_rows
+from shared.models.members import Clinic
 from tests.unit.generate.conftest import SMALL_SEED, read_kind, small_plan, spec_columns
 
 FIXED = ("clinics", "eligibility", "medical_claims", "attestations")
@@ -57,7 +60,7 @@ def test_counts_fall_in_the_planned_ranges(plan: GeneratedPlan) -> None:
     claims = read_kind(plan, "medical_claims")
     member_months = roster.select("member_id", "_file").unique().height
     # THEN rosters hold about every member each month and claims run about 4 lines per member-month
-    assert read_kind(plan, "clinics").height == plan.clinics == 5
+    assert pl.read_csv(plan.paths("clinics")[0]).height == plan.clinics == 5
     assert 0.85 * members * 12 <= member_months <= members * 12
     assert 3.0 <= claims.height / member_months <= 5.5
     assert 0 < read_kind(plan, "attestations").height < members
@@ -97,6 +100,35 @@ def test_pediatric_clinic_has_only_children(plan: GeneratedPlan) -> None:
     # THEN there are some, and none is older than the track's 24 years
     assert pediatric and kids.height > 0 and (ages <= 24).all()
     assert set(clinics["program"]) == {"care_gap", "benchmark"}
+
+
+def test_one_clinic_switches_from_benchmark_to_care_gap_mid_year(plan: GeneratedPlan) -> None:
+    # GIVEN the clinics files in the order they are sent
+    files = plan.paths("clinics")
+    frames = [pl.read_csv(p, infer_schema=False) for p in files]
+    # WHEN the engine reads them one after the other, keeping each clinic's history
+    known: dict[str, Clinic] = {}
+    for frame in frames:
+        for clinic in clinics_from_rows(frame):
+            known[clinic.clinic_id] = merge_clinic(known.get(clinic.clinic_id), clinic)
+    # THEN January's file and July's differ in one clinic only, which was in Benchmark P4P until it joined
+    # Care Gap on 1 July; other clinics are in Benchmark or in Care Gap
+    assert [p.name for p in files] == ["clinics-2026-01.csv", "clinics-2026-07.csv"]
+    moved = frames[0].join(frames[1], on="clinic_id", suffix="_later").filter(
+        pl.col("program") != pl.col("program_later")
+    )
+    assert moved.select("program", "program_later").rows() == [("benchmark", "care_gap")]
+    assert frames[0].drop("program", "program_enrollment_date").equals(
+        frames[1].drop("program", "program_enrollment_date")
+    )
+    switcher = known[moved["clinic_id"][0]]
+    assert [(e.program, e.start, e.end) for e in switcher.enrollments] == [
+        ("benchmark", date(2026, 1, 1), date(2026, 6, 30)),
+        ("care_gap", date(2026, 7, 1), None),
+    ]
+    assert switcher.care_gap_start(2026) == date(2026, 7, 1) and not switcher.in_benchmark_for(2026)
+    assert any(c.in_benchmark_for(2026) for c in known.values())
+    assert any(c.in_care_gap_on(date(2026, 1, 1)) for c in known.values())
 
 
 def test_codes_and_amounts_follow_the_file_rules(plan: GeneratedPlan) -> None:
@@ -164,9 +196,10 @@ def _spans(plan: GeneratedPlan) -> pl.DataFrame:
 
 
 def test_attestations_come_from_the_assigned_care_gap_clinic_on_that_date(plan: GeneratedPlan) -> None:
-    # GIVEN the attestations, the members' spans and the clinics
+    # GIVEN the attestations, the members' spans and the clinics as the latest clinics file says
     attestations = read_kind(plan, "attestations").with_columns(pl.col("action_date").str.to_date())
-    clinics = read_kind(plan, "clinics").with_columns(pl.col("program_enrollment_date").str.to_date())
+    latest = pl.read_csv(plan.paths("clinics")[-1], infer_schema=False)
+    clinics = latest.with_columns(pl.col("program_enrollment_date").str.to_date())
     # WHEN each is matched to the span open on its date
     matched = attestations.join(_spans(plan), on="member_id").filter(
         (pl.col("enrollment_start_date") <= pl.col("action_date"))
