@@ -21,7 +21,10 @@ from cli.generate.claims import (
     mammograms,
 )
 from cli.generate.clinics import Clinic, OutsideProviders
+from cli.generate.facility import facility_claims
 from cli.generate.rng import Draws, pick
+
+PROFESSIONAL = "professional"
 
 _EXTRAS_PER_VISIT = (0.5, 0.35, 0.15)
 
@@ -204,7 +207,7 @@ def _output(lines: pl.DataFrame) -> pl.DataFrame:
         rendering_npi=pl.col("rendering_npi"),
         rendering_tin=pl.col("rendering_tin"),
         billing_clinic_id=pl.col("billing_clinic_id"),
-        claim_type=pl.lit(None, pl.String),
+        claim_type=pl.lit(PROFESSIONAL),
         bill_type_code=pl.lit(None, pl.String),
         revenue_center_code=pl.lit(None, pl.String),
         admission_date=pl.lit(None, pl.Date),
@@ -220,7 +223,8 @@ def _output(lines: pl.DataFrame) -> pl.DataFrame:
 def make_claims(
     member_months: pl.DataFrame, clinics: list[Clinic], outside: OutsideProviders, draws: Draws
 ) -> pl.DataFrame:
-    """Claim lines for the member-months, columns as in docs/file-specs.md.
+    """Claim lines for the member-months, columns as in docs/file-specs.md: the professional claims (and
+    their replacements and voids) and the hospital's (`facility_claims`: emergency visits, inpatient stays).
 
     Lines are in received order and an adjustment is always received after its original, so any prefix
     of the frame only holds replacements and voids whose original claim is in it too.
@@ -243,5 +247,7 @@ def make_claims(
         .otherwise(pl.col("paid_cents")),
     )
     copies = copies.sort("received_date", "claim_id", "claim_line_number")
-    # Both halves are in received order already: a linear merge keeps it without a wide sort.
-    return _output(originals).merge_sorted(_output(copies), key="received_date")
+    hospital = facility_claims(headers, lines, member_months, outside, draws)
+    professional = _output(originals).merge_sorted(_output(copies), key="received_date")
+    # Each part is in received order already: a linear merge keeps it without a wide sort.
+    return professional.merge_sorted(hospital.cast(professional.schema), key="received_date")

@@ -84,6 +84,7 @@ CHRONIC_ADULT: tuple[tuple[str, float], ...] = (
     ("F329", 0.07),  # major depressive disorder
     ("J45909", 0.05),  # asthma
     ("I2510", 0.04),  # atherosclerotic heart disease
+    ("F1120", 0.012),  # opioid dependence
 )
 CHRONIC_CHILD: tuple[tuple[str, float], ...] = (("J45909", 0.08), ("F909", 0.04))
 ACUTE_DX = _pool(

@@ -11,18 +11,20 @@ from pydantic import BaseModel, ConfigDict
 from cli.generate.attestations import make_attestations
 from cli.generate.claim_lines import make_claims
 from cli.generate.clinics import clinic_files, clinics_frame, make_clinics
+from cli.generate.engagement import engagement_frame
 from cli.generate.members import eligibility_roster, make_members, make_spans, member_months
+from cli.generate.providers import providers_frame
 from cli.generate.rng import Draws
 from cli.generate.supplemental import make_immunizations, make_labs, make_pharmacy_claims
 
 FIXED_KINDS = frozenset({"clinics", "eligibility", "medical_claims", "attestations"})
 # Written only when asked for by `kinds`.
-OPTIONAL_KINDS = frozenset({"pharmacy_claims", "immunizations", "labs"})
+OPTIONAL_KINDS = frozenset({"pharmacy_claims", "immunizations", "labs", "providers", "ta_engagement"})
 _LINES_PER_MEMBER_YEAR = 40  # a little under the ~46 we generate, so one pass nearly always suffices
 
 
 class UnsupportedKindError(ValueError):
-    """A kind the generator cannot write (ta_engagement and fhir are not generated)."""
+    """A kind the generator cannot write (fhir is not generated)."""
 
 
 class GeneratedFile(BaseModel):
@@ -109,7 +111,9 @@ def generate_plan(
     `kinds` defaults to the four fixed kinds; add `pharmacy_claims`, `immunizations` or `labs` to get
     those too. The same arguments always give the same bytes. Claims are filed by received month (so
     the run-out lands in the next year's files), attestations by action month, eligibility as twelve
-    monthly rosters, the optional kinds by their event date's month.
+    monthly rosters, the optional kinds by their event date's month. `providers` and `ta_engagement` are
+    optional too: providers as one roster, engagement by activity month (asthma fills and TA onboarding
+    start in the year before).
     """
     wanted = _check_kinds(kinds)
     draws = Draws(seed)
@@ -143,6 +147,11 @@ def generate_plan(
         written.extend(_write_by_month(doses, "immunization_date", out_dir, "immunizations"))
     if "labs" in wanted:
         written.extend(_write_by_month(make_labs(months, clinic_list, draws), "result_date", out_dir, "labs"))
+    if "providers" in wanted:
+        written.append(_write(providers_frame(clinic_list, year, seed), out_dir, "providers", year, 1))
+    if "ta_engagement" in wanted:
+        engagement = engagement_frame(clinic_list, year, draws)
+        written.extend(_write_by_month(engagement, "activity_date", out_dir, "ta_engagement"))
     return GeneratedPlan(
         out_dir=out_dir, year=year, seed=seed, members=members, clinics=clinics, files=tuple(written)
     )

@@ -11,6 +11,7 @@ import random
 import polars as pl
 
 from cli.generate.clinics import PCPS_PER_CLINIC, Clinic, npi_with_check_digit
+from cli.generate.courses import course_fills
 from cli.generate.rng import Draws, pick
 
 PHARMACY_COLUMNS = (
@@ -94,7 +95,8 @@ def _money(cents: pl.Expr) -> pl.Expr:
 def make_pharmacy_claims(
     member_months: pl.DataFrame, clinics: list[Clinic], year: int, seed: int, draws: Draws
 ) -> pl.DataFrame:
-    """Monthly or quarterly fills of a chronic medication, with a few reversals."""
+    """Monthly or quarterly fills of a chronic medication, the asthma and opioid-use-disorder courses the
+    APC measures read (`course_fills`, asthma's from the year before), with a few reversals."""
     rng = random.Random(f"{seed}:pharmacies")
     pharmacies = [
         npi_with_check_digit("1" + "".join(str(rng.randrange(10)) for _ in range(8))) for _ in range(4)
@@ -135,6 +137,8 @@ def make_pharmacy_claims(
             - pl.col("gap")
         )
     ).filter(pl.col("dispensing_date") <= pl.col("enrolled_to"))
+    courses = course_fills(people, year, draws)
+    fills = pl.concat([fills.select(courses.columns).cast(courses.schema), courses])
     fills = fills.sort("dispensing_date", "member_id", "ndc_code").with_row_index("seq")
     k = fills.height
     allowed = (

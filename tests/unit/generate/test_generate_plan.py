@@ -248,7 +248,7 @@ def test_claims_file_has_exactly_the_lines_asked_for(tmp_path: Path) -> None:
     assert set(adjustments["original_claim_id"]) <= set(claims["claim_id"])
 
 
-@pytest.mark.parametrize("kind", ["ta_engagement", "fhir", "nonsense"])
+@pytest.mark.parametrize("kind", ["fhir", "nonsense"])
 def test_kinds_it_cannot_write_are_refused(tmp_path: Path, kind: str) -> None:
     # GIVEN a kind the generator has no writer for
     # WHEN it is asked for
