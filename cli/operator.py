@@ -21,6 +21,7 @@ from urllib.parse import quote
 from cli.stack import StackRef
 
 MONTH_PATTERN = re.compile(r"^(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])$")
+QUARTER_INPUT = re.compile(r"^(?P<year>\d{4})-Q[1-4]$")
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 LOCAL_IDENTITY_PREFIX = "local:"
 
@@ -57,6 +58,15 @@ def annual_input(year: int, mode: str) -> dict[str, Any]:
         raise RunInputError(f"year must be a four-digit program year, got {year}")
     _check_mode(mode)
     return {"run_kind": "annual", "program_year": year, "mode": mode}
+
+
+def quarterly_input(quarter: str, mode: str) -> dict[str, Any]:
+    """The body that starts a quarterly PMPM run (APC Element 2)."""
+    match = QUARTER_INPUT.match(quarter)
+    if not match:
+        raise RunInputError(f"quarter must look like YYYY-Qn (n 1-4), got {quarter!r}")
+    _check_mode(mode)
+    return {"run_kind": "quarterly", "program_year": int(match["year"]), "quarter": quarter, "mode": mode}
 
 
 def _check_mode(mode: str) -> None:

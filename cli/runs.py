@@ -19,6 +19,7 @@ from cli.operator import (
     RunInputError,
     annual_input,
     monthly_input,
+    quarterly_input,
     transport_for,
     wait_for,
 )
@@ -115,6 +116,24 @@ def run_annual(
     """Start the annual incentive run for a program year."""
     try:
         body = annual_input(year, mode)
+    except RunInputError as error:
+        _fail(str(error))
+        return
+    _start(body, stack, as_name, wait, timeout)
+
+
+@run_app.command("quarterly")
+def run_quarterly(
+    quarter: str = typer.Option(..., help="The quarter whose three months are paid, YYYY-Qn."),
+    mode: str = typer.Option("final", help="final writes the ledger; preview only projects."),
+    stack: str | None = STACK_OPTION,
+    as_name: str | None = AS_OPTION,
+    wait: bool = WAIT_OPTION,
+    timeout: float = TIMEOUT_OPTION,
+) -> None:
+    """Start the quarterly PMPM run (APC population health, Element 2) for a quarter."""
+    try:
+        body = quarterly_input(quarter, mode)
     except RunInputError as error:
         _fail(str(error))
         return

@@ -134,7 +134,8 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
     def plan_shards(fn: ServiceFunction) -> None:
         run_record(fn)
         fn.use_table(gaps, table_key, index=(QUERY,))  # clinics, then each clinic's members
-        fn.read_objects(curated, [Prefix.PROGRAMS], data_key)
+        # A quarterly run reads the practices' technical-assistance engagement once, for its shards.
+        fn.read_objects(curated, [Prefix.PROGRAMS, Prefix.TA_ENGAGEMENT], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:

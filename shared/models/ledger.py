@@ -7,7 +7,8 @@ a CARRY_OUT brings its run to zero and the next run opens with a matching CARRY_
 
 An entry says what it pays for in its `basis`, with only the fields that kind of payment needs: an SVU
 award (a step of a care gap), a measure incentive (an annual program's result for a line of business), a
-guarantee top-up (the Care Gap earnings guarantee), or a carried balance. Every entry names its `payer`,
+performance incentive (APC Element 3), a guarantee top-up (the Care Gap earnings guarantee), a PMPM payment
+of a member-month (APC Element 2), or a carried balance. Every entry names its `payer`,
 the plan that pays it, so plans paying together need no change to the ledger.
 """
 
@@ -148,6 +149,27 @@ class PerformanceIncentive(_Basis):
         return self.scheme, ""
 
 
+class PmpmPayment(_Basis):
+    """One attributed member-month of a per-member-per-month payment (APC Element 2): PMPM x age/sex
+    factor x (1 + HPI uplift), half up to the cent, or nothing in a month the practice missed a
+    technical-assistance requirement (`ta_missed` names each)."""
+
+    basis: Literal["pmpm_payment"] = "pmpm_payment"
+    scheme: str = Field(description="the program element that pays it, e.g. apc_element2")
+    month: str = Field(pattern=r"^\d{4}-\d{2}$")
+    pmpm: Decimal
+    age: int = Field(ge=0)
+    gender: str
+    factor: Decimal
+    hpi_decile: int | None = Field(default=None, ge=1, le=10)
+    uplift: Decimal
+    ta_compliant: bool
+    ta_missed: tuple[str, ...] = ()
+
+    def slot_key(self) -> tuple[str, str]:
+        return self.scheme, self.month
+
+
 class CarriedBalance(_Basis):
     """A clinic's negative run carried to the next run (CARRY_OUT), or brought in (CARRY_IN)."""
 
@@ -158,7 +180,7 @@ class CarriedBalance(_Basis):
 
 
 Basis = Annotated[
-    SvuAward | MeasureIncentive | PerformanceIncentive | GuaranteeTopUp | CarriedBalance,
+    SvuAward | MeasureIncentive | PerformanceIncentive | GuaranteeTopUp | PmpmPayment | CarriedBalance,
     Field(discriminator="basis"),
 ]
 

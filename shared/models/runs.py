@@ -15,6 +15,11 @@ from shared.models.ledger import LedgerEntry
 class RunKind(StrEnum):
     MONTHLY = "monthly"
     ANNUAL = "annual"
+    QUARTERLY = "quarterly"
+
+
+QUARTER_PATTERN = r"^\d{4}-Q[1-4]$"
+"""A quarter as runs name it: `2026-Q1`."""
 
 
 class RunMode(StrEnum):
@@ -56,6 +61,7 @@ class RunRequest(_Payload):
     run_kind: RunKind
     program_year: int = Field(ge=2000, le=2100)
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    quarter: str | None = Field(default=None, pattern=QUARTER_PATTERN)
     mode: RunMode = RunMode.FINAL
     requested_by: str = Field(pattern=IDENTITY_PATTERN)
     recalculate: bool = False

@@ -47,6 +47,9 @@ RUN_KINDS = (
     RunKindSpec(
         "annual", "annual-incentive", "AnnualStateMachineArn", "Annual incentive run (Benchmark P4P and more)"
     ),
+    RunKindSpec(
+        "quarterly", "quarterly-pmpm", "QuarterlyStateMachineArn", "Quarterly PMPM run (APC Element 2)"
+    ),
 )
 
 
@@ -78,6 +81,8 @@ class Prefix(StrEnum):
     LANDING = "landing/"
     QUARANTINE = "quarantine/"
     CURATED = "curated/"
+    TA_ENGAGEMENT = "curated/ta_engagement/"
+    """The accepted rows of `ta_engagement` files (the quarterly run's gate reads them)."""
     EVIDENCE = "evidence/"
     RUNS = "runs/"
     REJECTS = "rejects/"
@@ -85,6 +90,7 @@ class Prefix(StrEnum):
     STATEMENTS = "statements/"
     PAYMENTS = "payments/"
     PREVIEWS = "previews/"
+    PAGES = "pages/"
     PROGRAMS = "programs/"
 
 

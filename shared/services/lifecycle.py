@@ -24,7 +24,16 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
-from shared.models.runs import IDENTITY_PATTERN, Approval, Run, RunKind, RunMode, RunRequest, RunStatus
+from shared.models.runs import (
+    IDENTITY_PATTERN,
+    QUARTER_PATTERN,
+    Approval,
+    Run,
+    RunKind,
+    RunMode,
+    RunRequest,
+    RunStatus,
+)
 from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.catalog import ProgramSet
@@ -66,6 +75,7 @@ class StartRequest(BaseModel):
     run_kind: RunKind
     program_year: int = Field(ge=2000, le=2100)
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")
+    quarter: str | None = Field(default=None, pattern=QUARTER_PATTERN)
     mode: RunMode = RunMode.FINAL
 
 
@@ -184,7 +194,7 @@ class RunLifecycle:
             raise RunInputError(
                 f"this stack has no state machine for {request.run_kind.value} runs"
             ) from None
-        arn = self._executions.start(machine, name, request.model_dump(mode="json", exclude_defaults=False))
+        arn = self._executions.start(machine, name, request.model_dump(mode="json", exclude_none=True))
         logger.info("run started", run_id=run_id, execution_name=name)
         return StartedRun(run_id=run_id, execution_arn=arn, execution_name=name)
 

@@ -215,6 +215,7 @@ class RunService:
     def plan(self, run: RunRef) -> Plan:
         """Split the members into shards of `shard_size` and write the manifest the Map reads."""
         require_open(self._runs, run.run_id)
+        kind_of(run.run_kind).prepare(self._context, run)
         member_ids: set[str] = set()
         for clinic_id in sorted(self._gaps.clinics()):
             member_ids.update(self._gaps.member_ids(clinic_id))

@@ -64,4 +64,4 @@ def test_synth_template_returns_the_main_stack_template() -> None:
     # THEN it is the stack's template, state machines inline
     assert set(template["Outputs"]) == OUTPUT_KEYS
     machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    assert len(machines) == 2 and all("DefinitionString" in m["Properties"] for m in machines)
+    assert len(machines) == len(RUN_KINDS) and all("DefinitionString" in m["Properties"] for m in machines)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from shared.models.tables import RUN_KINDS
 from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.xdist_group("infra")
@@ -44,8 +45,8 @@ def test_each_state_machine_has_a_failed_executions_alarm(dev: Synthesized) -> N
         a["Dimensions"][0]["Value"]["Ref"] for a in _alarms(dev) if a["MetricName"] == "ExecutionsFailed"
     }
 
-    # WHEN / THEN both machines are watched
-    assert watched == {"MonthlyStateMachine", "AnnualStateMachine"}
+    # WHEN / THEN every run kind's machine is watched
+    assert watched == {f"{spec.kind.title()}StateMachine" for spec in RUN_KINDS}
 
 
 def test_each_function_has_an_errors_alarm(dev: Synthesized) -> None:

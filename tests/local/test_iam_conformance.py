@@ -4,7 +4,7 @@ moto enforces no IAM, so a handler that reads a prefix its least-privilege polic
 every local test and fails on AWS with AccessDenied. Here the real stack runs a small but complete plan on
 the local runtime (every file kind, a quarantined, a redelivered and a vanished file, a program version
 dropped under `programs/`, a final month through the state machine, a failed and resumed month, a
-preview, the annual run and a refused start), each AWS call a handler makes is recorded against the
+preview, the annual run, a quarterly run and a refused start), each AWS call a handler makes is recorded against the
 function that made it, and every call is evaluated against that function's policies in the synthesized
 template (`tests/local/iam_policy.py`).
 
@@ -328,14 +328,15 @@ def _run_the_plan(local: LocalRuntime) -> None:
     recalculated = run(operator.recalculate("monthly-2026-04-final"))
     preview = run(operator.start(_month("2026-05", mode="preview")))
     annual = run(operator.start({"run_kind": "annual", "program_year": 2026, "mode": "final"}))
+    # The quarter's PMPM run reads the practices' engagement (K2 is on an APC track).
+    quarterly = run(
+        operator.start({"run_kind": "quarterly", "program_year": 2026, "quarter": "2026-Q1", "mode": "final"})
+    )
     refused = run(operator.start(_month("2026-03")))  # paid: a new start is refused, and FailRun records it
     assert operator.runs() and operator.show("monthly-2026-04-final")["last_failure"]
     assert (failed.status, refused.status) == ("FAILED", "FAILED")
-    assert (resumed.status, recalculated.status, preview.status, annual.status) == ("SUCCEEDED",) * 4, (
-        resumed.cause,
-        recalculated.cause,
-        annual.cause,
-    )
+    ended = (resumed, recalculated, preview, annual, quarterly)
+    assert [e.status for e in ended] == ["SUCCEEDED"] * 5, [e.cause for e in ended]
 
 
 # Session scope: it holds data only, and xdist may interleave this module's tests with others', which

@@ -7,10 +7,13 @@ from shared.models.runs import RunKind
 from shared.services.kinds.annual import AnnualIncentive
 from shared.services.kinds.base import Report, RunContext, RunInputError, RunKindModule
 from shared.services.kinds.monthly import MonthlySvu
+from shared.services.kinds.quarterly import QuarterlyPmpm
 
 __all__ = ["KINDS", "Report", "RunContext", "RunInputError", "RunKindModule", "kind_of"]
 
-KINDS: dict[RunKind, RunKindModule] = {module.kind: module for module in (MonthlySvu(), AnnualIncentive())}
+KINDS: dict[RunKind, RunKindModule] = {
+    module.kind: module for module in (MonthlySvu(), AnnualIncentive(), QuarterlyPmpm())
+}
 
 
 def kind_of(run_kind: RunKind) -> RunKindModule:

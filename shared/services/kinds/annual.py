@@ -110,8 +110,9 @@ class AnnualIncentive(RunKindModule):
     kind = RunKind.ANNUAL
 
     def period(self, request: RunRequest) -> str:
-        if request.month is not None:
-            raise RunInputError("an annual run takes `program_year` only, not `month`")
+        if request.month is not None or request.quarter is not None:
+            field = "month" if request.month is not None else "quarter"
+            raise RunInputError(f"an annual run takes `program_year` only, not `{field}`")
         return str(request.program_year)
 
     def check_open(self, ctx: RunContext, request: RunRequest, period: str) -> None:

@@ -22,7 +22,7 @@ from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
-from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
+from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import ProgramSet
@@ -93,6 +93,10 @@ class RunKindModule(ABC):
     ) -> ShardOutput:
         """One shard's result; in final mode the entries are recorded in the ledger first."""
 
+    def prepare(self, ctx: RunContext, run: RunRef) -> None:
+        """What the run's shards all read, computed once before they start (PlanShards); none by default."""
+        return None
+
     def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
         """Entries the whole run adds at aggregation (recorded in final mode); none by default."""
         return []
@@ -131,3 +135,25 @@ class RunKindModule(ABC):
     @abstractmethod
     def request_fields(self, period: str) -> dict[str, str]:
         """The request fields that name `period` (the inverse of `period`), for a recalculation."""
+
+
+def append_member_entries(
+    ctx: RunContext, run: RunRef, history: Sequence[LedgerEntry], wanted: Sequence[LedgerEntry]
+) -> tuple[list[LedgerEntry], int]:
+    """Append one member's settled entries (`wanted`, from `settle_member` over `history`): what this run
+    holds for the member afterwards, and how many were recorded by an earlier run. A preview records
+    nothing: it reports what it would append that is not recorded yet."""
+    if run.mode is RunMode.PREVIEW:
+        taken = ctx.ledger.existing_ids(e.entry_id for e in wanted) if wanted else set()
+        return [e for e in wanted if e.entry_id not in taken], len(taken)
+    ours = [e for e in history if e.run_id == run.run_id]
+    skipped = 0
+    for entry in wanted:
+        stored, _ = ctx.ledger.record(entry)
+        # The history copy follows the entry, so a crash between the two is healed here.
+        ctx.ledger.index_member(stored)
+        if stored.run_id == run.run_id:
+            ours.append(stored)
+        else:
+            skipped += 1  # recorded by an earlier run whose history copy was missing
+    return ours, skipped

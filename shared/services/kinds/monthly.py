@@ -27,7 +27,13 @@ from shared.models.ledger import LedgerEntry
 from shared.models.members import CARE_GAP_PROGRAM, Clinic, MemberFacts
 from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
 from shared.programs.catalog import ProgramSet
-from shared.services.kinds.base import RunContext, RunInputError, RunKindModule, earnings_key
+from shared.services.kinds.base import (
+    RunContext,
+    RunInputError,
+    RunKindModule,
+    append_member_entries,
+    earnings_key,
+)
 from shared.services.run_records import final_runs
 
 
@@ -57,6 +63,8 @@ class MonthlySvu(RunKindModule):
     kind = RunKind.MONTHLY
 
     def period(self, request: RunRequest) -> str:
+        if request.quarter is not None:
+            raise RunInputError("a monthly run takes `month` (YYYY-MM), not `quarter`")
         if request.month is None:
             raise RunInputError("a monthly run needs `month` (YYYY-MM)")
         if int(request.month[:4]) != request.program_year:
@@ -116,21 +124,15 @@ class MonthlySvu(RunKindModule):
                 payer=ctx.payer,
             )
             state = ctx.ledger.member_state(member_id)
-            wanted = settle_member(state.entries, supported, run_id=run.run_id, month=run.period)
+            # Only Care Gap's awards settle here: a member's entries of other programs (APC's PMPM
+            # member-months) are no award of this run to reverse.
+            paid = [e for e in state.entries if e.program == CARE_GAP_PROGRAM]
+            wanted = settle_member(paid, supported, run_id=run.run_id, month=run.period)
+            appended, earlier = append_member_entries(ctx, run, state.entries, wanted)
+            ours += appended
+            skipped += earlier
             if preview:
-                taken = ctx.ledger.existing_ids(e.entry_id for e in wanted) if wanted else set()
-                ours += [e for e in wanted if e.entry_id not in taken]
-                skipped += len(taken)
                 continue
-            ours += [e for e in state.entries if e.run_id == run.run_id]
-            for entry in wanted:
-                stored, _ = ctx.ledger.record(entry)
-                # The history copy follows the entry, so a crash between the two is healed here.
-                ctx.ledger.index_member(stored)
-                if stored.run_id == run.run_id:
-                    ours.append(stored)
-                else:
-                    skipped += 1  # recorded by an earlier run whose history copy was missing
             digest = dict(state.gap_digest)
             for gap in member_gaps_on(ctx, member, clinics, as_of):
                 key, fingerprint = f"{gap.action}#{gap.period}", _fingerprint(gap)

@@ -1,0 +1,306 @@
+"""The quarterly PMPM run of a quarter (`2026-Q1`): APC Element 2, the population-health payment.
+
+The seed (`apc-common-payment-model.txt`, "Element 2"): quarterly payouts "for the attributed population
+for each of the three preceding months", each month only when the practice met the technical-assistance
+requirements. Per attributed member-month at a practice on an APC payment track: PMPM x age/sex factor x
+(1 + HPI uplift), half up to the cent (`shared/logic/phm.py`); a month the practice missed a requirement
+is recorded at $0.00 with the requirements it missed, so the statement says why.
+
+Before a final quarter opens: the quarter has ended, an APC version is in force, no earlier quarter's final
+run is unfinished, ingested eligibility covers each of its months, and some `ta_engagement` file speaks for
+the quarter (a quarter run before its engagement arrived would pay nothing and lock). The practices'
+engagement is read once, before the shards start (`prepare`), into `runs/<run>/ta-status.json`.
+
+Attribution is the roster's until claims-based attribution runs: a member-month belongs to the practice
+a roster span covers in it; of two in one month, the later span's. Each member settles against its own
+PMPM entries of the quarter's months, so a recalculation reverses only what changed.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
+
+import polars as pl
+
+from shared.dal.errors import NotFoundError
+from shared.errors import DomainError
+from shared.logic.dates import month_end
+from shared.logic.phm import member_month
+from shared.logic.reversals import settle_member
+from shared.logic.ta_engagement import TaActivity, TaMonth, quarter_months, ta_status
+from shared.models.ledger import LedgerEntry, PmpmPayment
+from shared.models.members import Clinic, EligibilitySpan, MemberFacts
+from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
+from shared.models.tables import Prefix
+from shared.programs.apc import ApcProgram
+from shared.programs.catalog import ProgramSet
+from shared.services.kinds.annual_apc import APC_PROGRAM, apc_practices
+from shared.services.kinds.base import (
+    Report,
+    RunContext,
+    RunInputError,
+    RunKindModule,
+    append_member_entries,
+)
+from shared.services.kinds.monthly import EarlierRunOpenError, NoEligibilityError
+from shared.services.pmpm_statements import (
+    pmpm_statement_csv,
+    pmpm_statement_html,
+    ta_status_csv,
+)
+from shared.services.run_records import final_runs
+
+ELEMENT2 = "apc_element2"
+"""The scheme of APC's population-health payments."""
+TA_PREFIX = Prefix.TA_ENGAGEMENT.value
+"""Where the accepted rows of `ta_engagement` files are, by month of activity."""
+
+
+class QuarterNotEndedError(DomainError):
+    """A final quarterly run waits for its quarter to end."""
+
+
+class NoApcProgramError(DomainError):
+    """No APC program version is in force in the quarter."""
+
+
+class NoTaEngagementError(DomainError):
+    """No `ta_engagement` file speaks for the quarter: a run now would pay every practice nothing and lock."""
+
+
+def ta_status_key(run_id: str) -> str:
+    """The practices' engagement status per month of a quarterly run, in the curated bucket."""
+    return f"{Prefix.RUNS}{run_id}/ta-status.json"
+
+
+def _ta_keys(ctx: RunContext, month: str) -> list[str]:
+    return ctx.objects.keys(ctx.curated, f"{TA_PREFIX}period={month}/")
+
+
+def _activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
+    """Every accepted engagement row dated in a month up to `through` (onboarding may be years earlier)."""
+    for key in ctx.objects.keys(ctx.curated, TA_PREFIX):
+        month = key[len(TA_PREFIX) :].split("/", 1)[0].removeprefix("period=")
+        if month > through:
+            continue
+        frame = pl.read_parquet(io.BytesIO(ctx.objects.get_bytes(ctx.curated, key)))
+        for row in frame.select("practice_id", "activity", "activity_date", "status").iter_rows():
+            yield TaActivity(practice_id=row[0], activity=row[1], activity_date=row[2], status=row[3])
+
+
+def member_month_practices(spans: Sequence[EligibilitySpan], months: Sequence[str]) -> dict[str, str]:
+    """The practice each month is attributed to: the clinic a roster span covers in the month; of two,
+    the span that began later (then the lower clinic id)."""
+    found: dict[str, str] = {}
+    for month in months:
+        first, last = date(int(month[:4]), int(month[5:7]), 1), month_end(month)
+        covering = [s for s in spans if s.start <= last and (s.end is None or s.end >= first)]
+        if covering:
+            found[month] = sorted(covering, key=lambda s: (-s.start.toordinal(), s.clinic_id))[0].clinic_id
+    return found
+
+
+def pmpm_entries(
+    member: MemberFacts,
+    practices: Mapping[str, Clinic],
+    status: Mapping[tuple[str, str], TaMonth],
+    program: ApcProgram,
+    months: Sequence[str],
+    *,
+    run_id: str,
+    payer: str,
+) -> list[LedgerEntry]:
+    """What the member's attributed months at APC practices earn (before settling against the ledger)."""
+    profile = member.profile
+    pmpm = program.population_health.pmpm
+    risk = program.risk_adjustment
+    entries = []
+    for month, clinic_id in member_month_practices(member.spans, months).items():
+        practice = practices.get(clinic_id)
+        if practice is None:
+            continue
+        ta = status.get((clinic_id, month)) or TaMonth(clinic_id, month, ("no engagement status",))
+        if (profile.birth_date.year, profile.birth_date.month) > (int(month[:4]), int(month[5:7])):
+            continue  # on the roster before birth: no member-month yet
+        paid = member_month(
+            member_id=profile.member_id,
+            birth_date=profile.birth_date,
+            gender=profile.gender,
+            month=month,
+            pmpm=pmpm,
+            hpi_decile=practice.hpi_decile,
+            ta_compliant=ta.compliant,
+            risk=risk,
+        )
+        basis = PmpmPayment(
+            scheme=ELEMENT2,
+            month=month,
+            pmpm=pmpm,
+            age=paid.age,
+            gender=profile.gender.value,
+            factor=paid.factor,
+            hpi_decile=practice.hpi_decile,
+            uplift=paid.uplift,
+            ta_compliant=ta.compliant,
+            ta_missed=ta.missed,
+        )
+        entries.append(
+            LedgerEntry(
+                program=APC_PROGRAM,
+                payer=payer,
+                clinic_id=clinic_id,
+                member_id=profile.member_id,
+                period=month,
+                basis=basis,
+                amount_cents=paid.amount_cents,
+                rule_version=program.version,
+                action_date=month_end(month),
+                earned_month=month,
+                run_id=run_id,
+            )
+        )
+    return entries
+
+
+class QuarterlyPmpm(RunKindModule):
+    """APC's quarterly population-health payment run."""
+
+    kind = RunKind.QUARTERLY
+
+    def period(self, request: RunRequest) -> str:
+        if request.month is not None:
+            raise RunInputError("a quarterly run takes `quarter` (YYYY-Qn), not `month`")
+        if request.quarter is None:
+            raise RunInputError("a quarterly run needs `quarter` (YYYY-Qn)")
+        if int(request.quarter[:4]) != request.program_year:
+            raise RunInputError(f"quarter {request.quarter} is outside program_year {request.program_year}")
+        return request.quarter
+
+    def check_open(self, ctx: RunContext, request: RunRequest, period: str) -> None:
+        months = quarter_months(period)
+        today, last_day = ctx.now().date(), month_end(months[-1])
+        if today <= last_day:
+            raise QuarterNotEndedError(
+                f"quarter {period} ends on {last_day.isoformat()} (today is {today.isoformat()}); "
+                "a final run waits for the quarter's end: run a preview instead"
+            )
+        if ctx.programs.apc.find(last_day) is None:
+            raise NoApcProgramError(f"no apc program version is in force on {last_day.isoformat()}")
+        for other in sorted(final_runs(ctx.runs, self.kind), key=lambda r: r.period):
+            if other.period < period and not other.status.closed:
+                raise EarlierRunOpenError(
+                    f"run {other.run_id} is {other.status.value}; start it again to finish it first"
+                )
+        coverage = ctx.files.eligibility_coverage()
+        for month in months:
+            first = date(int(month[:4]), int(month[5:7]), 1)
+            if not any(c.overlaps(first, month_end(month)) for c in coverage):
+                raise NoEligibilityError(
+                    f"no ingested eligibility file covers {month}: drop the month's roster under "
+                    f"landing/eligibility/ before the {period} run"
+                )
+        if not any(_ta_keys(ctx, month) for month in months):
+            raise NoTaEngagementError(
+                f"no ta_engagement file has activities dated in {period}: drop the quarter's engagement "
+                f"under landing/ta_engagement/ before its final run (every month would pay nothing)"
+            )
+
+    def prepare(self, ctx: RunContext, run: RunRef) -> None:
+        """Every APC practice's engagement status in each month of the quarter, read once."""
+        program = _program(ctx, run.period)
+        months = quarter_months(run.period)
+        practices = apc_practices(ctx.gaps.clinics().values())
+        status = ta_status(
+            _activities(ctx, months[-1]), practices, months, program.population_health.technical_assistance
+        )
+        body = {f"{p}|{m}": list(s.missed) for (p, m), s in sorted(status.items())}
+        ctx.objects.put_json(ctx.curated, ta_status_key(run.run_id), body)
+
+    def earn(
+        self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
+    ) -> ShardOutput:
+        """Settle each member's PMPM member-months of the quarter against what the ledger holds for them."""
+        program = _program(ctx, run.period)
+        months = quarter_months(run.period)
+        practices = apc_practices(ctx.gaps.clinics().values())
+        status = _status(ctx, run.run_id)
+        ours: list[LedgerEntry] = []
+        skipped = 0
+        for member in members:
+            supported = pmpm_entries(
+                member, practices, status, program, months, run_id=run.run_id, payer=ctx.payer
+            )
+            state = ctx.ledger.member_state(member.profile.member_id)
+            paid = [
+                e
+                for e in state.entries
+                if isinstance(e.basis, PmpmPayment) and e.basis.scheme == ELEMENT2 and e.period in months
+            ]
+            if not paid and not supported:
+                continue
+            wanted = settle_member(paid, supported, run_id=run.run_id, month=months[-1])
+            appended, earlier = append_member_entries(ctx, run, state.entries, wanted)
+            ours += appended
+            skipped += earlier
+        unique = {e.entry_id: e for e in ours}
+        return ShardOutput(
+            run_id=run.run_id,
+            shard_id=shard_id,
+            entries=tuple(unique[i] for i in sorted(unique)),
+            skipped_paid_earlier=skipped,
+        )
+
+    def statement_csv(
+        self,
+        run_id: str,
+        clinic: Clinic,
+        entries: Sequence[LedgerEntry],
+        categories: Mapping[tuple[str, str], str],
+        banner: str | None,
+    ) -> bytes:
+        return pmpm_statement_csv(run_id, clinic.clinic_id, entries, banner=banner)
+
+    def statement_html(
+        self,
+        run_id: str,
+        clinic: Clinic,
+        entries: Sequence[LedgerEntry],
+        categories: Mapping[tuple[str, str], str],
+        banner: str | None,
+    ) -> bytes:
+        return pmpm_statement_html(run_id, clinic, entries, banner=banner)
+
+    def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> Iterator[Report]:
+        """The engagement report: every APC practice's requirements met or missed, per month."""
+        yield Report(name="ta-status.csv", body=ta_status_csv(run.run_id, _status(ctx, run.run_id)))
+
+    def single_operator(self, programs: ProgramSet, period: str) -> bool:
+        return False
+
+    def request_fields(self, period: str) -> dict[str, str]:
+        return {"quarter": period}
+
+
+def _program(ctx: RunContext, quarter: str) -> ApcProgram:
+    day = month_end(quarter_months(quarter)[-1])
+    program = ctx.programs.apc.find(day)
+    if program is None:
+        raise NoApcProgramError(f"no apc program version is in force on {day.isoformat()}")
+    return program
+
+
+def _status(ctx: RunContext, run_id: str) -> dict[tuple[str, str], TaMonth]:
+    try:
+        body = ctx.objects.get_json(ctx.curated, ta_status_key(run_id))
+    except NotFoundError:
+        return {}
+    found = {}
+    for key, missed in body.items():
+        practice, month = key.rsplit("|", 1)
+        found[(practice, month)] = TaMonth(practice, month, tuple(missed))
+    return found
+
+
+__all__ = ["ELEMENT2", "QuarterlyPmpm", "member_month_practices", "pmpm_entries", "ta_status_key"]

@@ -1,0 +1,122 @@
+"""Statements and reports of the quarterly PMPM run (APC Element 2): one line per member-month with its
+age, age/sex factor, HPI uplift, technical-assistance status and amount, and each month's requirements
+the practice met or missed."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from shared.csv_cells import csv_bytes
+from shared.logic.money import format_cents
+from shared.logic.ta_engagement import TaMonth
+from shared.models.ledger import EntryKind, LedgerEntry, PmpmPayment
+from shared.models.members import Clinic
+from shared.render.environment import render
+
+PMPM_COLUMNS = (
+    "record_type",
+    "run_id",
+    "clinic_id",
+    "member_id",
+    "month",
+    "age",
+    "gender",
+    "factor",
+    "hpi_decile",
+    "uplift",
+    "pmpm",
+    "ta_status",
+    "ta_missed",
+    "amount",
+    "rule_version",
+    "entry_id",
+    "reverses",
+)
+TA_COLUMNS = ("run_id", "clinic_id", "month", "ta_status", "requirements_missed")
+
+
+def _ta(compliant: bool) -> str:
+    return "met" if compliant else "missed"
+
+
+def _line(entry: LedgerEntry) -> dict[str, object]:
+    basis = entry.basis
+    if not isinstance(basis, PmpmPayment):
+        raise TypeError(f"entry {entry.entry_id} is not a PMPM payment")
+    return {
+        "record_type": "REVERSAL" if entry.kind is EntryKind.REVERSAL else "MEMBER_MONTH",
+        "run_id": entry.run_id,
+        "clinic_id": entry.clinic_id,
+        "member_id": entry.member_id,
+        "month": basis.month,
+        "age": basis.age,
+        "gender": basis.gender,
+        "factor": basis.factor,
+        "hpi_decile": "" if basis.hpi_decile is None else basis.hpi_decile,
+        "uplift": basis.uplift,
+        "pmpm": basis.pmpm,
+        "ta_status": _ta(basis.ta_compliant),
+        "ta_missed": "; ".join(basis.ta_missed),
+        "amount": format_cents(entry.amount_cents),
+        "rule_version": entry.rule_version,
+        "entry_id": entry.entry_id,
+        "reverses": entry.reverses or "",
+    }
+
+
+def pmpm_statement_rows(entries: Sequence[LedgerEntry]) -> list[dict[str, object]]:
+    """Every member-month line, by month and member, then one MONTH_TOTAL per month and the CLINIC_TOTAL."""
+    ordered = sorted(entries, key=lambda e: (e.period, e.member_id, e.kind.value, e.entry_id))
+    rows = [_line(e) for e in ordered]
+    months: dict[str, int] = defaultdict(int)
+    for e in ordered:
+        months[e.period] += e.amount_cents
+    if entries:
+        head: dict[str, object] = {"run_id": entries[0].run_id, "clinic_id": entries[0].clinic_id}
+        rows += [
+            head | {"record_type": "MONTH_TOTAL", "month": m, "amount": format_cents(c)}
+            for m, c in sorted(months.items())
+        ]
+        rows.append(head | {"record_type": "CLINIC_TOTAL", "amount": format_cents(sum(months.values()))})
+    return rows
+
+
+def pmpm_statement_csv(
+    run_id: str, clinic_id: str, entries: Sequence[LedgerEntry], *, banner: str | None = None
+) -> bytes:
+    """One practice's quarterly statement as CSV (the total is a plain sum of the entries' cents)."""
+    rows = pmpm_statement_rows(entries)
+    return csv_bytes(PMPM_COLUMNS, ([r.get(c, "") for c in PMPM_COLUMNS] for r in rows), banner)
+
+
+def pmpm_statement_html(
+    run_id: str, clinic: Clinic, entries: Sequence[LedgerEntry], *, banner: str | None = None
+) -> bytes:
+    """The same statement for people: each month's total and engagement, then every member-month."""
+    rows = pmpm_statement_rows(entries)
+    lines = [r for r in rows if r["record_type"] in ("MEMBER_MONTH", "REVERSAL")]
+    missed: dict[str, str] = {}
+    for r in lines:
+        missed.setdefault(str(r["month"]), str(r["ta_missed"]))
+    months = [
+        r | {"ta_missed": missed.get(str(r["month"]), "")} for r in rows if r["record_type"] == "MONTH_TOTAL"
+    ]
+    return render(
+        "pmpm_statement.html.j2",
+        run_id=run_id,
+        clinic=clinic,
+        banner=banner,
+        total=sum(e.amount_cents for e in entries),
+        months=months,
+        lines=lines,
+    )
+
+
+def ta_status_csv(run_id: str, status: Mapping[tuple[str, str], TaMonth]) -> bytes:
+    """The engagement report: each APC practice's months, met or missed, and the requirements missed."""
+    rows = (
+        (run_id, practice, month, _ta(s.compliant), "; ".join(s.missed))
+        for (practice, month), s in sorted(status.items())
+    )
+    return csv_bytes(TA_COLUMNS, rows)

@@ -1,0 +1,213 @@
+"""The quarterly PMPM run (APC Element 2) on moto, through the real handlers: attributed member-months at an
+APC practice paid PMPM x age/sex factor x (1 + HPI uplift), a month that missed a technical-assistance
+requirement recorded at $0.00 naming it, the run's refusals, a recalculation after late engagement, and a
+monthly run afterwards that leaves the PMPM entries alone.
+
+K2 (adult, FFS+ track) is given HPI decile 3 (uplift 3%). T1 (born 1 February 1961) is on K2's roster all
+quarter: 64 on 1 January (band 60-65), 65 on 1 February (65+: the band holds its lower bound, and the birthday
+is the month's first day). M4 is on K2's roster for January and February, then moves to K1 (no APC track).
+K2 completes the seven onboarding activities in December 2025; January has two coaching sessions and
+work-plan progress; February only one coaching session; March two, work-plan progress and the quarter's
+learning convening. So January and March are paid and February is not ("two coaching sessions").
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+import pytest
+
+from shared.clock import clock_override, shifted_clock
+from shared.services.kinds.base import RunInputError
+from shared.services.kinds.quarterly import NoTaEngagementError, QuarterNotEndedError
+from tests.functional.flow import OPERATOR, land, run_month, run_request
+from tests.functional.plan_data import CLINICS_HEADER, ELIGIBILITY_HEADER, FILES
+
+AFTER_QUARTER = datetime(2026, 4, 2, tzinfo=UTC)
+RUN = "quarterly-2026-Q1-final"
+QUARTER = {
+    "run_kind": "quarterly",
+    "program_year": 2026,
+    "quarter": "2026-Q1",
+    "mode": "final",
+    "requested_by": OPERATOR,
+}
+HPI_CLINICS = (
+    CLINICS_HEADER.rstrip("\n")
+    + ",hpi_decile\n"
+    + "K2,222222222,1234567893,Bayside Adult Medicine,MC,care_gap,2025-11-01,family_adult,adult,ffs_plus,3\n"
+)
+ROSTER = ELIGIBILITY_HEADER + "T1,1961-02-01,F,MC,K2,2025-01-01,\n"
+ONBOARDING = (
+    "welcome_email",
+    "onboarding_meetings",
+    "learning_resources",
+    "business_associate_agreement",
+    "imat_baseline",
+    "practice_improvement_plan",
+    "coaching_sessions_scheduled",
+)
+TA_HEADER = "practice_id,activity,activity_date,status\n"
+ENGAGEMENT = (
+    TA_HEADER
+    + "".join(f"K2,{a},2025-12-0{i + 1},completed\n" for i, a in enumerate(ONBOARDING))
+    + "K2,coaching_session,2026-01-08,completed\nK2,coaching_session,2026-01-22,completed\n"
+    + "K2,work_plan_progress,2026-01-30,completed\n"
+    + "K2,coaching_session,2026-02-12,completed\nK2,coaching_session,2026-02-26,cancelled\n"
+    + "K2,work_plan_progress,2026-02-27,completed\n"
+    + "K2,coaching_session,2026-03-05,completed\nK2,coaching_session,2026-03-19,completed\n"
+    + "K2,work_plan_progress,2026-03-27,completed\nK2,quarterly_convening,2026-03-25,completed\n"
+)
+LATE_SESSION = TA_HEADER + "K2,coaching_session,2026-02-27,completed\n"
+
+
+def _cents(pmpm: str, factor: str, uplift: str) -> str:
+    exact = Decimal(pmpm) * Decimal(factor) * (1 + Decimal(uplift))
+    return str(exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+UNDER_65 = _cents("4.00", "1.3670", "0.03")  # 60-65, female
+OVER_65 = _cents("4.00", "1.6814", "0.03")  # 65+, female
+
+
+def _report(aws: Any, key: str) -> list[dict[str, str]]:
+    body = aws.s3.get_object(Bucket=aws.names["REPORTS_BUCKET"], Key=key)["Body"].read().decode()
+    return list(csv.DictReader(io.StringIO(body)))
+
+
+def _lines(aws: Any) -> dict[tuple[str, str], dict[str, str]]:
+    rows = _report(aws, f"statements/{RUN}/K2.csv")
+    return {(r["member_id"], r["month"]): r for r in rows if r["record_type"] == "MEMBER_MONTH"}
+
+
+def _ledger_kinds(aws: Any, run_id: str) -> set[tuple[str, str]]:
+    """(program, kind) of every ledger entry a run recorded."""
+    pages = aws.dynamodb.get_paginator("scan").paginate(TableName=aws.names["LEDGER_TABLE"])
+    items = [item for page in pages for item in page["Items"]]
+    return {
+        (item["program"]["S"], item["kind"]["S"])
+        for item in items
+        if item.get("run_id", {}).get("S") == run_id and "program" in item
+    }
+
+
+def _run(lambda_context: Any, request: dict[str, Any] = QUARTER) -> dict[str, Any]:
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        return run_request(lambda_context, request)
+
+
+@pytest.fixture
+def quarter(aws, lambda_context):
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        land(
+            aws,
+            lambda_context,
+            FILES
+            | {
+                "landing/clinics/clinics-2026-04.csv": HPI_CLINICS,
+                "landing/eligibility/t1.csv": ROSTER,
+                "landing/ta_engagement/ta-2026-q1.csv": ENGAGEMENT,
+            },
+        )
+        yield aws
+
+
+def test_each_attributed_member_month_pays_pmpm_by_age_sex_and_uplift_when_the_practice_met_ta(
+    quarter, lambda_context
+):
+    # GIVEN K2's quarter (module docstring)
+    # WHEN its quarterly run runs final
+    state = _run(lambda_context)
+    # THEN each member-month at K2 is one line: its age on the month's first day, factor, uplift and amount
+    assert state["closed"]["status"] == "CALCULATED"
+    lines = _lines(quarter)
+    assert {k: (v["age"], v["factor"], v["uplift"], v["amount"]) for k, v in lines.items()} == {
+        ("T1", "2026-01"): ("64", "1.3670", "0.03", UNDER_65),
+        ("T1", "2026-02"): ("65", "1.6814", "0.03", "0.00"),
+        ("T1", "2026-03"): ("65", "1.6814", "0.03", OVER_65),
+        ("M4", "2026-01"): ("65", "1.6814", "0.03", OVER_65),
+        ("M4", "2026-02"): ("65", "1.6814", "0.03", "0.00"),
+    }
+    # AND February says which requirement it missed; the other months met every one
+    assert {k: (v["ta_status"], v["ta_missed"]) for k, v in lines.items() if k[0] == "T1"} == {
+        ("T1", "2026-01"): ("met", ""),
+        ("T1", "2026-02"): ("missed", "two coaching sessions"),
+        ("T1", "2026-03"): ("met", ""),
+    }
+    # AND the statement's total is the sum of its lines, and K1 (no APC track) has no statement
+    rows = _report(quarter, f"statements/{RUN}/K2.csv")
+    total = next(r for r in rows if r["record_type"] == "CLINIC_TOTAL")
+    assert Decimal(total["amount"]) == Decimal(UNDER_65) + 2 * Decimal(OVER_65)
+    names = quarter.s3.list_objects_v2(Bucket=quarter.names["REPORTS_BUCKET"], Prefix=f"statements/{RUN}/")
+    assert {o["Key"].rsplit("/", 1)[-1] for o in names.get("Contents", [])} >= {"K2.csv", "K2.html"}
+    assert f"statements/{RUN}/K1.csv" not in {o["Key"] for o in names.get("Contents", [])}
+    # AND the engagement report lists K2's months
+    status = _report(quarter, f"runs/{RUN}/ta-status.csv")
+    assert [(r["clinic_id"], r["month"], r["ta_status"]) for r in status] == [
+        ("K2", "2026-01", "met"),
+        ("K2", "2026-02", "missed"),
+        ("K2", "2026-03", "met"),
+    ]
+
+
+def test_a_late_coaching_session_is_paid_by_recalculation_and_a_monthly_run_leaves_pmpm_alone(
+    quarter, lambda_context
+):
+    # GIVEN the quarter's run, calculated with February missed
+    _run(lambda_context)
+    # WHEN February's second session arrives and the run is recalculated by another operator
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        land(quarter, lambda_context, {"landing/ta_engagement/ta-2026-02-late.csv": LATE_SESSION})
+    again = _run(lambda_context, QUARTER | {"recalculate": True, "requested_by": "local:second"})
+    # THEN February's $0.00 lines are reversed and earned again at their amounts
+    assert again["closed"]["status"] == "CALCULATED"
+    rows = _report(quarter, f"statements/{RUN}/K2.csv")
+    february = [(r["record_type"], r["member_id"], r["amount"]) for r in rows if r["month"] == "2026-02"]
+    assert sorted(f for f in february if f[0] != "MONTH_TOTAL") == [
+        ("MEMBER_MONTH", "M4", "0.00"),
+        ("MEMBER_MONTH", "M4", OVER_65),
+        ("MEMBER_MONTH", "T1", "0.00"),
+        ("MEMBER_MONTH", "T1", OVER_65),
+        ("REVERSAL", "M4", "0.00"),
+        ("REVERSAL", "T1", "0.00"),
+    ]
+    # AND a monthly Care Gap run afterwards settles only Care Gap's awards: no PMPM entry is reversed
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        month = run_month(lambda_context, "2026-03")
+    assert month["closed"]["status"] == "CALCULATED"
+    assert _ledger_kinds(quarter, month["run"]["run_id"]) <= {("care_gap", "EARN"), ("care_gap", "CARRY_OUT")}
+
+
+def test_a_final_quarter_waits_for_its_end_and_for_its_engagement(aws, lambda_context):
+    # GIVEN the plan's files without any engagement file
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        land(aws, lambda_context, FILES | {"landing/eligibility/t1.csv": ROSTER})
+    # WHEN the quarter is run final on its last day, then after it with no engagement
+    last_day = clock_override(shifted_clock(datetime(2026, 3, 31, 12, tzinfo=UTC)))
+    with last_day, pytest.raises(QuarterNotEndedError, match="ends on 2026-03-31"):
+        run_request(lambda_context, QUARTER)
+    # THEN both are refused, naming what is missing, and nothing is paid
+    with pytest.raises(NoTaEngagementError, match="landing/ta_engagement/"):
+        _run(lambda_context)
+    assert aws.dynamodb.scan(TableName=aws.names["LEDGER_TABLE"])["Count"] == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"month": "2026-03"}, "takes `quarter`"),
+        ({"quarter": None}, "needs `quarter`"),
+        ({"quarter": "2025-Q4"}, "outside program_year 2026"),
+    ],
+)
+def test_a_quarterly_request_must_name_its_quarter_in_its_year(aws, lambda_context, change, message):
+    # GIVEN a quarterly request with a wrong period
+    request = {k: v for k, v in (QUARTER | change).items() if v is not None}
+    # WHEN it is opened
+    # THEN it is refused naming the field
+    with pytest.raises(RunInputError, match=message):
+        _run(lambda_context, request)
