@@ -87,6 +87,7 @@ def _landing_files() -> dict[str, bytes]:
         "assigned_clinic_id": CLINIC,
         "pcp_npi": "1234567893",
         "enrollment_start_date": "2025-01-01",
+        "product": "medi_cal",
     }
     claim = member | {
         "claim_id": "CNRYCLAIM01",
@@ -100,6 +101,26 @@ def _landing_files() -> dict[str, bytes]:
         "rendering_npi": "1234567893",
         "billing_clinic_id": CLINIC,
         "paid_amount": "101.11",
+        "claim_type": "professional",
+    }
+    # An inpatient stay's room line: facility details, and no HCPCS code (its revenue code says what it is).
+    stay = member | {
+        "claim_id": "CNRYSTAY01",
+        "claim_line_number": "1",
+        "claim_frequency_code": "1",
+        "claim_start_date": "2026-02-10",
+        "claim_end_date": "2026-02-13",
+        "received_date": "2026-03-02",
+        "diagnosis_code_1": "J189",
+        "claim_type": "institutional",
+        "bill_type_code": "111",
+        "revenue_center_code": "0120",
+        "admission_date": "2026-02-10",
+        "discharge_date": "2026-02-13",
+        "discharge_disposition_code": "01",
+        "ms_drg_code": "194",
+        "allowed_amount": "7200.00",
+        "payer_id": "health_net",
     }
     attestation = member | {
         "attestation_id": "CNRYATTEST01",
@@ -132,6 +153,14 @@ def _landing_files() -> dict[str, bytes]:
         "activity_date": "2026-02-12",
         "status": "completed",
     }
+    provider = {
+        "npi": "1234567893",
+        "practice_id": CLINIC,
+        "taxonomy_code": "207Q00000X",
+        "specialty": "Cnry Family Medicine",
+        "primary_care": "true",
+        "effective_date": "2025-01-01",
+    }
     fhir = {
         "resourceType": "Bundle",
         "type": "collection",
@@ -155,13 +184,29 @@ def _landing_files() -> dict[str, bytes]:
         ),
         "landing/eligibility/e.csv": _csv(
             FileKind.ELIGIBILITY,
-            [eligibility, eligibility | {"member_id": "CNRYMEMBER02", "birth_date": "CNRYBAD-DOB"}],
+            [
+                eligibility,
+                eligibility | {"member_id": "CNRYMEMBER02", "birth_date": "CNRYBAD-DOB"},
+                eligibility
+                | {"member_id": "CNRYMEMBER03", "product": "CNRYPRODUCT", "payer_id": "CNRY/PAYER"},
+            ],
         ),
         "landing/medical_claims/m.csv": _csv(
             FileKind.MEDICAL_CLAIMS,
             [
                 claim,
                 claim | {"claim_id": "CNRYCLAIM02", "diagnosis_code_1": "CNRY.BAD", "paid_amount": "CNRY"},
+                stay,
+                stay
+                | {
+                    "claim_id": "CNRYSTAY02",
+                    "claim_type": "CNRYTYPE",
+                    "bill_type_code": "CNRY",
+                    "revenue_center_code": "CNRYREV",
+                    "admission_date": "CNRY-ADMIT",
+                    "discharge_disposition_code": "CNRYDISP",
+                    "ms_drg_code": "CNRYDRG",
+                },
             ],
         ),
         "landing/attestations/a.csv": _csv(
@@ -179,7 +224,16 @@ def _landing_files() -> dict[str, bytes]:
             FileKind.LABS, [lab, lab | {"result_value": "CNRYVALUE", "member_id": "CNRYM4"}]
         ),
         "landing/ta_engagement/t.csv": _csv(
-            FileKind.TA_ENGAGEMENT, [engagement, engagement | {"status": "CNRYSTATUS"}]
+            FileKind.TA_ENGAGEMENT,
+            [engagement, engagement | {"status": "CNRYSTATUS"}, engagement | {"activity": "CNRYACTIVITY"}],
+        ),
+        "landing/providers/r.csv": _csv(
+            FileKind.PROVIDERS,
+            [
+                provider,
+                provider | {"npi": "CNRYNPI001", "practice_id": "CNRYPRACTICE"},
+                provider | {"practice_id": "K7", "taxonomy_code": "CNRYTAXONX", "primary_care": "CNRY"},
+            ],
         ),
         "landing/fhir/bundle.json": json.dumps(fhir).encode(),
         # Whole-file problems: an unknown kind and a missing required column, both full of canaries.
