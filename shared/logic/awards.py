@@ -150,7 +150,7 @@ def _entry(
     bonus = program.bonus_rate(joined.start if joined else clinic.program_enrollment_date, day)
     return LedgerEntry(
         program=program.program,
-        payer=payer,
+        payer=span.payer(payer),  # the plan the member is with on the action date (plans paying together)
         clinic_id=clinic.clinic_id,
         member_id=view.profile.member_id,
         period=occurrence.period,
@@ -186,7 +186,8 @@ def member_awards(
     payer: str = DEFAULT_PAYER,
     trace: AwardTrace | None = None,
 ) -> list[LedgerEntry]:
-    """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM), for `payer`;
+    """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM), each paid by the
+    payer the member's roster span names on its action date (`payer`, the deploying plan, when it names none);
     with `trace`, also what was decided for every step and the evidence no occurrence took."""
     view = MemberView.of_facts(facts)
     wanted = set(actions) if actions is not None else set(view.by_action)

@@ -19,6 +19,7 @@ PMPM_COLUMNS = (
     "run_id",
     "clinic_id",
     "member_id",
+    "scheme",
     "month",
     "age",
     "gender",
@@ -49,6 +50,7 @@ def _line(entry: LedgerEntry) -> dict[str, object]:
         "run_id": entry.run_id,
         "clinic_id": entry.clinic_id,
         "member_id": entry.member_id,
+        "scheme": basis.scheme,
         "month": basis.month,
         "age": basis.age,
         "gender": basis.gender,
@@ -65,18 +67,23 @@ def _line(entry: LedgerEntry) -> dict[str, object]:
     }
 
 
+def _scheme(entry: LedgerEntry) -> str:
+    return entry.basis.scheme if isinstance(entry.basis, PmpmPayment) else ""
+
+
 def pmpm_statement_rows(entries: Sequence[LedgerEntry]) -> list[dict[str, object]]:
-    """Every member-month line, by month and member, then one MONTH_TOTAL per month and the CLINIC_TOTAL."""
-    ordered = sorted(entries, key=lambda e: (e.period, e.member_id, e.kind.value, e.entry_id))
+    """Every member-month line, by scheme, month and member, then one MONTH_TOTAL per scheme and month and
+    the CLINIC_TOTAL."""
+    ordered = sorted(entries, key=lambda e: (_scheme(e), e.period, e.member_id, e.kind.value, e.entry_id))
     rows = [_line(e) for e in ordered]
-    months: dict[str, int] = defaultdict(int)
+    months: dict[tuple[str, str], int] = defaultdict(int)
     for e in ordered:
-        months[e.period] += e.amount_cents
+        months[(_scheme(e), e.period)] += e.amount_cents
     if entries:
         head: dict[str, object] = {"run_id": entries[0].run_id, "clinic_id": entries[0].clinic_id}
         rows += [
-            head | {"record_type": "MONTH_TOTAL", "month": m, "amount": format_cents(c)}
-            for m, c in sorted(months.items())
+            head | {"record_type": "MONTH_TOTAL", "scheme": k, "month": m, "amount": format_cents(c)}
+            for (k, m), c in sorted(months.items())
         ]
         rows.append(head | {"record_type": "CLINIC_TOTAL", "amount": format_cents(sum(months.values()))})
     return rows
@@ -96,11 +103,13 @@ def pmpm_statement_html(
     """The same statement for people: each month's total and engagement, then every member-month."""
     rows = pmpm_statement_rows(entries)
     lines = [r for r in rows if r["record_type"] in ("MEMBER_MONTH", "REVERSAL")]
-    missed: dict[str, str] = {}
+    missed: dict[tuple[str, str], str] = {}
     for r in lines:
-        missed.setdefault(str(r["month"]), str(r["ta_missed"]))
+        missed.setdefault((str(r["scheme"]), str(r["month"])), str(r["ta_missed"]))
     months = [
-        r | {"ta_missed": missed.get(str(r["month"]), "")} for r in rows if r["record_type"] == "MONTH_TOTAL"
+        r | {"ta_missed": missed.get((str(r["scheme"]), str(r["month"])), "")}
+        for r in rows
+        if r["record_type"] == "MONTH_TOTAL"
     ]
     return render(
         "pmpm_statement.html.j2",

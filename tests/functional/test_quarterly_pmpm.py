@@ -79,9 +79,13 @@ def _report(aws: Any, key: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(body)))
 
 
-def _lines(aws: Any) -> dict[tuple[str, str], dict[str, str]]:
+def _lines(aws: Any, scheme: str = "apc_element2") -> dict[tuple[str, str], dict[str, str]]:
     rows = _report(aws, f"statements/{RUN}/K2.csv")
-    return {(r["member_id"], r["month"]): r for r in rows if r["record_type"] == "MEMBER_MONTH"}
+    return {
+        (r["member_id"], r["month"]): r
+        for r in rows
+        if r["record_type"] == "MEMBER_MONTH" and r["scheme"] == scheme
+    }
 
 
 def _ledger_kinds(aws: Any, run_id: str) -> set[tuple[str, str]]:
@@ -211,3 +215,25 @@ def test_a_quarterly_request_must_name_its_quarter_in_its_year(aws, lambda_conte
     # THEN it is refused naming the field
     with pytest.raises(RunInputError, match=message):
         _run(lambda_context, request)
+
+
+def test_a_practice_on_basic_capitation_is_also_paid_its_capitation_by_age_and_sex_whatever_its_engagement(
+    quarter, lambda_context
+):
+    # GIVEN K2 moved to basic capitation (track B, $22.00 PMPM in the shipped version)
+    capitated = HPI_CLINICS.replace(",ffs_plus,3", ",basic_capitation,3")
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        land(quarter, lambda_context, {"landing/clinics/clinics-2026-04b.csv": capitated})
+    # WHEN the quarter runs
+    _run(lambda_context)
+    # THEN each member-month also has an Element 1 line: $22.00 x the age/sex factor, no uplift, February
+    # paid although the practice missed a requirement for Element 2
+    element1 = _lines(quarter, "apc_element1")
+    assert {k: (v["factor"], v["uplift"], v["amount"]) for k, v in element1.items()} == {
+        ("T1", "2026-01"): ("1.3670", "0", _cents("22.00", "1.3670", "0")),
+        ("T1", "2026-02"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
+        ("T1", "2026-03"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
+        ("M4", "2026-01"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
+        ("M4", "2026-02"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
+    }
+    assert _lines(quarter)[("T1", "2026-02")]["amount"] == "0.00"

@@ -1,10 +1,13 @@
-"""The quarterly PMPM run of a quarter (`2026-Q1`): APC Element 2, the population-health payment.
+"""The quarterly PMPM run of a quarter (`2026-Q1`): APC Element 2, the population-health payment, and
+Element 1's capitation.
 
 The seed (`apc-common-payment-model.txt`, "Element 2"): quarterly payouts "for the attributed population
 for each of the three preceding months", each month only when the practice met the technical-assistance
 requirements. Per attributed member-month at a practice on an APC payment track: PMPM x age/sex factor x
 (1 + HPI uplift), half up to the cent (`shared/logic/phm.py`); a month the practice missed a requirement
-is recorded at $0.00 with the requirements it missed, so the statement says why.
+is recorded at $0.00 with the requirements it missed, so the statement says why. A practice on a capitation
+track (B or C, Element 1) is also paid the track's capitation PMPM x age/sex factor per member-month,
+half up: capitation pays for the practice's direct services, so engagement does not gate it.
 
 Before a final quarter opens: the quarter has ended, an APC version is in force, no earlier quarter's final
 run is unfinished, ingested eligibility covers each of its months, and some `ta_engagement` file speaks for
@@ -12,8 +15,9 @@ the quarter (a quarter run before its engagement arrived would pay nothing and l
 engagement is read once, before the shards start (`prepare`), into `runs/<run>/ta-status.json`.
 
 Attribution is the roster's until claims-based attribution runs: a member-month belongs to the practice
-a roster span covers in it; of two in one month, the later span's. Each member settles against its own
-PMPM entries of the quarter's months, so a recalculation reverses only what changed.
+a roster span covers in it; of two in one month, the later span's; that span's payer pays the month. Each
+member settles against its own PMPM entries of the quarter's months, so a recalculation reverses only what
+changed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
+from decimal import Decimal
 
 import polars as pl
 
@@ -52,8 +57,11 @@ from shared.services.pmpm_statements import (
 )
 from shared.services.run_records import final_runs
 
+ELEMENT1 = "apc_element1"
+"""The scheme of APC's capitation payments (direct services, tracks B and C)."""
 ELEMENT2 = "apc_element2"
 """The scheme of APC's population-health payments."""
+SCHEMES = (ELEMENT1, ELEMENT2)
 TA_PREFIX = Prefix.TA_ENGAGEMENT.value
 """Where the accepted rows of `ta_engagement` files are, by month of activity."""
 
@@ -90,15 +98,15 @@ def _activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
             yield TaActivity(practice_id=row[0], activity=row[1], activity_date=row[2], status=row[3])
 
 
-def member_month_practices(spans: Sequence[EligibilitySpan], months: Sequence[str]) -> dict[str, str]:
-    """The practice each month is attributed to: the clinic a roster span covers in the month; of two,
-    the span that began later (then the lower clinic id)."""
-    found: dict[str, str] = {}
+def member_month_spans(spans: Sequence[EligibilitySpan], months: Sequence[str]) -> dict[str, EligibilitySpan]:
+    """The roster span each month is attributed by: one covering the month; of two, the one that began later
+    (then the lower clinic id). Its clinic is the month's practice and its payer pays the month."""
+    found: dict[str, EligibilitySpan] = {}
     for month in months:
         first, last = date(int(month[:4]), int(month[5:7]), 1), month_end(month)
         covering = [s for s in spans if s.start <= last and (s.end is None or s.end >= first)]
         if covering:
-            found[month] = sorted(covering, key=lambda s: (-s.start.toordinal(), s.clinic_id))[0].clinic_id
+            found[month] = sorted(covering, key=lambda s: (-s.start.toordinal(), s.clinic_id))[0]
     return found
 
 
@@ -114,54 +122,76 @@ def pmpm_entries(
 ) -> list[LedgerEntry]:
     """What the member's attributed months at APC practices earn (before settling against the ledger)."""
     profile = member.profile
-    pmpm = program.population_health.pmpm
-    risk = program.risk_adjustment
     entries = []
-    for month, clinic_id in member_month_practices(member.spans, months).items():
+    for month, span in member_month_spans(member.spans, months).items():
+        clinic_id, paid_by = span.clinic_id, span.payer(payer)
         practice = practices.get(clinic_id)
         if practice is None:
             continue
-        ta = status.get((clinic_id, month)) or TaMonth(clinic_id, month, ("no engagement status",))
         if (profile.birth_date.year, profile.birth_date.month) > (int(month[:4]), int(month[5:7])):
             continue  # on the roster before birth: no member-month yet
-        paid = member_month(
-            member_id=profile.member_id,
-            birth_date=profile.birth_date,
-            gender=profile.gender,
-            month=month,
-            pmpm=pmpm,
-            hpi_decile=practice.hpi_decile,
-            ta_compliant=ta.compliant,
-            risk=risk,
-        )
-        basis = PmpmPayment(
-            scheme=ELEMENT2,
-            month=month,
-            pmpm=pmpm,
-            age=paid.age,
-            gender=profile.gender.value,
-            factor=paid.factor,
-            hpi_decile=practice.hpi_decile,
-            uplift=paid.uplift,
-            ta_compliant=ta.compliant,
-            ta_missed=ta.missed,
-        )
-        entries.append(
-            LedgerEntry(
-                program=APC_PROGRAM,
-                payer=payer,
-                clinic_id=clinic_id,
-                member_id=profile.member_id,
-                period=month,
-                basis=basis,
-                amount_cents=paid.amount_cents,
-                rule_version=program.version,
-                action_date=month_end(month),
-                earned_month=month,
-                run_id=run_id,
+        ta = status.get((clinic_id, month)) or TaMonth(clinic_id, month, ("no engagement status",))
+        track = program.direct_services.track(practice.apc_payment_track)
+        found = []
+        if track is not None and track.capitation_pmpm is not None:
+            # Element 1: the track's capitation, risk adjusted (no uplift, not gated by engagement).
+            found.append(
+                _member_month(member, practice, month, ELEMENT1, track.capitation_pmpm, None, program)
             )
+        found.append(
+            _member_month(member, practice, month, ELEMENT2, program.population_health.pmpm, ta, program)
         )
+        entries += [e.model_copy(update={"payer": paid_by, "run_id": run_id}) for e in found]
     return entries
+
+
+def _member_month(
+    member: MemberFacts,
+    practice: Clinic,
+    month: str,
+    scheme: str,
+    pmpm: Decimal,
+    ta: TaMonth | None,
+    program: ApcProgram,
+) -> LedgerEntry:
+    """One scheme's entry for a member-month: Element 2 with the practice's uplift and engagement, Element 1
+    (`ta` None) with the factor alone."""
+    profile = member.profile
+    compliant = ta is None or ta.compliant
+    paid = member_month(
+        member_id=profile.member_id,
+        birth_date=profile.birth_date,
+        gender=profile.gender,
+        month=month,
+        pmpm=pmpm,
+        hpi_decile=practice.hpi_decile if ta is not None else None,
+        ta_compliant=compliant,
+        risk=program.risk_adjustment,
+    )
+    basis = PmpmPayment(
+        scheme=scheme,
+        month=month,
+        pmpm=pmpm,
+        age=paid.age,
+        gender=profile.gender.value,
+        factor=paid.factor,
+        hpi_decile=practice.hpi_decile,
+        uplift=paid.uplift,
+        ta_compliant=compliant,
+        ta_missed=ta.missed if ta is not None else (),
+    )
+    return LedgerEntry(
+        program=APC_PROGRAM,
+        clinic_id=practice.clinic_id,
+        member_id=profile.member_id,
+        period=month,
+        basis=basis,
+        amount_cents=paid.amount_cents,
+        rule_version=program.version,
+        action_date=month_end(month),
+        earned_month=month,
+        run_id="",
+    )
 
 
 class QuarterlyPmpm(RunKindModule):
@@ -236,7 +266,7 @@ class QuarterlyPmpm(RunKindModule):
             paid = [
                 e
                 for e in state.entries
-                if isinstance(e.basis, PmpmPayment) and e.basis.scheme == ELEMENT2 and e.period in months
+                if isinstance(e.basis, PmpmPayment) and e.basis.scheme in SCHEMES and e.period in months
             ]
             if not paid and not supported:
                 continue
@@ -303,4 +333,4 @@ def _status(ctx: RunContext, run_id: str) -> dict[tuple[str, str], TaMonth]:
     return found
 
 
-__all__ = ["ELEMENT2", "QuarterlyPmpm", "member_month_practices", "pmpm_entries", "ta_status_key"]
+__all__ = ["ELEMENT1", "ELEMENT2", "QuarterlyPmpm", "member_month_spans", "pmpm_entries", "ta_status_key"]

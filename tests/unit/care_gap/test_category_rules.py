@@ -169,3 +169,28 @@ def test_refills_earn_once_per_window():
     entries = awards(facts(history, *march, april, lob=LineOfBusiness.CA))
     # THEN the prescribe step is paid once for March and once for April
     assert sorted(e.period for e in entries) == ["2026-03", "2026-04"]
+
+
+def test_an_award_is_paid_by_the_payer_the_members_span_names_on_the_action_date():
+    # GIVEN a member with the deploying plan until June and with a second plan (PLAN2) from July
+    first = span().model_copy(update={"end": date(2026, 6, 30)})
+    second = span().model_copy(update={"start": date(2026, 7, 1), "payer_id": "PLAN2"})
+    march = item("COL-E", date(2026, 3, 20), concept="82274", received=date(2026, 4, 2))
+    member = MemberFacts(profile=profile(), spans=(first, second), evidence=(march,))
+    later = MemberFacts(
+        profile=profile(),
+        spans=(first, second),
+        evidence=(
+            march.model_copy(update={"action_date": date(2026, 8, 20), "received_date": date(2026, 9, 2)}),
+        ),
+    )
+    # WHEN the awards are computed with the deploying plan as the default payer
+    before = member_awards(
+        member, clinics=CLINICS, catalog=CATALOG, through_month="2026-12", run_id="r1", payer="HPSM"
+    )
+    after = member_awards(
+        later, clinics=CLINICS, catalog=CATALOG, through_month="2026-12", run_id="r1", payer="HPSM"
+    )
+    # THEN the March screening is the deploying plan's and the August one PLAN2's, with ids of their own
+    assert {e.payer for e in before} == {"HPSM"} and {e.payer for e in after} == {"PLAN2"}
+    assert not {e.entry_id for e in before} & {e.entry_id for e in after}
