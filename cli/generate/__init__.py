@@ -9,6 +9,7 @@ Member ids start with `SYN`, TINs with the unassigned EIN prefix 97: nothing her
 """
 
 from cli.generate.plan import (
+    APC_KINDS,
     FIXED_KINDS,
     OPTIONAL_KINDS,
     GeneratedFile,
@@ -20,6 +21,7 @@ from cli.generate.plan import (
 )
 
 __all__ = [
+    "APC_KINDS",
     "FIXED_KINDS",
     "OPTIONAL_KINDS",
     "GeneratedFile",

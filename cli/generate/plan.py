@@ -19,7 +19,10 @@ from cli.generate.supplemental import make_immunizations, make_labs, make_pharma
 
 FIXED_KINDS = frozenset({"clinics", "eligibility", "medical_claims", "attestations"})
 # Written only when asked for by `kinds`.
-OPTIONAL_KINDS = frozenset({"pharmacy_claims", "immunizations", "labs", "providers", "ta_engagement"})
+OPTIONAL_KINDS = frozenset({"pharmacy_claims", "immunizations", "labs"})
+APC_KINDS = frozenset({"providers", "ta_engagement"})
+"""Written only when asked for too: the APC model's provider rosters and TA engagement (apart from
+OPTIONAL_KINDS, every kind of which the demo ingests, until the demo ingests these as well)."""
 _LINES_PER_MEMBER_YEAR = 40  # a little under the ~46 we generate, so one pass nearly always suffices
 
 
@@ -71,7 +74,7 @@ def _check_kinds(kinds: Iterable[str] | None) -> frozenset[str]:
     if kinds is None:
         return FIXED_KINDS
     wanted = frozenset(kinds)
-    unknown = wanted - FIXED_KINDS - OPTIONAL_KINDS
+    unknown = wanted - FIXED_KINDS - OPTIONAL_KINDS - APC_KINDS
     if unknown:
         raise UnsupportedKindError(f"unknown kinds: {', '.join(sorted(unknown))}")
     return wanted

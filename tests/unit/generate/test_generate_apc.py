@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cli.generate import FIXED_KINDS, OPTIONAL_KINDS, GeneratedPlan, generate_plan
+from cli.generate import APC_KINDS, FIXED_KINDS, OPTIONAL_KINDS, GeneratedPlan, generate_plan
 from cli.generate.courses import BUPRENORPHINE, INHALED_CONTROLLER, ORAL_CONTROLLER, RELIEVER
 from cli.generate.members import PRODUCT_OF_LINE
 from shared.intake import read_file
@@ -24,11 +24,11 @@ CONTROLLERS = set(INHALED_CONTROLLER.ndcs) | set(ORAL_CONTROLLER.ndcs)
 
 @pytest.fixture(scope="module")
 def whole(tmp_path_factory: pytest.TempPathFactory) -> GeneratedPlan:
-    kinds = set(FIXED_KINDS | OPTIONAL_KINDS)
+    kinds = set(FIXED_KINDS | OPTIONAL_KINDS | APC_KINDS)
     return generate_plan(tmp_path_factory.mktemp("whole"), members=1000, seed=SMALL_SEED, kinds=kinds)
 
 
-@pytest.mark.parametrize("kind", sorted(FIXED_KINDS | OPTIONAL_KINDS))
+@pytest.mark.parametrize("kind", sorted(FIXED_KINDS | OPTIONAL_KINDS | APC_KINDS))
 def test_every_generated_file_passes_intake_whole_with_the_specs_columns(
     whole: GeneratedPlan, kind: str
 ) -> None:
