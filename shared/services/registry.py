@@ -97,22 +97,12 @@ class RegistryService:
     def member_gaps(self, clinic_id: str, as_of: date) -> list[Gap]:
         """Every gap (any status) of every member assigned to the clinic, as known on `as_of`."""
         clinic = self._clinic(clinic_id)
-        program = self._catalog.in_force(as_of)
-        found: list[Gap] = []
-        for view in self._views(clinic_id):
-            found += member_gaps(view, program, as_of=as_of, track=clinic.track)
-        return found
+        return clinic_gaps(clinic, self._catalog.in_force(as_of), self._views(clinic_id), as_of)
 
     def registry(self, clinic_id: str, as_of: date) -> list[RegistryRow]:
         """Open and coming-due gaps of the clinic's members, most money at stake first."""
         clinic = self._clinic(clinic_id)
-        program = self._catalog.in_force(as_of)
-        rows = [
-            _row(clinic, program, gap, as_of)
-            for gap in self.member_gaps(clinic_id, as_of)
-            if gap.status in SHOWN and gap.svu_at_stake > 0
-        ]
-        rows.sort(key=lambda r: (-r.cents_at_stake, r.due_date or date.max, r.member_id, r.action, r.period))
+        rows = ranked_rows(clinic, self._catalog.in_force(as_of), self.member_gaps(clinic_id, as_of), as_of)
         logger.info("registry built", clinic_id=clinic_id, row_count=len(rows))
         return rows
 
@@ -127,12 +117,41 @@ class RegistryService:
         self._clinic(clinic_id)
         wait = self._chart_request_days if after_days is None else after_days
         program = self._catalog.in_force(as_of)
-        found: list[ChartRequest] = []
-        for view in self._views(clinic_id):
-            found += _unconfirmed(clinic_id, program, view.known(as_of), as_of, wait)
-        found.sort(key=lambda r: (-r.days_unconfirmed, r.member_id, r.action, r.period))
+        found = unconfirmed_completions(clinic_id, program, self._views(clinic_id), as_of, wait)
         logger.info("chart requests listed", clinic_id=clinic_id, request_count=len(found))
         return found
+
+
+def clinic_gaps(
+    clinic: Clinic, program: CareGapProgram, views: Iterable[MemberView], as_of: date
+) -> list[Gap]:
+    """Every gap (any status) of these members of the clinic, as known on `as_of`."""
+    found: list[Gap] = []
+    for view in views:
+        found += member_gaps(view, program, as_of=as_of, track=clinic.track)
+    return found
+
+
+def unconfirmed_completions(
+    clinic_id: str, program: CareGapProgram, views: Iterable[MemberView], as_of: date, wait: int
+) -> list[ChartRequest]:
+    """The chart requests of these members of the clinic: completions it attested `wait`+ days before
+    `as_of` that no record confirms by then, the longest waiting first."""
+    found: list[ChartRequest] = []
+    for view in views:
+        found += _unconfirmed(clinic_id, program, view.known(as_of), as_of, wait)
+    found.sort(key=lambda r: (-r.days_unconfirmed, r.member_id, r.action, r.period))
+    return found
+
+
+def ranked_rows(
+    clinic: Clinic, program: CareGapProgram, gaps: Iterable[Gap], as_of: date
+) -> list[RegistryRow]:
+    """The registry's rows of these gaps (any status given; open and coming-due ones kept), most money at
+    stake first."""
+    rows = [_row(clinic, program, gap, as_of) for gap in gaps if gap.status in SHOWN and gap.svu_at_stake > 0]
+    rows.sort(key=lambda r: (-r.cents_at_stake, r.due_date or date.max, r.member_id, r.action, r.period))
+    return rows
 
 
 def _row(clinic: Clinic, program: CareGapProgram, gap: Gap, as_of: date) -> RegistryRow:
