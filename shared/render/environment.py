@@ -3,6 +3,8 @@ template marks it safe, and an undefined name an error rather than an empty stri
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from functools import cache
 from typing import Any
 
@@ -23,7 +25,17 @@ def environment() -> Environment:
         keep_trailing_newline=True,
     )
     env.filters["dollars"] = format_cents
+    env.filters["percent"] = percent
     return env
+
+
+def percent(value: Fraction | Decimal | None) -> str:
+    """A share or a rate for people, one place: a Fraction is a share of 1, a Decimal already a percent."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, Fraction):
+        value = Decimal(value.numerator) * 100 / Decimal(value.denominator)
+    return f"{value.quantize(Decimal('0.1'))}%"
 
 
 def render(template: str, **values: Any) -> bytes:
