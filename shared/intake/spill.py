@@ -2,7 +2,9 @@
 storage) once a partition's buffer passes its size, so memory is bounded by the buffers, not by the file.
 
 Parquet with LZ4: of the formats measured (Arrow IPC plain, LZ4 or zstd; Parquet LZ4), the cheapest to
-write and read back and among the smallest on disk (docs/ingest.md)."""
+write and read back and among the smallest on disk (docs/ingest.md). Buffers are sized by `frame_bytes`,
+which counts the 16-byte view polars keeps for every string value (`estimated_size` leaves them out, and
+a frame of claim lines is then five times its estimate)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,19 @@ SPILL_COMPRESSION: Literal["lz4"] = "lz4"
 SPILL_SUFFIX = ".parquet"
 
 
+VIEW_BYTES = 16
+_VIEWS = (pl.String, pl.Binary)
+
+
+def frame_bytes(frame: pl.DataFrame) -> int:
+    """Bytes a frame holds in memory: its estimate plus a view per string value."""
+    strings = sum(1 for dtype in frame.dtypes if dtype in _VIEWS)
+    return int(frame.estimated_size()) + VIEW_BYTES * frame.height * strings
+
+
 class PartitionedSpill:
     """Frames of one schema by partition number. A partition's frames stay in memory until they pass
-    `flush_bytes`, then go to one IPC file; a partition's frames come back in the order they were added."""
+    `flush_bytes`, then go to one local file; a partition's frames come back in the order they were added."""
 
     def __init__(self, directory: Path, partitions: int, flush_bytes: int) -> None:
         self._directory = directory
@@ -48,7 +60,7 @@ class PartitionedSpill:
 
     def _append(self, number: int, frame: pl.DataFrame) -> None:
         self._buffers[number].append(frame)
-        self._buffered[number] += int(frame.estimated_size())
+        self._buffered[number] += frame_bytes(frame)
         self.rows[number] += frame.height
         if self._buffered[number] >= self._flush_bytes:
             self._flush(number)
@@ -93,3 +105,52 @@ class PartitionedSpill:
             parts.extend(pl.scan_parquet(path) for path in self._files[number])
             parts.extend(frame.lazy() for frame in self._buffers[number])
         return pl.concat(parts) if parts else None
+
+
+class PeriodSpill:
+    """Frames by a text key (a `YYYY-MM` period), each key's rows written out as one Parquet file at the
+    end (`sink`), one key at a time: memory is the buffers (`flush_bytes` in all, the largest buffer
+    flushed first) and one sink's stream, whatever the number of keys. Rows of a key keep their order."""
+
+    def __init__(self, directory: Path, flush_bytes: int) -> None:
+        self._directory = directory
+        self._flush_bytes = max(flush_bytes, 1)
+        self._buffers: dict[str, list[pl.DataFrame]] = {}
+        self._buffered: dict[str, int] = {}
+        self._files: dict[str, list[Path]] = {}
+        self._written = 0
+
+    def add(self, frame: pl.DataFrame, key: pl.Expr) -> None:
+        """Add `frame`'s rows, each under the key `key` gives it (a string expression, never null)."""
+        if frame.height == 0:
+            return
+        split = frame.with_columns(key.alias(PARTITION)).partition_by(
+            PARTITION, as_dict=True, include_key=False, maintain_order=True
+        )
+        for (name,), part in split.items():
+            text = str(name)
+            self._buffers.setdefault(text, []).append(part)
+            self._buffered[text] = self._buffered.get(text, 0) + frame_bytes(part)
+        while sum(self._buffered.values()) >= self._flush_bytes:
+            self._flush(max(self._buffered, key=self._buffered.__getitem__))
+
+    def _flush(self, key: str) -> None:
+        frames = self._buffers.pop(key)
+        del self._buffered[key]
+        self._directory.mkdir(parents=True, exist_ok=True)
+        path = self._directory / f"k{self._written:05d}{SPILL_SUFFIX}"
+        self._written += 1
+        pl.concat(frames, rechunk=False).write_parquet(path, compression=SPILL_COMPRESSION, statistics=False)
+        self._files.setdefault(key, []).append(path)
+
+    def names(self) -> list[str]:
+        """Every key with rows, in order."""
+        return sorted(set(self._files) | set(self._buffers))
+
+    def sink(self, key: str, path: Path) -> None:
+        """Write the key's rows, in the order added, as one snappy Parquet file, streamed."""
+        parts = [pl.scan_parquet(file) for file in self._files.get(key, [])]
+        parts.extend(frame.lazy() for frame in self._buffers.get(key, []))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Snappy: about as small as zstd on these columns and cheaper to write.
+        pl.concat(parts).sink_parquet(path, compression="snappy")

@@ -1,0 +1,62 @@
+"""Spills: what a file's rows cost in memory while they stream through, and that they come back whole."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from shared.intake.spill import VIEW_BYTES, PartitionedSpill, PeriodSpill, frame_bytes
+
+
+def _claims_like(rows: int, start: int = 0) -> pl.DataFrame:
+    """Short string values in many columns, as claim lines are (mostly codes, many of them null)."""
+    return pl.DataFrame(
+        {
+            "row": pl.int_range(start, start + rows, eager=True),
+            **{f"code_{i}": [f"C{(start + n) % 97}" for n in range(rows)] for i in range(12)},
+            "period": [f"2026-{1 + (start + n) % 3:02d}" for n in range(rows)],
+        }
+    )
+
+
+def test_a_frame_of_strings_is_counted_with_a_view_per_value() -> None:
+    # GIVEN a frame of 1,000 rows and 13 string columns
+    frame = _claims_like(1000)
+    # WHEN its bytes in memory are counted
+    counted = frame_bytes(frame)
+    # THEN every string value costs its view, beyond polars' own estimate
+    assert counted == int(frame.estimated_size()) + VIEW_BYTES * 1000 * 13
+    assert counted > 3 * frame.estimated_size()
+
+
+def test_a_partition_goes_to_disk_once_its_strings_fill_the_buffer(tmp_path: Path) -> None:
+    # GIVEN a spill whose buffer is below the frame's real size but above polars' estimate of it
+    frame = _claims_like(1000)
+    spill = PartitionedSpill(tmp_path, 1, flush_bytes=int(frame.estimated_size()) * 2)
+    # WHEN the frame is added
+    spill.add(frame)
+    # THEN it is on disk, not held, and comes back whole
+    assert list(tmp_path.glob("*.parquet"))
+    back = spill.read([0])
+    assert back is not None and back.equals(frame)
+
+
+def test_a_period_spill_gives_each_period_its_rows_in_order_and_holds_no_more_than_its_buffer(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a period spill with a buffer of about one batch
+    batches = [_claims_like(500, start) for start in range(0, 5000, 500)]
+    spill = PeriodSpill(tmp_path / "spill", flush_bytes=frame_bytes(batches[0]))
+    # WHEN ten batches are added by their period column
+    for batch in batches:
+        spill.add(batch, pl.col("period"))
+        # THEN after each add no more than the buffer stays in memory
+        assert sum(spill._buffered.values()) < frame_bytes(batches[0])
+    # AND each period's file holds its rows, in the order added, without the key column
+    whole = pl.concat(batches)
+    assert spill.names() == ["2026-01", "2026-02", "2026-03"]
+    for name in spill.names():
+        path = tmp_path / "out" / f"{name}.parquet"
+        spill.sink(name, path)
+        assert pl.read_parquet(path).equals(whole.filter(pl.col("period") == name))
