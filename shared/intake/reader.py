@@ -172,17 +172,22 @@ def stage_file(
     staged: StagedFile | None = None
     problem: QuarantineError | None = None
     fhir: FhirStream | None = None
+    parsed: Iterator[RawBatch] | None = None
     try:
         schema = schema_for(kind)
         batches, fhir = _raw_batches(content, kind, schema, workdir)
         rows = estimated_rows(size_hint, first.startswith(GZIP_MAGIC))
         stager = Stager(kind, schema, as_of=as_of, workdir=workdir, estimated_rows=rows)
-        for batch in batches:
+        # The next batch is parsed while this one is validated and spilled.
+        parsed = prefetched(batches, depth=1)
+        for batch in parsed:
             stager.add(batch)
         staged = stager.finish()
     except QuarantineError as error:
         problem = error
     finally:
+        if parsed is not None:
+            parsed.close()  # type: ignore[attr-defined]
         content.close()  # type: ignore[attr-defined]
     chunks.drain()
     return Staging(

@@ -14,7 +14,7 @@ import queue
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 from shared.intake.errors import QuarantineError
 
@@ -150,6 +150,9 @@ def _gunzip(chunks: Iterator[bytes], limit: int) -> Iterator[bytes]:
         raise QuarantineError("UNREADABLE", "corrupt gzip stream") from None
 
 
+T = TypeVar("T")
+
+
 class _Failed:
     def __init__(self, error: BaseException) -> None:
         self.error = error
@@ -158,9 +161,11 @@ class _Failed:
 _END = object()
 
 
-def prefetched(chunks: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
-    """`chunks` produced by a reader thread, at most `depth` ahead (reading, hashing and inflating run
-    while the caller parses; zlib, hashlib and socket reads release the GIL)."""
+def prefetched(chunks: Iterable[T], depth: int = 2) -> Iterator[T]:
+    """`chunks` produced by a reader thread, at most `depth` ahead: reading, hashing and inflating run
+    while the caller parses (zlib, hashlib and socket reads release the GIL), parsing while the caller
+    validates, reading a member group while the caller applies the last (polars releases it too). Closing
+    the iterator stops the thread once its current item is made."""
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -188,8 +193,7 @@ def prefetched(chunks: Iterable[bytes], depth: int = 2) -> Iterator[bytes]:
                 return
             if isinstance(item, _Failed):
                 raise item.error
-            assert isinstance(item, bytes)
-            yield item
+            yield cast(T, item)
     finally:
         stop.set()
         thread.join()

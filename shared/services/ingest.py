@@ -28,7 +28,8 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, kind_from_key, stage_file, write_rejects_csv
 from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
-from shared.intake.spill import PartitionedSpill
+from shared.intake.source import prefetched
+from shared.intake.spill import PeriodSpill
 from shared.intake.staging import StagedFile
 from shared.logic.clinics import merge_clinic
 from shared.logic.evidence import (
@@ -58,8 +59,8 @@ REJECTS_HEADER = "source_row,field,reason_code\n"
 PARQUET_TYPE = "application/vnd.apache.parquet"
 COPY_LIMIT = 5 * 1024**3
 """S3's largest single copy: a larger quarantined file stays only at its landing key."""
-_PERIOD = "__period"
-_EVIDENCE_SPILL_MEMORY = 64 * 1024 * 1024
+_OUTPUT_SPILL_MEMORY = 64 * 1024 * 1024
+"""Bytes of curated rows, and of evidence rows, held in memory before they go to local files."""
 
 
 class IngestStatus(StrEnum):
@@ -309,9 +310,10 @@ class IngestService:
         self, delivery: _Delivery, staging: Staging, staged: StagedFile, workdir: Path
     ) -> IngestOutcome:
         kind, file_id = staged.kind, staging.file_id
-        evidence_log = PartitionedSpill(workdir / "evidence", 1, _EVIDENCE_SPILL_MEMORY)
-        effect = self._apply(staged, file_id, evidence_log)
-        curated_keys = self._write_curated(staged, file_id, workdir)
+        curated = PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
+        evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
+        effect = self._apply(staged, file_id, curated, evidence_log)
+        curated_keys = self._write_curated(staged.kind, curated, file_id, workdir)
         self._write_evidence_log(evidence_log, file_id, workdir)
         rejects_key = None
         if staged.counts.rejected:
@@ -362,47 +364,49 @@ class IngestService:
         logger.info("file accepted", **outcome.model_dump(mode="json"), skipped=staging.skipped_resources)
         return outcome
 
-    def _write_curated(self, staged: StagedFile, file_id: str, workdir: Path) -> list[str]:
+    def _write_curated(self, kind: FileKind, spill: PeriodSpill, file_id: str, workdir: Path) -> list[str]:
         """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id>.parquet`, streamed from the spill."""
-        accepted = staged.accepted()
-        if accepted is None:
-            return []
-        column = staged.schema.period_column
-        period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
-        written = sink_by_period(accepted.with_columns(period.alias(_PERIOD)), workdir / "curated")
         keys = []
-        for name, path in written:
-            key = f"{Prefix.CURATED}{staged.kind.value}/period={name}/{file_id}.parquet"
+        for name, path in sink_by_period(spill, workdir / "curated"):
+            key = f"{Prefix.CURATED}{kind.value}/period={name}/{file_id}.parquet"
             self._store.put_file(self._curated, key, path, PARQUET_TYPE)
+            path.unlink()
             keys.append(key)
         return keys
 
-    def _write_evidence_log(self, spill: PartitionedSpill, file_id: str, workdir: Path) -> None:
+    def _write_evidence_log(self, spill: PeriodSpill, file_id: str, workdir: Path) -> None:
         """Every evidence row the file yields, net or not, in `evidence/period=<month>/<file_id>.parquet`."""
-        evidence = spill.lazy()
-        if evidence is None:
-            return
-        month = pl.col("action_date").dt.strftime("%Y-%m").alias(_PERIOD)
-        for name, path in sink_by_period(evidence.with_columns(month), workdir / "evidence-log"):
+        for name, path in sink_by_period(spill, workdir / "evidence-log"):
             key = f"{Prefix.EVIDENCE}period={name}/{file_id}.parquet"
             self._store.put_file(self._curated, key, path, PARQUET_TYPE)
+            path.unlink()
 
     def _actions(self) -> list[ActionDefinition]:
         return [a for program in self._catalog.versions for a in program.actions]
 
-    def _apply(self, staged: StagedFile, file_id: str, evidence_log: PartitionedSpill) -> VersionEffect:
+    def _apply(
+        self, staged: StagedFile, file_id: str, curated: PeriodSpill, evidence_log: PeriodSpill
+    ) -> VersionEffect:
         """Write what the file means for the gap state, one member group at a time: clinics, providers,
-        roster, or net evidence. Members are disjoint across groups, so each group is netted on its own."""
+        roster, or net evidence. Members are disjoint across groups, so each group is netted on its own.
+        Each group's rows go to `curated` by period as they pass."""
         kind = staged.kind
+        column = staged.schema.period_column
+        period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
         total = VersionEffect()
         actions = self._actions()
-        for rows in staged.groups():
-            effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
-            total = VersionEffect(
-                applied=total.applied + effect.applied,
-                withheld=total.withheld + effect.withheld,
-                retracted=total.retracted + effect.retracted,
-            )
+        groups = prefetched(staged.groups(), depth=1)  # the next group is read while this one is applied
+        try:
+            for rows in groups:
+                curated.add(rows, period)
+                effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
+                total = VersionEffect(
+                    applied=total.applied + effect.applied,
+                    withheld=total.withheld + effect.withheld,
+                    retracted=total.retracted + effect.retracted,
+                )
+        finally:
+            groups.close()  # type: ignore[attr-defined]
         return total
 
     def _apply_group(
@@ -411,7 +415,7 @@ class IngestService:
         rows: pl.DataFrame,
         file_id: str,
         actions: list[ActionDefinition],
-        evidence_log: PartitionedSpill,
+        evidence_log: PeriodSpill,
     ) -> VersionEffect:
         if kind is FileKind.CLINICS:
             # Each clinics file says where a clinic is now; what it was before is kept in its history.
@@ -431,26 +435,20 @@ class IngestService:
         if extract is None:
             return VersionEffect()
         evidence = extract(rows, actions, file_id)
-        evidence_log.add(evidence)
+        evidence_log.add(evidence, pl.col("action_date").dt.strftime("%Y-%m"))
         versions = _VERSIONS[kind](rows, file_id) if kind in _VERSIONS else []
         if self._keeper is not None:
             return self._keeper.apply(versions, evidence)
         return VersionEffect(applied=self._gaps.put_evidence(evidence))
 
 
-def sink_by_period(frame: pl.LazyFrame, directory: Path) -> list[tuple[str, Path]]:
-    """`frame` written as one snappy Parquet per value of its period column, in order; (period, path)."""
-    # Snappy: about as small as zstd on these columns and cheaper to write.
-    frame.sink_parquet(
-        pl.PartitionBy(directory, key=_PERIOD, include_key=False, approximate_bytes_per_file=None),
-        compression="snappy",
-        mkdir=True,
-    )
-    found: list[tuple[str, Path]] = []
-    for folder in sorted(directory.glob(f"{_PERIOD}=*")):
-        name = folder.name.split("=", 1)[1]
-        found.extend((name, path) for path in sorted(folder.glob("*.parquet")))
-    return found
+def sink_by_period(spill: PeriodSpill, directory: Path) -> Iterator[tuple[str, Path]]:
+    """Each period of `spill` written as one snappy Parquet file, in period order: (period, path). One
+    period at a time (a sink partitioned by period holds buffers for every period at once)."""
+    for name in spill.names():
+        path = directory / f"{name}.parquet"
+        spill.sink(name, path)
+        yield name, path
 
 
 def _models(
