@@ -140,8 +140,9 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
 
     def earn_shard(fn: ServiceFunction) -> None:
         run_record(fn)
-        # Members, their evidence and payment history in one query; gaps and history copies written back.
-        fn.use_table(gaps, table_key, item=(GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
+        # Members' profiles in batches, their evidence and payment history by query; gaps, history copies
+        # and digests written back.
+        fn.use_table(gaps, table_key, item=(GET, BATCH_GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
         appends_ledger(fn, BATCH_GET)  # a preview asks which entries exist
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
@@ -158,11 +159,15 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         fn.write_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)  # summary.json
 
     def render_statements(fn: ServiceFunction) -> None:
-        run_record(fn)
-        fn.use_table(gaps, table_key, index=(QUERY,))  # the clinics
+        # The pages list the year's runs (with their approvals) and the file log's drops on the index.
+        run_record(fn, index=(QUERY,))
+        fn.use_table(approvals, table_key, item=(BATCH_GET,))
+        # The clinics, and (for the pages) each clinic's members read once: registry and projection.
+        fn.use_table(gaps, table_key, item=(GET, QUERY), index=(QUERY,))
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
-        # Statements for review, the draft payment file and reports; never payments/.
-        fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.RUNS, Prefix.PREVIEWS], data_key)
+        fn.read_objects(reports, [Prefix.RUNS], data_key)  # the year's closed runs' summaries
+        # Statements for review, the draft payment file, reports and pages; never payments/.
+        fn.write_objects(reports, [Prefix.STATEMENTS, Prefix.RUNS, Prefix.PREVIEWS, Prefix.PAGES], data_key)
 
     def close_run(fn: ServiceFunction) -> None:
         # Reconciles the run's ledger entries (by run, on the index) with the draft it rendered.

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from shared import clock
 from shared.dal.errors import AlreadyRecordedError, StaleVersionError
-from shared.dal.files import FileRegistry
+from shared.dal.files import FileLog, FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
@@ -106,9 +106,12 @@ class RunService:
         now: clock.Clock = clock.now,
         sleep: clock.Sleep = clock.sleep,
         payer: str = DEFAULT_PAYER,
+        pages: bool = False,
+        log: FileLog | None = None,
     ) -> None:
         """`payer` pays what the run writes where its evidence names no payer (the deploying plan);
-        `programs` are every program's versions (default: `catalog` and the packaged Benchmark ones)."""
+        `programs` are every program's versions (default: `catalog` and the packaged Benchmark ones);
+        `pages`: RenderStatements writes the clinic and plan pages, reading `log` for the plan's intake."""
         self._store = store
         self._gaps = gaps
         self._runs = runs
@@ -133,6 +136,8 @@ class RunService:
             curated_bucket=curated_bucket,
             reports_bucket=reports_bucket,
             sleep=sleep,
+            pages=pages,
+            log=log,
         )
 
     # OpenRun
@@ -239,7 +244,7 @@ class RunService:
         run, shard = item.run, item.shard
         require_open(self._runs, run.run_id)
         members = ShardMembers.model_validate(self._store.get_json(self._curated, shard.members_key))
-        facts = [f for f in (self._gaps.member(m) for m in members.member_ids) if f is not None]
+        facts = self._gaps.members(members.member_ids)
         output = kind_of(run.run_kind).earn(self._context, run, shard.shard_id, facts)
         key = result_key(run.run_id, shard.shard_id)
         self._store.put_json(self._curated, key, output.model_dump(mode="json"))

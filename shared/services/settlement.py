@@ -3,7 +3,8 @@
 The shards' result files are summed per clinic, with what the run's kind settles for the whole run
 (the monthly run's carried balances); statements and the draft payment file are rendered from the same
 entries; closing checks that ledger, statements and draft agree to the cent before the run becomes
-CALCULATED. Outputs follow the run's status: a final run's statements are written for review and its
+CALCULATED. Beside the statements go the clinic and plan pages (`shared/services/pages.py`, under
+`pages/<run>/`). Outputs follow the run's status: a final run's statements are written for review and its
 draft payment file beside its summary, never under `payments/` (the payment file is written once, at
 approval: `shared/services/lifecycle.py`); a preview writes everything under `previews/<run>/`, each
 file marked PREVIEW in its name and first line. Earning the shards is `shared/services/runs.py`.
@@ -17,6 +18,7 @@ from collections.abc import Iterable
 
 from shared import clock
 from shared.dal.errors import NotFoundError
+from shared.dal.files import FileLog
 from shared.dal.objects import ObjectStore
 from shared.errors import DomainError
 from shared.logic.keys import key_segment
@@ -38,6 +40,8 @@ from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.services.kinds import RunContext, kind_of
 from shared.services.kinds.annual import merge_counts
+from shared.services.page_data import pages_as_of
+from shared.services.pages import PageService
 from shared.services.run_records import require_open, require_run
 from shared.services.statements import (
     draft_banner,
@@ -111,6 +115,13 @@ class _Outputs:
             return f"{Prefix.PREVIEWS}{self.run_id}/statements/{folder + '/' if folder else ''}PREVIEW-{file}"
         return f"{Prefix.STATEMENTS}{self.run_id}/{name}"
 
+    def page(self, name: str) -> str:
+        """`pages/<run>/<name>`; a preview's under `previews/<run>/pages/`, its file name marked PREVIEW."""
+        if self.preview:
+            folder, _, file = name.rpartition("/")
+            return f"{Prefix.PREVIEWS}{self.run_id}/pages/{folder + '/' if folder else ''}PREVIEW-{file}"
+        return f"{Prefix.PAGES}{self.run_id}/{name}"
+
     def report(self, name: str) -> str:
         """`runs/<run>/<name>`; a preview's under `previews/<run>/`, its file name marked PREVIEW."""
         if self.preview:
@@ -130,8 +141,15 @@ class SettlementService:
         curated_bucket: str,
         reports_bucket: str,
         sleep: clock.Sleep = clock.sleep,
+        pages: bool = False,
+        log: FileLog | None = None,
     ) -> None:
+        """`pages`: RenderStatements writes the clinic and plan pages too (the deployed functions do; a
+        service built for a benchmark of the run itself need not); `log` is the file log the plan page's
+        intake health reads (none: the page says so)."""
         self._store = store
+        self._pages = pages
+        self._log = log
         self._context = context
         self._runs = context.runs
         self._ledger = context.ledger
@@ -153,11 +171,13 @@ class SettlementService:
         outputs.append(balances)
         by_clinic: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         kinds: dict[str, int] = defaultdict(int)
+        payouts: dict[tuple[str, str, str], int] = defaultdict(int)
         for out in outputs:
             for e in out.entries:
                 by_clinic[e.clinic_id][0] += 1
                 by_clinic[e.clinic_id][1] += e.amount_cents
                 kinds[e.kind.value] += e.amount_cents
+                payouts[(e.clinic_id, e.payer, e.program)] += e.amount_cents
         counts = merge_counts(outputs)
         entry_count = sum(v[0] for v in by_clinic.values())
         total = sum(v[1] for v in by_clinic.values())
@@ -172,6 +192,11 @@ class SettlementService:
             "total_cents_by_kind": dict(sorted(kinds.items())),
             "clinics": {c: {"entry_count": v[0], "total_cents": v[1]} for c, v in sorted(by_clinic.items())},
             "measure_counts": [m.model_dump(mode="json") for m in counts],
+            # What the pages chart for a closed run without reading its entries again.
+            "payouts": [
+                {"clinic_id": c, "payer": payer, "program": program, "total_cents": cents}
+                for (c, payer, program), cents in sorted(payouts.items())
+            ],
         }
         self._store.put_json(self._reports, _Outputs(run).report("summary.json"), summary)
         clinic_count = len(set(by_clinic) | {m.clinic_id for m in counts})
@@ -234,8 +259,17 @@ class SettlementService:
         total = sum(totals.values())
         if total != item.totals.total_cents:
             raise ReconciliationError("statements total differs from the aggregated total")
+        if self._pages:
+            self._render_pages(run, [e for es in entries_by_clinic.values() for e in es], where)
         logger.info("statements rendered", run_id=run.run_id, statement_count=len(totals), total_cents=total)
         return StatementsResult(statement_count=len(totals), draft_key=where.payment, total_cents=total)
+
+    def _render_pages(self, run: RunRef, entries: list[LedgerEntry], where: _Outputs) -> None:
+        """Every clinic's page and the plan's, as of the run's period, one page in memory at a time."""
+        pages = PageService(context=self._context, reports_bucket=self._reports, log=self._log)
+        as_of = pages_as_of(run, self._context.now().date())
+        for shown in pages.pages(as_of, run=run, entries=entries, banner=where.banner):
+            self._store.put_bytes(self._reports, where.page(shown.name), shown.body, "text/html")
 
     def _categories(self, entries: Iterable[LedgerEntry]) -> dict[tuple[str, str], str]:
         """(rule version, action) -> menu category, from the program version that earned each entry."""

@@ -64,6 +64,8 @@ def build_run_service(settings: RunSettings) -> RunService:
         reports_bucket=settings.reports_bucket,
         shard_size=settings.shard_size,
         payer=settings.plan_id,
+        pages=True,
+        log=DynamoFileLog(db, settings.registry_table),
     )
 
 
