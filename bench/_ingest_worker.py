@@ -6,8 +6,9 @@ timed span is `ingest()` from the landed object to ACCEPTED: read and hash, pars
 evidence, versions and the packed gap-state writes, curated Parquet, evidence log, reports.
 
 Objects live on local disk (`DiskObjectStore`), as S3 holds them outside the function: the landed file is
-streamed from disk and outputs are written to disk, so the peak RSS is the ingest's own. The gap state is
-in memory (its items are a small fraction of the file), metered as DynamoDB would bill it.
+streamed from disk and outputs are written to disk. The packed evidence and claim versions live in a local
+SQLite file (`bench._disk_tables`), as DynamoDB holds them, metered as DynamoDB would bill them; so the
+peak RSS is the ingest's own.
 
 `python -m bench._ingest_worker --bare FILE` times the floor instead: polars alone reading the file with
 its typed schema and writing it as one snappy Parquet (no validation, no evidence), in the same kind of
@@ -33,16 +34,13 @@ from typing import Any, BinaryIO
 import polars as pl
 
 import shared.services.ingest as ingest_module
+from bench._disk_tables import DiskClaimVersionRepository, DiskGapStateRepository, connect
 from shared.dal.errors import AlreadyRecordedError, NotFoundError
-from shared.dal.memory import (
-    MemoryClaimVersionRepository,
-    MemoryFileRegistry,
-    MemoryGapStateRepository,
-    WriteMeter,
-)
+from shared.dal.memory import MemoryFileRegistry, WriteMeter
 from shared.dal.memory_log import MemoryFileLog
 from shared.dal.objects import ObjectStore
 from shared.intake.kinds import SCHEMAS
+from shared.intake.spill import PeriodSpill
 from shared.models.files import FileKind
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService
@@ -110,16 +108,16 @@ READ_ON = datetime(2027, 7, 1, tzinfo=UTC)
 """The day the benchmark files are read: after the generated year, as a plan reads its months."""
 
 
-def _service(store: ObjectStore, meter: WriteMeter, scratch: Path) -> IngestService:
-    gaps = MemoryGapStateRepository(meter)
+def _service(store: ObjectStore, meter: WriteMeter, scratch: Path, tables: Path) -> IngestService:
+    db = connect(tables)
     return IngestService(
         store=store,
         files=MemoryFileRegistry(meter),
-        gaps=gaps,
+        gaps=DiskGapStateRepository(db, meter),
         catalog=load_catalog(),
         curated_bucket="curated",
         reports_bucket="reports",
-        versions=MemoryClaimVersionRepository(gaps),
+        versions=DiskClaimVersionRepository(db, meter),
         log=MemoryFileLog(meter),
         scratch=scratch,
         now=lambda: READ_ON,
@@ -137,8 +135,9 @@ def _stage_clock() -> Iterator[dict[str, float]]:
     """Seconds per stage of the real service run, by wrapping the collaborators the service calls.
 
     `intake` is read, parse, validate and reconcile (`stage_file`); `parquet` the curated and evidence-log
-    sinks; `evidence` extraction from the claim lines; `versions` version keeping, netting and the packed
-    gap-state writes. What no stage covers (reports, registry, rejects) is the run's `seconds` less these.
+    sinks (`PeriodSpill.sink`); `evidence` extraction from the claim lines; `versions` version keeping,
+    netting and the packed gap-state writes. What no stage covers (reading member groups back, the curated
+    and evidence spills, reports, registry, rejects) is the run's `seconds` less these.
     """
     seconds: dict[str, float] = defaultdict(float)
     restore: list[Callable[[], None]] = []
@@ -159,7 +158,7 @@ def _stage_clock() -> Iterator[dict[str, float]]:
         restore.append(lambda: setattr(owner, name, original))
 
     patch(ingest_module, "stage_file", "intake")
-    patch(ingest_module, "sink_by_period", "parquet")
+    patch(PeriodSpill, "sink", "parquet")
     patch(ClaimVersionKeeper, "apply", "versions")
     extractors = ingest_module._EXTRACTORS  # the benchmark times the service's own extractor
     extract = extractors[FileKind.MEDICAL_CLAIMS]
@@ -178,12 +177,14 @@ def main(path: Path) -> dict[str, object]:
         # A warm Lambda container has imported everything and run polars once; so does this process.
         warm = DiskObjectStore(root / "warm")
         warm.put_bytes(LANDING, "landing/medical_claims/warm.csv", _head(path))
-        _service(warm, WriteMeter(), root).ingest(LANDING, "landing/medical_claims/warm.csv")
+        _service(warm, WriteMeter(), root, root / "warm.sqlite").ingest(
+            LANDING, "landing/medical_claims/warm.csv"
+        )
         store, meter = DiskObjectStore(root / "store"), WriteMeter()
         landed = root / "store" / LANDING / "landing/medical_claims/bench.csv"
         landed.parent.mkdir(parents=True)
         landed.symlink_to(path.resolve())
-        service = _service(store, meter, root)
+        service = _service(store, meter, root, root / "tables.sqlite")
         baseline_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         with _stage_clock() as stages:
             start = time.perf_counter()

@@ -10,7 +10,14 @@ import duckdb
 from bench.registry import measure
 from cli.generate.claims import CLAIM_COLUMNS
 
-_DATES = {"claim_start_date", "claim_end_date", "received_date", "paid_date"}
+_DATES = {
+    "claim_start_date",
+    "claim_end_date",
+    "received_date",
+    "paid_date",
+    "admission_date",
+    "discharge_date",
+}
 _AMOUNTS = {"allowed_amount", "paid_amount"}
 # The medical_claims schema of docs/file-specs.md in DuckDB types: codes stay strings, as in our ingest.
 MEDICAL_CLAIMS_DUCKDB_TYPES: dict[str, str] = {

@@ -1,12 +1,18 @@
-"""End-to-end ingest of the shared medical claims file against DuckDB's bare CSV → Parquet.
+"""End-to-end ingest of generated medical claims files against DuckDB's bare CSV → Parquet.
 
-Ours runs in a child process with `POLARS_MAX_THREADS=1` (a Lambda function gets one core per
-1,769 MB); DuckDB gets one thread too, so the ratio compares like with like. DuckDB on every core is
-printed as well. Storage is faked in memory; DynamoDB write units are what the real tables would bill.
+Ours runs in a child process (`bench._ingest_worker`), objects on local disk, DynamoDB's items in a
+local SQLite file, write units metered as the real tables would bill them.
 
-Also printed: the ceiling any polars ingest can reach (polars alone converting the file, no checks), and
-where our seconds went by stage (intake = parse, validate, reconcile; evidence; versions = netting and
-the packed gap-state writes; parquet; other = hash, reports, registry).
+- **Ratios** on the shared claims file (1M lines; 100k with --quick): DuckDB on all cores against ours on
+  all cores (a 10 GB Lambda function has 6 vCPUs), and DuckDB on one thread against ours with
+  `POLARS_MAX_THREADS=1`. The one-thread run also gives where our seconds went by stage (intake = parse,
+  validate, reconcile; evidence; versions = netting and the packed gap-state writes; parquet = the
+  curated and evidence-log sinks; other = hash, curated and evidence spills, reports, registry) and the
+  ceiling any polars ingest can reach (polars alone converting the file, no checks).
+- **Scale**: 1M, 4M and 16M-line files (10k, 40k and 160k with --quick) on all cores: peak RSS and
+  seconds (wall and CPU) per million lines at each size, and the largest size's seconds per million
+  over the smallest's. The larger files are written in 1M-line parts (`bench._large_claims`), each
+  deleted once measured.
 """
 
 from __future__ import annotations
@@ -17,19 +23,22 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench._large_claims import write_claims_in_parts
 from bench.baselines import MEDICAL_CLAIMS_DUCKDB_TYPES, csv_data_lines, duckdb_csv_to_parquet_seconds
 from bench.registry import BenchContext, Figure, benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
+SCALE = (1, 4, 16)
+"""File sizes measured, in multiples of the base size (1M lines; 10k with --quick)."""
 
 
-def run_worker(csv_path: Path, *options: str) -> dict[str, object]:
-    """Ingest `csv_path` in a fresh one-thread process (`--bare`: only convert it); its measurements."""
-    env = os.environ | {
-        "POLARS_MAX_THREADS": "1",
-        "LOG_LEVEL": "WARNING",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
+def run_worker(csv_path: Path, *options: str, threads: int | None = 1) -> dict[str, object]:
+    """Ingest `csv_path` in a fresh process with `threads` polars threads (None: all cores; `--bare`:
+    only convert it); its measurements."""
+    env = os.environ | {"LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
+    env.pop("POLARS_MAX_THREADS", None)
+    if threads is not None:
+        env["POLARS_MAX_THREADS"] = str(threads)
     done = subprocess.run(
         [sys.executable, "-m", "bench._ingest_worker", *options, str(csv_path)],
         cwd=ROOT,
@@ -39,7 +48,22 @@ def run_worker(csv_path: Path, *options: str) -> dict[str, object]:
         text=True,
     )
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    if "status" in result and result["status"] != "ACCEPTED":
+        raise RuntimeError("the benchmark file was not accepted")
     return result
+
+
+def _number(measured: dict[str, object], name: str) -> float:
+    return float(str(measured[name]))
+
+
+def size_name(lines: int) -> str:
+    """`16m` for 16,000,000 lines, `40k` for 40,000: the suffix of a size's figures."""
+    if lines % 1_000_000 == 0:
+        return f"{lines // 1_000_000}m"
+    if lines % 1000 == 0:
+        return f"{lines // 1000}k"
+    return str(lines)
 
 
 @benchmark("ingest", order=60)
@@ -51,25 +75,32 @@ def ingest(ctx: BenchContext) -> list[Figure]:
     )
     duckdb_all = duckdb_csv_to_parquet_seconds(csv_path, parquet, types=MEDICAL_CLAIMS_DUCKDB_TYPES)
     parquet.unlink(missing_ok=True)
-    ours = run_worker(csv_path)
-    if ours["status"] != "ACCEPTED":
-        raise RuntimeError("the benchmark file was not accepted")
-    seconds = float(str(ours["seconds"]))
-    floor = float(str(run_worker(csv_path, "--bare")["seconds"]))
+    one = run_worker(csv_path)
+    seconds = _number(one, "seconds")
+    floor = _number(run_worker(csv_path, "--bare"), "seconds")
     lines = csv_data_lines(csv_path)
-    stages = {name: float(value) for name, value in dict(ours["stages"]).items()}  # type: ignore[call-overload]
+    stages = {name: float(value) for name, value in dict(one["stages"]).items()}  # type: ignore[call-overload]
     stages["other"] = max(seconds - sum(stages.values()), 0.0)
+    all_cores = run_worker(csv_path, threads=None)
+    sizes = [ctx.size(1_000_000, 10_000) * n for n in SCALE]
+    scale = scale_figures(ctx, sizes, measured={lines: all_cores})
+    all_seconds = _number(all_cores, "seconds")
     return [
+        Figure(
+            "ingest_throughput_ratio_vs_duckdb_all_cores",
+            round(duckdb_all / all_seconds, 3),
+            f"x (DuckDB / ours, both on all {ctx.cores} cores)",
+        ),
         Figure(
             "ingest_throughput_ratio", round(duckdb_one / seconds, 3), "x (DuckDB 1 thread / ours 1 thread)"
         ),
-        Figure("ingest_throughput_ratio_vs_duckdb_all_cores", round(duckdb_all / seconds, 3), "x"),
-        Figure("ingest_seconds", round(seconds, 3), "s"),
-        Figure("ingest_lines_per_second", round(lines / seconds), "lines/s"),
-        Figure("ingest_peak_rss_mb", round(float(str(ours["peak_rss_mb"]))), "MB"),
+        Figure("ingest_seconds_all_cores", round(all_seconds, 3), "s"),
+        Figure("ingest_seconds", round(seconds, 3), "s (1 thread)"),
+        Figure("ingest_lines_per_second", round(lines / seconds), "lines/s (1 thread)"),
+        Figure("ingest_peak_rss_mb", round(_number(one, "peak_rss_mb")), "MB (1 thread)"),
         Figure(
             "dynamodb_write_units_per_1000_claim_lines",
-            round(int(str(ours["write_units"])) * 1000 / lines, 2),
+            round(int(str(one["write_units"])) * 1000 / lines, 2),
             "WCU",
         ),
         # The floor: polars converting the file with no checks at all, in the same kind of process. A
@@ -81,9 +112,51 @@ def ingest(ctx: BenchContext) -> list[Figure]:
             "x (DuckDB 1 thread / polars bare)",
         ),
         *(
-            Figure(f"ingest_stage_{name}_seconds", round(value, 3), "s")
+            Figure(f"ingest_stage_{name}_seconds", round(value, 3), "s (1 thread)")
             for name, value in sorted(stages.items())
         ),
         Figure("duckdb_csv_to_parquet_seconds", round(duckdb_one, 3), "s (1 thread)"),
         Figure("duckdb_csv_to_parquet_seconds_all_cores", round(duckdb_all, 3), "s"),
+        *scale,
     ]
+
+
+def scale_figures(
+    ctx: BenchContext, sizes: list[int], *, measured: dict[int, dict[str, object]]
+) -> list[Figure]:
+    """Per size, on all cores: peak RSS and seconds per million lines; then the largest size's seconds per
+    million over the smallest's. A size in `measured` (lines → the worker's result) is not run again; any
+    other is written in parts of the smallest size, ingested and deleted."""
+    figures: list[Figure] = []
+    per_million: dict[int, float] = {}
+    for lines in sizes:
+        result = measured.get(lines)
+        if result is None:
+            path = write_claims_in_parts(
+                ctx.data_dir / f"medical_claims-{lines}-parts.csv", lines, part_lines=sizes[0]
+            )
+            try:
+                result = run_worker(path, threads=None)
+            finally:
+                path.unlink(missing_ok=True)
+        seconds, cpu = _number(result, "seconds"), _number(result, "cpu_seconds")
+        per_million[lines] = seconds * 1_000_000 / lines
+        name = size_name(lines)
+        figures += [
+            Figure(f"ingest_peak_rss_mb_{name}_lines", round(_number(result, "peak_rss_mb")), "MB"),
+            Figure(f"ingest_seconds_per_million_lines_{name}_lines", round(per_million[lines], 2), "s"),
+            Figure(
+                f"ingest_cpu_seconds_per_million_lines_{name}_lines",
+                round(cpu * 1_000_000 / lines, 2),
+                "s of CPU (all threads)",
+            ),
+        ]
+    first, last = sizes[0], sizes[-1]
+    figures.append(
+        Figure(
+            f"ingest_seconds_per_million_lines_{size_name(last)}_over_{size_name(first)}",
+            round(per_million[last] / per_million[first], 3),
+            "x",
+        )
+    )
+    return figures

@@ -134,9 +134,10 @@ def test_the_ingest_worker_times_the_real_service_by_stage_and_the_bare_floor(tm
     # GIVEN a small generated claims file
     import shared.services.ingest as ingest_module
     from bench import _ingest_worker as worker
+    from shared.intake.spill import PeriodSpill
 
     csv_path = generate_claims_file(tmp_path / "claims.csv", lines=3000)
-    stage_file, sink_by_period = ingest_module.stage_file, ingest_module.sink_by_period
+    stage_file, sink = ingest_module.stage_file, PeriodSpill.sink
     # WHEN the worker ingests it, and times polars' bare conversion of it
     measured = worker.main(csv_path)
     floor = worker.bare(csv_path)
@@ -146,7 +147,7 @@ def test_the_ingest_worker_times_the_real_service_by_stage_and_the_bare_floor(tm
     assert isinstance(stages, dict) and set(stages) == {"intake", "parquet", "evidence", "versions"}
     assert all(value > 0 for value in stages.values())
     assert sum(stages.values()) < float(str(measured["seconds"]))
-    assert ingest_module.stage_file is stage_file and ingest_module.sink_by_period is sink_by_period
+    assert ingest_module.stage_file is stage_file and PeriodSpill.sink is sink
     assert 0 < int(str(measured["accepted"])) <= 3000 and float(str(measured["peak_rss_mb"])) > 0
     # AND the bare conversion read every line
     assert floor["rows"] == 3000 and float(str(floor["seconds"])) > 0
