@@ -140,9 +140,8 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
 
     def earn_shard(fn: ServiceFunction) -> None:
         run_record(fn)
-        # Members' profiles in batches, their evidence and payment history by query; gaps, history copies
-        # and digests written back.
-        fn.use_table(gaps, table_key, item=(GET, BATCH_GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
+        # Members, their evidence and payment history in one query; gaps and history copies written back.
+        fn.use_table(gaps, table_key, item=(GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
         appends_ledger(fn, BATCH_GET)  # a preview asks which entries exist
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
