@@ -7,7 +7,8 @@ fails on an exception quoting a member, the annual run), and everything the run 
 at DEBUG, metrics, reject reports, manifests, registry and approval records, DLQ bodies, state-machine
 inputs, outputs and histories, run reports, drafts, preview files, payment files, the operator API's
 answers and every S3 key. The data stores (curated Parquet, gap state, ledger, statements) are where the
-identifiers belong, and the test checks that they did reach them.
+identifiers belong, and the test checks that they did reach them. The clinic pages may name a member by id
+(as a registry does) and nothing else of theirs; the plan pages no member at all.
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
 MEMBER = "CNRYMEMBER01"
 CANARY = re.compile(r"cnry|1961-07-19", re.IGNORECASE)
 CLINIC = "K9"
+PAGE_ALLOWED = (MEMBER, "Cnry Family Clinic")
+"""All a page may show of the canaries: a clinic page names its members by id, and its own name."""
 LABS_HEADER = b"member_id,loinc_code,result_value,result_date"
 
 
@@ -267,6 +270,20 @@ def _is_statement(key: str) -> bool:
     return key.startswith("statements/") or (key.startswith("previews/") and "/statements/" in key)
 
 
+def _is_page(key: str) -> bool:
+    """A run's clinic or plan page (`pages/<run>/…`, or a preview's under `previews/<run>/pages/`)."""
+    return key.startswith("pages/") or (key.startswith("previews/") and "/pages/" in key)
+
+
+def _page_text(body: bytes) -> str:
+    """A page without what it may show: the clinic's own name, and its member by id (never a birth date,
+    a rejected value or any other canary)."""
+    text = body.decode("utf-8", "replace")
+    for allowed in PAGE_ALLOWED:
+        text = text.replace(allowed, "")
+    return text
+
+
 def _quotes_a_member(service: RunService, item: Any) -> Any:
     # A foreign exception whose message names a member: it must travel by its type only.
     raise KeyError(MEMBER)
@@ -284,6 +301,7 @@ def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
         "payments": 0,
         "dlq": 0,
         "executions": 0,
+        "pages": 0,
     }
     buckets = ("LandingBucketName", "CuratedBucketName", "ReportsBucketName", "PaymentsBucketName")
     for bucket in (outputs[b] for b in buckets):
@@ -293,8 +311,12 @@ def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
     for key in _all_keys(s3, outputs["ReportsBucketName"]):
         if _is_statement(key):
             continue  # a clinic's statement names its members: it is a data store, not an emission
-        scanned["reports"] += 1
         body = s3.get_object(Bucket=outputs["ReportsBucketName"], Key=key)["Body"].read()
+        if _is_page(key):
+            scanned["pages"] += 1
+            _scan(f"page {key}", _page_text(body), leaks)
+            continue
+        scanned["reports"] += 1
         _scan(f"report {key}", body.decode("utf-8", "replace"), leaks)
     for key in _all_keys(s3, outputs["PaymentsBucketName"]):
         scanned["payments"] += 1
@@ -376,6 +398,14 @@ def test_no_patient_identifier_leaves_the_data_stores(
                 .read()
                 .decode()
             )
+            page = (
+                s3.get_object(
+                    Bucket=local.outputs["ReportsBucketName"],
+                    Key=f"pages/monthly-2026-03-final/clinic/{CLINIC}.html",
+                )["Body"]
+                .read()
+                .decode()
+            )
     finally:
         logger.setLevel("INFO")
         logger.registered_handler.setStream(original_stream)
@@ -393,10 +423,13 @@ def test_no_patient_identifier_leaves_the_data_stores(
     )
     assert broken.status == "FAILED"  # its error and cause are scanned with the executions
     assert MEMBER in statement
+    assert MEMBER in page, "the clinic page names its member by id (and the scan checks it names no more)"
     # powertools fails a batch whose every record failed, so the vanished file is retried, then dead-lettered
     assert pumped.retried >= 4 and scanned["dlq"] == 1, "the vanished file should have reached the DLQ"
     assert scanned["reports"] > 10 and scanned["executions"] == 5 and scanned["registry"] > 10
     assert scanned["approvals"] == 1 and scanned["payments"] == 1
+    # March (its recalculation rewrote the same keys), April's preview and the year: K9's page and the plan's.
+    assert scanned["pages"] == 3 * 2, "every run that rendered wrote a clinic page and a plan page"
     assert "RowsRejected" in captured.out, "metrics are emitted (and scanned)"
     assert '"message":"file accepted"' in log_stream.getvalue(), "handler logs are captured (and scanned)"
     # ... and no identifier, birth date or rejected value appears in anything the run emitted
