@@ -13,134 +13,145 @@ one participating practice and one of its providers.
 
 A visit is one provider on one day: two qualifying lines of one provider on one day count once and add
 their allowed dollars. `Attributor` holds the compiled rules and the roster, so a monthly job builds it
-once and attributes every member with it.
+once and attributes every member with it: `table` for a month's members at once, `attribute` for one,
+both by the one vectorized implementation in `shared.logic.attribution_table`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
+from typing import Any
 
-from shared.logic.dates import month_end
-from shared.logic.phm import first_day
+import polars as pl
+
+from shared.logic.attribution_table import (
+    LINE_SCHEMA,
+    MEMBER_SCHEMA,
+    PROVIDER_SCHEMA,
+    PrimaryCare,
+    attribution_table,
+    judged_lines,
+    lookback_start,
+    primary_care_visits,
+    ranked_tallies,
+)
 from shared.models.apc import (
     Attribution,
     AttributionMember,
     AttributionRule,
+    AttributionWorkings,
+    CountedVisit,
     PracticeTally,
     ProviderRecord,
     Visit,
 )
 from shared.programs.apc import AttributionRules
 
+__all__ = ["Attributor", "attribution_of", "lookback_start", "visit_lines"]
 
-def lookback_start(month: str, months: int) -> date:
-    """The first day of the lookback of `months` months ending with `month` (24 → 23 months earlier)."""
-    start = first_day(month)
-    index = start.year * 12 + start.month - 1 - (months - 1)
-    return date(index // 12, index % 12 + 1, 1)
+_ONE = "member"
+"""The member id a single member's lines are filed under."""
 
 
-@dataclass
-class _Tally:
-    visits: int = 0
-    last_visit: date = date.min
-    allowed: Decimal = Decimal(0)
+def visit_lines(visits: Iterable[Visit], member_id: str = _ONE) -> pl.DataFrame:
+    """One member's visits as claim lines (`LINE_SCHEMA`)."""
+    rows = [
+        (member_id, v.date, v.rendering_npi, v.hcpcs_code, v.place_of_service_code, v.allowed_amount)
+        for v in visits
+    ]
+    return pl.DataFrame(rows, schema=LINE_SCHEMA, orient="row")
 
-    def add(self, day: date, allowed: Decimal) -> None:
-        self.visits += 1
-        self.last_visit = max(self.last_visit, day)
-        self.allowed += allowed
 
-    def rank(self, key: str) -> tuple[int, int, Decimal, str]:
-        # Sorted ascending: most visits, latest visit, most dollars first; the lower key breaks a full tie.
-        return (-self.visits, -self.last_visit.toordinal(), -self.allowed, key)
+def _tally(row: Mapping[str, Any], key: str) -> PracticeTally:
+    return PracticeTally(
+        key=row[key], visits=row["visits"], last_visit=row["last_visit"], allowed_amount=row["allowed_amount"]
+    )
 
-    def record(self, key: str) -> PracticeTally:
-        return PracticeTally(
-            key=key, visits=self.visits, last_visit=self.last_visit, allowed_amount=self.allowed
+
+def attribution_of(row: Mapping[str, Any]) -> Attribution:
+    """A row of the attribution table (`TABLE_SCHEMA`) as an `Attribution`."""
+    runner_up = None
+    if row["runner_up_practice_id"] is not None:
+        runner_up = PracticeTally(
+            key=row["runner_up_practice_id"],
+            visits=row["runner_up_visits"],
+            last_visit=row["runner_up_last_visit"],
+            allowed_amount=row["runner_up_allowed_amount"],
         )
-
-
-@dataclass
-class _Visit:
-    practice_id: str
-    allowed: Decimal = Decimal(0)
+    return Attribution(
+        month=row["month"],
+        practice_id=row["practice_id"],
+        provider_npi=row["provider_npi"],
+        rule=AttributionRule(row["rule"]),
+        visits_counted=row["visits_counted"],
+        last_visit=row["last_visit"],
+        allowed_amount=row["allowed_amount"],
+        runner_up=runner_up,
+    )
 
 
 @dataclass
 class Attributor:
     """The attribution rules and the participating practices' providers for a month (NPI → practice):
-    build once, attribute many member-months."""
+    build once, attribute many member-months (`table`) or one (`attribute`), with the same code."""
 
     rules: AttributionRules
     providers: Mapping[str, ProviderRecord]
     _services: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
+    _compiled: PrimaryCare | None = field(default=None, init=False, repr=False)
 
-    def is_primary_care_visit(self, visit: Visit) -> bool:
-        """Rendering provider a primary-care provider of a participating practice, service code in the
-        primary-care set, place of service in the primary-care set."""
-        provider = self.providers.get(visit.rendering_npi or "")
-        if provider is None or not provider.primary_care:
-            return False
-        if visit.place_of_service_code not in self.rules.primary_care_places_of_service:
-            return False
-        code = visit.hcpcs_code
+    def primary_care_service(self, code: str) -> bool:
+        """True when `code` is in the primary-care code set (worked out once per distinct code)."""
         known = self._services.get(code)
         if known is None:
             known = self._services[code] = code in self.rules.primary_care_services
         return known
 
+    @property
+    def compiled(self) -> PrimaryCare:
+        """The rules and the roster as the table reads them."""
+        if self._compiled is None:
+            rows = [(npi, p.practice_id, p.primary_care) for npi, p in sorted(self.providers.items())]
+            roster = pl.DataFrame(rows, schema=PROVIDER_SCHEMA, orient="row")
+            self._compiled = PrimaryCare(self.rules, roster, self.primary_care_service)
+        return self._compiled
+
+    def table(self, month: str, members: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+        """Every member of `members` (`MEMBER_SCHEMA`) attributed for `month` from their net claim lines
+        (`LINE_SCHEMA`): the attribution table, one row per member (`TABLE_SCHEMA`)."""
+        return attribution_table(month, members, lines, self.compiled)
+
     def attribute(self, month: str, member: AttributionMember, visits: Iterable[Visit]) -> Attribution:
         """Where the member's `month` (`YYYY-MM`) is attributed, by which rule, with the tallies behind it.
         `visits` may span any dates: only those in the lookback ending with the month count."""
-        pcp = self.providers.get(member.pcp_npi or "")
-        if pcp is not None and member.product in self.rules.selected_pcp_products:
-            return Attribution(
-                month=month,
-                practice_id=pcp.practice_id,
-                provider_npi=member.pcp_npi,
-                rule=AttributionRule.SELECTED_PCP,
-                visits_counted=0,
-                last_visit=None,
-                allowed_amount=Decimal(0),
-            )
-        first, last = lookback_start(month, self.rules.lookback_months), month_end(month)
-        days: dict[tuple[date, str], _Visit] = {}
-        for visit in visits:
-            if first <= visit.date <= last and self.is_primary_care_visit(visit):
-                npi = visit.rendering_npi or ""
-                seen = days.setdefault((visit.date, npi), _Visit(self.providers[npi].practice_id))
-                seen.allowed += visit.allowed_amount or Decimal(0)
-        if not days:
-            return Attribution(
-                month=month,
-                practice_id=None,
-                provider_npi=None,
-                rule=AttributionRule.UNATTRIBUTED,
-                visits_counted=0,
-                last_visit=None,
-                allowed_amount=Decimal(0),
-            )
-        practices: dict[str, _Tally] = {}
-        for (day, _), seen in days.items():
-            practices.setdefault(seen.practice_id, _Tally()).add(day, seen.allowed)
-        ranked = sorted(practices, key=lambda p: practices[p].rank(p))
-        winner = practices[ranked[0]]
-        providers: dict[str, _Tally] = {}
-        for (day, npi), seen in days.items():
-            if seen.practice_id == ranked[0]:
-                providers.setdefault(npi, _Tally()).add(day, seen.allowed)
-        provider = min(providers, key=lambda n: providers[n].rank(n))
-        return Attribution(
+        product = member.product.value if member.product is not None else None
+        one = pl.DataFrame([(_ONE, product, member.pcp_npi)], schema=MEMBER_SCHEMA, orient="row")
+        return attribution_of(self.table(month, one, visit_lines(visits)).row(0, named=True))
+
+    def workings(self, month: str, lines: pl.DataFrame) -> AttributionWorkings:
+        """What claims-based attribution sees in one member's net lines (`LINE_SCHEMA`): the lookback, each
+        primary-care visit, the practices' tallies ranked, the winning practice's providers ranked, and how
+        many lines in the lookback did not count, by the first test they failed."""
+        first, last = self.compiled.lookback(month)
+        judged = judged_lines(lines, month, self.compiled)
+        visits = primary_care_visits(judged.filter(pl.col("not_counted").is_null()))
+        practices = ranked_tallies(visits, "practice_id")
+        winner = practices.filter(pl.col("rank") == 0).select("member_id", "practice_id")
+        at_winner = visits.join(winner, on=["member_id", "practice_id"], how="semi")
+        skipped = judged.filter(pl.col("not_counted").is_not_null()).get_column("not_counted").value_counts()
+        return AttributionWorkings(
             month=month,
-            practice_id=ranked[0],
-            provider_npi=provider,
-            rule=AttributionRule.CLAIMS,
-            visits_counted=winner.visits,
-            last_visit=winner.last_visit,
-            allowed_amount=winner.allowed,
-            runner_up=practices[ranked[1]].record(ranked[1]) if len(ranked) > 1 else None,
+            lookback_first=first,
+            lookback_last=last,
+            lines_in_lookback=judged.height,
+            not_counted={str(reason): int(n) for reason, n in skipped.iter_rows()},
+            visits=tuple(
+                CountedVisit.model_validate(v) for v in visits.drop("member_id").iter_rows(named=True)
+            ),
+            practices=tuple(_tally(r, "practice_id") for r in practices.iter_rows(named=True)),
+            providers=tuple(
+                _tally(r, "provider_npi")
+                for r in ranked_tallies(at_winner, "provider_npi").iter_rows(named=True)
+            ),
         )

@@ -185,9 +185,11 @@ class AttributionRule(StrEnum):
 
 
 class AttributionMember(_Model):
-    """The member's product and the PCP they selected or the plan matched (eligibility `pcp_npi`)."""
+    """The member's product and the PCP they selected or the plan matched (eligibility `pcp_npi`). The
+    product is required but may be null: a roster that names none (or a plan's own product) is
+    claims-based."""
 
-    product: Product
+    product: Product | None
     pcp_npi: Npi | None = None
 
 
@@ -239,3 +241,59 @@ class Attribution(_Model):
     last_visit: date | None
     allowed_amount: Decimal = Field(ge=0)
     runner_up: PracticeTally | None = None
+
+
+class CountedVisit(_Model):
+    """One primary-care visit in the lookback: a provider on a day, its practice, its lines and dollars."""
+
+    date: date
+    provider_npi: str
+    practice_id: str
+    lines: int = Field(ge=1)
+    allowed_amount: Decimal = Field(ge=0)
+
+
+class AttributionWorkings(_Model):
+    """What claims-based attribution saw for one member-month (`attribution explain`): the lookback's days,
+    the claim lines in it, those that did not count by reason (`NotCounted`), the visits that did, the
+    practices' tallies ranked (the first wins) and the winning practice's providers ranked."""
+
+    month: str
+    lookback_first: date
+    lookback_last: date
+    lines_in_lookback: int = Field(ge=0)
+    not_counted: dict[str, int]
+    visits: tuple[CountedVisit, ...]
+    practices: tuple[PracticeTally, ...]
+    providers: tuple[PracticeTally, ...]
+
+
+class AttributionSummary(_Model):
+    """What a month's attribution build wrote: the table's key and counts (no member data, so it can be
+    logged and printed whole)."""
+
+    month: str
+    key: str
+    members: int = Field(ge=0)
+    selected_pcp: int = Field(ge=0)
+    claims: int = Field(ge=0)
+    unattributed: int = Field(ge=0)
+    practices: int = Field(ge=0)
+    claim_lines: int = Field(ge=0)
+
+
+class AttributionExplanation(_Model):
+    """Why a member-month is attributed where it is (`p4p attribution explain`): the table's row
+    (`recorded`), the member's product and PCP from the roster, the PCP's practice if it is on a
+    participating practice's roster, whether the product prefers the PCP, the claims workings behind it,
+    and the answer the claims and rosters on file give now (`current`; it differs from `recorded` when data
+    arrived after the build)."""
+
+    member_id: str
+    product: str | None
+    pcp_npi: str | None
+    pcp_practice_id: str | None
+    prefers_pcp: bool
+    recorded: Attribution
+    current: Attribution
+    workings: AttributionWorkings

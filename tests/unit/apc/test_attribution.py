@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.logic.attribution import Attributor, lookback_start
@@ -215,6 +215,7 @@ def test_the_lookback_start_crosses_years() -> None:
 _NPIS = [*sorted(PROVIDERS), "5555555555"]
 
 
+@settings(deadline=None)  # each answer runs the table's polars code on one member (a few ms)
 @given(
     st.lists(
         st.builds(
