@@ -169,6 +169,25 @@ def run_approve(
         f"payment file {approval['payment_file_key']} sha256 {approval['payment_sha256']}",
         highlight=False,
     )
+    for line in pool_lines(run.get("funding_pools", [])):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def pool_lines(pools: list[dict[str, Any]]) -> list[str]:
+    """Each funding pool the run's year is set against, a warning first where it goes over."""
+    lines = []
+    for p in pools:
+        if p.get("warning"):
+            lines.append(f"[yellow]warning:[/yellow] {p['warning']}")
+        lines.append(
+            f"pool:       {p['program']} {p['year']} ({p['version']}): "
+            f"paid {format_cents(p['paid_cents'])} + "
+            f"this run {format_cents(p['run_cents'])} + projected {format_cents(p['projected_rest_cents'])} "
+            f"({p['periods_left']} periods left) = {format_cents(p['projected_cents'])} of "
+            f"{format_cents(p['pool_cents'])}"
+            + (f", over by {format_cents(p['over_by_cents'])}" if p["over_by_cents"] else "")
+        )
+    return lines
 
 
 @run_app.command("mark-paid")
@@ -216,6 +235,7 @@ def run_show(
         lines.append(
             f"failed:     {failure['step']} {failure['error']}: {failure['message']} ({failure['at']})"
         )
+    lines += pool_lines(run.get("funding_pools", []))
     console.print("\n".join(lines), highlight=False)
 
 

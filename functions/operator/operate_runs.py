@@ -49,6 +49,12 @@ def _run(run: Run) -> dict[str, Any]:
     return run.model_dump(mode="json") | {"effective_status": run.effective_status.value}
 
 
+def _with_pools(run: Run) -> dict[str, Any]:
+    """The run and its year against the funding pools its programs name (warnings before approval)."""
+    pools = [p.model_dump(mode="json") for p in lifecycle().funding_pools(run)]
+    return _run(run) | {"funding_pools": pools}
+
+
 @app.get("/runs")
 def list_runs() -> dict[str, Any]:
     limit = int(app.current_event.get_query_string_value("limit", "50") or 50)
@@ -62,7 +68,7 @@ def start_run() -> dict[str, Any]:
 
 @app.get("/runs/<run_id>")
 def show_run(run_id: str) -> dict[str, Any]:
-    return _run(lifecycle().show(run_id))
+    return _with_pools(lifecycle().show(run_id))
 
 
 @app.post("/runs/<run_id>/recalculate")
@@ -72,7 +78,7 @@ def recalculate_run(run_id: str) -> dict[str, Any]:
 
 @app.post("/runs/<run_id>/approve")
 def approve_run(run_id: str) -> dict[str, Any]:
-    return _run(lifecycle().approve(run_id, _caller()))
+    return _with_pools(lifecycle().approve(run_id, _caller()))
 
 
 @app.post("/runs/<run_id>/mark-paid")

@@ -401,6 +401,12 @@ class ApcProgram(VersionedProgram):
     population_health: PopulationHealth
     direct_services: DirectServices
     attribution: AttributionRules
+    funding_pool: Decimal | None = Field(
+        default=None, ge=0, description="the year's budget, in dollars: approval warns when it is exceeded"
+    )
+    refuse_approval_over_pool: bool = Field(
+        default=False, description="approval refuses a run whose projected year exceeds the pool"
+    )
 
 
 class ApcCatalog(VersionCatalog[ApcProgram]):

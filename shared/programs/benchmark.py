@@ -85,6 +85,9 @@ class BenchmarkProgram(VersionedProgram):
     measures: tuple[BenchmarkMetric, ...] = Field(min_length=1)
     timeline: BenchmarkTimeline
     funding_pool: Decimal | None = Field(default=None, ge=0)
+    refuse_approval_over_pool: bool = Field(
+        default=False, description="approval refuses a run whose projected year exceeds the pool"
+    )
     approval: ApprovalRule = ApprovalRule()
 
     @model_validator(mode="after")

@@ -149,6 +149,12 @@ class CareGapProgram(VersionedProgram):
         default=False,
         description="the year's Care Gap clinics are guaranteed a prorated Benchmark bonus and made whole",
     )
+    funding_pool: Decimal | None = Field(
+        default=None, ge=0, description="the year's budget, in dollars: approval warns when it is exceeded"
+    )
+    refuse_approval_over_pool: bool = Field(
+        default=False, description="approval refuses a run whose projected year exceeds the pool"
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -1,6 +1,9 @@
 """What operators and approvers do to runs, through the operator API: start, recalculate, list, show,
 approve, mark paid. The API records who asks (`identity`); the client never says who it is.
 
+Before approval the run's year is set against the funding pools its programs name (paid so far, this run,
+the rest projected): over a pool is a warning, a refusal only where the program file says so.
+
 Four eyes: a run is approved only by an identity that neither started nor recalculated nor resumed it
 (unless the program allows a single operator), only while it is CALCULATED and every earlier final run
 of its kind is approved, and the approval is a transaction with the run's version, so a recalculation
@@ -24,6 +27,7 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
+from shared.models.design import PoolProjection
 from shared.models.runs import (
     IDENTITY_PATTERN,
     QUARTER_PATTERN,
@@ -37,6 +41,7 @@ from shared.models.runs import (
 from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.catalog import ProgramSet
+from shared.services.budget import check_approval, pool_projections
 from shared.services.failures import fields_of
 from shared.services.kinds import RunInputError, kind_of
 from shared.services.run_records import RunNotFoundError, final_runs, require_run
@@ -203,6 +208,7 @@ class RunLifecycle:
         who = _identity(identity)
         run = require_run(self._runs, run_id)
         self._check_approvable(run, who)
+        check_approval(self.funding_pools(run))
         draft = self._draft(run)
         body = self._payment_file(run, draft)
         approval = Approval(
@@ -222,6 +228,13 @@ class RunLifecycle:
             ) from None
         logger.info("run approved", run_id=run_id, total_cents=run.total_cents)
         return approved
+
+    def funding_pools(self, run: Run) -> list[PoolProjection]:
+        """The run's programs' year against their funding pools: paid so far, this run, the rest projected
+        (`shared/logic/budget.py`); none for a preview, a run not calculated, or programs without a pool."""
+        return pool_projections(
+            runs=self._runs, store=self._store, reports_bucket=self._reports, programs=self._programs, run=run
+        )
 
     def _check_approvable(self, run: Run, who: str) -> None:
         if run.mode is not RunMode.FINAL:
