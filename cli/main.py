@@ -48,7 +48,7 @@ def demo(
 
 def _register_optional() -> None:
     # Commands owned by other modules add themselves; the app stays importable without them.
-    from cli import calc, explain, files, measure_report, registry, runs, validate
+    from cli import attribution, calc, explain, files, measure_report, registry, runs, validate
 
     runs.register(app)
     validate.register(app)
@@ -57,6 +57,7 @@ def _register_optional() -> None:
     calc.register(app)
     files.register(app)
     explain.register(app)
+    attribution.register(app)
 
 
 _register_optional()
