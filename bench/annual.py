@@ -15,15 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 from bench.registry import Figure, measure
 from shared.dal.memory import item_size
-from shared.models.runs import (
-    AggregateInput,
-    CloseInput,
-    EarnShardInput,
-    OpenRunInput,
-    RenderInput,
-    RunKind,
-    ShardRef,
-)
 
 if TYPE_CHECKING:
     from bench.runs import MemoryPlan
@@ -33,19 +24,11 @@ YEAR = 2026
 
 
 def run_year(service: RunService, year: int = YEAR, mode: str = "final") -> dict[str, Any]:
-    """Every step of the annual state machine, in order, in this process; the accumulated state."""
-    request = {"run_kind": "annual", "program_year": year, "mode": mode, "requested_by": "bench:operator"}
-    run = service.open(
-        OpenRunInput(machine=RunKind.ANNUAL, execution_name=f"bench-annual-{year}", request=request)
-    )
-    plan = service.plan(run)
-    refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
-    shards = [service.earn(EarnShardInput(run=run, shard=ref)) for ref in refs]
-    settlement = service.settlement
-    totals = settlement.aggregate(AggregateInput(run=run, plan=plan))
-    statements = settlement.render(RenderInput(run=run, totals=totals))
-    closed = settlement.close(CloseInput(run=run, totals=totals, statements=statements))
-    return {"run": run, "plan": plan, "shards": shards, "totals": totals, "closed": closed}
+    """The annual run of `year`, every step in order."""
+    from bench.runs import run_through
+
+    request = {"run_kind": "annual", "program_year": year, "mode": mode}
+    return run_through(service, request, f"bench-annual-{year}")
 
 
 def annual_read_units(plan: MemoryPlan, run_id: str, shards: int) -> float:
@@ -89,15 +72,8 @@ def annual_figures(plan: MemoryPlan, members: int) -> list[Figure]:
     puts, gets = plan.store.puts - puts_before, plan.store.gets - gets_before
     transitions = monthly.state_transitions(shards)
     per_1000 = 1000 / members
-    cost = (
-        transitions * monthly.SFN_PER_TRANSITION
-        + write_units * monthly.DDB_PER_WRITE_UNIT
-        + read_units * monthly.DDB_PER_READ_UNIT
-        + timing.cpu_seconds * monthly.EARN_SHARD_MEMORY_GB * monthly.LAMBDA_PER_GB_SECOND
-        + (shards + 6) * monthly.LAMBDA_PER_REQUEST
-        + puts * monthly.S3_PER_PUT
-        + gets * monthly.S3_PER_GET
-    ) * per_1000
+    cost = monthly.run_cost_usd(transitions, write_units, read_units, timing.cpu_seconds, shards, puts, gets)
+    cost *= per_1000
     entries = list(plan.ledger.by_run(run_id))
     clinics = len(plan.gaps.clinics())
     paid = len({e.clinic_id for e in entries})
@@ -115,4 +91,50 @@ def annual_figures(plan: MemoryPlan, members: int) -> list[Figure]:
             "USD (Benchmark payouts and guarantee parts)",
         ),
         Figure("annual_run_cost_usd_per_1000_member_years", round(cost, 6), "USD"),
+    ]
+
+
+def element3_figures(plan: MemoryPlan, members: int) -> list[Figure]:
+    """APC Element 3 alone, as the annual run computes it: every member counted for the APC measures at the
+    practices on an APC track (`ApcCounter`, the measure engine), then each practice rated and scored by
+    the performance incentive. A member-year is one member of the plan looked at for the year."""
+    from bench.runs import plan_members
+    from shared.models.runs import ShardOutput
+    from shared.programs.benchmark import load_benchmark
+    from shared.programs.catalog import Programs
+    from shared.services.kinds.annual_apc import (
+        ApcCounter,
+        apc_practices,
+        merge_practices,
+        practice_results,
+    )
+
+    programs = Programs(care_gap=plan.catalog, benchmark=load_benchmark())
+    apc, care_gap = programs.apc.for_year(YEAR), programs.care_gap.for_year(YEAR)
+    if apc is None or care_gap is None:
+        raise RuntimeError(f"no APC or Care Gap version is in force in {YEAR}")
+    practices = apc_practices(plan.gaps.clinics().values())
+    facts = [f for f in (plan.gaps.member(m) for m in plan_members(plan)) if f is not None]
+    with measure() as timing:
+        counter = ApcCounter(apc, care_gap, YEAR)
+        for member in facts:
+            counter.add(member, practices)
+        output = ShardOutput(
+            run_id="bench-element3",
+            shard_id="00000",
+            apc_counts=tuple(counter.counts()),
+            apc_contributions=tuple(counter.contributions()),
+            apc_panels=tuple(counter.panels()),
+        )
+        results = practice_results(apc, practices, merge_practices([output]), {})
+    paid = sum(r.result.total_cents for r in results.values())
+    return [
+        Figure(
+            "apc_element3_member_years_per_second_per_core",
+            round(timing.per_cpu_second(len(facts))),
+            f"member-years/s ({len(facts)} members, {len(practices)} APC practices of "
+            f"{len(plan.gaps.clinics())} clinics)",
+        ),
+        Figure("apc_element3_seconds", round(timing.wall_seconds, 2), "s"),
+        Figure("apc_element3_total_usd", round(paid / 100, 2), f"USD ({len(results)} practices scored)"),
     ]

@@ -26,7 +26,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.annual import annual_figures
+from bench.annual import annual_figures, element3_figures
+from bench.quarterly import quarterly_figures
 from bench.registry import BenchContext, Figure, benchmark, measure
 from cli.generate import generate_plan
 from shared.dal.gap_state import packed_evidence_items
@@ -63,12 +64,14 @@ LANDING, CURATED, REPORTS = "landing", "curated", "reports"
 # its members and clinics when it is applied.
 PLAN_KINDS = (
     "clinics",
+    "providers",
     "eligibility",
     "medical_claims",
     "pharmacy_claims",
     "immunizations",
     "labs",
     "attestations",
+    "ta_engagement",
 )
 MEMBERS_PER_CLINIC = 500
 # The generator enrolls Care Gap clinics from January to September; October is the first month all of them
@@ -179,17 +182,11 @@ def cover_eligibility(plan: MemoryPlan, first: date, last: date) -> None:
     plan.files.finish(file_id, FileStatus.ACCEPTED, manifest=manifest)
 
 
-def run_month(service: RunService, month: str, mode: str = "final") -> dict[str, Any]:
-    """Every step of the monthly state machine, in order, in this process; the accumulated state."""
-    request = {
-        "run_kind": "monthly",
-        "program_year": int(month[:4]),
-        "month": month,
-        "mode": mode,
-        "requested_by": "bench:operator",
-    }
+def run_through(service: RunService, request: dict[str, Any], execution_name: str) -> dict[str, Any]:
+    """Every step of a run kind's state machine, in order, in this process; the accumulated state."""
+    body = request | {"requested_by": "bench:operator"}
     run = service.open(
-        OpenRunInput(machine=RunKind.MONTHLY, execution_name=f"bench-{month}", request=request)
+        OpenRunInput(machine=RunKind(request["run_kind"]), execution_name=execution_name, request=body)
     )
     plan = service.plan(run)
     refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
@@ -206,6 +203,12 @@ def run_month(service: RunService, month: str, mode: str = "final") -> dict[str,
         "statements": statements,
         "closed": closed,
     }
+
+
+def run_month(service: RunService, month: str, mode: str = "final") -> dict[str, Any]:
+    """The monthly run of `month`, every step in order."""
+    request = {"run_kind": "monthly", "program_year": int(month[:4]), "month": month, "mode": mode}
+    return run_through(service, request, f"bench-{month}")
 
 
 def load_plan(plan: MemoryPlan, out_dir: Path, members: int, seed: int = 7) -> None:
@@ -262,6 +265,29 @@ def void_claims(plan: MemoryPlan, month: str, every: int = 10) -> int:
     return sum(len(keys) for keys in chosen.values())
 
 
+def run_cost_usd(
+    transitions: int,
+    write_units: float,
+    read_units: float,
+    cpu_seconds: float,
+    shards: int,
+    puts: int,
+    gets: int,
+) -> float:
+    """What one run costs at list prices: Step Functions transitions, DynamoDB on-demand units, Lambda
+    GB-seconds (one core per function at 1,769 MB and above, so CPU seconds are billed seconds) and requests
+    (one per shard and six for the other steps), S3 requests."""
+    return (
+        transitions * SFN_PER_TRANSITION
+        + write_units * DDB_PER_WRITE_UNIT
+        + read_units * DDB_PER_READ_UNIT
+        + cpu_seconds * EARN_SHARD_MEMORY_GB * LAMBDA_PER_GB_SECOND
+        + (shards + 6) * LAMBDA_PER_REQUEST
+        + puts * S3_PER_PUT
+        + gets * S3_PER_GET
+    )
+
+
 def state_transitions(shards: int, asl_path: Path = ASL) -> int:
     """Billed transitions of one successful execution: each state entered in the parent, per shard each
     state of the item processor, plus one per child execution for the Map's own accounting."""
@@ -304,21 +330,18 @@ def runs(ctx: BenchContext) -> list[Figure]:
     puts, gets = plan.store.puts - puts_before, plan.store.gets - gets_before
     transitions = state_transitions(shards)
     per_1000 = 1000 / members
-    lambda_seconds = timing.cpu_seconds  # one core per function at 1,769 MB and above
     cost = (
-        transitions * SFN_PER_TRANSITION
-        + write_units * DDB_PER_WRITE_UNIT
-        + read_units * DDB_PER_READ_UNIT
-        + lambda_seconds * EARN_SHARD_MEMORY_GB * LAMBDA_PER_GB_SECOND
-        + (shards + 6) * LAMBDA_PER_REQUEST
-        + puts * S3_PER_PUT
-        + gets * S3_PER_GET
-    ) * per_1000
+        run_cost_usd(transitions, write_units, read_units, timing.cpu_seconds, shards, puts, gets) * per_1000
+    )
     entries = list(plan.ledger.by_run(measured["run"].run_id))
     reversals = sum(1 for e in entries if e.kind is EntryKind.REVERSAL)
     yearly = annual_figures(plan, members)  # the year's annual run on the same plan, after its months
+    element3 = element3_figures(plan, members)  # Element 3 alone, beside the whole annual run
+    quarterly = quarterly_figures(plan, members)  # APC Element 2's third quarter on the same plan
     return [
         *yearly,
+        *element3,
+        *quarterly,
         Figure(
             "run_member_months_per_second_per_core", round(timing.per_cpu_second(members)), "member-months/s"
         ),
