@@ -29,6 +29,7 @@ from typing import Any
 from bench.annual import annual_figures, element3_figures
 from bench.quarterly import quarterly_figures
 from bench.registry import BenchContext, Figure, benchmark, measure
+from bench.whatif import whatif_figures
 from cli.generate import generate_plan
 from shared.dal.gap_state import packed_evidence_items
 from shared.dal.memory import (
@@ -336,10 +337,12 @@ def runs(ctx: BenchContext) -> list[Figure]:
     entries = list(plan.ledger.by_run(measured["run"].run_id))
     reversals = sum(1 for e in entries if e.kind is EntryKind.REVERSAL)
     yearly = annual_figures(plan, members)  # the year's annual run on the same plan, after its months
+    whatif = whatif_figures(plan, members, ctx.size(10_000, 2_000))  # the year re-run, nothing written
     element3 = element3_figures(plan, members)  # Element 3 alone, beside the whole annual run
     quarterly = quarterly_figures(plan, members)  # APC Element 2's third quarter on the same plan
     return [
         *yearly,
+        *whatif,
         *element3,
         *quarterly,
         Figure(
