@@ -47,7 +47,7 @@ from shared.services.kinds import RunInputError, kind_of
 from shared.services.run_records import RunNotFoundError, final_runs, require_run
 from shared.services.runs import run_id_for
 from shared.services.settlement import draft_key, sha256_of
-from shared.services.statements import payment_amounts, payment_csv
+from shared.services.statements import payment_csv, payment_lines
 
 __all__ = [
     "ApprovalRefusedError",
@@ -273,11 +273,11 @@ class RunLifecycle:
 
     def _payment_file(self, run: Run, draft: bytes) -> bytes:
         """The payment file: the reviewed draft's amounts, payee details as of now, written once."""
-        amounts = payment_amounts(draft)
+        amounts = payment_lines(draft)
         if sum(amounts.values()) != run.total_cents:
             raise PaymentFileChangedError(f"the draft of run {run.run_id} does not add up to the run's total")
         clinics = self._gaps.clinics()
-        unknown = sorted(set(amounts) - set(clinics))
+        unknown = sorted({c for c, _ in amounts} - set(clinics))
         if unknown:
             raise RunTransitionError(f"{len(unknown)} paid clinic(s) are missing from the clinic registry")
         body = payment_csv(run.run_id, amounts, clinics)
@@ -287,7 +287,7 @@ class RunLifecycle:
         except AlreadyRecordedError:
             # An approval that crashed after writing the file: that file, frozen then, is the payment file.
             body = self._store.get_bytes(self._payments, key)
-            if payment_amounts(body) != amounts:
+            if payment_lines(body) != amounts:
                 raise PaymentFileChangedError(
                     f"{key} exists with other amounts than the draft of run {run.run_id}"
                 ) from None

@@ -13,6 +13,7 @@ from shared.logic.ta_engagement import TaMonth
 from shared.models.ledger import EntryKind, LedgerEntry, PmpmPayment
 from shared.models.members import Clinic
 from shared.render.environment import render
+from shared.services.statements import payer_totals
 
 PMPM_COLUMNS = (
     "record_type",
@@ -33,6 +34,7 @@ PMPM_COLUMNS = (
     "rule_version",
     "entry_id",
     "reverses",
+    "payer_id",
 )
 TA_COLUMNS = ("run_id", "clinic_id", "month", "ta_status", "requirements_missed")
 
@@ -64,6 +66,7 @@ def _line(entry: LedgerEntry) -> dict[str, object]:
         "rule_version": entry.rule_version,
         "entry_id": entry.entry_id,
         "reverses": entry.reverses or "",
+        "payer_id": entry.payer,
     }
 
 
@@ -84,6 +87,10 @@ def pmpm_statement_rows(entries: Sequence[LedgerEntry]) -> list[dict[str, object
         rows += [
             head | {"record_type": "MONTH_TOTAL", "scheme": k, "month": m, "amount": format_cents(c)}
             for (k, m), c in sorted(months.items())
+        ]
+        rows += [
+            head | {"record_type": "PAYER_TOTAL", "payer_id": p, "amount": format_cents(c)}
+            for p, c in payer_totals(entries).items()
         ]
         rows.append(head | {"record_type": "CLINIC_TOTAL", "amount": format_cents(sum(months.values()))})
     return rows
@@ -119,6 +126,7 @@ def pmpm_statement_html(
         total=sum(e.amount_cents for e in entries),
         months=months,
         lines=lines,
+        by_payer=payer_totals(entries),
     )
 
 

@@ -241,8 +241,13 @@ class SettlementService:
         if missing:
             raise ReconciliationError(f"{len(missing)} paid clinic(s) missing from the clinic registry")
         totals = {c: sum(e.amount_cents for e in es) for c, es in entries_by_clinic.items()}
-        if any(cents < 0 for cents in totals.values()):
-            raise ReconciliationError("a clinic nets negative after carried balances")
+        # Plans paying together each pay their own share: a clinic's amount per payer, each at least zero.
+        by_payer: dict[tuple[str, str], int] = defaultdict(int)
+        for es in entries_by_clinic.values():
+            for e in es:
+                by_payer[(e.clinic_id, e.payer)] += e.amount_cents
+        if any(cents < 0 for cents in by_payer.values()):
+            raise ReconciliationError("a clinic nets negative with a payer after carried balances")
         categories = self._categories(e for es in entries_by_clinic.values() for e in es)
         kind = kind_of(run.run_kind)
         for clinic_id, entries in sorted(entries_by_clinic.items()):
@@ -251,7 +256,7 @@ class SettlementService:
             self._store.put_bytes(self._reports, where.statement(clinic_id, "csv"), page_csv, "text/csv")
             page = kind.statement_html(run.run_id, clinic, entries, categories, where.banner)
             self._store.put_bytes(self._reports, where.statement(clinic_id, "html"), page, "text/html")
-        payment = payment_csv(run.run_id, totals, clinics, banner=where.payment_banner)
+        payment = payment_csv(run.run_id, by_payer, clinics, banner=where.payment_banner)
         self._store.put_bytes(self._reports, where.payment, payment, "text/csv")
         for report in kind.reports(self._context, run, outputs):
             key = where.clinic_file(report.name) if report.for_clinic else where.report(report.name)

@@ -46,8 +46,10 @@ STATEMENT_COLUMNS = (
     "amount",
     "entry_id",
     "reverses",
+    "payer_id",
 )
-PAYMENT_COLUMNS = ("clinic_id", "tin", "amount", "run_id")
+PAYMENT_COLUMNS = ("clinic_id", "tin", "amount", "run_id", "payer_id")
+"""One row per clinic and payer: plans paying together each pay their own rows."""
 RATE_COLUMNS = ("clinic_id", "line_of_business", "measure", "denominator", "numerator", "rate")
 BALANCE_CATEGORY = "balance"
 # Columns people read on the HTML page: from earned_month to amount.
@@ -101,18 +103,28 @@ def _line(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> tupl
         format_cents(entry.amount_cents),
         entry.entry_id,
         entry.reverses or "",
+        entry.payer,
     )
 
 
 def _total(
-    kind: str, run_id: str, clinic_id: str, category: str, action: str, cents: int
+    kind: str, run_id: str, clinic_id: str, category: str, action: str, cents: int, payer: str = ""
 ) -> tuple[object, ...]:
     row: list[object] = [""] * len(STATEMENT_COLUMNS)
     row[0], row[1], row[2] = kind, run_id, clinic_id
     row[STATEMENT_COLUMNS.index("category")] = category
     row[STATEMENT_COLUMNS.index("action")] = action
     row[STATEMENT_COLUMNS.index("amount")] = format_cents(cents)
+    row[STATEMENT_COLUMNS.index("payer_id")] = payer
     return tuple(row)
+
+
+def payer_totals(entries: Iterable[LedgerEntry]) -> dict[str, int]:
+    """Cents by payer: what each plan paying together pays the clinic (their sum is the clinic total)."""
+    found: dict[str, int] = defaultdict(int)
+    for e in entries:
+        found[e.payer] += e.amount_cents
+    return dict(sorted(found.items()))
 
 
 def _ordered(entries: Iterable[LedgerEntry], categories: Mapping[tuple[str, str], str]) -> list[LedgerEntry]:
@@ -165,6 +177,7 @@ def statement_csv(
     rows = [_line(e, categories) for e in _ordered(entries, categories)]
     rows += [_total("ACTION_TOTAL", run_id, clinic_id, c, a, v) for (c, a), v in sorted(by_action.items())]
     rows += [_total("CATEGORY_TOTAL", run_id, clinic_id, c, "", v) for c, v in sorted(by_category.items())]
+    rows += [_total("PAYER_TOTAL", run_id, clinic_id, "", "", v, p) for p, v in payer_totals(entries).items()]
     rows.append(_total("CLINIC_TOTAL", run_id, clinic_id, "", "", total))
     return _csv(rows, STATEMENT_COLUMNS, banner)
 
@@ -188,37 +201,53 @@ def statement_html(
         total=total,
         by_action=sorted(by_action.items()),
         by_category=sorted(by_category.items()),
+        by_payer=payer_totals(entries),
         columns=STATEMENT_COLUMNS[_HTML_COLUMNS],
         lines=[_line(e, categories)[_HTML_COLUMNS] for e in _ordered(entries, categories)],
     )
 
 
 def payment_csv(
-    run_id: str, totals: Mapping[str, int], clinics: Mapping[str, Clinic], banner: str | None = None
+    run_id: str,
+    totals: Mapping[tuple[str, str], int],
+    clinics: Mapping[str, Clinic],
+    banner: str | None = None,
 ) -> bytes:
-    """One row per paid clinic: clinic_id, TIN, amount in dollars, run id (a draft or preview says so on
-    its first line).
+    """One row per paid clinic and payer (`totals` by (clinic_id, payer)): clinic_id, TIN, amount in dollars,
+    run id, payer (a draft or preview says so on its first line).
 
-    Only positive amounts are payments: a clinic at zero (its negative balance carried forward) has no
-    row, and a negative total is refused, never written.
+    Only positive amounts are payments: a clinic at zero with a payer (its negative balance carried forward)
+    has no row, and a negative amount is refused, never written.
     """
     if any(cents < 0 for cents in totals.values()):
         raise ValueError("a payment file cannot carry a negative amount")
     rows = [
-        (c, clinics[c].tin, format_cents(cents), run_id) for c, cents in sorted(totals.items()) if cents > 0
+        (c, clinics[c].tin, format_cents(cents), run_id, payer)
+        for (c, payer), cents in sorted(totals.items())
+        if cents > 0
     ]
     return _csv(rows, PAYMENT_COLUMNS, banner)
 
 
-def payment_amounts(data: bytes) -> dict[str, int]:
-    """Cents per clinic of a payment file (a draft's or preview's banner line is skipped)."""
+def payment_lines(data: bytes) -> dict[tuple[str, str], int]:
+    """Cents per (clinic, payer) of a payment file (a draft's or preview's banner line is skipped)."""
     lines = [line for line in data.decode("utf-8").splitlines() if not line.startswith("#")]
-    return {row["clinic_id"]: parse_dollars(row["amount"]) for row in csv.DictReader(lines)}
+    return {
+        (row["clinic_id"], row["payer_id"]): parse_dollars(row["amount"]) for row in csv.DictReader(lines)
+    }
+
+
+def payment_amounts(data: bytes) -> dict[str, int]:
+    """Cents per clinic of a payment file, every payer's rows added."""
+    found: dict[str, int] = defaultdict(int)
+    for (clinic_id, _), cents in payment_lines(data).items():
+        found[clinic_id] += cents
+    return dict(found)
 
 
 def payment_total_cents(data: bytes) -> int:
     """Sum of a payment file's amounts, in cents."""
-    return sum(payment_amounts(data).values())
+    return sum(payment_lines(data).values())
 
 
 def _rate(count: MeasureCount) -> str:
@@ -325,6 +354,7 @@ INCENTIVE_COLUMNS = (
     "amount",
     "entry_id",
     "reverses",
+    "payer_id",
 )
 
 
@@ -363,6 +393,7 @@ def _incentive_rows(entry: LedgerEntry) -> list[dict[str, object]]:
         "amount": format_cents(entry.amount_cents),
         "entry_id": entry.entry_id,
         "reverses": entry.reverses or "",
+        "payer_id": entry.payer,
     }
     basis = entry.basis
     if isinstance(basis, MeasureIncentive):
@@ -461,6 +492,16 @@ def incentive_statement_rows(entries: Sequence[LedgerEntry]) -> list[dict[str, o
     ordered = sorted(entries, key=lambda e: (e.program, *e.basis.slot_key(), e.kind.value, e.entry_id))
     rows = [row for e in ordered for row in _incentive_rows(e)]
     if entries:
+        rows += [
+            {
+                "record_type": "PAYER_TOTAL",
+                "run_id": entries[0].run_id,
+                "clinic_id": entries[0].clinic_id,
+                "payer_id": payer,
+                "amount": format_cents(cents),
+            }
+            for payer, cents in payer_totals(entries).items()
+        ]
         total: dict[str, object] = {
             "record_type": "CLINIC_TOTAL",
             "run_id": entries[0].run_id,
@@ -494,4 +535,5 @@ def incentive_statement_html(
         guarantees=[r for r in rows if "days_before" in r],
         performance=[r for r in rows if "scale" in r],
         apc_measures=[r for r in rows if r["record_type"] == "APC_MEASURE"],
+        by_payer=payer_totals(entries),
     )

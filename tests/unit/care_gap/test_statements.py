@@ -41,7 +41,7 @@ def test_statement_lines_totals_and_payment_file_agree_to_the_cent(amounts):
     entries = [entry(f"M{i}", list(Step)[i % 3], cents) for i, cents in enumerate(amounts)]
     # WHEN the statement and payment file are rendered
     rows = list(csv.DictReader(io.StringIO(statement_csv("r", "C1", entries).decode())))
-    payment = payment_csv("r", {"C1": sum(amounts)}, {"C1": clinic("C1")})
+    payment = payment_csv("r", {("C1", "plan"): sum(amounts)}, {"C1": clinic("C1")})
     # THEN each entry is a traced line, and the lines, the clinic total and the payment file agree
     lines = [r for r in rows if r["record_type"] == "LINE"]
     assert len(lines) == len(amounts) and all(r["evidence"].startswith("claim:") for r in lines)
