@@ -134,16 +134,19 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
     def plan_shards(fn: ServiceFunction) -> None:
         run_record(fn)
         fn.use_table(gaps, table_key, index=(QUERY,))  # clinics, then each clinic's members
-        # A quarterly run reads the practices' technical-assistance engagement once, for its shards.
-        fn.read_objects(curated, [Prefix.PROGRAMS, Prefix.TA_ENGAGEMENT], data_key)
-        fn.write_objects(curated, [Prefix.RUNS], data_key)
+        # A quarterly run reads the practices' technical-assistance engagement once, for its shards, and
+        # builds its months' attribution from the accepted claims and rosters.
+        rows = [Prefix.TA_ENGAGEMENT, Prefix.MEDICAL_CLAIMS_ROWS, Prefix.ELIGIBILITY_ROWS]
+        fn.read_objects(curated, [Prefix.PROGRAMS, *rows], data_key)
+        fn.write_objects(curated, [Prefix.RUNS, Prefix.ATTRIBUTION], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:
         run_record(fn)
         # Members, their evidence and payment history in one query; gaps and history copies written back.
         fn.use_table(gaps, table_key, item=(GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
         appends_ledger(fn, BATCH_GET)  # a preview asks which entries exist
-        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
+        # A quarterly shard reads its members' attributed practices.
+        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS, Prefix.ATTRIBUTION], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def aggregate_run(fn: ServiceFunction) -> None:

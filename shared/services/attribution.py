@@ -30,15 +30,14 @@ from shared.models.apc import (
     Product,
     ProviderRecord,
 )
-from shared.models.files import FileKind
 from shared.models.members import ApcPaymentTrack
 from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.apc import ApcCatalog, ApcProgram
 
-ATTRIBUTION_PREFIX = f"{Prefix.CURATED.value}attribution/"
-CLAIMS_PREFIX = f"{Prefix.CURATED.value}{FileKind.MEDICAL_CLAIMS.value}/"
-ELIGIBILITY_PREFIX = f"{Prefix.CURATED.value}{FileKind.ELIGIBILITY.value}/"
+ATTRIBUTION_PREFIX = Prefix.ATTRIBUTION.value
+CLAIMS_PREFIX = Prefix.MEDICAL_CLAIMS_ROWS.value
+ELIGIBILITY_PREFIX = Prefix.ELIGIBILITY_ROWS.value
 CLAIM_COLUMNS = (
     "claim_id",
     "claim_line_number",

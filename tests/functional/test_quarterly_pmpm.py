@@ -1,11 +1,13 @@
-"""The quarterly PMPM run (APC Element 2) on moto, through the real handlers: attributed member-months at an
-APC practice paid PMPM x age/sex factor x (1 + HPI uplift), a month that missed a technical-assistance
-requirement recorded at $0.00 naming it, the run's refusals, a recalculation after late engagement, and a
-monthly run afterwards that leaves the PMPM entries alone.
+"""The quarterly PMPM run (APC Element 2, and Element 1's capitation) on moto, through the real handlers:
+member-months attributed by the common methodology paid PMPM x age/sex factor x (1 + HPI uplift), a month
+that missed a technical-assistance requirement recorded at $0.00 naming it, the run's refusals, a
+recalculation after late engagement, and a monthly run afterwards that leaves the PMPM entries alone.
 
-K2 (adult, FFS+ track) is given HPI decile 3 (uplift 3%). T1 (born 1 February 1961) is on K2's roster all
-quarter: 64 on 1 January (band 60-65), 65 on 1 February (65+: the band holds its lower bound, and the birthday
-is the month's first day). M4 is on K2's roster for January and February, then moves to K1 (no APC track).
+K2 (adult, FFS+ track) is given HPI decile 3 (uplift 3%); its provider 1234567893 is a primary-care provider.
+T1 (born 1 February 1961, Medi-Cal) is on K1's roster but selected K2's provider as PCP, so attribution gives
+her months to K2 (`selected_pcp`): 64 on 1 January (band 60-65), 65 on 1 February (65+: the band holds its
+lower bound, and the birthday is the month's first day). T2 (a man born 1990, commercial PPO) goes by claims:
+two primary-care visits with K2's provider in 2025. M4 has no PCP and no primary-care visit: unattributed.
 K2 completes the seven onboarding activities in December 2025; January has two coaching sessions and
 work-plan progress; February only one coaching session; March two, work-plan progress and the quarter's
 learning convening. So January and March are paid and February is not ("two coaching sessions").
@@ -19,13 +21,14 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+import polars as pl
 import pytest
 
 from shared.clock import clock_override, shifted_clock
 from shared.services.kinds.base import RunInputError
 from shared.services.kinds.quarterly import NoTaEngagementError, QuarterNotEndedError
 from tests.functional.flow import OPERATOR, land, run_month, run_request
-from tests.functional.plan_data import CLINICS_HEADER, ELIGIBILITY_HEADER, FILES
+from tests.functional.plan_data import CLAIMS_HEADER, CLINICS_HEADER, ELIGIBILITY_HEADER, FILES
 
 AFTER_QUARTER = datetime(2026, 4, 2, tzinfo=UTC)
 RUN = "quarterly-2026-Q1-final"
@@ -41,7 +44,22 @@ HPI_CLINICS = (
     + ",hpi_decile\n"
     + "K2,222222222,1234567893,Bayside Adult Medicine,MC,care_gap,2025-11-01,family_adult,adult,ffs_plus,3\n"
 )
-ROSTER = ELIGIBILITY_HEADER + "T1,1961-02-01,F,MC,K2,2025-01-01,\n"
+ROSTER = (
+    ELIGIBILITY_HEADER.rstrip("\n")
+    + ",product,pcp_npi\n"
+    + "T1,1961-02-01,F,MC,K1,2025-01-01,,medi_cal,1234567893\n"
+    + "T2,1990-06-15,M,MC,K2,2025-01-01,,commercial_ppo,\n"
+)
+PROVIDERS = (
+    "npi,practice_id,taxonomy_code,specialty,primary_care,effective_date,termination_date\n"
+    "1234567893,K2,207Q00000X,family medicine,true,2024-01-01,\n"
+)
+VISITS = (
+    CLAIMS_HEADER.rstrip("\n")
+    + ",place_of_service_code\n"
+    + "CT21,1,1,T2,2025-06-10,2025-06-10,2025-06-20,99213,Z0000,1234567893,11\n"
+    + "CT22,1,1,T2,2025-11-05,2025-11-05,2025-11-15,99213,Z0000,1234567893,11\n"
+)
 ONBOARDING = (
     "welcome_email",
     "onboarding_meetings",
@@ -72,6 +90,7 @@ def _cents(pmpm: str, factor: str, uplift: str) -> str:
 
 UNDER_65 = _cents("4.00", "1.3670", "0.03")  # 60-65, female
 OVER_65 = _cents("4.00", "1.6814", "0.03")  # 65+, female
+MAN_35 = _cents("4.00", "0.8214", "0.03")  # 35-40, male
 
 
 def _report(aws: Any, key: str) -> list[dict[str, str]]:
@@ -113,7 +132,9 @@ def quarter(aws, lambda_context):
             FILES
             | {
                 "landing/clinics/clinics-2026-04.csv": HPI_CLINICS,
+                "landing/providers/providers-2026.csv": PROVIDERS,
                 "landing/eligibility/t1.csv": ROSTER,
+                "landing/medical_claims/visits-2025.csv": VISITS,
                 "landing/ta_engagement/ta-2026-q1.csv": ENGAGEMENT,
             },
         )
@@ -133,9 +154,16 @@ def test_each_attributed_member_month_pays_pmpm_by_age_sex_and_uplift_when_the_p
         ("T1", "2026-01"): ("64", "1.3670", "0.03", UNDER_65),
         ("T1", "2026-02"): ("65", "1.6814", "0.03", "0.00"),
         ("T1", "2026-03"): ("65", "1.6814", "0.03", OVER_65),
-        ("M4", "2026-01"): ("65", "1.6814", "0.03", OVER_65),
-        ("M4", "2026-02"): ("65", "1.6814", "0.03", "0.00"),
+        ("T2", "2026-01"): ("35", "0.8214", "0.03", MAN_35),
+        ("T2", "2026-02"): ("35", "0.8214", "0.03", "0.00"),
+        ("T2", "2026-03"): ("35", "0.8214", "0.03", MAN_35),
     }
+    # AND attribution, not the roster, placed them: T1 by her selected PCP, T2 by claims, M4 nowhere
+    table = quarter.s3.get_object(
+        Bucket=quarter.names["CURATED_BUCKET"], Key="curated/attribution/month=2026-01/attribution.parquet"
+    )["Body"].read()
+    rules = dict(pl.read_parquet(io.BytesIO(table)).select("member_id", "rule").iter_rows())
+    assert (rules["T1"], rules["T2"], rules["M4"]) == ("selected_pcp", "claims", "unattributed")
     # AND February says which requirement it missed; the other months met every one
     assert {k: (v["ta_status"], v["ta_missed"]) for k, v in lines.items() if k[0] == "T1"} == {
         ("T1", "2026-01"): ("met", ""),
@@ -145,7 +173,7 @@ def test_each_attributed_member_month_pays_pmpm_by_age_sex_and_uplift_when_the_p
     # AND the statement's total is the sum of its lines, and K1 (no APC track) has no statement
     rows = _report(quarter, f"statements/{RUN}/K2.csv")
     total = next(r for r in rows if r["record_type"] == "CLINIC_TOTAL")
-    assert Decimal(total["amount"]) == Decimal(UNDER_65) + 2 * Decimal(OVER_65)
+    assert Decimal(total["amount"]) == Decimal(UNDER_65) + Decimal(OVER_65) + 2 * Decimal(MAN_35)
     names = quarter.s3.list_objects_v2(Bucket=quarter.names["REPORTS_BUCKET"], Prefix=f"statements/{RUN}/")
     assert {o["Key"].rsplit("/", 1)[-1] for o in names.get("Contents", [])} >= {"K2.csv", "K2.html"}
     assert f"statements/{RUN}/K1.csv" not in {o["Key"] for o in names.get("Contents", [])}
@@ -172,12 +200,12 @@ def test_a_late_coaching_session_is_paid_by_recalculation_and_a_monthly_run_leav
     rows = _report(quarter, f"statements/{RUN}/K2.csv")
     february = [(r["record_type"], r["member_id"], r["amount"]) for r in rows if r["month"] == "2026-02"]
     assert sorted(f for f in february if f[0] != "MONTH_TOTAL") == [
-        ("MEMBER_MONTH", "M4", "0.00"),
-        ("MEMBER_MONTH", "M4", OVER_65),
         ("MEMBER_MONTH", "T1", "0.00"),
         ("MEMBER_MONTH", "T1", OVER_65),
-        ("REVERSAL", "M4", "0.00"),
+        ("MEMBER_MONTH", "T2", "0.00"),
+        ("MEMBER_MONTH", "T2", MAN_35),
         ("REVERSAL", "T1", "0.00"),
+        ("REVERSAL", "T2", "0.00"),
     ]
     # AND a monthly Care Gap run afterwards settles only Care Gap's awards: no PMPM entry is reversed
     with clock_override(shifted_clock(AFTER_QUARTER)):
@@ -233,7 +261,8 @@ def test_a_practice_on_basic_capitation_is_also_paid_its_capitation_by_age_and_s
         ("T1", "2026-01"): ("1.3670", "0", _cents("22.00", "1.3670", "0")),
         ("T1", "2026-02"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
         ("T1", "2026-03"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
-        ("M4", "2026-01"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
-        ("M4", "2026-02"): ("1.6814", "0", _cents("22.00", "1.6814", "0")),
+        ("T2", "2026-01"): ("0.8214", "0", _cents("22.00", "0.8214", "0")),
+        ("T2", "2026-02"): ("0.8214", "0", _cents("22.00", "0.8214", "0")),
+        ("T2", "2026-03"): ("0.8214", "0", _cents("22.00", "0.8214", "0")),
     }
     assert _lines(quarter)[("T1", "2026-02")]["amount"] == "0.00"

@@ -14,10 +14,11 @@ run is unfinished, ingested eligibility covers each of its months, and some `ta_
 the quarter (a quarter run before its engagement arrived would pay nothing and lock). The practices'
 engagement is read once, before the shards start (`prepare`), into `runs/<run>/ta-status.json`.
 
-Attribution is the roster's until claims-based attribution runs: a member-month belongs to the practice
-a roster span covers in it; of two in one month, the later span's; that span's payer pays the month. Each
-member settles against its own PMPM entries of the quarter's months, so a recalculation reverses only what
-changed.
+Attribution is the common methodology's (`shared/services/attribution.py`): `prepare` builds each month's
+member-month table with what is known then (the selected or matched PCP for the products that prefer it,
+else 24 months of primary-care visits), and a member-month is paid to the practice the table names, by the
+payer of the member's roster span in the month. Each member settles against its own PMPM entries of the
+quarter's months, so a recalculation (which builds the tables again) reverses only what changed.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.apc import ApcProgram
 from shared.programs.catalog import ProgramSet
+from shared.services.attribution import AttributionService, attributed_practices
 from shared.services.kinds.annual_apc import APC_PROGRAM, apc_practices
 from shared.services.kinds.base import (
     Report,
@@ -99,8 +101,8 @@ def _activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
 
 
 def member_month_spans(spans: Sequence[EligibilitySpan], months: Sequence[str]) -> dict[str, EligibilitySpan]:
-    """The roster span each month is attributed by: one covering the month; of two, the one that began later
-    (then the lower clinic id). Its clinic is the month's practice and its payer pays the month."""
+    """The roster span of each month the member is enrolled in: one covering the month; of two, the one that
+    began later (then the lower clinic id). Its payer pays the month."""
     found: dict[str, EligibilitySpan] = {}
     for month in months:
         first, last = date(int(month[:4]), int(month[5:7]), 1), month_end(month)
@@ -112,6 +114,7 @@ def member_month_spans(spans: Sequence[EligibilitySpan], months: Sequence[str]) 
 
 def pmpm_entries(
     member: MemberFacts,
+    practice_of: Mapping[str, str | None],
     practices: Mapping[str, Clinic],
     status: Mapping[tuple[str, str], TaMonth],
     program: ApcProgram,
@@ -120,13 +123,15 @@ def pmpm_entries(
     run_id: str,
     payer: str,
 ) -> list[LedgerEntry]:
-    """What the member's attributed months at APC practices earn (before settling against the ledger)."""
+    """What the member's attributed months at APC practices earn (before settling against the ledger):
+    `practice_of` is the practice attribution names for each month (None: unattributed); the month's roster
+    span says who pays it."""
     profile = member.profile
     entries = []
     for month, span in member_month_spans(member.spans, months).items():
-        clinic_id, paid_by = span.clinic_id, span.payer(payer)
-        practice = practices.get(clinic_id)
-        if practice is None:
+        clinic_id, paid_by = practice_of.get(month), span.payer(payer)
+        practice = practices.get(clinic_id) if clinic_id is not None else None
+        if clinic_id is None or practice is None:
             continue
         if (profile.birth_date.year, profile.birth_date.month) > (int(month[:4]), int(month[5:7])):
             continue  # on the roster before birth: no member-month yet
@@ -247,6 +252,11 @@ class QuarterlyPmpm(RunKindModule):
         )
         body = {f"{p}|{m}": list(s.missed) for (p, m), s in sorted(status.items())}
         ctx.objects.put_json(ctx.curated, ta_status_key(run.run_id), body)
+        attribution = AttributionService(
+            store=ctx.objects, curated_bucket=ctx.curated, gaps=ctx.gaps, apc=ctx.programs.apc
+        )
+        for month in months:
+            attribution.build(month)
 
     def earn(
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
@@ -256,11 +266,15 @@ class QuarterlyPmpm(RunKindModule):
         months = quarter_months(run.period)
         practices = apc_practices(ctx.gaps.clinics().values())
         status = _status(ctx, run.run_id)
+        ids = [m.profile.member_id for m in members]
+        attributed = {month: attributed_practices(ctx.objects, ctx.curated, month, ids) for month in months}
         ours: list[LedgerEntry] = []
         skipped = 0
         for member in members:
+            member_id = member.profile.member_id
+            practice_of = {month: attributed[month].get(member_id) for month in months}
             supported = pmpm_entries(
-                member, practices, status, program, months, run_id=run.run_id, payer=ctx.payer
+                member, practice_of, practices, status, program, months, run_id=run.run_id, payer=ctx.payer
             )
             state = ctx.ledger.member_state(member.profile.member_id)
             paid = [

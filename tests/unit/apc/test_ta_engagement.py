@@ -122,5 +122,7 @@ def test_quarters_hold_their_three_months(month, quarter):
     assert quarter_of(month) == quarter and month in quarter_months(quarter)
 
 
-def test_the_runs_read_engagement_where_intake_writes_it():
+def test_the_runs_read_engagement_claims_and_rosters_where_intake_writes_them():
     assert f"{Prefix.CURATED}{FileKind.TA_ENGAGEMENT.value}/" == Prefix.TA_ENGAGEMENT
+    assert f"{Prefix.CURATED}{FileKind.MEDICAL_CLAIMS.value}/" == Prefix.MEDICAL_CLAIMS_ROWS
+    assert f"{Prefix.CURATED}{FileKind.ELIGIBILITY.value}/" == Prefix.ELIGIBILITY_ROWS
