@@ -387,7 +387,7 @@ ANNUAL_COUNTED = reason_kind(
     "annual_counted",
     program=_BM,
     wording="in the denominator and the numerator of the clinic's {line} {measure} rate for {year}",
-    source="annual run (_Counter)",
+    source="annual run (BenchmarkCounter)",
     stops=False,
 )
 ANNUAL_CLINIC_NOT_RATED = reason_kind(

@@ -1,5 +1,5 @@
 """`p4p baseline`: every provider's baseline rate per measure in a past year, counted by the annual run's own
-counters (`_Counter` for Benchmark P4P, `ApcCounter` for APC), and the benchmarks proposed from their
+counters (`BenchmarkCounter` for Benchmark P4P, `ApcCounter` for APC), and the benchmarks proposed from their
 distribution (`shared/logic/baseline.py`), as a program version file the plan can edit and drop under
 `programs/<program>/`. Only read: the gap state and the program versions.
 """
@@ -35,7 +35,7 @@ from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram
 from shared.programs.catalog import ProgramSet, parse_version
 from shared.programs.versions import VersionCatalog, VersionedProgram
-from shared.services.kinds.annual import _Counter, merge_lines
+from shared.services.kinds.annual import BenchmarkCounter, merge_lines
 from shared.services.kinds.annual_apc import APC_PROGRAM, ApcCounter, apc_practices, merge_practices
 from shared.services.whatif import every_member
 
@@ -98,7 +98,7 @@ class BaselineService:
         facts = every_member(self._gaps) if members is None else members
         count = 0
         if isinstance(version, BenchmarkProgram):
-            counter = _Counter(version, care_gap)
+            counter = BenchmarkCounter(version, care_gap)
             for member in facts:
                 counter.add(member, clinics)
                 count += 1

@@ -27,7 +27,7 @@ from shared.observability import logger
 from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram
 from shared.programs.catalog import ProgramSet
-from shared.services.kinds.annual import _Counter, _rated_clinics
+from shared.services.kinds.annual import BenchmarkCounter, rated_clinics
 from shared.services.registry import UnknownClinicError
 from shared.services.run_records import RECENT_RUNS
 
@@ -47,7 +47,7 @@ def annual_tally(care_gap: CareGapProgram, clinic: Clinic) -> Tally:
     rule of the version and counts again)."""
 
     def count(program: BenchmarkProgram, facts: MemberFacts) -> BenchmarkTally:
-        counter = _Counter(program, care_gap)
+        counter = BenchmarkCounter(program, care_gap)
         counter.add(facts, {clinic.clinic_id: clinic})
         counts = {key: (pair[0], pair[1]) for key, pair in counter.counts.items()}
         return BenchmarkTally(panels=frozenset(counter.panels), counts=counts)
@@ -135,7 +135,7 @@ class ExplainService:
         care_gap = self._programs.care_gap.for_year(year)
         if benchmark is None or care_gap is None or not any(m.code == measure for m in benchmark.measures):
             return []
-        rated = {c.clinic_id for c in _rated_clinics(clinics.values(), year, care_gap)}
+        rated = {c.clinic_id for c in rated_clinics(clinics.values(), year, care_gap)}
         by_id = {r.run_id: r for r in runs}
         run_id = f"annual-{year}-final"
         run = by_id.get(run_id)

@@ -28,12 +28,12 @@ from shared.programs.apc import ApcProgram
 from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram
 from shared.services.kinds.annual import (
-    _Counter,
-    _measure_lines,
-    _payouts,
-    _prior_rates,
-    _rated_clinics,
+    BenchmarkCounter,
+    benchmark_prior_rates,
+    line_payouts,
+    measure_lines,
     merge_lines,
+    rated_clinics,
 )
 from shared.services.kinds.annual_apc import (
     ApcCounter,
@@ -101,10 +101,10 @@ class Projector:
         self._benchmark: BenchmarkProgram | None = ctx.programs.benchmark.for_year(year)
         self._apc: ApcProgram | None = ctx.programs.apc.for_year(year)
         care_gap = self._care_gap
-        rated = _rated_clinics(clinics.values(), year, care_gap) if care_gap and self._benchmark else []
+        rated = rated_clinics(clinics.values(), year, care_gap) if care_gap and self._benchmark else []
         self._rated = {c.clinic_id: c for c in rated}
         self._practices = apc_practices(clinics.values()) if self._apc else {}
-        self._prior = _prior_rates(ctx, year) if self._rated else {}
+        self._prior = benchmark_prior_rates(ctx, year) if self._rated else {}
         self._baselines = prior_rates(ctx, year) if self._practices else {}
 
     def applies(self, clinic_id: str) -> bool:
@@ -117,7 +117,7 @@ class Projector:
             return None
         clinic = self._clinics[clinic_id]
         counter = (
-            _Counter(self._benchmark, self._care_gap)
+            BenchmarkCounter(self._benchmark, self._care_gap)
             if self._benchmark is not None and clinic_id in self._rated
             else None
         )
@@ -139,7 +139,9 @@ class Projector:
             apc=self._apc_result(clinic, apc) if apc else None,
         )
 
-    def _benchmark_lines(self, clinic: Clinic, counter: _Counter) -> tuple[BenchmarkLineProjection, ...]:
+    def _benchmark_lines(
+        self, clinic: Clinic, counter: BenchmarkCounter
+    ) -> tuple[BenchmarkLineProjection, ...]:
         program = self._benchmark
         assert program is not None
         shard = ShardOutput(
@@ -151,8 +153,8 @@ class Projector:
         lines: Mapping[str, LineCounts] = merge_lines([shard]).get(clinic.clinic_id, {})
         prior = self._prior.get(clinic.clinic_id, {})
         found = []
-        for lob, (counts, result) in _payouts(program, clinic, lines, prior).items():
-            measures = _measure_lines(program, clinic, counts, result, prior.get(lob, {}))
+        for lob, (counts, result) in line_payouts(program, clinic, lines, prior).items():
+            measures = measure_lines(program, clinic, counts, result, prior.get(lob, {}))
             found.append(
                 BenchmarkLineProjection(
                     line_of_business=lob,

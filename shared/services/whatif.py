@@ -32,7 +32,7 @@ from shared.observability import logger
 from shared.programs.catalog import Programs, ProgramSet
 from shared.programs.versions import VersionedProgram
 from shared.services.kinds import RunContext
-from shared.services.kinds.annual import AnnualIncentive, _Counter, _rated_clinics, guarantees_key
+from shared.services.kinds.annual import AnnualIncentive, BenchmarkCounter, guarantees_key, rated_clinics
 from shared.services.kinds.annual_apc import ApcCounter, apc_practices
 from shared.services.read_only import ReadOnlyLedger, ScratchObjectStore
 from shared.services.run_records import RECENT_RUNS
@@ -218,8 +218,8 @@ class WhatIfService:
         benchmark = programs.benchmark.for_year(year) if BENCHMARK in scope else None
         apc = programs.apc.for_year(year) if APC_ELEMENT3 in scope else None
         assert care_gap is not None
-        rated = {c.clinic_id: c for c in _rated_clinics(clinics.values(), year, care_gap)}
-        counter = _Counter(benchmark, care_gap) if benchmark is not None else None
+        rated = {c.clinic_id: c for c in rated_clinics(clinics.values(), year, care_gap)}
+        counter = BenchmarkCounter(benchmark, care_gap) if benchmark is not None else None
         practices = apc_practices(clinics.values()) if apc is not None else {}
         apc_counter = ApcCounter(apc, care_gap, year) if apc is not None and practices else None
         for member in facts:

@@ -138,8 +138,8 @@ class AnnualIncentive(RunKindModule):
         if care_gap is None:
             return ShardOutput(run_id=run.run_id, shard_id=shard_id)
         every_clinic = ctx.gaps.clinics()
-        clinics = {c.clinic_id: c for c in _rated_clinics(every_clinic.values(), year, care_gap)}
-        counter = _Counter(benchmark, care_gap) if benchmark is not None else None
+        clinics = {c.clinic_id: c for c in rated_clinics(every_clinic.values(), year, care_gap)}
+        counter = BenchmarkCounter(benchmark, care_gap) if benchmark is not None else None
         practices = apc_practices(every_clinic.values()) if apc is not None else {}
         apc_counter = ApcCounter(apc, care_gap, year) if apc is not None and practices else None
         registry: dict[str, list[Gap]] = defaultdict(list)
@@ -273,9 +273,9 @@ def _year_results(ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) 
         return None
     lines = merge_lines(outputs)
     clinics = ctx.gaps.clinics()
-    prior = _prior_rates(ctx, year)
+    prior = benchmark_prior_rates(ctx, year)
     results = {
-        clinic_id: _payouts(benchmark, clinic, lines.get(clinic_id, {}), prior.get(clinic_id, {}))
+        clinic_id: line_payouts(benchmark, clinic, lines.get(clinic_id, {}), prior.get(clinic_id, {}))
         for clinic_id, clinic in clinics.items()
         if clinic_id in lines
     }
@@ -366,7 +366,7 @@ def _apc_results(
     return practice_results(apc, practices, merge_practices(outputs), apc_prior_rates(ctx, int(run.period)))
 
 
-def _rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Clinic]:
+def rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Clinic]:
     """Clinics Benchmark rates for `year`: those it pays, and the guaranteed Care Gap clinics (as if they had
     stayed)."""
     return [
@@ -376,7 +376,7 @@ def _rated_clinics(clinics: Any, year: int, care_gap: CareGapProgram) -> list[Cl
     ]
 
 
-class _Counter:
+class BenchmarkCounter:
     """A shard's Benchmark counts: members per clinic line, and each measure's denominator and numerator."""
 
     def __init__(self, benchmark: BenchmarkProgram, care_gap: CareGapProgram) -> None:
@@ -465,7 +465,7 @@ def merge_lines(outputs: Sequence[ShardOutput]) -> dict[str, dict[str, LineCount
     return dict(lines)
 
 
-def _payouts(
+def line_payouts(
     program: BenchmarkProgram,
     clinic: Clinic,
     lines: Mapping[str, LineCounts],
@@ -480,7 +480,7 @@ def _payouts(
     return found
 
 
-def _measure_lines(
+def measure_lines(
     program: BenchmarkProgram,
     clinic: Clinic,
     counts: LineCounts,
@@ -574,7 +574,7 @@ def _incentives(run: RunRef, found: YearResults) -> list[LedgerEntry]:
             assigned_members=result.assigned_members,
             amount_per_member=line.amount_per_member,
             composite=Decimal(result.composite.numerator) / Decimal(result.composite.denominator),
-            measures=_measure_lines(
+            measures=measure_lines(
                 program, clinics[clinic_id], counts, result, prior.get(clinic_id, {}).get(lob, {})
             ),
         )
@@ -657,7 +657,7 @@ def _care_gap_earnings(ctx: RunContext, year: int) -> dict[str, int]:
     return dict(found)
 
 
-def _prior_rates(ctx: RunContext, year: int) -> dict[str, dict[str, dict[str, Decimal]]]:
+def benchmark_prior_rates(ctx: RunContext, year: int) -> dict[str, dict[str, dict[str, Decimal]]]:
     """Last year's final annual run's rates, per clinic, line and measure (none before the first year)."""
     try:
         body = ctx.objects.get_json(ctx.curated, rates_key(f"annual-{year - 1}-final"))

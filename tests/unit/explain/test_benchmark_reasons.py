@@ -18,7 +18,7 @@ from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram
 from shared.programs.catalog import load_programs
 from shared.services.explain import annual_tally
-from shared.services.kinds.annual import _rated_clinics
+from shared.services.kinds.annual import rated_clinics
 from tests.unit.care_gap.factories import attestation, claim, clinic, facts, profile, span
 from tests.unit.explain.scenarios import codes, covers, run
 
@@ -45,7 +45,7 @@ def explained(
     tally: Tally | None = None,
 ) -> ProgramExplanation:
     care_gap = CARE_GAP.model_copy(update={"earnings_guarantee": guarantee})
-    rated = {c.clinic_id for c in _rated_clinics([at], 2026, care_gap)}
+    rated = {c.clinic_id for c in rated_clinics([at], 2026, care_gap)}
     found = explain_benchmark(
         member,
         clinic=at,
