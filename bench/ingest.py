@@ -7,9 +7,10 @@ local SQLite file, write units metered as the real tables would bill them.
   all cores (a 10 GB Lambda function has 6 vCPUs), and DuckDB on one thread against ours with
   `POLARS_MAX_THREADS=1`. The one-thread run also gives where our seconds went by stage (intake = parse,
   validate, reconcile; evidence; versions = netting and the packed gap-state writes; parquet = the
-  curated and evidence-log sinks; other = hash, curated and evidence spills, reports, registry) and the
-  ceiling any polars ingest can reach (polars alone converting the file, no checks).
-- **Scale**: 1M, 4M and 16M-line files (10k, 40k and 160k with --quick) on all cores: peak RSS and
+  curated and evidence-log sinks; other = hash, reading member groups back, the curated and evidence
+  spills, reports, registry) and the ceiling any polars ingest can reach (polars alone converting the
+  file, no checks).
+- **Scale**: 1M, 4M and 16M-line files (5k, 20k and 80k with --quick) on all cores: peak RSS and
   seconds (wall and CPU) per million lines at each size, and the largest size's seconds per million
   over the smallest's. The larger files are written in 1M-line parts (`bench._large_claims`), each
   deleted once measured.
@@ -29,7 +30,7 @@ from bench.registry import BenchContext, Figure, benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = (1, 4, 16)
-"""File sizes measured, in multiples of the base size (1M lines; 10k with --quick)."""
+"""File sizes measured, in multiples of the base size (1M lines; 5k with --quick)."""
 
 
 def run_worker(csv_path: Path, *options: str, threads: int | None = 1) -> dict[str, object]:
@@ -82,7 +83,7 @@ def ingest(ctx: BenchContext) -> list[Figure]:
     stages = {name: float(value) for name, value in dict(one["stages"]).items()}  # type: ignore[call-overload]
     stages["other"] = max(seconds - sum(stages.values()), 0.0)
     all_cores = run_worker(csv_path, threads=None)
-    sizes = [ctx.size(1_000_000, 10_000) * n for n in SCALE]
+    sizes = [ctx.size(1_000_000, 5_000) * n for n in SCALE]
     scale = scale_figures(ctx, sizes, measured={lines: all_cores})
     all_seconds = _number(all_cores, "seconds")
     return [

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -23,6 +25,8 @@ from shared.dal.memory import (
 )
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_a_file_in_parts_starts_with_the_generators_file_and_its_parts_share_no_member_or_claim(
@@ -105,3 +109,17 @@ def test_the_scale_figures_name_each_size_and_delete_the_files_they_write(
     assert figures["ingest_seconds_per_million_lines_2k_lines"] == 1000
     assert figures["ingest_cpu_seconds_per_million_lines_8k_lines"] == 2000
     assert figures["ingest_seconds_per_million_lines_8k_over_500"] == 1.0
+
+
+def test_the_worker_reports_its_own_peak_memory_not_its_parents() -> None:
+    # GIVEN a process holding 300 MB, as the benchmark does once it has generated a large file
+    held = bytearray(300 * 1024 * 1024)
+    held[::4096] = b"\x01" * len(held[::4096])
+    # WHEN it starts a fresh process that reads its peak memory as the worker does
+    script = "from bench._ingest_worker import peak_rss_mb; print(peak_rss_mb())"
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    # THEN the child's peak is its own (Linux carries ru_maxrss over from the parent; VmHWM starts afresh)
+    assert float(done.stdout) < 250
+    del held
