@@ -113,6 +113,8 @@ class Stager:
 
     def finish(self) -> StagedFile:
         """Reconcile every key partition; the staged file's accounting and accepted rows."""
+        # Accepted rows come back a member group at a time: none need stay in memory meanwhile.
+        self.rows.flush_all()
         self.keys.flush_all()
         dropped: list[pl.DataFrame] = []
         conflicts: list[pl.DataFrame] = []

@@ -28,7 +28,6 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, kind_from_key, stage_file, write_rejects_csv
 from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
-from shared.intake.source import prefetched
 from shared.intake.spill import PeriodSpill
 from shared.intake.staging import StagedFile
 from shared.logic.clinics import merge_clinic
@@ -395,18 +394,14 @@ class IngestService:
         period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
         total = VersionEffect()
         actions = self._actions()
-        groups = prefetched(staged.groups(), depth=1)  # the next group is read while this one is applied
-        try:
-            for rows in groups:
-                curated.add(rows, period)
-                effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
-                total = VersionEffect(
-                    applied=total.applied + effect.applied,
-                    withheld=total.withheld + effect.withheld,
-                    retracted=total.retracted + effect.retracted,
-                )
-        finally:
-            groups.close()  # type: ignore[attr-defined]
+        for rows in staged.groups():
+            curated.add(rows, period)
+            effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
+            total = VersionEffect(
+                applied=total.applied + effect.applied,
+                withheld=total.withheld + effect.withheld,
+                retracted=total.retracted + effect.retracted,
+            )
         return total
 
     def _apply_group(
