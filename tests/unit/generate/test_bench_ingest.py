@@ -96,7 +96,7 @@ def test_the_scale_figures_name_each_size_and_delete_the_files_they_write(
 
     monkeypatch.setattr(ingest_bench, "run_worker", worker)
     ctx = BenchContext(quick=True, data_dir=tmp_path)
-    known = {"seconds": 0.5, "cpu_seconds": 1.0, "peak_rss_mb": 200.0}
+    known: dict[str, object] = {"seconds": 0.5, "cpu_seconds": 1.0, "peak_rss_mb": 200.0}
     # WHEN the scale figures are taken for 500, 2,000 and 8,000 lines
     figures = {
         f.name: f.value for f in ingest_bench.scale_figures(ctx, [500, 2000, 8000], measured={500: known})
