@@ -3,16 +3,20 @@
 DynamoDB holds a file's packed evidence and versions outside the function; the in-memory fakes hold them
 in the measured process, where a 16M-line file's items (about 1.4 GB of packed text) would be counted as
 the ingest's own peak RSS. These keep the fakes' behaviour and metering (`shared.dal.memory`) with the
-items on disk.
+items on disk, and count the requests the DynamoDB repositories would make for the same calls
+(`Requests`): a Lambda function's time on DynamoDB is round trips, which a local file does not show.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
+from shared.dal.dynamo import BATCH_WRITE_MAX
 from shared.dal.evidence_codec import drop_claims
 from shared.dal.gap_state import EvidenceBatch, digest, distinct_evidence, packed_evidence_items, unpack_item
 from shared.dal.memory import MemoryGapStateRepository, WriteMeter
@@ -28,6 +32,15 @@ _TABLES = (
     "CREATE TABLE IF NOT EXISTS versions (member TEXT, sk TEXT, original TEXT, received TEXT, claim TEXT,"
     " frequency TEXT, file_id TEXT, PRIMARY KEY (member, sk))",
 )
+
+
+Requests = Counter[str]
+"""DynamoDB requests by kind: `batch_write` (25 items each), `query` (one per member read, strongly
+consistent), `put` (a conditional rewrite of one item)."""
+
+
+def _batches(items: int) -> int:
+    return math.ceil(items / BATCH_WRITE_MAX)
 
 
 def _version(member_id: str, fields: Sequence[str]) -> ClaimVersion:
@@ -49,9 +62,12 @@ class DiskGapStateRepository(MemoryGapStateRepository):
     """`MemoryGapStateRepository` whose packed evidence items live in SQLite (the rest stays in memory:
     clinics and roster are not what a claims file writes)."""
 
-    def __init__(self, db: sqlite3.Connection, meter: WriteMeter | None = None) -> None:
+    def __init__(
+        self, db: sqlite3.Connection, meter: WriteMeter | None = None, requests: Requests | None = None
+    ) -> None:
         super().__init__(meter)
         self._db = db
+        self.requests = Counter[str]() if requests is None else requests
 
     def _packed(self, member_id: str) -> dict[str, str]:
         rows = self._db.execute("SELECT sk, packed FROM evidence WHERE member = ?", (member_id,))
@@ -66,6 +82,7 @@ class DiskGapStateRepository(MemoryGapStateRepository):
             ).fetchone()
             old = evidence_item(member_id, item["sk"], found[0], digest(found[0])) if found else None
             self.meter.charge("evidence", item, old=old)
+        self.requests["batch_write"] += _batches(len({(i["pk"], i["sk"]) for i in items}))
         self._db.executemany(
             "INSERT OR REPLACE INTO evidence VALUES (?, ?, ?)",
             ((i["pk"].removeprefix("MEMBER#"), i["sk"], i["evidence"]) for i in items),
@@ -76,11 +93,15 @@ class DiskGapStateRepository(MemoryGapStateRepository):
     def retract_claims(self, claims: Mapping[str, Collection[str]]) -> int:
         removed = 0
         for member_id, keys in sorted(claims.items()):
+            if not keys:
+                continue
+            self.requests["query"] += 1
             for sk, text in sorted(self._packed(member_id).items()):
                 kept, gone = drop_claims(text, frozenset(keys))
                 if not gone:
                     continue
                 removed += gone
+                self.requests["put"] += 1
                 old = evidence_item(member_id, sk, text, digest(text))
                 if kept:
                     self._db.execute(
@@ -103,9 +124,10 @@ class DiskGapStateRepository(MemoryGapStateRepository):
 class DiskClaimVersionRepository(ClaimVersionRepository):
     """`MemoryClaimVersionRepository` with its items in SQLite, metered on the gap state's meter."""
 
-    def __init__(self, db: sqlite3.Connection, meter: WriteMeter) -> None:
+    def __init__(self, db: sqlite3.Connection, meter: WriteMeter, requests: Requests) -> None:
         self._db = db
         self._meter = meter
+        self._requests = requests
 
     def put_versions(self, versions: Iterable[ClaimVersion]) -> int:
         batch = {(v.member_id, v.item()["sk"]): v for v in versions}
@@ -116,6 +138,7 @@ class DiskClaimVersionRepository(ClaimVersionRepository):
             ).fetchone()
             old = _version(member_id, found).item() if found else None
             self._meter.charge("claim_versions", v.item(), old=old)
+        self._requests["batch_write"] += _batches(len(batch))
         self._db.executemany(
             "INSERT OR REPLACE INTO versions VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -128,6 +151,7 @@ class DiskClaimVersionRepository(ClaimVersionRepository):
 
     def versions_of(self, member_ids: Iterable[str]) -> dict[str, list[ClaimVersion]]:
         wanted = sorted(set(member_ids))
+        self._requests["query"] += len(wanted)
         found: dict[str, list[ClaimVersion]] = {}
         for start in range(0, len(wanted), _QUERY_MEMBERS):
             chunk = wanted[start : start + _QUERY_MEMBERS]

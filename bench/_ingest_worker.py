@@ -1,9 +1,10 @@
 """Measured process of the ingest benchmarks: one claims file through `IngestService`.
 
 Run as `python -m bench._ingest_worker FILE` (threads as the parent sets `POLARS_MAX_THREADS`); prints one
-JSON object: seconds, lines, peak RSS, DynamoDB write units, and where the seconds went (`stages`). The
-timed span is `ingest()` from the landed object to ACCEPTED: read and hash, parse, validate, reconcile,
-evidence, versions and the packed gap-state writes, curated Parquet, evidence log, reports.
+JSON object: seconds, lines, peak RSS, DynamoDB write units and requests, and where the seconds went
+(`stages`). The timed span is `ingest()` from the landed object to ACCEPTED: read and hash, parse,
+validate, reconcile, evidence, versions and the packed gap-state writes, curated Parquet, evidence log,
+reports.
 
 Objects live on local disk (`DiskObjectStore`), as S3 holds them outside the function: the landed file is
 streamed from disk and outputs are written to disk. The packed evidence and claim versions live in a local
@@ -24,7 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ from typing import Any, BinaryIO
 import polars as pl
 
 import shared.services.ingest as ingest_module
-from bench._disk_tables import DiskClaimVersionRepository, DiskGapStateRepository, connect
+from bench._disk_tables import DiskClaimVersionRepository, DiskGapStateRepository, Requests, connect
 from shared.dal.errors import AlreadyRecordedError, NotFoundError
 from shared.dal.memory import MemoryFileRegistry, WriteMeter
 from shared.dal.memory_log import MemoryFileLog
@@ -120,16 +121,19 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _service(store: ObjectStore, meter: WriteMeter, scratch: Path, tables: Path) -> IngestService:
+def _service(
+    store: ObjectStore, meter: WriteMeter, scratch: Path, tables: Path, requests: Requests | None = None
+) -> IngestService:
     db = connect(tables)
+    requests = Counter() if requests is None else requests
     return IngestService(
         store=store,
         files=MemoryFileRegistry(meter),
-        gaps=DiskGapStateRepository(db, meter),
+        gaps=DiskGapStateRepository(db, meter, requests),
         catalog=load_catalog(),
         curated_bucket="curated",
         reports_bucket="reports",
-        versions=DiskClaimVersionRepository(db, meter),
+        versions=DiskClaimVersionRepository(db, meter, requests),
         log=MemoryFileLog(meter),
         scratch=scratch,
         now=lambda: READ_ON,
@@ -196,7 +200,8 @@ def main(path: Path) -> dict[str, object]:
         landed = root / "store" / LANDING / "landing/medical_claims/bench.csv"
         landed.parent.mkdir(parents=True)
         landed.symlink_to(path.resolve())
-        service = _service(store, meter, root, root / "tables.sqlite")
+        requests: Requests = Counter()
+        service = _service(store, meter, root, root / "tables.sqlite", requests)
         baseline_rss = peak_rss_mb()
         with _stage_clock() as stages:
             start = time.perf_counter()
@@ -212,6 +217,7 @@ def main(path: Path) -> dict[str, object]:
             "evidence": outcome.evidence,
             "write_units": meter.total,
             "write_units_by_item": meter.units,
+            "dynamodb_requests": dict(requests),
             "peak_rss_mb": peak_rss_mb(),
             "warm_rss_mb": baseline_rss,
             "stages": dict(stages),

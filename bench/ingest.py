@@ -58,6 +58,17 @@ def _number(measured: dict[str, object], name: str) -> float:
     return float(str(measured[name]))
 
 
+def _requests_figure(measured: dict[str, object], lines: int) -> Figure:
+    """DynamoDB requests per 1,000 lines, by kind: what a function's time on DynamoDB is made of."""
+    requests = {str(k): int(v) for k, v in dict(measured["dynamodb_requests"]).items()}  # type: ignore[call-overload]
+    parts = ", ".join(f"{name} {count * 1000 / lines:.2f}" for name, count in sorted(requests.items()))
+    return Figure(
+        "dynamodb_requests_per_1000_claim_lines",
+        round(sum(requests.values()) * 1000 / lines, 2),
+        f"requests ({parts})",
+    )
+
+
 def size_name(lines: int) -> str:
     """`16m` for 16,000,000 lines, `40k` for 40,000: the suffix of a size's figures."""
     if lines % 1_000_000 == 0:
@@ -104,6 +115,7 @@ def ingest(ctx: BenchContext) -> list[Figure]:
             round(int(str(one["write_units"])) * 1000 / lines, 2),
             "WCU",
         ),
+        _requests_figure(one, lines),
         # The floor: polars converting the file with no checks at all, in the same kind of process. A
         # validated ingest cannot beat the conversion inside it, so this ratio bounds the one above.
         Figure("polars_csv_to_parquet_seconds", round(floor, 3), "s (1 thread, typed read + snappy write)"),

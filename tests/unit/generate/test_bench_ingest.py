@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import polars as pl
@@ -72,15 +74,17 @@ def test_the_gap_state_on_disk_meters_and_keeps_what_the_memory_fake_does(tmp_pa
     memory = MemoryGapStateRepository(memory_meter)
     memory_versions = MemoryClaimVersionRepository(memory)
     _ingest(tmp_path, memory, memory_versions, memory_meter)
-    db = connect(tmp_path / "tables.sqlite")
-    disk = DiskGapStateRepository(db, disk_meter)
-    disk_versions = DiskClaimVersionRepository(db, disk_meter)
+    db, requests = connect(tmp_path / "tables.sqlite"), Counter[str]()
+    disk = DiskGapStateRepository(db, disk_meter, requests)
+    disk_versions = DiskClaimVersionRepository(db, disk_meter, requests)
     _ingest(tmp_path, disk, disk_versions, disk_meter)
     # THEN both billed the same write units and hold the same evidence and versions
     assert disk_meter.units == memory_meter.units and disk_meter.units["claim_versions"] > 0
     members = sorted({member for member, _ in memory.evidence})
     assert all(disk.evidence_of(m) == memory.evidence_of(m) for m in members)
     assert disk_versions.versions_of(members) == memory_versions.versions_of(members)
+    # AND the requests DynamoDB would have served are counted: a batch per 25 items, a query per member
+    assert requests["batch_write"] >= math.ceil(len(members) / 25) and requests["query"] >= len(members)
 
 
 def test_the_scale_figures_name_each_size_and_delete_the_files_they_write(
