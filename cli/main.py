@@ -48,7 +48,17 @@ def demo(
 
 def _register_optional() -> None:
     # Commands owned by other modules add themselves; the app stays importable without them.
-    from cli import attribution, calc, explain, files, measure_report, registry, runs, validate
+    from cli import (
+        attribution,
+        calc,
+        explain,
+        files,
+        measure_report,
+        program_design,
+        registry,
+        runs,
+        validate,
+    )
 
     runs.register(app)
     validate.register(app)
@@ -58,6 +68,7 @@ def _register_optional() -> None:
     files.register(app)
     explain.register(app)
     attribution.register(app)
+    program_design.register(app)
 
 
 _register_optional()
