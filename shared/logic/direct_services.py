@@ -9,6 +9,9 @@ range 90757-99756, which lists no home visits; the table means home visits are f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from shared.models.members import ApcPaymentTrack
@@ -42,4 +45,43 @@ def classify_service(
     exception = next((e.name for e in rules.exceptions() if code in e), None)
     return ServiceClassification(
         track=track, capitated=row is not None and exception is None, row=row, fee_for_service=exception
+    )
+
+
+NO_CODE = "no HCPCS code"
+"""The category of a line without a service code (an institutional room or pharmacy line)."""
+OTHER = "all other direct, billable services"
+"""The category of a fee-for-service line no row or exception of the track lists."""
+
+
+def direct_services_report(
+    lines: pl.DataFrame, tracks: Mapping[str, ApcPaymentTrack], direct_services: DirectServices
+) -> pl.DataFrame:
+    """A practice's lines and allowed dollars by month, capitated or fee-for-service, and the row or exception
+    that decided it: `lines` has `practice_id`, `month`, `hcpcs_code`, `allowed_amount`; each distinct code is
+    classified once per track. Columns: practice_id, month, track, payment (`capitated` |
+    `fee_for_service`), category, lines, allowed_amount."""
+    with_track = lines.with_columns(
+        track=pl.col("practice_id").replace_strict(
+            {p: t.value for p, t in tracks.items()}, default=None, return_dtype=pl.String
+        )
+    ).filter(pl.col("track").is_not_null())
+    pairs = with_track.select("track", "hcpcs_code").unique()
+    decided: list[tuple[str, str | None, str, str | None]] = []
+    for track, code in pairs.iter_rows():
+        if code is None:
+            decided.append((track, code, "fee_for_service", NO_CODE))
+            continue
+        found = classify_service(direct_services, ApcPaymentTrack(track), code)
+        category = found.row if found.capitated else (found.fee_for_service or OTHER)
+        decided.append((track, code, "capitated" if found.capitated else "fee_for_service", category))
+    schema = {"track": pl.String, "hcpcs_code": pl.String, "payment": pl.String, "category": pl.String}
+    classes = pl.DataFrame(decided, schema=schema, orient="row")
+    return (
+        with_track.join(classes, on=["track", "hcpcs_code"], how="left", nulls_equal=True)
+        .group_by("practice_id", "month", "track", "payment", "category")
+        .agg(
+            lines=pl.len(), allowed_amount=pl.col("allowed_amount").cast(pl.Decimal(18, 2)).fill_null(0).sum()
+        )
+        .sort("practice_id", "month", "payment", "category")
     )

@@ -92,6 +92,22 @@ def _month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
 
+def curated_frames(
+    store: ObjectStore,
+    curated_bucket: str,
+    prefix: str,
+    columns: tuple[str, ...],
+    wanted: Callable[[str], bool],
+) -> list[pl.DataFrame]:
+    """The curated Parquet files under `prefix` (`<prefix>period=<YYYY-MM>/…`) whose period `wanted` takes,
+    in key order, with `columns`."""
+    return [
+        pl.read_parquet(io.BytesIO(store.get_bytes(curated_bucket, key)), columns=list(columns))
+        for key in store.keys(curated_bucket, prefix)
+        if wanted(_period(key, prefix))
+    ]
+
+
 def read_table(store: ObjectStore, curated_bucket: str, month: str) -> pl.DataFrame:
     """The month's attribution table; NoAttributionTableError when it has not been built."""
     try:
@@ -202,12 +218,7 @@ class AttributionService:
     def _frames(
         self, prefix: str, columns: tuple[str, ...], wanted: Callable[[str], bool]
     ) -> list[pl.DataFrame]:
-        """The curated Parquet files under `prefix` whose period `wanted` takes, in key order."""
-        return [
-            pl.read_parquet(io.BytesIO(self._store.get_bytes(self._curated, key)), columns=list(columns))
-            for key in self._store.keys(self._curated, prefix)
-            if wanted(_period(key, prefix))
-        ]
+        return curated_frames(self._store, self._curated, prefix, columns, wanted)
 
     def _members(self, month: str) -> pl.DataFrame:
         """Members enrolled in `month`: eligibility is filed by span start, so every period up to it."""

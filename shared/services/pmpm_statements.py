@@ -5,7 +5,7 @@ the practice met or missed."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from shared.csv_cells import csv_bytes
 from shared.logic.money import format_cents
@@ -37,6 +37,16 @@ PMPM_COLUMNS = (
     "payer_id",
 )
 TA_COLUMNS = ("run_id", "clinic_id", "month", "ta_status", "requirements_missed")
+DIRECT_SERVICES_COLUMNS = (
+    "run_id",
+    "clinic_id",
+    "month",
+    "track",
+    "payment",
+    "category",
+    "lines",
+    "allowed_amount",
+)
 
 
 def _ta(compliant: bool) -> str:
@@ -137,3 +147,22 @@ def ta_status_csv(run_id: str, status: Mapping[tuple[str, str], TaMonth]) -> byt
         for (practice, month), s in sorted(status.items())
     )
     return csv_bytes(TA_COLUMNS, rows)
+
+
+def direct_services_csv(run_id: str, rows: Iterable[Mapping[str, object]]) -> bytes:
+    """Element 1's report: each APC practice's claim lines and allowed dollars per month, capitated or
+    fee-for-service under its track, by the row or exception of table 1 or 2 that decided it."""
+    body = (
+        (
+            run_id,
+            r["practice_id"],
+            r["month"],
+            r["track"],
+            r["payment"],
+            r["category"],
+            r["lines"],
+            r["allowed_amount"],
+        )
+        for r in rows
+    )
+    return csv_bytes(DIRECT_SERVICES_COLUMNS, body)

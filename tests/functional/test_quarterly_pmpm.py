@@ -266,3 +266,12 @@ def test_a_practice_on_basic_capitation_is_also_paid_its_capitation_by_age_and_s
         ("T2", "2026-03"): ("0.8214", "0", _cents("22.00", "0.8214", "0")),
     }
     assert _lines(quarter)[("T1", "2026-02")]["amount"] == "0.00"
+    # AND the direct-services report classifies K2's quarter by its track: March's office visit (99213, by
+    # K2's provider) is capitated E&M, the mammography lines fee-for-service
+    report = _report(quarter, f"runs/{RUN}/direct-services.csv")
+    k2 = {
+        (r["month"], r["payment"], r["category"]): int(r["lines"]) for r in report if r["clinic_id"] == "K2"
+    }
+    assert k2[("2026-03", "capitated", "E&M")] == 1
+    assert {payment for _, payment, _ in k2} == {"capitated", "fee_for_service"}
+    assert {r["track"] for r in report} == {"basic_capitation"}

@@ -32,7 +32,9 @@ import polars as pl
 
 from shared.dal.errors import NotFoundError
 from shared.errors import DomainError
+from shared.intake.versions import net_claim_versions
 from shared.logic.dates import month_end
+from shared.logic.direct_services import direct_services_report
 from shared.logic.phm import member_month
 from shared.logic.reversals import settle_member
 from shared.logic.ta_engagement import TaActivity, TaMonth, quarter_months, ta_status
@@ -42,7 +44,7 @@ from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.apc import ApcProgram
 from shared.programs.catalog import ProgramSet
-from shared.services.attribution import AttributionService, attributed_practices
+from shared.services.attribution import AttributionService, attributed_practices, curated_frames
 from shared.services.kinds.annual_apc import APC_PROGRAM, apc_practices
 from shared.services.kinds.base import (
     Report,
@@ -53,6 +55,7 @@ from shared.services.kinds.base import (
 )
 from shared.services.kinds.monthly import EarlierRunOpenError, NoEligibilityError
 from shared.services.pmpm_statements import (
+    direct_services_csv,
     pmpm_statement_csv,
     pmpm_statement_html,
     ta_status_csv,
@@ -78,6 +81,68 @@ class NoApcProgramError(DomainError):
 
 class NoTaEngagementError(DomainError):
     """No `ta_engagement` file speaks for the quarter: a run now would pay every practice nothing and lock."""
+
+
+def direct_services_key(run_id: str) -> str:
+    """Element 1's per-practice classification of the quarter's claim lines, in the curated bucket."""
+    return f"{Prefix.RUNS}{run_id}/direct-services.json"
+
+
+DIRECT_COLUMNS = (
+    "claim_id",
+    "claim_line_number",
+    "claim_frequency_code",
+    "original_claim_id",
+    "member_id",
+    "claim_start_date",
+    "received_date",
+    "rendering_npi",
+    "billing_clinic_id",
+    "hcpcs_code",
+    "allowed_amount",
+)
+
+
+def _direct_services(
+    ctx: RunContext, months: Sequence[str], practices: Mapping[str, Clinic], program: ApcProgram
+) -> pl.DataFrame:
+    """The quarter's net claim lines at APC practices (the billing clinic, else the rendering provider's
+    practice on the quarter's last day), classified by the practice's track (Element 1)."""
+    frames = curated_frames(
+        ctx.objects, ctx.curated, Prefix.MEDICAL_CLAIMS_ROWS.value, DIRECT_COLUMNS, lambda p: p >= months[0]
+    )
+    tracks = {c: p.apc_payment_track for c, p in practices.items()}
+    if not frames or not tracks:
+        return direct_services_report(pl.DataFrame(schema=_REPORT_INPUT), tracks, program.direct_services)
+    claims = net_claim_versions(
+        pl.concat(frames, how="vertical_relaxed").sort("received_date", maintain_order=True)
+    )
+    affiliated = {
+        npi: a.practice_id
+        for npi, a in ctx.gaps.providers_on(month_end(months[-1])).items()
+        if a.practice_id in tracks
+    }
+    billing = pl.col("billing_clinic_id").cast(pl.String)
+    rendering = pl.col("rendering_npi").cast(pl.String).replace_strict(affiliated, default=None)
+    lines = (
+        claims.with_columns(
+            month=pl.col("claim_start_date").dt.strftime("%Y-%m"),
+            practice_id=pl.when(billing.is_in(sorted(tracks))).then(billing).otherwise(rendering),
+        )
+        .filter(pl.col("month").is_in(list(months)) & pl.col("practice_id").is_not_null())
+        .select("practice_id", "month", pl.col("hcpcs_code").cast(pl.String), "allowed_amount")
+    )
+    return direct_services_report(lines, tracks, program.direct_services)
+
+
+_REPORT_INPUT = pl.Schema(
+    [
+        ("practice_id", pl.String()),
+        ("month", pl.String()),
+        ("hcpcs_code", pl.String()),
+        ("allowed_amount", pl.Decimal(18, 2)),
+    ]
+)
 
 
 def ta_status_key(run_id: str) -> str:
@@ -257,6 +322,10 @@ class QuarterlyPmpm(RunKindModule):
         )
         for month in months:
             attribution.build(month)
+        report = _direct_services(ctx, months, practices, program)
+        dollars = pl.col("allowed_amount").cast(pl.String)  # Decimal dollars as text, to the cent
+        rows = report.with_columns(dollars).to_dicts()
+        ctx.objects.put_json(ctx.curated, direct_services_key(run.run_id), rows)
 
     def earn(
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
@@ -317,8 +386,14 @@ class QuarterlyPmpm(RunKindModule):
         return pmpm_statement_html(run_id, clinic, entries, banner=banner)
 
     def reports(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> Iterator[Report]:
-        """The engagement report: every APC practice's requirements met or missed, per month."""
+        """The engagement report (every APC practice's requirements met or missed, per month) and Element 1's
+        direct-services report (capitated and fee-for-service lines and dollars per practice and month)."""
         yield Report(name="ta-status.csv", body=ta_status_csv(run.run_id, _status(ctx, run.run_id)))
+        try:
+            rows = ctx.objects.get_json(ctx.curated, direct_services_key(run.run_id))
+        except NotFoundError:
+            rows = []
+        yield Report(name="direct-services.csv", body=direct_services_csv(run.run_id, rows))
 
     def single_operator(self, programs: ProgramSet, period: str) -> bool:
         return False

@@ -3,9 +3,10 @@ practice's track."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
-from shared.logic.direct_services import classify_service
+from shared.logic.direct_services import NO_CODE, classify_service, direct_services_report
 from shared.models.members import ApcPaymentTrack
 from shared.programs.apc import load_apc
 
@@ -83,3 +84,28 @@ def test_a_code_is_read_in_capitals() -> None:
     # WHEN it is classified on track C
     # THEN it is the J code
     assert classify_service(SERVICES, C, " j1885").capitated
+
+
+def test_the_report_counts_each_practices_lines_and_dollars_by_its_tracks_classification():
+    # GIVEN a track B practice's month: an office visit, a well visit, a flu shot, a room line with no code,
+    # and a line of a practice on no APC track
+    lines = pl.DataFrame(
+        {
+            "practice_id": ["K2", "K2", "K2", "K2", "K2", "K9"],
+            "month": ["2026-01"] * 6,
+            "hcpcs_code": ["99213", "99214", "99393", "90686", None, "99213"],
+            "allowed_amount": ["100.00", "120.00", "150.00", "20.00", "500.00", "1.00"],
+        }
+    ).with_columns(pl.col("allowed_amount").cast(pl.Decimal(18, 2)))
+    # WHEN the report is made
+    report = direct_services_report(lines, {"K2": B}, SERVICES)
+    # THEN E&M is capitated and the well visit, the immunization and the room line are fee-for-service, each
+    # with its lines and dollars; K9 is not in it
+    found = {(r["payment"], r["category"]): (r["lines"], str(r["allowed_amount"])) for r in report.to_dicts()}
+    assert found == {
+        ("capitated", "E&M"): (2, "220.00"),
+        ("fee_for_service", "Annual well visits"): (1, "150.00"),
+        ("fee_for_service", "Immunizations"): (1, "20.00"),
+        ("fee_for_service", NO_CODE): (1, "500.00"),
+    }
+    assert set(report.get_column("practice_id")) == {"K2"}
