@@ -24,11 +24,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench._dynamodb_stub import client_cpu_ms_per_request
 from bench._large_claims import write_claims_in_parts
 from bench.baselines import MEDICAL_CLAIMS_DUCKDB_TYPES, csv_data_lines, duckdb_csv_to_parquet_seconds
 from bench.registry import BenchContext, Figure, benchmark
 
 ROOT = Path(__file__).resolve().parent.parent
+BATCH_WRITE_WAIT_MS = 10
+"""Assumed round trip of one BatchWriteItem from Lambda (same region): `batch_put` sends them one by one."""
 SCALE = (1, 4, 16)
 """File sizes measured, in multiples of the base size (1M lines; 5k with --quick)."""
 
@@ -67,6 +70,31 @@ def _requests_figure(measured: dict[str, object], lines: int) -> Figure:
         round(sum(requests.values()) * 1000 / lines, 2),
         f"requests ({parts})",
     )
+
+
+def _lambda_projection(ctx: BenchContext, measured: dict[str, object], lines: int) -> list[Figure]:
+    """boto3's CPU per request, and the seconds per million lines a function would take: the one-thread
+    run's CPU, plus the client CPU of its DynamoDB requests (one GIL: more threads do not spread it), plus
+    the wait of its batch writes, sent one after another."""
+    cpu_ms = client_cpu_ms_per_request(ctx.size(2000, 300), ctx.size(400, 60))
+    requests = {str(k): int(v) for k, v in dict(measured["dynamodb_requests"]).items()}  # type: ignore[call-overload]
+    writes = requests.get("batch_write", 0)
+    client = requests.get("query", 0) * cpu_ms["query"] + requests.get("put", 0) * cpu_ms["query"]
+    client += writes * (cpu_ms["batch_write"] + BATCH_WRITE_WAIT_MS)
+    per_million = (_number(measured, "cpu_seconds") + client / 1000) * 1_000_000 / lines
+    return [
+        Figure("dynamodb_client_cpu_ms_per_query", round(cpu_ms["query"], 2), "ms (boto3, 16 threads, stub)"),
+        Figure(
+            "dynamodb_client_cpu_ms_per_batch_write",
+            round(cpu_ms["batch_write"], 2),
+            "ms (25 items of 6 KB, boto3, 16 threads, stub)",
+        ),
+        Figure(
+            "ingest_projected_lambda_seconds_per_million_lines",
+            round(per_million, 1),
+            f"s (CPU of the 1-thread run + boto3 CPU per request + {BATCH_WRITE_WAIT_MS} ms per batch write)",
+        ),
+    ]
 
 
 def size_name(lines: int) -> str:
@@ -116,6 +144,7 @@ def ingest(ctx: BenchContext) -> list[Figure]:
             "WCU",
         ),
         _requests_figure(one, lines),
+        *_lambda_projection(ctx, one, lines),
         # The floor: polars converting the file with no checks at all, in the same kind of process. A
         # validated ingest cannot beat the conversion inside it, so this ratio bounds the one above.
         Figure("polars_csv_to_parquet_seconds", round(floor, 3), "s (1 thread, typed read + snappy write)"),
