@@ -142,8 +142,9 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
 
     def earn_shard(fn: ServiceFunction) -> None:
         run_record(fn)
-        # Members, their evidence and payment history in one query; gaps and history copies written back.
-        fn.use_table(gaps, table_key, item=(GET, QUERY, PUT, BATCH_WRITE), index=(QUERY,))
+        # Members' profiles in batches, their evidence and payment history by query; gaps, history copies
+        # and digests written back in batches.
+        fn.use_table(gaps, table_key, item=(BATCH_GET, QUERY, BATCH_WRITE), index=(QUERY,))
         appends_ledger(fn, BATCH_GET)  # a preview asks which entries exist
         # A quarterly shard reads its members' attributed practices.
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS, Prefix.ATTRIBUTION], data_key)
@@ -164,8 +165,9 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         # The pages list the year's runs (with their approvals) and the file log's drops on the index.
         run_record(fn, index=(QUERY,))
         fn.use_table(approvals, table_key, item=(BATCH_GET,))
-        # The clinics, and (for the pages) each clinic's members read once: registry and projection.
-        fn.use_table(gaps, table_key, item=(GET, QUERY), index=(QUERY,))
+        # The clinics, and (for the pages) each clinic's members read once, profiles in batches: registry
+        # and projection.
+        fn.use_table(gaps, table_key, item=(BATCH_GET, QUERY), index=(QUERY,))
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.read_objects(reports, [Prefix.RUNS], data_key)  # the year's closed runs' summaries
         # Statements for review, the draft payment file, reports and pages; never payments/.

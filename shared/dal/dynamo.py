@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -25,19 +26,50 @@ CONDITION_FAILED = "ConditionalCheckFailedException"
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
     """A plain dict (JSON-mode model dump plus keys) as a DynamoDB item; None values are dropped."""
-    return {k: _SERIALIZER.serialize(v) for k, v in values.items() if v is not None}
+    return {k: _attribute(v) for k, v in values.items() if v is not None}
+
+
+def _attribute(value: Any) -> dict[str, Any]:
+    """`TypeSerializer.serialize`, with the JSON-mode values of a model dump (strings, booleans, None, and
+    maps and lists of them) taken by their type; anything else is the serializer's."""
+    kind = type(value)
+    if kind is str:
+        return {"S": value}
+    if kind is bool:
+        return {"BOOL": value}
+    if kind is dict:
+        return {"M": {k: _attribute(v) for k, v in value.items()}}
+    if kind is list:
+        return {"L": [_attribute(v) for v in value]}
+    if value is None:
+        return {"NULL": True}
+    return dict(_SERIALIZER.serialize(value))
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as a plain dict; integral numbers come back as int."""
-    plain = {k: _DESERIALIZER.deserialize(v) for k, v in item.items()}
-    return {k: _plain_number(v) for k, v in plain.items()}
+    """A DynamoDB item as a plain dict; integral numbers come back as int (at the top level; a number
+    inside a map or list stays a Decimal)."""
+    return {k: _plain_number(_value(v)) for k, v in item.items()}
+
+
+def _value(value: Any) -> Any:
+    """`TypeDeserializer.deserialize`, with strings, booleans, nulls, maps and lists read by their one tag;
+    anything else (numbers, sets, binary, an odd value) is the deserializer's."""
+    if type(value) is dict and len(value) == 1:
+        for tag, raw in value.items():
+            if tag == "S" or tag == "BOOL":
+                return raw
+            if tag == "M" and type(raw) is dict:
+                return {k: _value(v) for k, v in raw.items()}
+            if tag == "L" and type(raw) is list:
+                return [_value(v) for v in raw]
+            if tag == "NULL":
+                return None
+    return _DESERIALIZER.deserialize(value)
 
 
 def _plain_number(value: Any) -> Any:
-    from decimal import Decimal
-
-    if isinstance(value, Decimal) and value == value.to_integral_value():
+    if type(value) is Decimal and value == value.to_integral_value():
         return int(value)
     return value
 

@@ -11,7 +11,9 @@ with `gsi1pk=PROVIDERS`, `gsi1sk=<npi>#<practice>#<effective date>`.
 from __future__ import annotations
 
 import hashlib
+import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Mapping
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -19,7 +21,15 @@ from typing import TYPE_CHECKING, Any
 import polars as pl
 from botocore.exceptions import ClientError
 
-from shared.dal.dynamo import CONDITION_FAILED, batch_put, error_code, from_item, query_all, to_item
+from shared.dal.dynamo import (
+    CONDITION_FAILED,
+    batch_get,
+    batch_put,
+    error_code,
+    from_item,
+    query_all,
+    to_item,
+)
 from shared.dal.errors import DataAccessError
 from shared.dal.evidence_codec import drop_claims, pack_evidence, unpack_evidence
 from shared.models.evidence import Evidence, evidence_frame
@@ -108,8 +118,56 @@ def digest(packed: str) -> str:
 
 def unpack_item(member_id: str, sk: str, packed: str) -> list[Evidence]:
     """The evidence of one packed item, given its member and sort key."""
+    return [evidence for _, evidence in _keyed_item(member_id, sk, packed)]
+
+
+Keyed = tuple[tuple[str, Evidence], ...]
+"""Evidence with its id (`Evidence.evidence_id`, a digest computed on each access)."""
+
+
+def _keyed_item(member_id: str, sk: str, packed: str) -> Keyed:
     file_id = sk.removeprefix(EVIDENCE_PREFIX).rsplit("#", 1)[0]
-    return unpack_evidence(member_id, file_id, packed)
+    return _DECODED.evidence(member_id, file_id, packed)
+
+
+def _distinct_keyed(items: Iterable[tuple[str, Evidence]]) -> tuple[Evidence, ...]:
+    """`distinct_evidence` of evidence whose ids are known."""
+    return tuple(e for _, e in sorted(dict(items).items()))
+
+
+class _DecodedEvidence:
+    """The evidence (with its ids) of the packed texts decoded last, up to `max_bytes` of text: a run reads
+    every member's evidence again each month and in each step that reads members, most of it unchanged, and
+    decoding is the same every time (the models are frozen). Least recently used first out; thread-safe
+    (Map children read at once)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._max = max_bytes
+        self._held = 0
+        self._items: OrderedDict[tuple[str, str, str], Keyed] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def evidence(self, member_id: str, file_id: str, packed: str) -> Keyed:
+        key = (member_id, file_id, packed)
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+                return found
+        decoded = tuple((e.evidence_id, e) for e in unpack_evidence(member_id, file_id, packed))
+        if len(packed) > self._max:
+            return decoded
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = decoded
+                self._held += len(packed)
+            while self._held > self._max:
+                (_, _, text), _ = self._items.popitem(last=False)
+                self._held -= len(text)
+        return decoded
+
+
+_DECODED = _DecodedEvidence(max_bytes=16 * 2**20)
 
 
 def distinct_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
@@ -165,6 +223,11 @@ class GapStateRepository(ABC):
     @abstractmethod
     def member(self, member_id: str) -> MemberFacts | None:
         """Profile, spans and evidence of one member; None without a profile."""
+
+    def members(self, member_ids: Iterable[str]) -> list[MemberFacts]:
+        """`member` of each id, in the order given, leaving out those without a profile (a shard's members
+        read at once: the store may batch what it can)."""
+        return [facts for facts in map(self.member, member_ids) if facts is not None]
 
     @abstractmethod
     def member_ids(self, clinic_id: str) -> Iterator[str]:
@@ -266,8 +329,8 @@ class DynamoGapStateRepository(GapStateRepository):
 
     def evidence_of(self, member_id: str) -> tuple[Evidence, ...]:
         rows = self._evidence_rows(member_id)
-        return distinct_evidence(
-            e for r in rows for e in unpack_item(member_id, str(r["sk"]), str(r["evidence"]))
+        return _distinct_keyed(
+            pair for r in rows for pair in _keyed_item(member_id, str(r["sk"]), str(r["evidence"]))
         )
 
     def _evidence_rows(self, member_id: str) -> Iterator[dict[str, Any]]:
@@ -303,9 +366,18 @@ class DynamoGapStateRepository(GapStateRepository):
         item = self._db.get_item(TableName=self._table, Key=key).get("Item")
         if item is None:
             return None
-        profile = MemberProfile.model_validate(from_item(item))
+        return self._facts(member_id, MemberProfile.model_validate(from_item(item)))
+
+    def members(self, member_ids: Iterable[str]) -> list[MemberFacts]:
+        # The profiles in batches of 100 keys (one call instead of a hundred), then each member's facts.
+        wanted = list(member_ids)
+        rows = batch_get(self._db, self._table, [(member_pk(m), PROFILE) for m in wanted])
+        profiles = {str(row["pk"]): MemberProfile.model_validate(row) for row in rows}
+        return [self._facts(m, profiles[member_pk(m)]) for m in wanted if member_pk(m) in profiles]
+
+    def _facts(self, member_id: str, profile: MemberProfile) -> MemberFacts:
         spans: list[EligibilitySpan] = []
-        evidence: list[Evidence] = []
+        evidence: list[tuple[str, Evidence]] = []
         # Only what sorts before the gap items: eligibility spans and evidence. A member's gap items and
         # payment history are many and large, and the facts do not need them.
         rows = query_all(
@@ -319,8 +391,8 @@ class DynamoGapStateRepository(GapStateRepository):
             if sk.startswith("ELIG#"):
                 spans.append(EligibilitySpan.model_validate(row))
             elif sk.startswith(EVIDENCE_PREFIX):
-                evidence.extend(unpack_item(member_id, sk, str(row["evidence"])))
-        return MemberFacts(profile=profile, spans=tuple(spans), evidence=distinct_evidence(evidence))
+                evidence.extend(_keyed_item(member_id, sk, str(row["evidence"])))
+        return MemberFacts(profile=profile, spans=tuple(spans), evidence=_distinct_keyed(evidence))
 
     def member_ids(self, clinic_id: str) -> Iterator[str]:
         rows = query_all(

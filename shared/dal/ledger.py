@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from shared.dal.dynamo import CONDITION_FAILED, batch_get, error_code, from_item, query_all, to_item
+from shared.dal.dynamo import (
+    CONDITION_FAILED,
+    batch_get,
+    batch_put,
+    error_code,
+    from_item,
+    query_all,
+    to_item,
+)
 from shared.dal.errors import AlreadyRecordedError, DataAccessError, NotFoundError
 from shared.models.ledger import LedgerEntry
 from shared.models.tables import LEDGER_TABLE
@@ -52,6 +60,19 @@ def member_history_pk(member_id: str) -> str:
 def _run_sort_key(entry: LedgerEntry) -> str:
     prefix = BALANCE_PREFIX if entry.is_balance else "CLINIC#"
     return f"{prefix}{entry.clinic_id}#{entry.entry_id}"
+
+
+def _history_copy(entry: LedgerEntry) -> dict[str, Any]:
+    """The member-history copy of an entry (plain values): the entry in its member's partition."""
+    return {
+        "pk": member_history_pk(entry.member_id),
+        "sk": f"{HISTORY_PREFIX}{entry.entry_id}",
+        **entry.model_dump(mode="json"),
+    }
+
+
+def _digest_item(member_id: str, digest: Mapping[str, str]) -> dict[str, Any]:
+    return {"pk": member_history_pk(member_id), "sk": GAP_DIGEST_SK, "gaps": dict(digest)}
 
 
 def _entry(row: dict[str, Any]) -> LedgerEntry:
@@ -100,9 +121,21 @@ class LedgerRepository(ABC):
         """Every entry of the member's history, any run, any kind."""
         return self.member_state(member_id).entries
 
+    def index_members(self, entries: Iterable[LedgerEntry]) -> None:
+        """Put the member-history copies of recorded entries (idempotent): what `index_member` of each does,
+        in as few calls as the store allows."""
+        for entry in entries:
+            self.index_member(entry)
+
     @abstractmethod
     def put_gap_digest(self, member_id: str, digest: Mapping[str, str]) -> None:
         """Replace the digest of the member's written gaps (gap key -> content hash)."""
+
+    def put_gap_digests(self, digests: Mapping[str, Mapping[str, str]]) -> None:
+        """Replace several members' gap digests (member id -> digest): what `put_gap_digest` of each does, in
+        as few calls as the store allows."""
+        for member_id, digest in digests.items():
+            self.put_gap_digest(member_id, digest)
 
     @abstractmethod
     def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
@@ -176,14 +209,12 @@ class DynamoLedgerRepository(LedgerRepository):
         return _entry(row) if row else None
 
     def index_member(self, entry: LedgerEntry) -> None:
-        item = to_item(
-            {
-                "pk": member_history_pk(entry.member_id),
-                "sk": f"{HISTORY_PREFIX}{entry.entry_id}",
-                **entry.model_dump(mode="json"),
-            }
-        )
-        self._db.put_item(TableName=self._history, Item=item)
+        self._db.put_item(TableName=self._history, Item=to_item(_history_copy(entry)))
+
+    def index_members(self, entries: Iterable[LedgerEntry]) -> None:
+        # Batches of 25 puts (the same items, billed as the same puts); a batch is not conditional, and
+        # the copies are plain puts anyway.
+        batch_put(self._db, self._history, (_history_copy(e) for e in entries))
 
     def member_state(self, member_id: str) -> MemberRunState:
         rows = query_all(
@@ -205,8 +236,10 @@ class DynamoLedgerRepository(LedgerRepository):
         return state
 
     def put_gap_digest(self, member_id: str, digest: Mapping[str, str]) -> None:
-        item = to_item({"pk": member_history_pk(member_id), "sk": GAP_DIGEST_SK, "gaps": dict(digest)})
-        self._db.put_item(TableName=self._history, Item=item)
+        self._db.put_item(TableName=self._history, Item=to_item(_digest_item(member_id, digest)))
+
+    def put_gap_digests(self, digests: Mapping[str, Mapping[str, str]]) -> None:
+        batch_put(self._db, self._history, (_digest_item(m, d) for m, d in digests.items()))
 
     def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
         rows = query_all(

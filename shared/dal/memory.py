@@ -415,6 +415,11 @@ class MemoryLedgerRepository(LedgerRepository):
         self.history[entry.member_id][entry.entry_id] = entry
         self.meter.charge("ledger_history", history_item(entry), old=history_item(old) if old else None)
 
+    def index_members(self, entries: Iterable[LedgerEntry]) -> None:
+        # One write per copy, as a batch of DynamoDB puts sends each key once (the last one).
+        for entry in {e.entry_id: e for e in entries}.values():
+            self.index_member(entry)
+
     def member_state(self, member_id: str) -> MemberRunState:
         self.reads += 1
         entries = [e for _, e in sorted(self.history.get(member_id, {}).items())]

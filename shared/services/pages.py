@@ -184,7 +184,7 @@ class PageService:
 
     def _members(self, clinic_id: str) -> list[MemberFacts]:
         gaps = self._ctx.gaps
-        return [f for f in (gaps.member(m) for m in gaps.member_ids(clinic_id)) if f is not None]
+        return gaps.members(gaps.member_ids(clinic_id))
 
     def _clinic_page(
         self,

@@ -28,6 +28,8 @@ DEFAULT_CHART_REQUEST_DAYS = 120
 """Q13's example: a screening attested in January without a claim by June is worth a chart request."""
 
 SHOWN = frozenset({GapStatus.OPEN, GapStatus.PROSPECTIVE})
+VIEW_BATCH = 100
+"""Members read at once for a registry: one batch read of profiles (DynamoDB takes 100 keys a call)."""
 
 
 class UnknownClinicError(LookupError):
@@ -89,9 +91,10 @@ class RegistryService:
         return clinic
 
     def _views(self, clinic_id: str) -> Iterator[MemberView]:
-        for member_id in self._gaps.member_ids(clinic_id):
-            facts = self._gaps.member(member_id)
-            if facts is not None:
+        # A hundred members at a time: one batch read of their profiles, and no more of them held at once.
+        ids = list(self._gaps.member_ids(clinic_id))
+        for start in range(0, len(ids), VIEW_BATCH):
+            for facts in self._gaps.members(ids[start : start + VIEW_BATCH]):
                 yield MemberView.of_facts(facts)
 
     def member_gaps(self, clinic_id: str, as_of: date) -> list[Gap]:

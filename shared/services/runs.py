@@ -244,7 +244,7 @@ class RunService:
         run, shard = item.run, item.shard
         require_open(self._runs, run.run_id)
         members = ShardMembers.model_validate(self._store.get_json(self._curated, shard.members_key))
-        facts = [f for f in (self._gaps.member(m) for m in members.member_ids) if f is not None]
+        facts = self._gaps.members(members.member_ids)
         output = kind_of(run.run_kind).earn(self._context, run, shard.shard_id, facts)
         key = result_key(run.run_id, shard.shard_id)
         self._store.put_json(self._curated, key, output.model_dump(mode="json"))

@@ -149,6 +149,22 @@ def test_a_member_without_profile_has_no_facts_but_has_its_evidence(gaps: GapSta
     assert gaps.member("M0404") is None and gaps.evidence_of("M0404") == ()
 
 
+def test_a_shards_members_are_read_at_once_as_each_is_read_alone(gaps: GapStateRepository):
+    # GIVEN 130 members with profiles, spans and evidence (more than one batch read of 100 keys), and one
+    # with evidence but no profile
+    ids = [f"M{n:04d}" for n in range(130)]
+    gaps.put_roster([profile(m) for m in ids], [span(m) for m in ids])
+    gaps.put_evidence([attestation(m) for m in ids[::7]] + [attestation("M9999")])
+    # WHEN they are read together, out of order, with the one without a profile, one never seen and one
+    # asked twice
+    asked = [*reversed(ids), "M9999", "M0404", ids[3]]
+    together = gaps.members(asked)
+    # THEN each is what reading it alone gives, in the order asked, and those without a profile are left out
+    assert together == [gaps.member(m) for m in [*reversed(ids), ids[3]]]
+    assert [f.profile.member_id for f in together] == [*reversed(ids), ids[3]]
+    assert gaps.members([]) == []
+
+
 def test_evidence_written_again_is_one_item_and_a_frame_writes_as_models_do(gaps: GapStateRepository):
     # GIVEN a member's evidence written as models, then the same again as a frame
     from shared.models.evidence import evidence_frame

@@ -140,6 +140,25 @@ def test_a_members_history_is_its_entries_in_id_order_and_its_gap_digest(ledger:
     assert ledger.member_state("M2").entries == [other] and ledger.member_state("M2").gap_digest == {}
 
 
+def test_history_copies_and_digests_written_together_read_as_written_one_by_one(ledger: LedgerRepository):
+    # GIVEN 60 members' entries (more than a batch write of 25), one member's entry twice, and their digests
+    entries = [award(f"M{n:03d}", step=step) for n in range(60) for step in (Step.SCHEDULE, Step.PERFORM)]
+    for entry in entries:
+        ledger.put_if_absent(entry)
+    # WHEN the copies are written together (one of them again), and then the digests, one of them empty
+    ledger.index_members([*entries, entries[0]])
+    digests = {f"M{n:03d}": {f"A{n:02d}#2026": "d"} for n in range(59)} | {"M059": {}}
+    ledger.put_gap_digests(digests)
+    ledger.put_gap_digests({})
+    ledger.index_members([])
+    # THEN each member's history holds its entries once, in id order, and its digest
+    for n in range(60):
+        member_id = f"M{n:03d}"
+        state = ledger.member_state(member_id)
+        mine = sorted((e for e in entries if e.member_id == member_id), key=lambda e: e.entry_id)
+        assert state.entries == mine and state.gap_digest == digests[member_id]
+
+
 def test_a_member_without_history_has_an_empty_state(ledger: LedgerRepository):
     # GIVEN an entry recorded but never copied to its member's history, and an empty digest
     ledger.put_if_absent(award("M1"))

@@ -61,6 +61,13 @@ def test_ledger_writes_are_metered_as_dynamodb_bills_them(both: tuple[Backend, B
         ledger.index_member(award("M000"))
         for size in (10, 14, 3):
             ledger.put_gap_digest("M000", {f"A{i:02d}#2026": "f" * 64 for i in range(size)})
+        # The same puts in batches: copies (one met again) and digests, growing and shrinking.
+        together = [award(f"B{n:03d}", evidence=n) for n in range(0, 60, 2)]
+        ledger.index_members([*together, together[0]])
+        for size in (4, 16, 2):
+            ledger.put_gap_digests(
+                {f"B{n:03d}": {f"A{i:02d}#2026": "e" * 64 for i in range(size)} for n in range(30)}
+            )
 
     # WHEN both bill the calls
     meter, dynamodb, writes = billed(both, scenario)

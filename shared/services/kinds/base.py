@@ -138,20 +138,29 @@ class RunKindModule(ABC):
 
 
 def append_member_entries(
-    ctx: RunContext, run: RunRef, history: Sequence[LedgerEntry], wanted: Sequence[LedgerEntry]
+    ctx: RunContext,
+    run: RunRef,
+    history: Sequence[LedgerEntry],
+    wanted: Sequence[LedgerEntry],
+    copies: list[LedgerEntry] | None = None,
 ) -> tuple[list[LedgerEntry], int]:
     """Append one member's settled entries (`wanted`, from `settle_member` over `history`): what this run
     holds for the member afterwards, and how many were recorded by an earlier run. A preview records
-    nothing: it reports what it would append that is not recorded yet."""
+    nothing: it reports what it would append that is not recorded yet. The recorded entries' history copies
+    are written after them, or, given `copies`, added to it for the caller to write (`index_members`)."""
     if run.mode is RunMode.PREVIEW:
         taken = ctx.ledger.existing_ids(e.entry_id for e in wanted) if wanted else set()
         return [e for e in wanted if e.entry_id not in taken], len(taken)
     ours = [e for e in history if e.run_id == run.run_id]
     skipped = 0
-    for entry in wanted:
-        stored, _ = ctx.ledger.record(entry)
-        # The history copy follows the entry, so a crash between the two is healed here.
-        ctx.ledger.index_member(stored)
+    recorded = [ctx.ledger.record(entry)[0] for entry in wanted]
+    # The history copies follow their entries, so a crash between the two is healed here (an entry met again
+    # gets its copy).
+    if copies is None:
+        ctx.ledger.index_members(recorded)
+    else:
+        copies.extend(recorded)
+    for stored in recorded:
         if stored.run_id == run.run_id:
             ours.append(stored)
         else:

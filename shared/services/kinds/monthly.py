@@ -113,6 +113,7 @@ class MonthlySvu(RunKindModule):
         as_of = month_end(run.period)
         changed_gaps: list[Gap] = []
         digests: dict[str, dict[str, str]] = {}
+        copies: list[LedgerEntry] = []
         for member in members:
             member_id = member.profile.member_id
             supported = member_awards(
@@ -128,7 +129,7 @@ class MonthlySvu(RunKindModule):
             # member-months) are no award of this run to reverse.
             paid = [e for e in state.entries if e.program == CARE_GAP_PROGRAM]
             wanted = settle_member(paid, supported, run_id=run.run_id, month=run.period)
-            appended, earlier = append_member_entries(ctx, run, state.entries, wanted)
+            appended, earlier = append_member_entries(ctx, run, state.entries, wanted, copies)
             ours += appended
             skipped += earlier
             if preview:
@@ -146,10 +147,11 @@ class MonthlySvu(RunKindModule):
             if digest != state.gap_digest:
                 digests[member_id] = digest
         if not preview:
-            # Gaps before digests: a crash in between rewrites the same gaps on the retry.
+            # The history copies after their entries, gaps before digests: a crash in between heals on
+            # the retry (an entry met again gets its copy; the same gaps are rewritten).
+            ctx.ledger.index_members(copies)
             ctx.gaps.put_gaps(changed_gaps)
-            for member_id, digest in digests.items():
-                ctx.ledger.put_gap_digest(member_id, digest)
+            ctx.ledger.put_gap_digests(digests)
         unique = {e.entry_id: e for e in ours}
         return ShardOutput(
             run_id=run.run_id,
