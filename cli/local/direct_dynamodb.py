@@ -8,6 +8,10 @@ reaches the same handler, and botocore's parser reads the answer, so results and
 long way (tests/local/test_runtime.py runs the same calls both ways). Calls with an endpoint URL (`serve`'s
 real HTTP server) and every other service take the long way.
 
+A request whose body holds no binary value takes a shorter way still (`_DirectHandler`): moto's handler
+gets the parameters as moto's own parser reads such a body (its JSON), and its answer is handed back as the
+dict it made, which is what botocore parses from that answer's JSON; errors are answered the long way.
+
 While active it also spares every moto request work that gives the same result each time (the handler
 class's method names, an action's method name, a request id drawn in one call rather than 52), and spares
 botocore the slow path of validating attribute values that are plain strings and booleans, and of parsing
@@ -17,6 +21,7 @@ an attribute value by trying each of the ten members its shape has.
 from __future__ import annotations
 
 import io
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,14 +34,21 @@ from botocore.client import BaseClient
 from botocore.endpoint import convert_to_response_dict
 from botocore.parsers import JSONParser
 from botocore.validate import ParamValidator
+from moto import settings as moto_settings
 from moto.core import models as moto_models
 from moto.core import responses as moto_responses
+from moto.core.authorization import ActionAuthenticatorMixin
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.exceptions import HTTPException
 from moto.core.parse import BaseJSONParser as MotoJSONParser
 from moto.core.request import PRESERVED_HEADER_NAMES_ENVIRON_KEY, Request, environ_key_for_header
-from moto.dynamodb.responses import DynamoHandler
+from moto.core.utils import utcnow
+from moto.dynamodb.responses import DynamoHandler, DynamoResult
+from moto.iam.models import mark_account_as_visited
 from moto.moto_api._internal import mock_random
+from moto.utilities.utils import get_partition
+from werkzeug.datastructures import Headers as WerkzeugHeaders
+from werkzeug.http import http_date
 
 
 def _in_mock(client: BaseClient) -> bool:
@@ -78,12 +90,17 @@ def _moto_request(method: str, url: str, headers: dict[str, Any], body: bytes | 
     return Request(environ)
 
 
-def _call_moto_dynamodb(client: BaseClient, request_dict: dict[str, Any]) -> AWSResponse:
+def _signed_headers(client: BaseClient, request_dict: dict[str, Any]) -> dict[str, Any]:
     headers = dict(request_dict["headers"])
     credentials = getattr(client._request_signer, "_credentials", None)
     if credentials is not None:
         # moto reads the caller's account from the access key in the signature's Credential field.
         headers["Authorization"] = f"AWS4-HMAC-SHA256 Credential={credentials.access_key}/local"
+    return headers
+
+
+def _call_moto_dynamodb(client: BaseClient, request_dict: dict[str, Any]) -> AWSResponse:
+    headers = _signed_headers(client, request_dict)
     request = _moto_request(request_dict["method"], request_dict["url"], headers, request_dict["body"])
     try:
         # The URL as sent is the request's raw URL (a bare host and "/"), without werkzeug rebuilding it.
@@ -104,7 +121,10 @@ def in_process_dynamodb() -> Iterator[None]:
     ) -> Any:
         if operation_model.service_model.service_name != "dynamodb" or not _in_mock(self):
             return original_make_request(self, operation_model, request_dict, request_context)
-        http = _call_moto_dynamodb(self, request_dict)
+        direct = _direct_call(self, operation_model, request_dict)
+        if direct is not None and direct[1] is not None:
+            return direct
+        http = direct[0] if direct is not None else _call_moto_dynamodb(self, request_dict)
         response_dict = convert_to_response_dict(http, operation_model)
         endpoint = self._endpoint
         parser = _dynamodb_parser(
@@ -151,6 +171,95 @@ def in_process_dynamodb() -> Iterator[None]:
         moto_responses.gen_amzn_requestid_long = original_request_id
         ParamValidator._validate_structure = original_validate_structure  # type: ignore[method-assign]
         moto_responses.camelcase_to_underscores = original_underscores
+
+
+_BINARY_TAGS = (b'"B"', b'"BS"')
+
+
+class _DirectHandler(DynamoHandler):
+    """moto's DynamoDB handler for a request with no binary value, set up from the request's parts rather
+    than from an HTTP message, and keeping a DynamoDB result's dict rather than writing it as JSON.
+
+    `setup_direct` sets what `setup_class` would for such a request (moto's JSON parser reads a body of
+    strings, numbers, booleans, maps and lists as `json.loads` does); `serialized` keeps the dict of a
+    `DynamoResult` (items already in the wire format) and answers with an empty body. Everything between,
+    the action, its errors and moto's headers, is moto's own `call_action`."""
+
+    direct_result: Any = None
+
+    def setup_direct(self, url: str, headers: dict[str, Any], body: bytes) -> None:
+        self.is_werkzeug_request = False
+        self.normalized_request = None  # type: ignore[assignment]
+        self.parsed_url = urlsplit(url)  # type: ignore[assignment]
+        self.body = self.raw_body = body
+        self.form_data = {}  # type: ignore[assignment]
+        self.querystring = self.data = {}
+        self.uri, self.path, self.raw_path, self.method = (
+            url,
+            self.parsed_url.path,
+            self.parsed_url.path,
+            "POST",
+        )
+        self.headers = WerkzeugHeaders(headers)
+        self.region = _region_of(url)
+        self.partition = get_partition(self.region)
+        self.uri_match = {}
+        self.response_headers = {"server": "amazon.com", "date": http_date(utcnow())}
+        self.params = json.loads(body)
+        self.access_key = self.get_access_key()
+        self.current_account = self.get_current_account()
+        mark_account_as_visited(
+            account_id=self.current_account,
+            access_key=self.access_key,
+            service=self.service_name,  # type: ignore[arg-type]
+            region=self.region,
+        )
+
+    def serialized(self, action_result: Any) -> Any:
+        if type(action_result) is not DynamoResult:
+            return super().serialized(action_result)
+        self.direct_result = action_result.result
+        headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
+        return 200, headers, ""
+
+
+@lru_cache(maxsize=64)
+def _region_of(url: str) -> str:
+    match = DynamoHandler.region_regex.search(url)
+    return match.group(1) if match else DynamoHandler.default_region
+
+
+def _direct_call(
+    client: BaseClient, operation_model: Any, request_dict: dict[str, Any]
+) -> tuple[AWSResponse, dict[str, Any] | None] | None:
+    """The request the short way: (http, parsed) for a DynamoDB result, (http, None) for any other answer
+    (an error, or a result moto writes as JSON itself), to be parsed as the long way parses it; None when
+    the request must take the long way (a binary value in it, or moto's access control switched on)."""
+    body = request_dict["body"]
+    data = body.encode() if isinstance(body, str) else body
+    if any(tag in data for tag in _BINARY_TAGS) or (
+        ActionAuthenticatorMixin.request_count >= moto_settings.INITIAL_NO_AUTH_ACTION_COUNT
+    ):
+        return None
+    url = request_dict["url"]
+    handler = _DirectHandler()
+    try:
+        handler.setup_direct(url, _signed_headers(client, request_dict), data)
+        status, headers, answer = handler.call_action()
+    except HTTPException as error:  # as moto's stub answers it
+        status, headers, answer = error.code, error.get_headers(), error.get_body()
+    result = handler.direct_result
+    if result is None:
+        return AWSResponse(url, status, headers, MockRawResponse(answer)), None  # type: ignore[arg-type]
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    http = AWSResponse(url, int(status), lowered, MockRawResponse(b""))  # type: ignore[arg-type]
+    shape = operation_model.output_shape
+    parsed = {key: value for key, value in result.items() if shape is not None and key in shape.members}
+    metadata: dict[str, Any] = {"HTTPStatusCode": int(status), "HTTPHeaders": lowered}
+    if "x-amzn-requestid" in lowered:
+        metadata = {"RequestId": lowered["x-amzn-requestid"], **metadata}
+    parsed["ResponseMetadata"] = metadata
+    return http, parsed
 
 
 def _plainly_valid(value: Any) -> bool:

@@ -13,6 +13,10 @@ moto also serializes every DynamoDB answer by walking the operation's output sha
 DynamoDB wire format is JSON with type descriptors, which moto already holds as plain dicts and strings, so
 `json.dumps` gives the same body; anything it cannot dump (binary attributes) goes to moto's serializer.
 
+A partition is sorted on its sort keys' cast values, each cast once (moto casts both sides of every
+comparison), and a sort key condition is checked on those values with moto's comparison functions. moto turns
+a result into dicts (`dynamo_to_dict`) by asking each value what it is; here by its type, to the same dicts.
+
 Items: moto checks an item's 400 KB limit once per attribute it sets, summing every attribute so far, and a
 query measures each candidate twice and deep-copies what it returns. Here an item is measured once when it
 is built, a query measures each item once, and its results are copies of the attribute maps (writes replace
@@ -33,11 +37,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.core.base_backend import BackendDict
+from moto.dynamodb import responses as dynamodb_responses
+from moto.dynamodb.comparisons import get_comparison_func
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
-from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.models.utilities import bytesize, dynamo_to_dict
 from moto.dynamodb.responses import DynamoResult
 
 _scope = threading.local()
@@ -51,6 +57,7 @@ _groupings: weakref.WeakKeyDictionary[Table, tuple[int, dict[tuple[str, ...], An
 _ITEM_LIMIT = 405000
 """moto's item size limit (DynamoDB's 400 KB, as moto measured it)."""
 _QUERY = inspect.signature(Table.query)
+_ORIGINAL_SIZE = DynamoType.size
 
 
 def _partition_items(
@@ -61,10 +68,67 @@ def _partition_items(
         return []
     if not table.range_key_attr:
         return [partition]
-    items = sorted(partition.values(), key=lambda item: item.range_key)
+    # Sorted as moto sorts them (`DynamoType.__lt__` compares `cast_value`s), each key cast once; and
+    # compared as `DynamoType.compare` does, with the condition's values cast once.
+    keyed = sorted(((item.range_key.cast_value, item) for item in partition.values()), key=_first)
     if range_comparison:
-        return [item for item in items if item.range_key.compare(range_comparison, range_objs)]
-    return items
+        matches = get_comparison_func(range_comparison)
+        values = [obj.cast_value for obj in range_objs]
+        return [item for key, item in keyed if matches(key, *values)]
+    return [item for _, item in keyed]
+
+
+def _first(pair: tuple[Any, Any]) -> Any:
+    return pair[0]
+
+
+def _wire(obj: Any) -> Any:
+    """`dynamo_to_dict` of moto's results (its items as attribute maps of `DynamoType`s), walked by type:
+    the same dicts, lists and values. Binary values and anything else go to moto's `dynamo_to_dict`."""
+    kind = type(obj)
+    if kind is DynamoType:
+        tag, value = obj.type, obj.value
+        if tag == "M":
+            return {tag: {key: _wire(member) for key, member in value.items()}}
+        if tag == "L":
+            return {tag: [_wire(member) for member in value]}
+        if tag in _PLAIN_TAGS:
+            return {tag: value}
+        if tag in _PLAIN_SETS:
+            return {tag: list(value)}
+    elif kind is dict or kind is LimitedSizeDict:
+        return {key: _wire(member) for key, member in obj.items()}
+    elif kind is list:
+        return [_wire(member) for member in obj]
+    elif kind in _SCALARS or obj is None:
+        return obj
+    return dynamo_to_dict(obj)
+
+
+_PLAIN_TAGS = frozenset({"S", "N", "BOOL", "NULL"})
+"""Tags whose value moto keeps as the wire's string or boolean (`dynamo_to_dict` returns it as it is)."""
+_PLAIN_SETS = frozenset({"SS", "NS"})
+_SCALARS = frozenset({str, int, float, bool})
+
+
+def _typed(member: Any) -> DynamoType:
+    return member if type(member) is DynamoType else DynamoType(member)
+
+
+def _size(value: DynamoType) -> int:
+    """`DynamoType.size` by type, without wrapping members in new `DynamoType`s: the same sum."""
+    tag, raw = value.type, value.value
+    if tag == "S":
+        return len(raw.encode("utf-8")) if type(raw) is str else bytesize(raw)
+    if tag == "M":
+        return sum(bytesize(key) + _size(_typed(member)) for key, member in raw.items())
+    if tag == "L":
+        return sum(_size(member) if type(member) is DynamoType else member.size() for member in raw)
+    if tag == "N":
+        return len(str(raw))
+    if tag in ("BOOL", "NULL") and isinstance(raw, bool):
+        return 1
+    return int(_ORIGINAL_SIZE(value))
 
 
 def _same(value: DynamoType | None, expected: DynamoType) -> bool:
@@ -185,20 +249,10 @@ def partition_queries() -> Iterator[None]:
         self.attrs = LimitedSizeDict()
         dict.update(self.attrs, values)
 
-    original_value_size = DynamoType.size
-
     def value_size(self: DynamoType) -> int:
         # moto measures a map by wrapping each of its values in a new DynamoType first (which copies
         # nested maps and lists again, level by level); the same sum, measured on the values themselves.
-        kind = self.type
-        if kind == "M":
-            return sum(
-                bytesize(key) + (value if type(value) is DynamoType else DynamoType(value)).size()
-                for key, value in self.value.items()
-            )
-        if kind == "L":
-            return sum(value.size() for value in self.value)
-        return int(original_value_size(self))
+        return _size(self)
 
     original_backend = BackendDict._create_account_specific_backend
 
@@ -253,6 +307,7 @@ def partition_queries() -> Iterator[None]:
     Item.size = item_size  # type: ignore[method-assign]
     Item.__deepcopy__ = item_copy  # type: ignore[method-assign]
     DynamoResult.execute_result = execute_result  # type: ignore[method-assign]
+    dynamodb_responses.dynamo_to_dict = _wire
     try:
         yield
     finally:
@@ -263,8 +318,9 @@ def partition_queries() -> Iterator[None]:
         DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
         _groupings.clear()
         Item.__init__ = original_item_init  # type: ignore[method-assign]
-        DynamoType.size = original_value_size  # type: ignore[method-assign]
+        DynamoType.size = _ORIGINAL_SIZE  # type: ignore[method-assign]
         BackendDict._create_account_specific_backend = original_backend  # type: ignore[method-assign]
         Item.size = original_item_size  # type: ignore[method-assign]
         Item.__deepcopy__ = original_item_copy  # type: ignore[method-assign]
         DynamoResult.execute_result = original_execute  # type: ignore[method-assign]
+        dynamodb_responses.dynamo_to_dict = dynamo_to_dict

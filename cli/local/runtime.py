@@ -25,6 +25,7 @@ from cli.local.executions import (
 from cli.local.lambdas import LambdaRouter, PumpStats, QueuePump, reset_process_caches
 from cli.local.moto_speedups import partition_queries
 from cli.local.stack import LocalStack
+from cli.local.synth_cache import cached_template
 from cli.local.template import create_stack
 from shared.clock import Clock, clock_override
 
@@ -80,10 +81,15 @@ def default_asset_dirs() -> tuple[Path, ...]:
 
 
 def app_template(stage: str) -> dict[str, Any]:
-    """The project's CDK app synthesized for a stage, without packaging the Lambda code asset."""
-    from infra.app import synth_template
+    """The project's CDK app synthesized for a stage, without packaging the Lambda code asset (kept
+    between runs while nothing synthesis reads changes: `cli/local/synth_cache.py`)."""
 
-    return synth_template(stage, package_assets=False)
+    def synthesize(stage: str) -> dict[str, Any]:
+        from infra.app import synth_template
+
+        return synth_template(stage, package_assets=False)
+
+    return cached_template(stage, synthesize)
 
 
 def app_asset_dirs() -> tuple[Path, ...]:

@@ -381,6 +381,13 @@ def _dynamodb_script() -> list[Any]:
     nested = {"pk": {"S": "M#4"}, "sk": {"S": "N"}, "ss": {"SS": ["a", "b"]}, "ns": {"NS": ["1", "2"]}}
     call("put_item", TableName="t", Item=nested | {"deep": {"M": {"a": {"L": [{"M": {"b": {"N": "3"}}}]}}}})
     call("get_item", TableName="t", Key={"pk": {"S": "M#4"}, "sk": {"S": "N"}})
+    for member in ("M#1", "M#4"):  # binary values, sets and nested maps, read by a query
+        call(
+            "query",
+            TableName="t",
+            KeyConditionExpression="pk = :p AND sk BETWEEN :a AND :z",
+            ExpressionAttributeValues={":p": {"S": member}, ":a": {"S": "A"}, ":z": {"S": "Z"}},
+        )
     for wrong in ({"S": 5}, {"M": {"x": None}}, {"L": [{"BOOL": "yes"}]}, {"SS": [1]}, {"XX": "?"}):
         call("put_item", TableName="t", Item={"pk": {"S": "M#5"}, "sk": {"S": "W"}, "w": wrong})
     call("get_item", TableName="missing", Key={"pk": {"S": "M#1"}, "sk": {"S": "PROFILE"}})
@@ -398,12 +405,16 @@ def test_in_process_dynamodb_answers_as_the_long_way_does() -> None:
     with mock_aws():
         long_way = _dynamodb_script()
 
-    # WHEN they are made again with DynamoDB requests handed to moto's handler in process
+    # WHEN they are made again with DynamoDB requests handed to moto's handler in process, alone and with
+    # the query speed-ups, as the local runtime makes them
     with mock_aws(), in_process_dynamodb():
         in_process = _dynamodb_script()
+    with mock_aws(), partition_queries(), in_process_dynamodb():
+        local_runtime = _dynamodb_script()
 
     # THEN every answer, item, error code, message and cancellation reason is the same
     assert in_process == long_way
+    assert local_runtime == long_way
     assert sum(a.get("raised") == "ParamValidationError" for a in long_way if isinstance(a, dict)) == 5
     assert {a.get("raised") for a in long_way if isinstance(a, dict)} >= {
         "ConditionalCheckFailedException",
