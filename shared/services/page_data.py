@@ -17,14 +17,13 @@ from decimal import Decimal
 from shared.dal.errors import NotFoundError
 from shared.dal.files import FileLog
 from shared.logic.benchmark import check_pool
-from shared.logic.dates import month_end
 from shared.models.files import FileStatus
 from shared.models.ledger import LedgerEntry
 from shared.models.members import BENCHMARK_PROGRAM, CARE_GAP_PROGRAM
 from shared.models.runs import Run, RunKind, RunMode, RunRef
 from shared.models.tables import Prefix
 from shared.observability import logger
-from shared.services.kinds.annual import run_month
+from shared.services.kinds import kind_of
 from shared.services.kinds.annual_apc import APC_PROGRAM
 from shared.services.kinds.base import RunContext
 from shared.services.run_records import RECENT_RUNS
@@ -63,20 +62,13 @@ def program_year(run: RunRef | Run) -> int:
 
 
 def pages_as_of(run: RunRef, today: date) -> date:
-    """The day a run's pages stand on: its month's last day, its measurement year's, or today within the
-    run's year for a kind with another period."""
-    if run.run_kind is RunKind.MONTHLY:
-        return month_end(run.period)
-    year_end = date(program_year(run), 12, 31)
-    return year_end if run.run_kind is RunKind.ANNUAL else min(today, year_end)
+    """The day a run's pages stand on, as its kind says (a month's last day, a measurement year's, a
+    quarter's)."""
+    return kind_of(run.run_kind).pages_as_of(run.period, today)
 
 
 def _pays_in(run: RunRef | Run) -> str:
-    if run.run_kind is not RunKind.ANNUAL:
-        return run.period
-    return run_month(
-        RunRef(run_id=run.run_id, run_kind=run.run_kind, period=run.period, mode=run.mode, status=run.status)
-    )
+    return kind_of(run.run_kind).pays_in(run.period)
 
 
 def _summed(entries: Iterable[LedgerEntry]) -> dict[Key, int]:
@@ -122,7 +114,7 @@ def _closed_run_cents(ctx: RunContext, reports_bucket: str, run: Run) -> dict[Ke
         return {(p["clinic_id"], p["payer"], p["program"]): int(p["total_cents"]) for p in summary["payouts"]}
     # A summary written before it named payers and programs: a monthly run pays Care Gap awards and carried
     # balances only, all as the deployment's payer (its shards earn with `ctx.payer`).
-    program = CARE_GAP_PROGRAM if run.run_kind is RunKind.MONTHLY else run.run_kind.value
+    program = kind_of(run.run_kind).legacy_program
     return {
         (clinic_id, ctx.payer, program): int(figures["total_cents"])
         for clinic_id, figures in summary["clinics"].items()

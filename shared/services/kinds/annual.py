@@ -108,6 +108,14 @@ class AnnualIncentive(RunKindModule):
     """The annual incentive run of a program (measurement) year."""
 
     kind = RunKind.ANNUAL
+    legacy_program = BENCHMARK_PROGRAM
+
+    def pages_as_of(self, period: str, today: date) -> date:
+        return date(int(period), 12, 31)
+
+    def pays_in(self, period: str) -> str:
+        """An annual run's entries are earned in its finalization's month, the year after its period."""
+        return f"{int(period) + 1}-06"
 
     def period(self, request: RunRequest) -> str:
         if request.month is not None or request.quarter is not None:
@@ -247,7 +255,7 @@ def record_clinic_entries(ctx: RunContext, run: RunRef, wanted: list[LedgerEntry
 
 def run_month(run: RunRef) -> str:
     """The month an annual run's entries are earned in: its finalization's, the year after its period."""
-    return f"{int(run.period) + 1}-06"
+    return AnnualIncentive().pays_in(run.period)
 
 
 @dataclass(frozen=True)

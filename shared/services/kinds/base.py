@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import ClassVar
 
 from shared.clock import Clock
@@ -92,6 +93,17 @@ class RunKindModule(ABC):
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
     ) -> ShardOutput:
         """One shard's result; in final mode the entries are recorded in the ledger first."""
+
+    legacy_program: ClassVar[str] = ""
+    """The program a run summary written before summaries named programs is read as paying."""
+
+    def pages_as_of(self, period: str, today: date) -> date:
+        """The day a run's pages stand on: by default today, within the period's year."""
+        return min(today, date(int(period[:4]), 12, 31))
+
+    def pays_in(self, period: str) -> str:
+        """The month (`YYYY-MM`) a run of `period` pays in: by default the period itself."""
+        return period
 
     def prepare(self, ctx: RunContext, run: RunRef) -> None:
         """What the run's shards all read, computed once before they start (PlanShards); none by default."""

@@ -61,6 +61,10 @@ class MonthlySvu(RunKindModule):
     """Care Gap P4P's monthly SVU payment run."""
 
     kind = RunKind.MONTHLY
+    legacy_program = CARE_GAP_PROGRAM
+
+    def pages_as_of(self, period: str, today: date) -> date:
+        return month_end(period)
 
     def period(self, request: RunRequest) -> str:
         if request.quarter is not None:

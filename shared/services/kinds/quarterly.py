@@ -268,6 +268,13 @@ class QuarterlyPmpm(RunKindModule):
     """APC's quarterly population-health payment run."""
 
     kind = RunKind.QUARTERLY
+    legacy_program = APC_PROGRAM
+
+    def pages_as_of(self, period: str, today: date) -> date:
+        return month_end(quarter_months(period)[-1])
+
+    def pays_in(self, period: str) -> str:
+        return quarter_months(period)[-1]
 
     def period(self, request: RunRequest) -> str:
         if request.month is not None:
