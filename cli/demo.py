@@ -19,9 +19,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.demo_annual import annual_summary, print_annual
 from cli.local.executions import ExecutionTimeoutError
 from cli.local.progress import Stage, describe, stage
-from cli.operator import OperatorApi, OperatorRefusedError, lambda_transport, local_identity, monthly_input
+from cli.operator import (
+    OperatorApi,
+    OperatorRefusedError,
+    annual_input,
+    lambda_transport,
+    local_identity,
+    monthly_input,
+)
 from shared.clock import shifted_clock
 from shared.logic.money import format_cents
 from shared.observability import logger
@@ -41,7 +49,7 @@ DEMO_YEAR = 2026
 DEMO_NOW = datetime(DEMO_YEAR + 1, 7, 1, tzinfo=UTC)
 """Where the demo stands: after its year has ended and after the annual finalization date."""
 DEMO_OPERATOR, DEMO_APPROVER = "demo-operator", "demo-approver"
-"""Who starts each month's run and who approves it: two people, as the program requires."""
+"""Who starts each run and who approves it: two people, as the programs require."""
 REGISTRY_AS_OF = date(DEMO_YEAR, 12, 31)
 """The registry is exported as the clinics would see it after the year's last run."""
 REGISTRY_SHOWN = 5
@@ -58,11 +66,12 @@ def run_demo(
     template: dict[str, Any] | None = None,
     run_limit_s: float | None = None,
 ) -> dict[str, Any]:
-    """Generate, ingest, run twelve monthly runs, download the outputs, print and return the summary.
+    """Generate, ingest, run twelve monthly runs and the year's annual incentive run (each approved),
+    download the outputs, print and return the summary.
 
-    A month's run is waited for as long as it runs, up to `run_limit_s` (default: the state machine's
-    own TimeoutSeconds). When one fails (or passes the
-    limit) the demo prints one line saying how, as the execution reports it, and exits with code 1."""
+    A run is waited for as long as it runs, up to `run_limit_s` (default: the state machine's own
+    TimeoutSeconds). When one fails (or passes the limit) the demo prints one line saying how, as the
+    execution reports it, and exits with code 1."""
     out.mkdir(parents=True, exist_ok=True)
     # moto's ASL parser warns that ToleratedFailurePercentage is not simulated; it is 0 (the default) here.
     logging.getLogger("moto.stepfunctions.parser").setLevel(logging.ERROR)
@@ -82,12 +91,13 @@ def run_demo(
                 template=template,
                 run_limit_s=run_limit_s,
             )
-        except MonthlyRunError as failure:
+        except DemoRunError as failure:
             console.print(f"[red]error:[/red] {failure}", highlight=False, soft_wrap=True)
             raise typer.Exit(code=1) from None
         finally:
             logger.registered_handler.setStream(original_stream)
     _print_summary(summary, console)
+    print_annual(summary["annual"], console)
     _print_registries(summary["registry"], out, console)
     # The registry's top rows name members: they are shown, and the CSVs hold them, but summary.json does not.
     registry = {c: {k: v for k, v in r.items() if k != "top"} for c, r in summary["registry"].items()}
@@ -96,8 +106,8 @@ def run_demo(
     return summary
 
 
-class MonthlyRunError(Exception):
-    """A month's run failed or outlived its limit; the message is one line, as the execution reports it."""
+class DemoRunError(Exception):
+    """A run failed or outlived its limit; the message is one line, as the execution reports it."""
 
 
 def _generate_and_run(
@@ -143,7 +153,9 @@ def _generate_and_run(
         outputs = runtime.outputs
         manifests = _ingest(runtime, s3, outputs, plan, console)
         runs = _run_months(runtime, console, run_limit_s)
+        annual = _run_annual(runtime, console, run_limit_s)
         summary = _collect(s3, outputs, runs, manifests, out)
+        summary["annual"] = annual_summary(runtime, annual, out)
         with console.status("exporting each clinic's registry"):
             summary["registry"] = _export_registries(runtime, out)
         return summary
@@ -176,15 +188,26 @@ def _run_months(runtime: Any, console: Console, limit_s: float | None) -> list[d
         for month in range(1, 13):
             period = f"{DEMO_YEAR}-{month:02d}"
             started = time.monotonic()
-            result = _run_month(runtime, period, months, limit_s)
+            result = _run(runtime, f"monthly run {period}", monthly_input(period, "final"), months, limit_s)
             months.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
-            results.append(result)
+            results.append({"month": period, **result})
     return results
 
 
-def _run_month(runtime: Any, period: str, shown: Stage, limit_s: float | None) -> dict[str, Any]:
-    """Start one month's final run as the demo's operator, wait for it, approve it as a second person
-    (which writes the payment file); return the execution's output with `month` and `payment_file_key`."""
+def _run_annual(runtime: Any, console: Console, limit_s: float | None) -> dict[str, Any]:
+    """The year's annual incentive run, after its twelve months and past the finalization date."""
+    with stage(console, "annual incentive run", total=1) as annual:
+        started = time.monotonic()
+        result = _run(runtime, f"annual run {DEMO_YEAR}", annual_input(DEMO_YEAR, "final"), annual, limit_s)
+        annual.done(f"{DEMO_YEAR} annual run: run succeeded ({time.monotonic() - started:.0f} s)")
+    return result
+
+
+def _run(
+    runtime: Any, label: str, body: dict[str, Any], shown: Stage, limit_s: float | None
+) -> dict[str, Any]:
+    """Start one final run as the demo's operator, wait for it, approve it as a second person (which
+    writes the payment file); return the execution's output with `run_id` and `payment_file_key`."""
     function = runtime.outputs["OperatorFunctionName"]
 
     def operator_as(name: str) -> OperatorApi:
@@ -192,21 +215,23 @@ def _run_month(runtime: Any, period: str, shown: Stage, limit_s: float | None) -
             lambda_transport(lambda event: runtime.invoke(function, event), local_identity(name))
         )
 
+    shown_as = label.removeprefix("monthly run ")
     try:
-        started = operator_as(DEMO_OPERATOR).start(monthly_input(period, "final"))
+        started = operator_as(DEMO_OPERATOR).start(body)
         execution = runtime.wait_for(
             started["execution_arn"],
             timeout_s=limit_s,
-            on_progress=lambda progress: shown.detail(f"{period} {describe(progress)}"),
+            on_progress=lambda progress: shown.detail(f"{shown_as} {describe(progress)}"),
         )
         if execution.status != "SUCCEEDED":
-            raise MonthlyRunError(f"monthly run {period} {execution.failure_line()}")
+            raise DemoRunError(f"{label} {execution.failure_line()}")
         approved = operator_as(DEMO_APPROVER).approve(started["run_id"])
     except ExecutionTimeoutError as timeout:
-        raise MonthlyRunError(f"monthly run {period} {timeout}") from None
+        raise DemoRunError(f"{label} {timeout}") from None
     except OperatorRefusedError as refused:
-        raise MonthlyRunError(f"monthly run {period} refused: {refused}") from None
-    return {"month": period, **execution.output, "payment_file_key": approved["approval"]["payment_file_key"]}
+        raise DemoRunError(f"{label} refused: {refused}") from None
+    payment_file_key = approved["approval"]["payment_file_key"]
+    return {**execution.output, "run_id": started["run_id"], "payment_file_key": payment_file_key}
 
 
 def _collect(

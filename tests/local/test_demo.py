@@ -1,4 +1,5 @@
-"""`make demo` on a small plan: a year of monthly runs on the local runtime, statements and a summary."""
+"""`make demo` on a small plan: a year of monthly runs and the annual run on the local runtime, statements
+and a summary."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from rich.console import Console
 
 from cli.demo import INGEST_ORDER, run_demo
+from cli.demo_annual import PARTS
 from cli.generate import FIXED_KINDS, OPTIONAL_KINDS
 from shared.services.runs import RunService
+from shared.services.statements import payment_amounts
 
 pytestmark = [pytest.mark.xdist_group("local-demo"), pytest.mark.slow]
 
@@ -24,11 +27,12 @@ pytestmark = [pytest.mark.xdist_group("local-demo"), pytest.mark.slow]
 def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
     app_template: dict[str, Any], tmp_path
 ) -> None:
-    # GIVEN a small generated plan
+    # GIVEN a small generated plan: a Care Gap clinic, one that joins Care Gap from Benchmark in May, and a
+    # Benchmark clinic
     console = Console(record=True, width=120)
 
     # WHEN the demo runs it on the local runtime
-    summary = run_demo(out=tmp_path, members=150, clinics=3, seed=11, console=console, template=app_template)
+    summary = run_demo(out=tmp_path, members=400, clinics=3, seed=7, console=console, template=app_template)
 
     # THEN every kind the generator writes was ingested, and the screen said so as it went, kind by kind
     # and month by month (no terminal here, so as plain lines)
@@ -44,7 +48,7 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
         intake[k] for k in ("accepted", "rejected", "duplicate", "superseded")
     )
     statement_total = Decimal(0)
-    for path in (tmp_path / "statements").rglob("*.csv"):
+    for path in (tmp_path / "statements").glob("monthly-*/*.csv"):
         rows = list(csv.DictReader(path.open()))
         assert all(
             r["member_id"] and r["evidence"] and r["rule_version"] for r in rows if r["record_type"] == "LINE"
@@ -55,7 +59,7 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
     payment_total = sum(
         (
             Decimal(r["amount"])
-            for p in (tmp_path / "payments").glob("*.csv")
+            for p in (tmp_path / "payments").glob("monthly-*.csv")
             for r in csv.DictReader(p.open())
         ),
         Decimal(0),
@@ -78,6 +82,24 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
         assert f"{path.stem} registry" in shown and rows[0]["member_id"] in shown
     written = json.loads((tmp_path / "summary.json").read_text())["registry"]
     assert written.keys() == summary["registry"].keys() and all("top" not in r for r in written.values())
+    # After the twelve months the year's annual run ran final and was approved: it paid, each clinic's parts
+    # add up to its statement's total and to its line of the payment file, and the screen shows them
+    annual = summary["annual"]
+    assert "2026 annual run: run succeeded" in shown and f"annual incentive run {annual['run_id']}" in shown
+    assert annual["run_id"] == "annual-2026-final" and annual["paid"] in shown
+    programs = sorted(row["program"] for row in annual["by_clinic"].values())
+    assert programs == ["Benchmark", "Benchmark, then Care Gap from 2026-05-01", "Care Gap"]
+    paid = payment_amounts((tmp_path / annual["payment_file"]).read_bytes())
+    for clinic_id, row in annual["by_clinic"].items():
+        parts = sum(Decimal(row[p]) for p in PARTS)
+        statement = tmp_path / "statements" / annual["run_id"] / f"{clinic_id}.csv"
+        rows = list(csv.DictReader(statement.open())) if statement.exists() else []
+        totals = [Decimal(r["amount"]) for r in rows if r["record_type"] == "CLINIC_TOTAL"]
+        assert (
+            sum(totals, Decimal(0)) == parts == Decimal(row["paid"]) == Decimal(paid.get(clinic_id, 0)) / 100
+        )
+    assert Decimal(annual["paid"]) == sum(Decimal(c) for c in paid.values()) / 100 > 0
+    assert json.loads((tmp_path / "summary.json").read_text())["annual"] == annual
 
 
 def test_a_failed_month_ends_the_demo_with_one_line_and_exit_code_1(
