@@ -4,9 +4,9 @@ moto enforces no IAM, so a handler that reads a prefix its least-privilege polic
 every local test and fails on AWS with AccessDenied. Here the real stack runs a small but complete plan on
 the local runtime (every file kind, a quarantined, a redelivered and a vanished file, a program version
 dropped under `programs/`, a final month through the state machine, a failed and resumed month, a
-preview, the annual run, a quarterly run and a refused start), each AWS call a handler makes is recorded against the
-function that made it, and every call is evaluated against that function's policies in the synthesized
-template (`tests/local/iam_policy.py`).
+preview, the annual run, a quarterly run and a refused start), each AWS call a handler makes is recorded
+against the function that made it, and every call is evaluated against that function's policies in the
+synthesized template (`tests/local/iam_policy.py`).
 
 Attribution: an invoke routed by the runtime (state machine task or SQS event source mapping) marks the
 function in a context variable, which pool threads inherit; the event source mapping's own queue calls

@@ -90,7 +90,8 @@ def test_statements_written_with_hostile_ids_read_back_with_no_formula_and_negat
 def test_payment_files_and_rates_read_back_with_no_formula() -> None:
     # GIVEN a payment file and a rates report naming clinics and measures with formulas
     clinics = {"=C1": clinic("=C1"), "@C2": clinic("@C2")}
-    payment = payment_csv("r", {("=C1", "plan"): 1000, ("@C2", "plan"): 250}, clinics, banner="=not a payment")
+    amounts = {("=C1", "plan"): 1000, ("@C2", "plan"): 250}
+    payment = payment_csv("r", amounts, clinics, banner="=not a payment")
     rates = rates_csv([MeasureCount(clinic_id="+C3", action="-BCS", denominator=4, numerator=1)])
     # WHEN they are read back
     # THEN no cell starts like a formula, and the payment file's amounts still read as written
