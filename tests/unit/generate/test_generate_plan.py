@@ -114,12 +114,16 @@ def test_one_clinic_switches_from_benchmark_to_care_gap_mid_year(plan: Generated
     # THEN January's file and July's differ in one clinic only, which was in Benchmark P4P until it joined
     # Care Gap on 1 July; other clinics are in Benchmark or in Care Gap
     assert [p.name for p in files] == ["clinics-2026-01.csv", "clinics-2026-07.csv"]
-    moved = frames[0].join(frames[1], on="clinic_id", suffix="_later").filter(
-        pl.col("program") != pl.col("program_later")
+    moved = (
+        frames[0]
+        .join(frames[1], on="clinic_id", suffix="_later")
+        .filter(pl.col("program") != pl.col("program_later"))
     )
     assert moved.select("program", "program_later").rows() == [("benchmark", "care_gap")]
-    assert frames[0].drop("program", "program_enrollment_date").equals(
-        frames[1].drop("program", "program_enrollment_date")
+    assert (
+        frames[0]
+        .drop("program", "program_enrollment_date")
+        .equals(frames[1].drop("program", "program_enrollment_date"))
     )
     switcher = known[moved["clinic_id"][0]]
     assert [(e.program, e.start, e.end) for e in switcher.enrollments] == [
