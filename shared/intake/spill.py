@@ -29,6 +29,14 @@ def frame_bytes(frame: pl.DataFrame) -> int:
     return int(frame.estimated_size()) + VIEW_BYTES * frame.height * strings
 
 
+def compact(frame: pl.DataFrame) -> pl.DataFrame:
+    """The frame with its strings in buffers of its own: a slice or a partition of a larger frame points
+    into the larger frame's buffers, and keeps them alive however few rows it has."""
+    if pl.String not in frame.dtypes:
+        return frame
+    return frame.with_columns(pl.col(pl.String) + "")
+
+
 class PartitionedSpill:
     """Frames of one schema by partition number. A partition's frames stay in memory until they pass
     `flush_bytes`, then go to one local file; a partition's frames come back in the order they were added."""
@@ -127,12 +135,19 @@ class PeriodSpill:
         split = frame.with_columns(key.alias(PARTITION)).partition_by(
             PARTITION, as_dict=True, include_key=False, maintain_order=True
         )
+        added = []
         for (name,), part in split.items():
             text = str(name)
             self._buffers.setdefault(text, []).append(part)
             self._buffered[text] = self._buffered.get(text, 0) + frame_bytes(part)
+            added.append(text)
         while sum(self._buffered.values()) >= self._flush_bytes:
             self._flush(max(self._buffered, key=self._buffered.__getitem__))
+        # A part left in memory would hold on to the whole frame's string buffers (its views point into
+        # them): a few rows of a sparse period kept the strings of every group they came from.
+        for text in added:
+            if text in self._buffers:
+                self._buffers[text][-1] = compact(self._buffers[text][-1])
 
     def _flush(self, key: str) -> None:
         frames = self._buffers.pop(key)

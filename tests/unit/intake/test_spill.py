@@ -60,3 +60,34 @@ def test_a_period_spill_gives_each_period_its_rows_in_order_and_holds_no_more_th
         path = tmp_path / "out" / f"{name}.parquet"
         spill.sink(name, path)
         assert pl.read_parquet(path).equals(whole.filter(pl.col("period") == name))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_the_few_rows_a_period_spill_keeps_do_not_hold_on_to_the_frames_they_came_from(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a period spill of 1 MB, and large frames of long strings with one row each in a sparse period
+    spill = PeriodSpill(tmp_path, flush_bytes=1024 * 1024)
+
+    def add(frames: range) -> None:
+        for n in frames:
+            row = pl.int_range(400_000, eager=True).alias("row")
+            frame = pl.select(
+                claim_id=pl.format("CLM{}-{}-a-long-claim-id", pl.lit(n), row.cast(pl.String).str.zfill(10)),
+                period=pl.when(row == 0).then(pl.lit("2026-01")).otherwise(pl.lit("2026-02")),
+            )
+            spill.add(frame, pl.col("period"))
+
+    add(range(5))
+    before = _rss_mb()
+    # WHEN ten more are added (each one's large period goes to disk, its one sparse row stays in memory)
+    add(range(5, 15))
+    # THEN the rows kept do not keep the frames' strings alive (about 12 MB a frame, were they to)
+    assert spill._buffered["2026-01"] < 1024 * 1024
+    assert _rss_mb() - before < 40
