@@ -15,9 +15,9 @@ from infra.constructs.common import FunctionSpec, ServiceFunction, StageConfig
 from infra.constructs.storage import Storage
 from shared.models.tables import GAPS_TABLE, INGEST_MAX_RECEIVES, REGISTRY_TABLE, Prefix
 
-# One file per invocation can be a whole month of claims for a large plan: give it Lambda's full 15 minutes
-# and its full memory, which holds a file of MAX_FILE_BYTES (about 4.5M claim lines) at peak. With less
-# memory the intake takes smaller files (`max_file_bytes` reads the function's size); plans split bigger ones.
+# One file per invocation can be a whole month of claims for a large plan: give it Lambda's full 15 minutes,
+# which bound the file (MAX_FILE_BYTES, about 4.8M claim lines: its DynamoDB requests take the time), and
+# 10 GB for its six vCPUs (the intake streams: a 16M-line file peaks under 1 GB, docs/ingest.md).
 INGEST_SPEC = FunctionSpec(
     construct_id="IngestFile",
     handler="functions.ingest.ingest_file.handler",

@@ -23,9 +23,12 @@ READ_SIZE = 8 * 1024 * 1024
 _FEED = 64 * 1024
 """Compressed bytes given to the inflater at a time: what is left over when a gzip member ends is copied
 once, so a file of many tiny members costs time linear in its members (not their square)."""
-MAX_FILE_BYTES = 16 * 1024**3
-"""The largest file (uncompressed) one ingest takes: 16 GiB, about 110M claim lines, over twice the
-largest plan's month (docs/ingest.md). Past it the file is TOO_LARGE; memory never depends on it."""
+MAX_FILE_BYTES = 768 * 1024**2
+"""The largest file (uncompressed) one ingest function takes: 768 MiB, about 4.8M generated claim lines.
+Memory would take any size (it never depends on the file); the function's 15 minutes would not: on Lambda
+a claims file costs two DynamoDB queries per member it names, and the benchmark projects 130-150 s per
+million lines (docs/ingest.md, "Large files"), so a larger file would time out on every delivery. Past it
+the file is TOO_LARGE, to be sent in parts until the fan-out is built."""
 
 
 class ByteStream(Protocol):

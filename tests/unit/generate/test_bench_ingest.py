@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import subprocess
 import sys
@@ -25,10 +26,13 @@ from shared.dal.memory import (
     MemoryObjectStore,
     WriteMeter,
 )
+from shared.intake.source import MAX_FILE_BYTES
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService
 
 ROOT = Path(__file__).resolve().parents[3]
+GENERATED_LINE_BYTES = 161.6
+"""Bytes per line of the generated medical claims file (161,635,004 for 1M lines)."""
 
 
 def test_a_file_in_parts_starts_with_the_generators_file_and_its_parts_share_no_member_or_claim(
@@ -127,3 +131,13 @@ def test_the_worker_reports_its_own_peak_memory_not_its_parents() -> None:
     # THEN the child's peak is its own (Linux carries ru_maxrss over from the parent; VmHWM starts afresh)
     assert float(done.stdout) < 250
     del held
+
+
+def test_the_intake_takes_no_file_larger_than_one_function_ingests_in_its_fifteen_minutes() -> None:
+    # GIVEN the last benchmark's projection of a function's seconds per million claim lines
+    figures = {e["name"]: e["value"] for e in json.loads((ROOT / "bench" / "results.json").read_text())}
+    per_million = float(figures["ingest_projected_lambda_seconds_per_million_lines"])
+    # WHEN the largest file the intake takes is made of generated claim lines
+    lines = MAX_FILE_BYTES / GENERATED_LINE_BYTES
+    # THEN it is projected to finish within the ingest function's timeout (infra: 15 minutes)
+    assert lines / 1_000_000 * per_million <= 15 * 60
