@@ -28,6 +28,7 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, kind_from_key, stage_file, write_rejects_csv
 from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
+from shared.intake.source import MAX_FILE_BYTES
 from shared.intake.spill import PeriodSpill
 from shared.intake.staging import StagedFile
 from shared.logic.clinics import merge_clinic
@@ -116,9 +117,12 @@ class IngestService:
         log: FileLog | None = None,
         now: clock.Clock = clock.now,
         scratch: Path | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         """`versions` nets claims across files (without it each file is netted on its own only); `log`
-        records each drop (`p4p files`); `scratch` is where a file is staged (default: the temp dir)."""
+        records each drop (`p4p files`); `scratch` is where a file is staged (default: the temp dir);
+        `max_file_bytes` the largest file taken (what one function applies in its time; benchmarks of the
+        streaming itself go past it)."""
         self._now = now
         self._store = store
         self._keeper = ClaimVersionKeeper(versions, gaps) if versions is not None else None
@@ -129,6 +133,7 @@ class IngestService:
         self._curated = curated_bucket
         self._reports = reports_bucket
         self._scratch = scratch
+        self._max_file_bytes = max_file_bytes
 
     def ingest(self, bucket: str, key: str, *, attempt: int = 1, last_attempt: bool = False) -> IngestOutcome:
         """Process the object `bucket/key` once per content. `attempt` counts this delivery (SQS's receive
@@ -157,7 +162,12 @@ class IngestService:
                 staging = hash_file(stream, unknown or QuarantineError("UNKNOWN_KIND"))
             else:
                 staging = stage_file(
-                    stream, kind=delivery.kind, as_of=self._now().date(), workdir=workdir, size_hint=size
+                    stream,
+                    kind=delivery.kind,
+                    as_of=self._now().date(),
+                    workdir=workdir,
+                    size_hint=size,
+                    limit=self._max_file_bytes,
                 )
             close = getattr(stream, "close", None)
             if callable(close):

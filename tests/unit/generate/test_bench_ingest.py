@@ -141,3 +141,32 @@ def test_the_intake_takes_no_file_larger_than_one_function_ingests_in_its_fiftee
     lines = MAX_FILE_BYTES / GENERATED_LINE_BYTES
     # THEN it is projected to finish within the ingest function's timeout (infra: 15 minutes)
     assert lines / 1_000_000 * per_million <= 15 * 60
+
+
+def test_the_service_quarantines_past_its_limit_and_the_benchmark_sets_its_limit_past_16m_lines(
+    tmp_path: Path,
+) -> None:
+    # GIVEN a claims file, and a service taking files of half its size
+    from bench import _ingest_worker as worker
+
+    generate_claims_file(tmp_path / "c.csv", lines=3000)
+    size = (tmp_path / "c.csv").stat().st_size
+    store = MemoryObjectStore()
+    store.put_bytes("landing", "landing/medical_claims/c.csv", (tmp_path / "c.csv").read_bytes())
+    meter = WriteMeter()
+    gaps = MemoryGapStateRepository(meter)
+    service = IngestService(
+        store=store,
+        files=MemoryFileRegistry(meter),
+        gaps=gaps,
+        catalog=load_catalog(),
+        curated_bucket="curated",
+        reports_bucket="reports",
+        max_file_bytes=size // 2,
+    )
+    # WHEN the file is ingested
+    outcome = service.ingest("landing", "landing/medical_claims/c.csv")
+    # THEN it is quarantined TOO_LARGE
+    assert outcome.reason == "TOO_LARGE"
+    # AND the benchmark's service takes the 16M-line file, past the intake's own limit
+    assert worker.BENCH_MAX_FILE_BYTES > 16_000_000 * GENERATED_LINE_BYTES > MAX_FILE_BYTES
