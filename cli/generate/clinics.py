@@ -19,6 +19,7 @@ CLINIC_COLUMNS = (
     "track",
     "practice_type",
     "apc_payment_track",
+    "apc_track_start_date",
     "hpi_decile",
     "address_line",
     "city",
@@ -202,6 +203,7 @@ def clinics_frame(clinics: list[Clinic]) -> pl.DataFrame:
             "track": c.track,
             "practice_type": c.practice_type,
             "apc_payment_track": c.apc_payment_track,
+            "apc_track_start_date": None,  # one track per clinic, with every payer, since always
             "hpi_decile": str(c.hpi_decile),
             "address_line": f"{100 + 10 * int(c.clinic_id[3:])} Example Street",
             "city": c.city,

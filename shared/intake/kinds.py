@@ -132,6 +132,7 @@ CLINICS = KindSchema(
             required=True,
             allowed=frozenset({"ffs_plus", "basic_capitation", "intermediate_capitation", "none"}),
         ),
+        Column("apc_track_start_date", DATE, window=ENROLLMENT),
         Column("hpi_decile", INTEGER, minimum=1, maximum=10),
         Column("address_line"),
         Column("city"),
@@ -139,7 +140,8 @@ CLINICS = KindSchema(
         Column("zip_code", code=ZIP),
         PAYER,
     ),
-    natural_key=("clinic_id",),
+    # One row per clinic and payer: a row naming a payer is the practice's APC track with that payer.
+    natural_key=("clinic_id", "payer_id"),
     period_column=None,
     member_column=None,
 )

@@ -6,40 +6,56 @@ from datetime import date
 
 import polars as pl
 
+from shared.logic.clinics import ClinicRow, merge_clinic_rows
 from shared.logic.dates import month_end, optional_date, required_date
 from shared.models.actions import LineOfBusiness, Sex, Track
 from shared.models.files import Coverage
 from shared.models.members import (
+    HISTORY_START,
     ApcPaymentTrack,
     Clinic,
     EligibilitySpan,
     MemberProfile,
+    PayerTrack,
     PracticeType,
     ProviderAffiliation,
 )
 
 
-def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
-    """One `Clinic` per accepted row of a clinics file."""
-    clinics = []
+def clinic_rows(frame: pl.DataFrame) -> list[ClinicRow]:
+    """Each accepted row of a clinics file, in file order: the practice it describes and the APC track it
+    puts the practice on, with the row's payer (None: the practice's own track)."""
+    found = []
     for row in frame.iter_rows(named=True):
         lobs = tuple(LineOfBusiness(v) for v in str(row["lines_of_business"]).split("|") if v)
-        clinics.append(
-            Clinic(
-                clinic_id=str(row["clinic_id"]),
-                tin=str(row["tin"]),
-                npi=str(row["npi"]),
-                clinic_name=str(row["clinic_name"]),
-                lines_of_business=lobs,
-                program=str(row["program"]),
-                program_enrollment_date=required_date(row["program_enrollment_date"]),
-                track=Track(row["track"]),
-                practice_type=PracticeType(row["practice_type"]),
-                apc_payment_track=ApcPaymentTrack(row["apc_payment_track"]),
-                hpi_decile=int(row["hpi_decile"]) if row.get("hpi_decile") not in (None, "") else None,
-            )
+        payer = _optional(row.get("payer_id"))
+        track = PayerTrack(
+            payer_id=payer,
+            track=ApcPaymentTrack(row["apc_payment_track"]),
+            start=optional_date(row.get("apc_track_start_date")) or HISTORY_START,
         )
-    return clinics
+        clinic = Clinic(
+            clinic_id=str(row["clinic_id"]),
+            tin=str(row["tin"]),
+            npi=str(row["npi"]),
+            clinic_name=str(row["clinic_name"]),
+            lines_of_business=lobs,
+            program=str(row["program"]),
+            program_enrollment_date=required_date(row["program_enrollment_date"]),
+            track=Track(row["track"]),
+            practice_type=PracticeType(row["practice_type"]),
+            # A payer's row speaks for that payer's track only: the practice's own track is not the row's.
+            apc_payment_track=track.track if payer is None else ApcPaymentTrack.NONE,
+            hpi_decile=int(row["hpi_decile"]) if row.get("hpi_decile") not in (None, "") else None,
+            apc_tracks=(track,),
+        )
+        found.append(ClinicRow(clinic=clinic, track=track))
+    return found
+
+
+def clinics_from_rows(frame: pl.DataFrame) -> list[Clinic]:
+    """One `Clinic` per clinic of a clinics file, its rows for every payer applied (`merge_clinic_rows`)."""
+    return merge_clinic_rows({}, clinic_rows(frame))
 
 
 def _optional(value: object) -> str | None:

@@ -34,6 +34,18 @@ class ApcPaymentTrack(StrEnum):
     NONE = "none"
 
 
+class PayerTrack(BaseModel):
+    """The APC track a practice is on with one payer from `start` until that payer's next track starts.
+    `payer_id` None: the practice's own track (a clinics row without a payer), which holds with every payer
+    that has put the practice on no track of its own."""
+
+    model_config = ConfigDict(frozen=True)
+
+    payer_id: str | None
+    track: ApcPaymentTrack
+    start: date = HISTORY_START
+
+
 class ProgramEnrollment(BaseModel):
     """One stretch of a clinic's history in one program, both ends inclusive (end open if None)."""
 
@@ -81,6 +93,9 @@ class Clinic(BaseModel):
     apc_payment_track: ApcPaymentTrack = ApcPaymentTrack.NONE
     hpi_decile: int | None = Field(default=None, ge=1, le=10)
     enrollments: tuple[ProgramEnrollment, ...] = ()
+    apc_tracks: tuple[PayerTrack, ...] = ()
+    """The practice's APC tracks over time, its own (payer None) and each payer's, in (payer, start) order;
+    `apc_payment_track` is its own track as the latest clinics row without a payer says."""
 
     @model_validator(mode="after")
     def _history(self) -> Clinic:
@@ -88,7 +103,25 @@ class Clinic(BaseModel):
             object.__setattr__(
                 self, "enrollments", enrollment_history(self.program, self.program_enrollment_date)
             )
+        if not self.apc_tracks:
+            own = PayerTrack(payer_id=None, track=self.apc_payment_track)
+            object.__setattr__(self, "apc_tracks", (own,))
         return self
+
+    def apc_track_on(self, payer: str, day: date) -> ApcPaymentTrack:
+        """The practice's APC track with `payer` (a resolved id) on `day`: the payer's own track in force
+        then, else the practice's own track in force then, else none."""
+        found = self._track_of(payer, day) or self._track_of(None, day)
+        return found or ApcPaymentTrack.NONE
+
+    def in_apc_on(self, day: date) -> bool:
+        """True when the practice is on an APC track with some payer (its own track included) on `day`."""
+        payers = {t.payer_id for t in self.apc_tracks}
+        return any(self._track_of(p, day) not in (None, ApcPaymentTrack.NONE) for p in payers)
+
+    def _track_of(self, payer: str | None, day: date) -> ApcPaymentTrack | None:
+        stretches = [t for t in self.apc_tracks if t.payer_id == payer and t.start <= day]
+        return max(stretches, key=lambda t: t.start).track if stretches else None
 
     def enrollment_on(self, day: date) -> ProgramEnrollment | None:
         """The enrollment in force on `day`, if any."""

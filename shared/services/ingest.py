@@ -31,7 +31,7 @@ from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
 from shared.intake.source import MAX_FILE_BYTES
 from shared.intake.spill import PeriodSpill
 from shared.intake.staging import StagedFile
-from shared.logic.clinics import merge_clinic
+from shared.logic.clinics import merge_clinic_rows
 from shared.logic.evidence import (
     attestation_evidence,
     claim_evidence_frame,
@@ -41,7 +41,7 @@ from shared.logic.evidence import (
     pharmacy_evidence,
 )
 from shared.logic.keys import safe_file_name
-from shared.logic.roster import clinics_from_rows, providers_from_rows, roster_coverage, roster_from_rows
+from shared.logic.roster import clinic_rows, providers_from_rows, roster_coverage, roster_from_rows
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.tables import Prefix
@@ -423,10 +423,9 @@ class IngestService:
         evidence_log: PeriodSpill,
     ) -> VersionEffect:
         if kind is FileKind.CLINICS:
-            # Each clinics file says where a clinic is now; what it was before is kept in its history.
-            known = self._gaps.clinics()
-            merged = [merge_clinic(known.get(c.clinic_id), c) for c in clinics_from_rows(rows)]
-            self._gaps.put_clinics(merged)
+            # Each clinics file says where a clinic is now, and each payer's row its track with that payer;
+            # what it was before, and the other payers' tracks, are kept in its history.
+            self._gaps.put_clinics(merge_clinic_rows(self._gaps.clinics(), clinic_rows(rows)))
             return VersionEffect()
         if kind is FileKind.ELIGIBILITY:
             profiles, spans = roster_from_rows(rows)
