@@ -1,5 +1,5 @@
 """APC Element 1, direct services: whether a claim line is capitated or paid fee-for-service under the
-practice's track with the plan (the seed's tables 1 and 2; docs/apc.md).
+practice's track with the line's payer (the seed's tables 1 and 2; docs/apc.md).
 
 A line is capitated when a capitated row of the track covers its code and no fee-for-service exception
 of the track lists it. Exceptions apply across the track's rows, not only to the row that lists them: in
@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from shared.models.members import ApcPaymentTrack
+from shared.logic.dates import month_end
+from shared.models.members import ApcPaymentTrack, Clinic
 from shared.programs.apc import DirectServices
 
 
@@ -55,17 +56,32 @@ OTHER = "all other direct, billable services"
 
 
 def direct_services_report(
-    lines: pl.DataFrame, tracks: Mapping[str, ApcPaymentTrack], direct_services: DirectServices
+    lines: pl.DataFrame, practices: Mapping[str, Clinic], direct_services: DirectServices, *, plan_payer: str
 ) -> pl.DataFrame:
-    """A practice's lines and allowed dollars by month, capitated or fee-for-service, and the row or exception
-    that decided it: `lines` has `practice_id`, `month`, `hcpcs_code`, `allowed_amount`; each distinct code is
-    classified once per track. Columns: practice_id, month, track, payment (`capitated` |
-    `fee_for_service`), category, lines, allowed_amount."""
-    with_track = lines.with_columns(
-        track=pl.col("practice_id").replace_strict(
-            {p: t.value for p, t in tracks.items()}, default=None, return_dtype=pl.String
-        )
-    ).filter(pl.col("track").is_not_null())
+    """A practice's lines and allowed dollars by payer and month, capitated or fee-for-service under the
+    track the practice has with the line's payer that month (`Clinic.apc_track_on`, on the month's last
+    day), and the row or exception that decided it. `lines` has `practice_id`, `payer_id` (None: the deploying
+    plan, `plan_payer`; a frame without the column is all the plan's), `month`, `hcpcs_code`,
+    `allowed_amount`; lines of practices not in `practices`, or on no track with their payer, are left out;
+    each distinct code is classified once per track. Columns: practice_id, payer_id, month, track, payment
+    (`capitated` | `fee_for_service`), category, lines, allowed_amount."""
+    if "payer_id" not in lines.columns:
+        lines = lines.with_columns(payer_id=pl.lit(None, pl.String))
+    lines = lines.filter(pl.col("practice_id").is_in(sorted(practices))).with_columns(
+        payer_id=pl.col("payer_id").cast(pl.String).fill_null(plan_payer)
+    )
+    slots = lines.select("practice_id", "payer_id", "month").unique()
+    tracks = pl.DataFrame(
+        [
+            (p, payer, m, practices[p].apc_track_on(payer, month_end(m)).value)
+            for p, payer, m in slots.iter_rows()
+        ],
+        schema={"practice_id": pl.String, "payer_id": pl.String, "month": pl.String, "track": pl.String},
+        orient="row",
+    )
+    with_track = lines.join(tracks, on=["practice_id", "payer_id", "month"], how="inner").filter(
+        pl.col("track") != ApcPaymentTrack.NONE.value
+    )
     pairs = with_track.select("track", "hcpcs_code").unique()
     decided: list[tuple[str, str | None, str, str | None]] = []
     for track, code in pairs.iter_rows():
@@ -79,9 +95,9 @@ def direct_services_report(
     classes = pl.DataFrame(decided, schema=schema, orient="row")
     return (
         with_track.join(classes, on=["track", "hcpcs_code"], how="left", nulls_equal=True)
-        .group_by("practice_id", "month", "track", "payment", "category")
+        .group_by("practice_id", "payer_id", "month", "track", "payment", "category")
         .agg(
             lines=pl.len(), allowed_amount=pl.col("allowed_amount").cast(pl.Decimal(18, 2)).fill_null(0).sum()
         )
-        .sort("practice_id", "month", "payment", "category")
+        .sort("practice_id", "payer_id", "month", "payment", "category")
     )

@@ -30,7 +30,6 @@ from shared.models.apc import (
     Product,
     ProviderRecord,
 )
-from shared.models.members import ApcPaymentTrack
 from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.programs.apc import ApcCatalog, ApcProgram
@@ -203,10 +202,9 @@ class AttributionService:
     def _attributor(self, month: str) -> Attributor:
         """The program's rules and the participating practices' providers on the month's last day."""
         rules = self._program(month).attribution
+        # A practice participates when it is on an APC track with some payer: the table is one per deployment.
         participating = {
-            clinic_id
-            for clinic_id, clinic in self._gaps.clinics().items()
-            if clinic.apc_payment_track is not ApcPaymentTrack.NONE
+            c for c, clinic in self._gaps.clinics().items() if clinic.in_apc_on(month_end(month))
         }
         providers = {
             npi: ProviderRecord(practice_id=a.practice_id, primary_care=a.primary_care)

@@ -40,6 +40,7 @@ TA_COLUMNS = ("run_id", "clinic_id", "month", "ta_status", "requirements_missed"
 DIRECT_SERVICES_COLUMNS = (
     "run_id",
     "clinic_id",
+    "payer_id",
     "month",
     "track",
     "payment",
@@ -150,12 +151,14 @@ def ta_status_csv(run_id: str, status: Mapping[tuple[str, str], TaMonth]) -> byt
 
 
 def direct_services_csv(run_id: str, rows: Iterable[Mapping[str, object]]) -> bytes:
-    """Element 1's report: each APC practice's claim lines and allowed dollars per month, capitated or
-    fee-for-service under its track, by the row or exception of table 1 or 2 that decided it."""
+    """Element 1's report: each APC practice's claim lines and allowed dollars per payer and month, capitated
+    or fee-for-service under its track with that payer, by the row or exception of table 1 or 2 that decided
+    it (a report written before it named payers has an empty payer)."""
     body = (
         (
             run_id,
             r["practice_id"],
+            r.get("payer_id", ""),
             r["month"],
             r["track"],
             r["payment"],

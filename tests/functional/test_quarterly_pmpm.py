@@ -275,3 +275,66 @@ def test_a_practice_on_basic_capitation_is_also_paid_its_capitation_by_age_and_s
     assert k2[("2026-03", "capitated", "E&M")] == 1
     assert {payment for _, payment, _ in k2} == {"capitated", "fee_for_service"}
     assert {r["track"] for r in report} == {"basic_capitation"}
+
+
+PAYER_CLINICS = (
+    CLINICS_HEADER.rstrip("\n")
+    + ",hpi_decile,payer_id\n"
+    + "K2,222222222,1234567893,Bayside Adult Medicine,MC,care_gap,2025-11-01,family_adult,adult,"
+    + "intermediate_capitation,3,\n"
+    + "K2,222222222,1234567893,Bayside Adult Medicine,MC,care_gap,2025-11-01,family_adult,adult,"
+    + "basic_capitation,3,PLAN2\n"
+)
+T2_WITH_PLAN2 = (
+    ELIGIBILITY_HEADER.rstrip("\n")
+    + ",product,pcp_npi,payer_id\n"
+    + "T2,1990-06-15,M,MC,K2,2025-01-01,,commercial_ppo,,PLAN2\n"
+)
+WELL_VISITS = (
+    CLAIMS_HEADER.rstrip("\n")
+    + ",place_of_service_code,payer_id\n"
+    + "CW1,1,1,T1,2026-02-11,2026-02-11,2026-02-20,99393,Z0000,1234567893,11,\n"
+    + "CW2,1,1,T2,2026-02-10,2026-02-10,2026-02-20,99393,Z0000,1234567893,11,PLAN2\n"
+)
+
+
+def test_a_practice_on_c_with_the_plan_and_b_with_another_payer_is_paid_and_classified_per_payer(
+    quarter, lambda_context
+):
+    # GIVEN K2 on intermediate capitation (C, $30.00) of its own and on basic capitation (B, $22.00) with
+    # PLAN2; T2's roster span is with PLAN2, T1's with the deploying plan; in February each has a well visit
+    # at K2, T2's claim paid by PLAN2
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        land(
+            quarter,
+            lambda_context,
+            {
+                "landing/clinics/clinics-2026-04-payers.csv": PAYER_CLINICS,
+                "landing/eligibility/t2-plan2.csv": T2_WITH_PLAN2,
+                "landing/medical_claims/well-2026-02.csv": WELL_VISITS,
+            },
+        )
+    # WHEN the quarter runs
+    _run(lambda_context)
+    # THEN each member-month's capitation is its payer's track's PMPM x the age/sex factor, paid by that payer
+    element1 = _lines(quarter, "apc_element1")
+    assert {k: (v["pmpm"], v["amount"], v["payer_id"]) for k, v in element1.items() if k[1] == "2026-01"} == {
+        ("T1", "2026-01"): ("30.00", _cents("30.00", "1.3670", "0"), "plan"),
+        ("T2", "2026-01"): ("22.00", _cents("22.00", "0.8214", "0"), "PLAN2"),
+    }
+    # AND Element 2 is paid with each payer as before
+    assert {k[0]: v["payer_id"] for k, v in _lines(quarter).items()} == {"T1": "plan", "T2": "PLAN2"}
+    # AND the direct-services report has a row per payer: the plan's well visit capitated under C, PLAN2's
+    # fee-for-service under B
+    report = _report(quarter, f"runs/{RUN}/direct-services.csv")
+    february = {
+        (r["payer_id"], r["track"], r["payment"], r["category"]): int(r["lines"])
+        for r in report
+        if r["clinic_id"] == "K2" and r["month"] == "2026-02"
+    }
+    assert february[("PLAN2", "basic_capitation", "fee_for_service", "Annual well visits")] == 1
+    assert february[("plan", "intermediate_capitation", "capitated", "Other E&M")] == 1
+    assert {(r["payer_id"], r["track"]) for r in report} == {
+        ("plan", "intermediate_capitation"),
+        ("PLAN2", "basic_capitation"),
+    }

@@ -7,7 +7,9 @@ requirements. Per attributed member-month at a practice on an APC payment track:
 (1 + HPI uplift), half up to the cent (`shared/logic/phm.py`); a month the practice missed a requirement
 is recorded at $0.00 with the requirements it missed, so the statement says why. A practice on a capitation
 track (B or C, Element 1) is also paid the track's capitation PMPM x age/sex factor per member-month,
-half up: capitation pays for the practice's direct services, so engagement does not gate it.
+half up: capitation pays for the practice's direct services, so engagement does not gate it. The track is
+the one the practice has with the member-month's payer at the month's end (`Clinic.apc_track_on`: the
+payer's own, else the practice's own); a practice on no track with that payer is paid nothing for it.
 
 Before a final quarter opens: the quarter has ended, an APC version is in force, no earlier quarter's final
 run is unfinished, ingested eligibility covers each of its months, and some `ta_engagement` file speaks for
@@ -24,7 +26,7 @@ quarter's months, so a recalculation (which builds the tables again) reverses on
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -39,13 +41,13 @@ from shared.logic.phm import member_month
 from shared.logic.reversals import settle_member
 from shared.logic.ta_engagement import TaActivity, TaMonth, quarter_months, ta_status
 from shared.models.ledger import LedgerEntry, PmpmPayment
-from shared.models.members import Clinic, EligibilitySpan, MemberFacts
+from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberFacts
 from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.apc import ApcProgram
 from shared.programs.catalog import ProgramSet
 from shared.services.attribution import AttributionService, attributed_practices, curated_frames
-from shared.services.kinds.annual_apc import APC_PROGRAM, apc_practices
+from shared.services.kinds.annual_apc import APC_PROGRAM
 from shared.services.kinds.base import (
     Report,
     RunContext,
@@ -100,6 +102,7 @@ DIRECT_COLUMNS = (
     "billing_clinic_id",
     "hcpcs_code",
     "allowed_amount",
+    "payer_id",
 )
 
 
@@ -107,37 +110,45 @@ def _direct_services(
     ctx: RunContext, months: Sequence[str], practices: Mapping[str, Clinic], program: ApcProgram
 ) -> pl.DataFrame:
     """The quarter's net claim lines at APC practices (the billing clinic, else the rendering provider's
-    practice on the quarter's last day), classified by the practice's track (Element 1)."""
+    practice on the quarter's last day), classified by the track the practice has with the claim's payer
+    (Element 1; a claim that names no payer is the deploying plan's)."""
     frames = curated_frames(
         ctx.objects, ctx.curated, Prefix.MEDICAL_CLAIMS_ROWS.value, DIRECT_COLUMNS, lambda p: p >= months[0]
     )
-    tracks = {c: p.apc_payment_track for c, p in practices.items()}
-    if not frames or not tracks:
-        return direct_services_report(pl.DataFrame(schema=_REPORT_INPUT), tracks, program.direct_services)
+    if not frames or not practices:
+        empty = pl.DataFrame(schema=_REPORT_INPUT)
+        return direct_services_report(empty, practices, program.direct_services, plan_payer=ctx.payer)
     claims = net_claim_versions(
         pl.concat(frames, how="vertical_relaxed").sort("received_date", maintain_order=True)
     )
     affiliated = {
         npi: a.practice_id
         for npi, a in ctx.gaps.providers_on(month_end(months[-1])).items()
-        if a.practice_id in tracks
+        if a.practice_id in practices
     }
     billing = pl.col("billing_clinic_id").cast(pl.String)
     rendering = pl.col("rendering_npi").cast(pl.String).replace_strict(affiliated, default=None)
     lines = (
         claims.with_columns(
             month=pl.col("claim_start_date").dt.strftime("%Y-%m"),
-            practice_id=pl.when(billing.is_in(sorted(tracks))).then(billing).otherwise(rendering),
+            practice_id=pl.when(billing.is_in(sorted(practices))).then(billing).otherwise(rendering),
         )
         .filter(pl.col("month").is_in(list(months)) & pl.col("practice_id").is_not_null())
-        .select("practice_id", "month", pl.col("hcpcs_code").cast(pl.String), "allowed_amount")
+        .select(
+            "practice_id",
+            pl.col("payer_id").cast(pl.String),
+            "month",
+            pl.col("hcpcs_code").cast(pl.String),
+            "allowed_amount",
+        )
     )
-    return direct_services_report(lines, tracks, program.direct_services)
+    return direct_services_report(lines, practices, program.direct_services, plan_payer=ctx.payer)
 
 
 _REPORT_INPUT = pl.Schema(
     [
         ("practice_id", pl.String()),
+        ("payer_id", pl.String()),
         ("month", pl.String()),
         ("hcpcs_code", pl.String()),
         ("allowed_amount", pl.Decimal(18, 2)),
@@ -163,6 +174,12 @@ def _activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
         frame = pl.read_parquet(io.BytesIO(ctx.objects.get_bytes(ctx.curated, key)))
         for row in frame.select("practice_id", "activity", "activity_date", "status").iter_rows():
             yield TaActivity(practice_id=row[0], activity=row[1], activity_date=row[2], status=row[3])
+
+
+def quarter_practices(clinics: Iterable[Clinic], months: Sequence[str]) -> dict[str, Clinic]:
+    """The practices on an APC track with some payer (their own track included) at the end of some month of
+    the quarter: their engagement is judged, and each member-month is paid by the track with its payer."""
+    return {c.clinic_id: c for c in clinics if any(c.in_apc_on(month_end(m)) for m in months)}
 
 
 def member_month_spans(spans: Sequence[EligibilitySpan], months: Sequence[str]) -> dict[str, EligibilitySpan]:
@@ -200,8 +217,11 @@ def pmpm_entries(
             continue
         if (profile.birth_date.year, profile.birth_date.month) > (int(month[:4]), int(month[5:7])):
             continue  # on the roster before birth: no member-month yet
+        on = practice.apc_track_on(paid_by, month_end(month))
+        if on is ApcPaymentTrack.NONE:
+            continue  # the practice is in APC with other payers, not with this member-month's
         ta = status.get((clinic_id, month)) or TaMonth(clinic_id, month, ("no engagement status",))
-        track = program.direct_services.track(practice.apc_payment_track)
+        track = program.direct_services.track(on)
         found = []
         if track is not None and track.capitation_pmpm is not None:
             # Element 1: the track's capitation, risk adjusted (no uplift, not gated by engagement).
@@ -318,7 +338,7 @@ class QuarterlyPmpm(RunKindModule):
         """Every APC practice's engagement status in each month of the quarter, read once."""
         program = _program(ctx, run.period)
         months = quarter_months(run.period)
-        practices = apc_practices(ctx.gaps.clinics().values())
+        practices = quarter_practices(ctx.gaps.clinics().values(), months)
         status = ta_status(
             _activities(ctx, months[-1]), practices, months, program.population_health.technical_assistance
         )
@@ -340,7 +360,7 @@ class QuarterlyPmpm(RunKindModule):
         """Settle each member's PMPM member-months of the quarter against what the ledger holds for them."""
         program = _program(ctx, run.period)
         months = quarter_months(run.period)
-        practices = apc_practices(ctx.gaps.clinics().values())
+        practices = quarter_practices(ctx.gaps.clinics().values(), months)
         status = _status(ctx, run.run_id)
         ids = [m.profile.member_id for m in members]
         attributed = {month: attributed_practices(ctx.objects, ctx.curated, month, ids) for month in months}

@@ -3,15 +3,37 @@ practice's track."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
 import pytest
 
 from shared.logic.direct_services import NO_CODE, classify_service, direct_services_report
-from shared.models.members import ApcPaymentTrack
+from shared.models.members import ApcPaymentTrack, Clinic, PayerTrack
 from shared.programs.apc import load_apc
 
 SERVICES = load_apc().latest().direct_services
 B, C = ApcPaymentTrack.BASIC_CAPITATION, ApcPaymentTrack.INTERMEDIATE_CAPITATION
+PLAN = "plan"
+
+
+def _practice(clinic_id: str, track: ApcPaymentTrack, **payers: ApcPaymentTrack) -> Clinic:
+    """A practice on `track` of its own and on each of `payers`' tracks (payer id: track) since always."""
+    return Clinic(
+        clinic_id=clinic_id,
+        tin="222222222",
+        npi="1234567893",
+        clinic_name="Bayside",
+        lines_of_business=("MC",),
+        program="care_gap",
+        program_enrollment_date=date(2025, 1, 1),
+        track="family_adult",
+        apc_payment_track=track,
+        apc_tracks=(
+            PayerTrack(payer_id=None, track=track),
+            *(PayerTrack(payer_id=p, track=t) for p, t in payers.items()),
+        ),
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,7 +120,7 @@ def test_the_report_counts_each_practices_lines_and_dollars_by_its_tracks_classi
         }
     ).with_columns(pl.col("allowed_amount").cast(pl.Decimal(18, 2)))
     # WHEN the report is made
-    report = direct_services_report(lines, {"K2": B}, SERVICES)
+    report = direct_services_report(lines, {"K2": _practice("K2", B)}, SERVICES, plan_payer=PLAN)
     # THEN E&M is capitated and the well visit, the immunization and the room line are fee-for-service, each
     # with its lines and dollars; K9 is not in it
     found = {(r["payment"], r["category"]): (r["lines"], str(r["allowed_amount"])) for r in report.to_dicts()}
@@ -109,3 +131,32 @@ def test_the_report_counts_each_practices_lines_and_dollars_by_its_tracks_classi
         ("fee_for_service", NO_CODE): (1, "500.00"),
     }
     assert set(report.get_column("practice_id")) == {"K2"}
+
+
+def test_each_line_is_classified_under_the_track_the_practice_has_with_the_claims_payer():
+    # GIVEN K2 on track C with the deploying plan and on track B with PLAN2, and in January a well visit and
+    # an office visit paid by each (the plan's lines name no payer)
+    lines = pl.DataFrame(
+        {
+            "practice_id": ["K2"] * 4,
+            "payer_id": [None, None, "PLAN2", "PLAN2"],
+            "month": ["2026-01"] * 4,
+            "hcpcs_code": ["99393", "99213", "99393", "99213"],
+            "allowed_amount": ["150.00", "100.00", "140.00", "90.00"],
+        }
+    ).with_columns(pl.col("allowed_amount").cast(pl.Decimal(18, 2)))
+    practices = {"K2": _practice("K2", C, PLAN2=B)}
+    # WHEN the report is made
+    report = direct_services_report(lines, practices, SERVICES, plan_payer=PLAN)
+    # THEN each payer's lines are a row of their own under its track: the well visit is capitated on C and
+    # fee-for-service on B, the office visit capitated on both
+    found = {
+        (r["payer_id"], r["track"], r["payment"], r["category"]): (r["lines"], str(r["allowed_amount"]))
+        for r in report.to_dicts()
+    }
+    assert found == {
+        (PLAN, "intermediate_capitation", "capitated", "E&M"): (1, "100.00"),
+        (PLAN, "intermediate_capitation", "capitated", "Other E&M"): (1, "150.00"),
+        ("PLAN2", "basic_capitation", "capitated", "E&M"): (1, "90.00"),
+        ("PLAN2", "basic_capitation", "fee_for_service", "Annual well visits"): (1, "140.00"),
+    }
