@@ -48,6 +48,18 @@ class Coverage(BaseModel):
         return self.first_day <= last and first <= self.last_day
 
 
+class FileSubmission(BaseModel):
+    """An accepted file as the registry knows it: its kind, the day its accepted processing began (UTC) and
+    its row counts; what a reporting phase's data-submission rules read."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: FileKind
+    received_on: date
+    rows_read: int = Field(ge=0)
+    rejected: int = Field(ge=0)
+
+
 class FileManifest(BaseModel):
     """Accounting for one file: every row read is accepted, rejected, a duplicate or superseded."""
 

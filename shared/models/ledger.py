@@ -8,7 +8,8 @@ a CARRY_OUT brings its run to zero and the next run opens with a matching CARRY_
 An entry says what it pays for in its `basis`, with only the fields that kind of payment needs: an SVU
 award (a step of a care gap), a measure incentive (an annual program's result for a line of business), a
 performance incentive (APC Element 3), a guarantee top-up (the Care Gap earnings guarantee), a PMPM payment
-of a member-month (APC Element 2), or a carried balance. Every entry names its `payer`,
+of a member-month (APC Element 2), a phase payment (a Care Gap program phase paying for participation or
+reporting), or a carried balance. Every entry names its `payer`,
 the plan that pays it, so plans paying together need no change to the ledger.
 """
 
@@ -20,7 +21,16 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    computed_field,
+    model_serializer,
+    model_validator,
+)
 
 from shared.models.actions import ActionCode, Step
 
@@ -42,12 +52,25 @@ class EntryKind(StrEnum):
         return self in (EntryKind.CARRY_OUT, EntryKind.CARRY_IN)
 
 
+class Phase(StrEnum):
+    """A program phase (`p4p-program-design-steps.txt`, step 4): what the program pays for while it is in
+    force."""
+
+    PARTICIPATION = "participation"
+    REPORTING = "reporting"
+    PERFORMANCE = "performance"
+    SUCCESS = "success"
+
+
 class _Basis(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class SvuAward(_Basis):
-    """One step of a member's care gap: amount = svu x multiplier x (1 + bonus_rate) x dollar_rate."""
+    """One step of a member's care gap: amount = svu x multiplier x (1 + bonus_rate) x dollar_rate.
+
+    `phase` is the program phase in force on the action date (performance or success), None for a program
+    version without phases (pay for performance all year)."""
 
     basis: Literal["svu_award"] = "svu_award"
     action: ActionCode
@@ -56,6 +79,17 @@ class SvuAward(_Basis):
     multiplier: Decimal
     bonus_rate: Decimal
     dollar_rate: Decimal
+    phase: Phase | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_phase(
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> dict[str, Any]:
+        # An award of a program without phases is stored exactly as before phases existed.
+        body: dict[str, Any] = handler(self)
+        if self.phase is None:
+            body.pop("phase", None)
+        return body
 
     def slot_key(self) -> tuple[str, str]:
         return self.action, self.step.value
@@ -170,6 +204,35 @@ class PmpmPayment(_Basis):
         return self.scheme, self.month
 
 
+PhaseReason = Literal["enrolled_month", "onboarding_complete", "reporting_month"]
+"""What a phase payment pays for: the clinic's days in Care Gap P4P in a participation month, its onboarding
+complete (once), or a reporting month whose data-submission rules were met."""
+
+
+class PhasePayment(_Basis):
+    """A clinic's fixed payment of a program phase (participation or reporting), for a month or once.
+
+    amount = `amount` (the program file's dollars) x `days` / `days_in_month`, half up to the cent, for a
+    month (the days the clinic was in Care Gap P4P while the phase was in force); `amount` itself once
+    (onboarding complete). `rule` says, in the plan's words, the rule that was met."""
+
+    basis: Literal["phase_payment"] = "phase_payment"
+    phase: Phase
+    reason: PhaseReason
+    phase_from: date = Field(description="the first day of the phase that pays it")
+    month: str = Field(pattern=r"^\d{4}-\d{2}$", description="the month paid for, or in which it was met")
+    amount: Decimal = Field(ge=0, description="the program file's amount, in dollars")
+    days: int = Field(ge=0)
+    days_in_month: int = Field(ge=0, description="0 for a one-time amount")
+    rule: str
+
+    def slot_key(self) -> tuple[str, str]:
+        # A month's payment is one per phase start (two phases may share a month); onboarding is once.
+        if self.reason == "onboarding_complete":
+            return "phase_onboarding_complete", ""
+        return f"phase_{self.reason}", self.phase_from.isoformat()
+
+
 class CarriedBalance(_Basis):
     """A clinic's negative run carried to the next run (CARRY_OUT), or brought in (CARRY_IN)."""
 
@@ -180,7 +243,13 @@ class CarriedBalance(_Basis):
 
 
 Basis = Annotated[
-    SvuAward | MeasureIncentive | PerformanceIncentive | GuaranteeTopUp | PmpmPayment | CarriedBalance,
+    SvuAward
+    | MeasureIncentive
+    | PerformanceIncentive
+    | GuaranteeTopUp
+    | PmpmPayment
+    | PhasePayment
+    | CarriedBalance,
     Field(discriminator="basis"),
 ]
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models.actions import ActionCode, Step, Track
+from shared.models.ledger import Phase
 from shared.programs.menu import (
     ActionDefinition,
     AgeAnchor,
@@ -29,6 +30,7 @@ from shared.programs.menu import (
     ResultScale,
     Window,
 )
+from shared.programs.phases import ProgramPhase, SuccessPhase, check_phases
 from shared.programs.versions import ProgramNotFoundError, VersionCatalog, VersionedProgram
 
 __all__ = [
@@ -155,6 +157,10 @@ class CareGapProgram(VersionedProgram):
     refuse_approval_over_pool: bool = Field(
         default=False, description="approval refuses a run whose projected year exceeds the pool"
     )
+    phases: tuple[ProgramPhase, ...] = Field(
+        default=(),
+        description="dated phases covering the version (`shared/programs/phases.py`); none: performance",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -181,7 +187,22 @@ class CareGapProgram(VersionedProgram):
                 raise ValueError(f"multiplier {m.name} ends before it starts")
             if m.action is not None and m.action not in by_code:
                 raise ValueError(f"multiplier {m.name} names unknown action {m.action}")
+        check_phases(self.phases, self.effective_from, self.effective_to, by_code)
         return self
+
+    def phase_on(self, day: date) -> ProgramPhase | None:
+        """The phase in force on `day`; None for a version without phases (pay for performance)."""
+        return next((p for p in self.phases if p.covers(day)), None)
+
+    def pays_svu(self, action: str, day: date) -> tuple[bool, Phase | None]:
+        """Whether the phase in force on `day` pays SVUs for `action`, and that phase (None without phases).
+        Success pays its outcome actions: by default every action whose award varies with the result."""
+        phase = self.phase_on(day)
+        if phase is None:
+            return True, None
+        if isinstance(phase, SuccessPhase) and not phase.outcome_actions:
+            return any(a.code == action and a.results is not None for a in self.actions), Phase.SUCCESS
+        return phase.pays_svu(action), Phase(phase.phase)
 
     def result_svu(self, track: Track, action: str, tier: str | None) -> Decimal:
         """SVUs a result tier (or the improvement) adds on a track's card; 0 when unpriced or None."""
