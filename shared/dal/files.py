@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -19,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared import clock
 from shared.dal.dynamo import CONDITION_FAILED, error_code, from_item, query_all, to_item
-from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
+from shared.models.files import Coverage, FileKind, FileManifest, FileStatus, FileSubmission
 from shared.models.tables import REGISTRY_TABLE
 
 if TYPE_CHECKING:
@@ -167,6 +169,20 @@ class FileRegistry(ABC):
     def eligibility_coverage(self) -> list[Coverage]:
         """The coverage of every accepted eligibility file."""
 
+    @abstractmethod
+    def submissions(self, kinds: Iterable[FileKind]) -> list[FileSubmission]:
+        """Every accepted file of these kinds, with the day it was received and its row counts."""
+
+
+def submission_of(item: Mapping[str, Any]) -> FileSubmission:
+    """An accepted file item as a submission: received on the day its accepted processing began."""
+    return FileSubmission(
+        kind=FileKind(item["kind"]),
+        received_on=datetime.fromisoformat(str(item["started_at"])).astimezone(UTC).date(),
+        rows_read=int(item.get("rows_read") or 0),
+        rejected=int(item.get("rejected") or 0),
+    )
+
 
 class DynamoFileRegistry(FileRegistry):
     """`FileRegistry` on the Registry table."""
@@ -254,6 +270,24 @@ class DynamoFileRegistry(FileRegistry):
             ),
         )
         return [Coverage.model_validate(item["coverage"]) for item in items]
+
+    def submissions(self, kinds: Iterable[FileKind]) -> list[FileSubmission]:
+        wanted = sorted({k.value for k in kinds})
+        if not wanted:
+            return []
+        names = {f":k{i}": k for i, k in enumerate(wanted)}
+        items = query_all(
+            self._db,
+            TableName=self._table,
+            IndexName=REGISTRY_TABLE.gsi_name,
+            KeyConditionExpression="gsi1pk = :files",
+            FilterExpression=f"#s = :accepted AND #k IN ({', '.join(names)})",
+            ExpressionAttributeNames={"#k": "kind", "#s": "status"},
+            ExpressionAttributeValues=to_item(
+                {":files": FILES_INDEX_KEY, ":accepted": FileStatus.ACCEPTED.value} | names
+            ),
+        )
+        return [submission_of(item) for item in items]
 
 
 class DynamoFileLog(FileLog):

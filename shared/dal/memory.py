@@ -18,7 +18,7 @@ from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
 from shared.dal.evidence_codec import drop_claims
 from shared.dal.executions import ExecutionStarter
-from shared.dal.files import FILE_SK, FILES_INDEX_KEY, PROCESSING, FileRegistry, file_pk
+from shared.dal.files import FILE_SK, FILES_INDEX_KEY, PROCESSING, FileRegistry, file_pk, submission_of
 from shared.dal.gap_state import (
     EvidenceBatch,
     GapStateRepository,
@@ -47,7 +47,7 @@ from shared.dal.metering import item_size as item_size
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.models.evidence import Evidence
-from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
+from shared.models.files import Coverage, FileKind, FileManifest, FileStatus, FileSubmission
 from shared.models.gaps import Gap
 from shared.models.ledger import LedgerEntry
 from shared.models.members import Clinic, EligibilitySpan, MemberFacts, MemberProfile, ProviderAffiliation
@@ -152,6 +152,14 @@ class MemoryFileRegistry(FileRegistry):
             if i.get("kind") == FileKind.ELIGIBILITY.value
             and i.get("status") == FileStatus.ACCEPTED.value
             and i.get("coverage")
+        ]
+
+    def submissions(self, kinds: Iterable[FileKind]) -> list[FileSubmission]:
+        wanted = {k.value for k in kinds}
+        return [
+            submission_of(i)
+            for i in self.items.values()
+            if i.get("kind") in wanted and i.get("status") == FileStatus.ACCEPTED.value
         ]
 
 

@@ -1,12 +1,14 @@
 """FileRegistry: a file is processed once per content hash (PROCESSING may be taken over, a final status is
-answered), and the coverage of accepted eligibility files is listed from the FILES index."""
+answered), and the coverage of accepted eligibility files and the accepted files of some kinds (a reporting
+phase's submissions) are listed from the FILES index."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
+from shared.clock import clock_override
 from shared.dal.files import FileRegistry
-from shared.models.files import FileKind, FileStatus
+from shared.models.files import FileKind, FileStatus, FileSubmission
 from tests.contract.conftest import Backend
 from tests.contract.factories import eligibility_manifest, manifest
 
@@ -78,3 +80,25 @@ def test_coverage_is_listed_past_a_megabyte_of_registry(backend: Backend, files:
     # THEN the rosters behind the first megabyte are found
     assert listed == [JANUARY, FEBRUARY]
     assert backend.spans_pages()
+
+
+def test_submissions_list_accepted_files_of_the_kinds_asked_with_the_day_received(files: FileRegistry):
+    # GIVEN on 5 March an accepted claims file (1 row of 2 rejected), a quarantined claims file, an accepted
+    # roster, and one still processing
+    with clock_override(lambda: datetime(2026, 3, 5, 23, 30, tzinfo=UTC)):
+        for file_id, kind, status in (
+            ("c1", FileKind.MEDICAL_CLAIMS, FileStatus.ACCEPTED),
+            ("c2", FileKind.MEDICAL_CLAIMS, FileStatus.QUARANTINED),
+            ("e1", FileKind.ELIGIBILITY, FileStatus.ACCEPTED),
+            ("c3", FileKind.MEDICAL_CLAIMS, None),
+        ):
+            files.begin(file_id, kind=kind, source_key=f"landing/{kind.value}/{file_id}.csv")
+            if status is not None:
+                files.finish(file_id, status, manifest=manifest(file_id, kind))
+    # WHEN the claims and attestations submissions are listed
+    found = files.submissions([FileKind.MEDICAL_CLAIMS, FileKind.ATTESTATIONS])
+    # THEN only the accepted claims file is, received on 5 March (UTC) with its row counts
+    assert found == [
+        FileSubmission(kind=FileKind.MEDICAL_CLAIMS, received_on=date(2026, 3, 5), rows_read=2, rejected=1)
+    ]
+    assert files.submissions([]) == []
