@@ -12,7 +12,9 @@ Rules (guidelines, action menus and FAQ Q8, Q10, Q13, Q15):
 - CBP and GSD add the rate card's SVUs for the reading's result tier, and for an improvement over the
   member's previous reading, to the confirming step;
 - the rate card is the clinic's track in the program version in force on the action date, as are the
-  multiplier and the early-adoption bonus.
+  multiplier and the early-adoption bonus;
+- so is the program phase (`shared/programs/phases.py`): participation and reporting pay no SVUs, success
+  only its outcome actions; the award names the phase when the version has phases.
 Entries are returned for every earned month up to and including `through_month`, so evidence that
 arrives after its month's run is paid by the next run; ledger entry ids keep anything from being paid twice.
 Given an `AwardTrace`, `member_awards` also records what it decided for every step it weighed (the entry,
@@ -53,6 +55,8 @@ class Refusal(StrEnum):
     """The assigned clinic is unknown, or not in Care Gap P4P on the action date."""
     NOT_OWN_ATTESTATION = "not_own_attestation"
     """Medication Management, HCC-DX: not the assigned clinic's own attestation, nor confirming one."""
+    PHASE = "phase"
+    """The program phase in force on the action date pays no SVUs for the action."""
     NO_SVU = "no_svu"
     """The clinic's rate card pays no SVUs for the step."""
     LATER_MONTH = "later_month"
@@ -142,6 +146,9 @@ def _entry(
         )
         if not own and not (evidence.source.confirms and _attested_by(occurrence, clinic.clinic_id)):
             return Refusal.NOT_OWN_ATTESTATION
+    pays, phase = program.pays_svu(action.code, day)
+    if not pays:
+        return Refusal.PHASE
     svu = _svu(program, clinic, action, occurrence, completion.step)
     if svu <= 0:
         return Refusal.NO_SVU
@@ -162,6 +169,7 @@ def _entry(
             multiplier=multiplier,
             bonus_rate=bonus,
             dollar_rate=program.svu_dollar_rate,
+            phase=phase,
         ),
         amount_cents=amount_cents(
             svu=svu, multiplier=multiplier, bonus_rate=bonus, dollar_rate=program.svu_dollar_rate

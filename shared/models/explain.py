@@ -346,6 +346,12 @@ NOT_DONE = reason_kind(
     wording="no evidence of this step yet: {hint}",
     source="occurrences (no evidence completed the step); FAQ Q13, Q15",
 )
+PHASE_PAYS_NO_SVU = reason_kind(
+    "phase_pays_no_svu",
+    program=_CG,
+    wording="{version} was in its {phase} phase on {date}, which pays no SVUs for {action}",
+    source="awards (the phase in force on the action date); Program Design Steps, step 4 (phases)",
+)
 NO_SVU = reason_kind(
     "no_svu",
     program=_CG,

@@ -159,6 +159,11 @@ class Question:
         if verdict.refusal is Refusal.NOT_OWN_ATTESTATION:
             return self.attestation_missing(evidence, verdict.occurrence.period)
         program = self.catalog.find(day)
+        phase = program.phase_on(day) if program else None
+        if verdict.refusal is Refusal.PHASE and program is not None and phase is not None:
+            return why.PHASE_PAYS_NO_SVU.reason(
+                version=program.version, phase=phase.phase, date=day, action=action.code
+            )
         return why.NO_SVU.reason(
             track=clinic.track.value if clinic else "?",
             version=program.version if program else "?",

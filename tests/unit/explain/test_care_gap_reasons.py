@@ -358,3 +358,26 @@ def test_a_seventh_well_child_visit_in_the_first_15_months():
     assert reason.text.startswith("up to 6 visits in the age window: already used by ")
     # AND asked about 2026, the six visits' steps are listed under their periods, with no "2027" gap
     assert {s.period for s in found.steps} == {f"2027/visit-{n}" for n in range(1, 7)}
+
+
+@covers("phase_pays_no_svu")
+def test_a_step_dated_in_a_phase_that_pays_no_svus():
+    # GIVEN a version in its participation phase through February, pay for performance after
+    program = CATALOG.in_force(date(2026, 6, 1))
+    phases = (
+        {"phase": "participation", "effective_from": "2026-01-01", "effective_through": "2026-02-28"},
+        {"phase": "performance", "effective_from": "2026-03-01", "effective_through": "2026-12-31"},
+    )
+    body = program.model_dump(mode="json") | {
+        "phases": [p | ({"per_clinic_month": "0"} if p["phase"] == "participation" else {}) for p in phases]
+    }
+    catalog = ProgramCatalog((type(program).model_validate(body),))
+    # WHEN C1 asks about a schedule attested on 10 February and a screening on 3 March
+    m = member(attestation(Step.SCHEDULE, date(2026, 2, 10)), attestation(Step.PERFORM, date(2026, 3, 3)))
+    found = explain(m, catalog=catalog)
+    # THEN the schedule was stopped by the phase in force on its date; the screening was not
+    assert (
+        stop(found, "2026", "schedule").text
+        == "care_gap-2026.1 was in its participation phase on 2026-02-10, which pays no SVUs for BCS-E"
+    )
+    assert stopped(found)[("2026", "perform")] != "phase_pays_no_svu"
