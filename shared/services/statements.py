@@ -20,6 +20,8 @@ from shared.models.ledger import (
     LedgerEntry,
     MeasureIncentive,
     PerformanceIncentive,
+    Phase,
+    PhasePayment,
     SvuAward,
 )
 from shared.models.members import Clinic
@@ -33,12 +35,14 @@ STATEMENT_COLUMNS = (
     "earned_month",
     "kind",
     "category",
+    "phase",
     "member_id",
     "action",
     "step",
     "action_date",
     "evidence",
     "rule_version",
+    "rule",
     "svu",
     "multiplier",
     "bonus_rate",
@@ -77,25 +81,47 @@ def draft_banner(run_id: str) -> str:
 def _category(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> str:
     if entry.is_balance:
         return BALANCE_CATEGORY
+    if isinstance(entry.basis, PhasePayment):
+        return entry.basis.reason
     return categories.get((entry.rule_version, entry.action), "")
 
 
+def phase_of(entry: LedgerEntry) -> str:
+    """The program phase an entry pays in: a phase payment's, an award's (pay for performance when its
+    version has no phases); '' for a carried balance."""
+    basis = entry.basis
+    if isinstance(basis, PhasePayment):
+        return basis.phase.value
+    if isinstance(basis, SvuAward):
+        return (basis.phase or Phase.PERFORMANCE).value
+    return ""
+
+
+def _record_type(entry: LedgerEntry) -> str:
+    # A carried balance and a phase payment are a clinic's, not a member's: their own record types keep
+    # LINE rows fully traced to a member.
+    if entry.is_balance:
+        return "BALANCE"
+    return "PHASE" if isinstance(entry.basis, PhasePayment) else "LINE"
+
+
 def _line(entry: LedgerEntry, categories: Mapping[tuple[str, str], str]) -> tuple[object, ...]:
-    # A carried balance is a clinic's, not a member's: its own record type keeps LINE rows fully traced.
     svu = entry.basis if isinstance(entry.basis, SvuAward) else None
     return (
-        "BALANCE" if entry.is_balance else "LINE",
+        _record_type(entry),
         entry.run_id,
         entry.clinic_id,
         entry.earned_month,
         entry.kind.value,
         _category(entry, categories),
+        phase_of(entry),
         entry.member_id,
         entry.action,
         entry.step.value if entry.step else "",
         entry.action_date.isoformat(),
         " ".join(entry.evidence_refs),
         entry.rule_version,
+        entry.basis.rule if isinstance(entry.basis, PhasePayment) else "",
         svu.svu if svu else "",
         svu.multiplier if svu else "",
         svu.bonus_rate if svu else "",
@@ -166,11 +192,12 @@ def statement_csv(
     categories: Mapping[tuple[str, str], str] | None = None,
     banner: str | None = None,
 ) -> bytes:
-    """One clinic's statement: an entry per LINE (BALANCE if carried), ACTION_/CATEGORY_TOTALs, CLINIC_TOTAL.
+    """One clinic's statement: an entry per LINE (BALANCE if carried, PHASE for a phase payment),
+    ACTION_/CATEGORY_TOTALs, CLINIC_TOTAL.
 
     A line traces its amount to the member, action, step, evidence (claim id and line, attestation id,
-    registry record), rule version and multiplier; reversals and carried balances name the entry they
-    reverse or carry in `reverses`.
+    registry record), rule version and multiplier, and names the program phase it pays in; a phase payment
+    names the rule it met; reversals and carried balances name the entry they reverse or carry in `reverses`.
     """
     categories = categories or {}
     by_category, by_action, total = statement_totals(entries, categories)
@@ -202,6 +229,7 @@ def statement_html(
         by_action=sorted(by_action.items()),
         by_category=sorted(by_category.items()),
         by_payer=payer_totals(entries),
+        phases=sorted({p for p in map(phase_of, entries) if p}),
         columns=STATEMENT_COLUMNS[_HTML_COLUMNS],
         lines=[_line(e, categories)[_HTML_COLUMNS] for e in _ordered(entries, categories)],
     )

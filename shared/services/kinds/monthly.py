@@ -21,6 +21,7 @@ from shared.logic.dates import month_end
 from shared.logic.eligibility import span_on
 from shared.logic.gaps import member_gaps
 from shared.logic.occurrences import MemberView
+from shared.logic.phases import reporting_due
 from shared.logic.reversals import carry_balances, settle_member, settle_run_entries
 from shared.models.gaps import Gap, GapStatus
 from shared.models.ledger import LedgerEntry
@@ -34,6 +35,7 @@ from shared.services.kinds.base import (
     append_member_entries,
     earnings_key,
 )
+from shared.services.kinds.phase_payments import settle_phase_payments
 from shared.services.run_records import final_runs
 
 
@@ -51,6 +53,10 @@ class EarlierRunOpenError(DomainError):
 
 class NoEligibilityError(DomainError):
     """No ingested eligibility file covers the month: a run now would close it with nothing to pay."""
+
+
+class ReportingNotDueError(DomainError):
+    """The month pays for reporting and its files are not yet due: a run now could miss files on time."""
 
 
 class CarriedBalanceChangedError(DomainError):
@@ -100,6 +106,12 @@ class MonthlySvu(RunKindModule):
             raise NoEligibilityError(
                 f"no ingested eligibility file covers {period}: drop the month's roster under "
                 "landing/eligibility/ before its final run"
+            )
+        due = reporting_due(ctx.catalog, period)
+        if due is not None and today <= due:
+            raise ReportingNotDueError(
+                f"month {period} pays for reporting and its files are due by {due.isoformat()} (today is "
+                f"{today.isoformat()}); a final run waits for the day after: run a preview instead"
             )
 
     def earn(
@@ -165,11 +177,12 @@ class MonthlySvu(RunKindModule):
         )
 
     def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
-        """Bring in the previous run's carried balances and carry out every clinic still negative."""
+        """The month's phase payments (participation, reporting: `phase_payments.py`); then bring in the
+        previous run's carried balances and carry out every clinic still negative."""
+        phased = settle_phase_payments(ctx, run)
         totals: dict[tuple[str, str], int] = defaultdict(int)
-        for out in outputs:
-            for e in out.entries:
-                totals[(e.payer, e.clinic_id)] += e.amount_cents
+        for e in (*(e for out in outputs for e in out.entries), *phased):
+            totals[(e.payer, e.clinic_id)] += e.amount_cents
         # The latest closed final monthly run before this month: its carried balances open this run.
         closed = [r for r in final_runs(ctx.runs, self.kind) if r.period < run.period and r.status.closed]
         previous = max(closed, key=lambda r: r.period, default=None)
@@ -183,7 +196,7 @@ class MonthlySvu(RunKindModule):
             as_of=month_end(run.period),
         )
         if run.mode is RunMode.PREVIEW:
-            return wanted
+            return phased + wanted
         ctx.objects.put_json(ctx.curated, earnings_key(run.run_id), _earnings(outputs))
         # A resumed run finds what it recorded; a recalculated one reverses the balances that changed.
         own = ctx.ledger.balances(run.run_id)
@@ -194,7 +207,7 @@ class MonthlySvu(RunKindModule):
                     f"a carried balance of run {run.run_id} changed since it was recorded"
                 )
             own.append(stored)
-        return sorted({e.entry_id: e for e in own}.values(), key=lambda e: e.entry_id)
+        return phased + sorted({e.entry_id: e for e in own}.values(), key=lambda e: e.entry_id)
 
     def single_operator(self, programs: ProgramSet, period: str) -> bool:
         program = programs.care_gap.find(month_end(period))
