@@ -165,9 +165,8 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         # The pages list the year's runs (with their approvals) and the file log's drops on the index.
         run_record(fn, index=(QUERY,))
         fn.use_table(approvals, table_key, item=(BATCH_GET,))
-        # The clinics, and (for the pages) each clinic's members read once, profiles in batches: registry
-        # and projection.
-        fn.use_table(gaps, table_key, item=(BATCH_GET, QUERY), index=(QUERY,))
+        # The clinics; no member: the pages' registry and projection come from the shards' page facts.
+        fn.use_table(gaps, table_key, index=(QUERY,))
         fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
         fn.read_objects(reports, [Prefix.RUNS], data_key)  # the year's closed runs' summaries
         # Statements for review, the draft payment file, reports and pages; never payments/.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -163,6 +163,11 @@ class ShardMembers(_Payload):
     run_id: str
     shard_id: str
     member_ids: tuple[str, ...]
+    clinic_members: dict[str, tuple[str, ...]] = Field(
+        default_factory=dict,
+        description="the shard's members of each clinic's registry, for the clinic pages (none: no pages)",
+    )
+    pages_as_of: date | None = Field(default=None, description="the day the run's pages stand on")
 
 
 class Plan(_Payload):

@@ -8,8 +8,9 @@ environment (`docs/pages.md`).
 - **Plan**: payouts by month and program against the funding pools, Benchmark measure rates against their
   benchmarks, results and dollars by the clinics' HPI decile, and file-intake health by kind and month.
 
-Read-only: the gap state (each clinic's members read once, for its registry, chart requests and
-projection), the run registry and run summaries (`shared/services/page_data.py`) and the file log; the
+Read-only: in a run, the page facts its shards counted (`shared/services/page_facts.py`); outside one,
+the gap state (each clinic's members read once, for its registry, chart requests and projection); the run
+registry and run summaries (`shared/services/page_data.py`) and the file log; the
 caller writes the pages (RenderStatements to the reports bucket, the demo to a folder). A clinic page
 names members by id only, with actions and dates: never a birth date or anything else of theirs.
 """
@@ -27,8 +28,6 @@ from pathlib import Path
 from shared.dal.files import FileLog
 from shared.logic.annual_incentives import rate_percent
 from shared.logic.keys import key_segment
-from shared.logic.occurrences import MemberView
-from shared.models.gaps import GapStatus
 from shared.models.ledger import LedgerEntry
 from shared.models.members import ApcPaymentTrack, Clinic, MemberFacts
 from shared.models.runs import RunMode, RunRef
@@ -44,13 +43,9 @@ from shared.services.page_data import (
     program_year,
     year_payouts,
 )
+from shared.services.page_facts import ClinicPageFacts, StoredPageFacts, clinic_page_facts
 from shared.services.projection import ClinicProjection, Projector
-from shared.services.registry import (
-    DEFAULT_CHART_REQUEST_DAYS,
-    clinic_gaps,
-    ranked_rows,
-    unconfirmed_completions,
-)
+from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
 
 DUE_SOON_DAYS = 60
 PLAN_PAGE = "plan.html"
@@ -149,9 +144,12 @@ class PageService:
         run: RunRef | None = None,
         entries: Sequence[LedgerEntry] = (),
         banner: str | None = None,
+        stored: StoredPageFacts | None = None,
     ) -> Iterator[Page]:
         """Every clinic's page, one at a time, then the plan's; `run` and its `entries` are the run being
-        rendered (its totals are the statements'), `as_of` the day the registry and projections stand on."""
+        rendered (its totals are the statements'), `as_of` the day the registry and projections stand on;
+        `stored` the page facts the run's shards counted (without them each clinic's members are read from
+        the gap state)."""
         year = program_year(run) if run is not None else as_of.year
         clinics = self._ctx.gaps.clinics()
         payouts = year_payouts(self._ctx, self._reports, year, run, entries)
@@ -165,7 +163,18 @@ class PageService:
         }
         figures = []
         for clinic_id in sorted(clinics):
-            body, found = self._clinic_page(clinics, clinic_id, as_of, payouts, projector, entries, common)
+            if stored is not None:
+                facts = stored.clinic(clinic_id)
+            else:
+                facts = clinic_page_facts(
+                    self._ctx,
+                    clinics[clinic_id],
+                    self._members(clinic_id),
+                    as_of,
+                    projector,
+                    self._chart_days,
+                )
+            body, found = self._clinic_page(clinics, facts, as_of, payouts, projector, entries, common)
             figures.append(found)
             yield Page(clinic_page_name(clinic_id), body)
         yield Page(PLAN_PAGE, self._plan_page(figures, payouts, year, entries, common))
@@ -189,28 +198,19 @@ class PageService:
     def _clinic_page(
         self,
         clinics: Mapping[str, Clinic],
-        clinic_id: str,
+        facts: ClinicPageFacts,
         as_of: date,
         payouts: Sequence[RunPayout],
         projector: Projector,
         entries: Sequence[LedgerEntry],
         common: Mapping[str, object],
     ) -> tuple[bytes, _ClinicFigures]:
+        clinic_id = facts.clinic_id
         clinic = clinics[clinic_id]
-        members = self._members(clinic_id)
-        found = _ClinicFigures(clinic, len(members))
-        rows, requests = [], []
-        program = self._ctx.catalog.find(as_of)
-        in_care_gap = program is not None and clinic.in_care_gap_on(as_of)
-        if in_care_gap and program is not None:
-            views = [MemberView.of_facts(f) for f in members]
-            gaps = clinic_gaps(clinic, program, views, as_of)
-            rows = ranked_rows(clinic, program, gaps, as_of)
-            found.open = sum(1 for g in gaps if g.status is GapStatus.OPEN)
-            found.closed = sum(1 for g in gaps if g.status is GapStatus.CLOSED)
-            requests = unconfirmed_completions(clinic_id, program, views, as_of, self._chart_days)
+        found = _ClinicFigures(clinic, facts.members, open=facts.open, closed=facts.closed)
+        rows, requests = list(facts.rows), list(facts.chart_requests)
         found.at_stake_cents = sum(r.cents_at_stake for r in rows)
-        found.projection = projector.clinic(clinic_id, members, as_of)
+        found.projection = projector.project(clinic_id, facts.counts, as_of)
         until = as_of + timedelta(days=DUE_SOON_DAYS)
         due = sorted(
             (r for r in rows if r.due_date is not None and as_of <= r.due_date <= until),
@@ -233,7 +233,7 @@ class PageService:
             **common,
             clinic=clinic,
             program_line=_program_line(clinic, as_of),
-            member_count=len(members),
+            member_count=facts.members,
             registry=rows,
             registry_note=f"{clinic.clinic_id} is not in Care Gap P4P on {as_of}: it has no SVU registry.",
             at_stake_cents=found.at_stake_cents,

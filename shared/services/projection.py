@@ -15,7 +15,7 @@ is the annual run's figure for that clinic. What differs, on purpose:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -38,8 +38,8 @@ from shared.services.kinds.annual import (
 from shared.services.kinds.annual_apc import (
     ApcCounter,
     PracticeResult,
-    PracticeYear,
     apc_practices,
+    merge_practices,
     practice_results,
     prior_rates,
 )
@@ -113,9 +113,14 @@ class Projector:
 
     def clinic(self, clinic_id: str, members: Iterable[MemberFacts], as_of: date) -> ClinicProjection | None:
         """The clinic's projection from its members as known on `as_of`; None when no program rates it."""
+        counts = self.count(clinic_id, members, as_of)
+        return self.project(clinic_id, [counts] if counts is not None else [], as_of)
+
+    def count(self, clinic_id: str, members: Iterable[MemberFacts], as_of: date) -> ShardOutput | None:
+        """The annual counters over some of the clinic's members as known on `as_of` (a shard's part: the
+        parts of every shard add up, as the annual run's do); None when no program rates the clinic."""
         if not self.applies(clinic_id) or self._care_gap is None:
             return None
-        clinic = self._clinics[clinic_id]
         counter = (
             BenchmarkCounter(self._benchmark, self._care_gap)
             if self._benchmark is not None and clinic_id in self._rated
@@ -123,34 +128,46 @@ class Projector:
         )
         in_apc = self._apc is not None and clinic_id in self._practices
         apc = ApcCounter(self._apc, self._care_gap, self.year) if self._apc and in_apc else None
-        only = {clinic_id: clinic}
+        only = {clinic_id: self._clinics[clinic_id]}
         for facts in members:
             known = known_on(facts, as_of)
             if counter is not None:
                 counter.add(known, only)
             if apc is not None:
                 apc.add(known, only)
+        return ShardOutput(
+            run_id="projection",
+            shard_id=clinic_id,
+            measure_counts=tuple(counter.measure_counts()) if counter else (),
+            panel_counts=tuple(counter.panel_counts()) if counter else (),
+            apc_counts=tuple(apc.counts()) if apc else (),
+            apc_contributions=tuple(apc.contributions()) if apc else (),
+            apc_panels=tuple(apc.panels()) if apc else (),
+        )
+
+    def project(self, clinic_id: str, counts: Sequence[ShardOutput], as_of: date) -> ClinicProjection | None:
+        """The clinic's projection from its counters (`count`'s parts, summed); None when no program rates
+        it."""
+        if not self.applies(clinic_id) or self._care_gap is None:
+            return None
+        clinic = self._clinics[clinic_id]
+        rated = self._benchmark is not None and clinic_id in self._rated
+        in_apc = self._apc is not None and clinic_id in self._practices
         return ClinicProjection(
             clinic_id=clinic_id,
             year=self.year,
             as_of=as_of,
             benchmark_pays=clinic.in_benchmark_for(self.year),
-            benchmark_lines=self._benchmark_lines(clinic, counter) if counter else (),
-            apc=self._apc_result(clinic, apc) if apc else None,
+            benchmark_lines=self._benchmark_lines(clinic, counts) if rated else (),
+            apc=self._apc_result(clinic, counts) if in_apc else None,
         )
 
     def _benchmark_lines(
-        self, clinic: Clinic, counter: BenchmarkCounter
+        self, clinic: Clinic, parts: Sequence[ShardOutput]
     ) -> tuple[BenchmarkLineProjection, ...]:
         program = self._benchmark
         assert program is not None
-        shard = ShardOutput(
-            run_id="projection",
-            shard_id=clinic.clinic_id,
-            measure_counts=tuple(counter.measure_counts()),
-            panel_counts=tuple(counter.panel_counts()),
-        )
-        lines: Mapping[str, LineCounts] = merge_lines([shard]).get(clinic.clinic_id, {})
+        lines: Mapping[str, LineCounts] = merge_lines(parts).get(clinic.clinic_id, {})
         prior = self._prior.get(clinic.clinic_id, {})
         found = []
         for lob, (counts, result) in line_payouts(program, clinic, lines, prior).items():
@@ -168,12 +185,12 @@ class Projector:
             )
         return tuple(found)
 
-    def _apc_result(self, clinic: Clinic, counter: ApcCounter) -> PracticeResult | None:
+    def _apc_result(self, clinic: Clinic, counts: Sequence[ShardOutput]) -> PracticeResult | None:
         program = self._apc
         assert program is not None
         cid = clinic.clinic_id
-        if not counter.months.get(cid):
+        year = merge_practices(counts).get(cid)
+        if year is None or not year.member_months:
             return None
-        year = PracticeYear(sums=counter.sums[cid], member_months=counter.months[cid])
         results = practice_results(program, {cid: clinic}, {cid: year}, self._baselines)
         return results.get(cid)

@@ -125,6 +125,16 @@ class RegistryService:
         return found
 
 
+def registry_order(row: RegistryRow) -> tuple[int, date, str, str, str]:
+    """The registry's order: most money at stake first, then the earliest due."""
+    return (-row.cents_at_stake, row.due_date or date.max, row.member_id, row.action, row.period)
+
+
+def chart_order(request: ChartRequest) -> tuple[int, str, str, str]:
+    """Chart requests' order: the longest waiting first."""
+    return (-request.days_unconfirmed, request.member_id, request.action, request.period)
+
+
 def clinic_gaps(
     clinic: Clinic, program: CareGapProgram, views: Iterable[MemberView], as_of: date
 ) -> list[Gap]:
@@ -143,7 +153,7 @@ def unconfirmed_completions(
     found: list[ChartRequest] = []
     for view in views:
         found += _unconfirmed(clinic_id, program, view.known(as_of), as_of, wait)
-    found.sort(key=lambda r: (-r.days_unconfirmed, r.member_id, r.action, r.period))
+    found.sort(key=chart_order)
     return found
 
 
@@ -153,7 +163,7 @@ def ranked_rows(
     """The registry's rows of these gaps (any status given; open and coming-due ones kept), most money at
     stake first."""
     rows = [_row(clinic, program, gap, as_of) for gap in gaps if gap.status in SHOWN and gap.svu_at_stake > 0]
-    rows.sort(key=lambda r: (-r.cents_at_stake, r.due_date or date.max, r.member_id, r.action, r.period))
+    rows.sort(key=registry_order)
     return rows
 
 

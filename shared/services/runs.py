@@ -44,6 +44,9 @@ from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import Programs, ProgramSet
 from shared.services.failures import failure_of, fields_of
 from shared.services.kinds import RunContext, RunInputError, kind_of
+from shared.services.page_data import pages_as_of, program_year
+from shared.services.page_facts import PageIndex, page_index_key, write_shard_page_facts
+from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
 from shared.services.run_records import require_open, require_run
 from shared.services.settlement import SettlementService, manifest_key, result_key
 
@@ -118,6 +121,7 @@ class RunService:
         self._curated = curated_bucket
         self._shard_size = shard_size
         self._now = now
+        self._pages = pages
         self._context = RunContext(
             objects=store,
             curated=curated_bucket,
@@ -220,19 +224,42 @@ class RunService:
     def plan(self, run: RunRef) -> Plan:
         """Split the members into shards of `shard_size` and write the manifest the Map reads."""
         require_open(self._runs, run.run_id)
-        kind_of(run.run_kind).prepare(self._context, run)
-        member_ids: set[str] = set()
+        kind = kind_of(run.run_kind)
+        kind.prepare(self._context, run)
+        # Clinic by clinic, so a clinic's members fall in few shards (its page merges a part per shard).
+        ordered: list[str] = []
+        registries: dict[str, list[str]] = {}
         for clinic_id in sorted(self._gaps.clinics()):
-            member_ids.update(self._gaps.member_ids(clinic_id))
-        ordered = sorted(member_ids)
+            for member_id in sorted(set(self._gaps.member_ids(clinic_id))):
+                if member_id not in registries:
+                    ordered.append(member_id)
+                registries.setdefault(member_id, []).append(clinic_id)
+        as_of = pages_as_of(run, self._now().date()) if self._pages else None
         refs = []
+        holding: dict[str, list[str]] = {}
         for number, start in enumerate(range(0, len(ordered), self._shard_size)):
             shard_id = f"{number:05d}"
             key = f"{Prefix.RUNS}{run.run_id}/shards/{shard_id}.json"
             chunk = tuple(ordered[start : start + self._shard_size])
-            body = ShardMembers(run_id=run.run_id, shard_id=shard_id, member_ids=chunk)
+            clinic_members: dict[str, list[str]] = {}
+            if self._pages:
+                for member_id in chunk:
+                    for clinic_id in registries[member_id]:
+                        clinic_members.setdefault(clinic_id, []).append(member_id)
+                for clinic_id in clinic_members:
+                    holding.setdefault(clinic_id, []).append(shard_id)
+            body = ShardMembers(
+                run_id=run.run_id,
+                shard_id=shard_id,
+                member_ids=chunk,
+                clinic_members={c: tuple(ids) for c, ids in clinic_members.items()},
+                pages_as_of=as_of,
+            )
             self._store.put_json(self._curated, key, body.model_dump(mode="json"))
             refs.append(ShardRef(shard_id=shard_id, members_key=key))
+        if as_of is not None:
+            index = PageIndex(as_of=as_of, shards={c: tuple(s) for c, s in sorted(holding.items())})
+            self._store.put_json(self._curated, page_index_key(run.run_id), index.model_dump(mode="json"))
         manifest = manifest_key(run.run_id)
         self._store.put_json(self._curated, manifest, [r.model_dump(mode="json") for r in refs])
         logger.info("run planned", run_id=run.run_id, shard_count=len(refs), member_count=len(ordered))
@@ -246,6 +273,19 @@ class RunService:
         members = ShardMembers.model_validate(self._store.get_json(self._curated, shard.members_key))
         facts = self._gaps.members(members.member_ids)
         output = kind_of(run.run_kind).earn(self._context, run, shard.shard_id, facts)
+        if members.pages_as_of is not None:
+            # The pages' part of the shard, counted while its members are here (before the result, which
+            # tells the Map the shard is done).
+            write_shard_page_facts(
+                self._context,
+                run.run_id,
+                shard.shard_id,
+                members.clinic_members,
+                facts,
+                members.pages_as_of,
+                program_year(run),
+                DEFAULT_CHART_REQUEST_DAYS,
+            )
         key = result_key(run.run_id, shard.shard_id)
         self._store.put_json(self._curated, key, output.model_dump(mode="json"))
         logger.info(

@@ -40,7 +40,7 @@ from shared.models.tables import Prefix
 from shared.observability import logger
 from shared.services.kinds import RunContext, kind_of
 from shared.services.kinds.annual import merge_counts
-from shared.services.page_data import pages_as_of
+from shared.services.page_facts import StoredPageFacts
 from shared.services.pages import PageService
 from shared.services.run_records import require_open, require_run
 from shared.services.statements import (
@@ -272,8 +272,10 @@ class SettlementService:
     def _render_pages(self, run: RunRef, entries: list[LedgerEntry], where: _Outputs) -> None:
         """Every clinic's page and the plan's, as of the run's period, one page in memory at a time."""
         pages = PageService(context=self._context, reports_bucket=self._reports, log=self._log)
-        as_of = pages_as_of(run, self._context.now().date())
-        for shown in pages.pages(as_of, run=run, entries=entries, banner=where.banner):
+        stored = StoredPageFacts(self._store, self._curated, run.run_id)
+        # The day PlanShards set, so the shards' parts and the page stand on the same day.
+        as_of = stored.index.as_of
+        for shown in pages.pages(as_of, run=run, entries=entries, banner=where.banner, stored=stored):
             self._store.put_bytes(self._reports, where.page(shown.name), shown.body, "text/html")
 
     def _categories(self, entries: Iterable[LedgerEntry]) -> dict[tuple[str, str], str]:

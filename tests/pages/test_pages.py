@@ -11,9 +11,17 @@ from pathlib import Path
 import pytest
 
 from bench.runs import REPORTS
+from shared.dal.memory import MemoryObjectStore
 from shared.logic.money import parse_dollars
+from shared.services.page_facts import (
+    PageFactsMissingError,
+    StoredPageFacts,
+    clinic_page_facts,
+    page_facts_key,
+)
 from shared.services.pages import PageService
 from shared.services.projection import Projector
+from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
 from shared.services.statements import payment_total_cents
 from tests.pages.plan import AS_OF, PagesPlan, page_text, statement_totals
 
@@ -189,3 +197,52 @@ def test_the_projection_on_the_year_end_is_the_annual_runs_benchmark_payout(page
             assert line.cents == paid.get((clinic_id, line.line_of_business), 0), (clinic_id, line)
             compared += 1
     assert compared > 0
+
+
+def test_a_runs_pages_are_counted_by_its_shards_as_the_gap_state_would_give_them(
+    pages_plan: PagesPlan,
+) -> None:
+    # GIVEN the year's annual run (the last one: the gap state is as it counted it), in shards of 100
+    ctx = pages_plan.service._context
+    run_id = pages_plan.annual_id
+    stored = StoredPageFacts(ctx.objects, ctx.curated, run_id)
+    as_of, clinics = stored.index.as_of, ctx.gaps.clinics()
+    projector = Projector(ctx, 2026, clinics)
+    shards = len(ctx.objects.keys(ctx.curated, f"runs/{run_id}/shards/"))
+    # THEN members were sharded clinic by clinic: a clinic's members are in few shards
+    held = sum(len(s) for s in stored.index.shards.values())
+    assert shards > 1 and held <= shards + len(clinics) - 1
+    split = [c for c, s in stored.index.shards.items() if len(s) > 1]
+    assert split, "no clinic spans two shards: the merge is not exercised"
+    for clinic_id, clinic in sorted(clinics.items()):
+        # WHEN a clinic's parts are merged
+        merged = stored.clinic(clinic_id)
+        # THEN they are what its members read from the gap state give, projection included
+        members = ctx.gaps.members(ctx.gaps.member_ids(clinic_id))
+        fresh = clinic_page_facts(ctx, clinic, members, as_of, projector, DEFAULT_CHART_REQUEST_DAYS)
+        assert merged.model_dump(exclude={"counts"}) == fresh.model_dump(exclude={"counts"}), clinic_id
+        assert projector.project(clinic_id, merged.counts, as_of) == projector.project(
+            clinic_id, fresh.counts, as_of
+        )
+    assert any(stored.clinic(c).rows for c in clinics)
+
+
+def test_a_run_whose_shards_left_out_a_part_fails_naming_the_shard_and_the_clinic(
+    pages_plan: PagesPlan,
+) -> None:
+    # GIVEN the annual run's page facts with one part of a clinic spread over two shards removed
+    ctx = pages_plan.service._context
+    store = MemoryObjectStore()
+    store.objects.update(pages_plan.store.objects)
+    stored = StoredPageFacts(store, ctx.curated, pages_plan.annual_id)
+    clinic_id, shards = next((c, s) for c, s in sorted(stored.index.shards.items()) if len(s) > 1)
+    del store.objects[(ctx.curated, page_facts_key(pages_plan.annual_id, clinic_id, shards[0]))]
+    # WHEN the clinic's facts are asked for
+    # THEN the run is refused, naming the shard and the clinic, and the other clinics' facts are there
+    with pytest.raises(PageFactsMissingError, match=rf"shard\(s\) {shards[0]} .* clinic {clinic_id}"):
+        stored.clinic(clinic_id)
+    assert all(stored.clinic(c).members for c in stored.index.shards if c != clinic_id)
+    # AND a run planned without them is refused as a whole
+    del store.objects[(ctx.curated, f"runs/{pages_plan.annual_id}/pages.json")]
+    with pytest.raises(PageFactsMissingError, match="start it again"):
+        StoredPageFacts(store, ctx.curated, pages_plan.annual_id)
