@@ -32,7 +32,9 @@ from cli.operator import (
 )
 from shared.clock import shifted_clock
 from shared.logic.money import format_cents
+from shared.models.tables import Prefix
 from shared.observability import logger
+from shared.services.pages import PLAN_PAGE
 
 # Reference data first, so evidence finds its members and clinics when it is applied; every kind the
 # generator writes. Attestations last: a clinic attests what the claims did not show.
@@ -102,7 +104,8 @@ def run_demo(
     # The registry's top rows name members: they are shown, and the CSVs hold them, but summary.json does not.
     registry = {c: {k: v for k, v in r.items() if k != "top"} for c, r in summary["registry"].items()}
     (out / "summary.json").write_text(json.dumps(summary | {"registry": registry}, indent=2, default=str))
-    console.print(f"statements, payment files, registries and summary.json written to {out}")
+    console.print(f"statements, payment files, registries, pages and summary.json written to {out}")
+    _print_pages(summary["pages"], console)
     return summary
 
 
@@ -156,6 +159,7 @@ def _generate_and_run(
         annual = _run_annual(runtime, console, run_limit_s)
         summary = _collect(s3, outputs, runs, manifests, out)
         summary["annual"] = annual_summary(runtime, annual, out)
+        summary["pages"] = _export_pages(s3, outputs, annual["run_id"], out)
         with console.status("exporting each clinic's registry"):
             summary["registry"] = _export_registries(runtime, out)
         return summary
@@ -268,6 +272,34 @@ def _collect(
         "by_clinic": {k: str(v) for k, v in sorted(by_clinic.items())},
         "total": str(sum(by_month.values(), Decimal(0))),
     }
+
+
+def _export_pages(s3: Any, outputs: dict[str, str], run_id: str, out: Path) -> dict[str, Any]:
+    """Copy the pages the annual run wrote (the year's last run: `pages/<run_id>/` in the reports bucket) to
+    out/pages/; return the plan page's path and each clinic page's."""
+    bucket, prefix = outputs["ReportsBucketName"], f"{Prefix.PAGES}{run_id}/"
+    folder = out / "pages"
+    clinics: dict[str, str] = {}
+    plan = None
+    for key in _keys(s3, bucket, prefix):
+        name = key[len(prefix) :]
+        target = folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        s3.download_file(bucket, key, str(target))
+        if name == PLAN_PAGE:
+            plan = str(target)
+        elif name.startswith("clinic/") and name.endswith(".html"):
+            clinics[name.removeprefix("clinic/").removesuffix(".html")] = str(target)
+    if plan is None:
+        raise DemoRunError(f"annual run {run_id} wrote no plan page under {prefix}")
+    return {"run_id": run_id, "plan": plan, "clinics": dict(sorted(clinics.items()))}
+
+
+def _print_pages(pages: dict[str, Any], console: Console) -> None:
+    """Name the pages to open: the plan's, then each clinic's."""
+    console.print(f"open the plan's page: {pages['plan']}", highlight=False, soft_wrap=True)
+    for clinic_id, path in pages["clinics"].items():
+        console.print(f"  {clinic_id}'s page: {path}", highlight=False, soft_wrap=True)
 
 
 def _export_registries(runtime: Any, out: Path) -> dict[str, dict[str, Any]]:

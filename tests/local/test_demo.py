@@ -100,6 +100,24 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
         )
     assert Decimal(annual["paid"]) == sum(Decimal(c) for c in paid.values()) / 100 > 0
     assert json.loads((tmp_path / "summary.json").read_text())["annual"] == annual
+    # The demo ends naming the pages to open: the plan's and every clinic's, the annual run's pages copied
+    # to out/pages/, and the summary points at them
+    pages = summary["pages"]
+    assert pages["run_id"] == annual["run_id"]
+    assert (
+        pages["plan"] == str(tmp_path / "pages" / "plan.html")
+        and f"open the plan's page: {pages['plan']}" in shown
+    )
+    assert (
+        sorted(pages["clinics"])
+        == sorted(annual["by_clinic"])
+        == sorted(p.stem for p in (tmp_path / "pages" / "clinic").glob("*.html"))
+    )
+    for clinic_id, path in pages["clinics"].items():
+        assert f"{clinic_id}'s page: {path}" in shown
+        assert clinic_id in (tmp_path / "pages" / "clinic" / f"{clinic_id}.html").read_text()
+    assert shown.rstrip().splitlines()[-1].endswith(".html")
+    assert json.loads((tmp_path / "summary.json").read_text())["pages"] == pages
 
 
 def test_a_failed_month_ends_the_demo_with_one_line_and_exit_code_1(
