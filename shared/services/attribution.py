@@ -143,6 +143,9 @@ class AttributionService:
         self._curated = curated_bucket
         self._gaps = gaps
         self._apc = apc
+        # Curated files read once per service (a quarterly run builds its three months with one): the
+        # files of a prefix are written once by the ingest, so a key read again is the same rows.
+        self._read: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
 
     def build(self, month: str) -> AttributionSummary:
         """Attribute every member enrolled in `month` and write the table (overwriting an earlier build)."""
@@ -216,7 +219,16 @@ class AttributionService:
     def _frames(
         self, prefix: str, columns: tuple[str, ...], wanted: Callable[[str], bool]
     ) -> list[pl.DataFrame]:
-        return curated_frames(self._store, self._curated, prefix, columns, wanted)
+        """`curated_frames`, each file read once by this service."""
+        found = []
+        for key in self._store.keys(self._curated, prefix):
+            if not wanted(_period(key, prefix)):
+                continue
+            if (key, columns) not in self._read:
+                body = io.BytesIO(self._store.get_bytes(self._curated, key))
+                self._read[(key, columns)] = pl.read_parquet(body, columns=list(columns))
+            found.append(self._read[(key, columns)])
+        return found
 
     def _members(self, month: str) -> pl.DataFrame:
         """Members enrolled in `month`: eligibility is filed by span start, so every period up to it."""

@@ -194,3 +194,30 @@ def test_the_refusals_name_the_problem_and_no_member_value(plan) -> None:
     for error in (no_roster, unbuilt, unknown):
         assert "A1" not in str(error.value) and "A6" not in str(error.value)
     assert table_key("2026-03").startswith("curated/attribution/")
+
+
+def test_a_quarters_three_months_read_each_curated_file_once_and_build_as_alone(plan) -> None:
+    # GIVEN the plan's files ingested, and each month's table built alone by a service of its own
+    store, service = plan
+    alone = {}
+    for month in ("2026-01", "2026-02", "2026-03"):
+        AttributionService(store=store, curated_bucket=CURATED, gaps=service._gaps, apc=load_apc()).build(
+            month
+        )
+        alone[month] = read_table(store, CURATED, month)
+    gets: list[str] = []
+    original = store.get_bytes
+
+    def counted(bucket: str, key: str) -> bytes:
+        gets.append(key)
+        return original(bucket, key)
+
+    store.get_bytes = counted  # type: ignore[method-assign]
+    # WHEN one service builds the three months, as a quarterly run's PlanShards does
+    for month in alone:
+        service.build(month)
+    # THEN no curated input file was read twice, and every table is what its month built alone gives
+    inputs = [k for k in gets if k.startswith(("curated/medical_claims/", "curated/eligibility/"))]
+    assert inputs and len(inputs) == len(set(inputs))
+    for month, table in alone.items():
+        assert read_table(store, CURATED, month).equals(table), month
