@@ -29,6 +29,7 @@ from cli.operator import (
     lambda_transport,
     local_identity,
     monthly_input,
+    quarterly_input,
 )
 from shared.clock import shifted_clock
 from shared.logic.money import format_cents
@@ -40,12 +41,14 @@ from shared.services.pages import PLAN_PAGE
 # generator writes. Attestations last: a clinic attests what the claims did not show.
 INGEST_ORDER = (
     "clinics",
+    "providers",
     "eligibility",
     "medical_claims",
     "pharmacy_claims",
     "immunizations",
     "labs",
     "attestations",
+    "ta_engagement",
 )
 DEMO_YEAR = 2026
 DEMO_NOW = datetime(DEMO_YEAR + 1, 7, 1, tzinfo=UTC)
@@ -99,6 +102,7 @@ def run_demo(
         finally:
             logger.registered_handler.setStream(original_stream)
     _print_summary(summary, console)
+    _print_quarterly(summary["quarterly"], console)
     print_annual(summary["annual"], console)
     _print_registries(summary["registry"], out, console)
     # The registry's top rows name members: they are shown, and the CSVs hold them, but summary.json does not.
@@ -123,7 +127,7 @@ def _generate_and_run(
     template: dict[str, Any] | None,
     run_limit_s: float | None,
 ) -> dict[str, Any]:
-    from cli.generate import FIXED_KINDS, OPTIONAL_KINDS, generate_plan
+    from cli.generate import APC_KINDS, FIXED_KINDS, OPTIONAL_KINDS, generate_plan
     from cli.local.runtime import LocalRuntime
 
     started = time.monotonic()
@@ -134,7 +138,7 @@ def _generate_and_run(
             clinics=clinics,
             year=DEMO_YEAR,
             seed=seed,
-            kinds=set(FIXED_KINDS | OPTIONAL_KINDS),
+            kinds=set(FIXED_KINDS | OPTIONAL_KINDS | APC_KINDS),
         )
     console.print(
         f"generated {members} members, {clinics} clinics, {len(plan.files)} files in {out / 'data'} "
@@ -156,8 +160,10 @@ def _generate_and_run(
         outputs = runtime.outputs
         manifests = _ingest(runtime, s3, outputs, plan, console)
         runs = _run_months(runtime, console, run_limit_s)
+        quarters = _run_quarters(runtime, console, run_limit_s)
         annual = _run_annual(runtime, console, run_limit_s)
         summary = _collect(s3, outputs, runs, manifests, out)
+        summary["quarterly"] = _quarterly_summary(quarters, out)
         summary["annual"] = annual_summary(runtime, annual, out)
         summary["pages"] = _export_pages(s3, outputs, annual["run_id"], out)
         with console.status("exporting each clinic's registry"):
@@ -196,6 +202,47 @@ def _run_months(runtime: Any, console: Console, limit_s: float | None) -> list[d
             months.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
             results.append({"month": period, **result})
     return results
+
+
+def _run_quarters(runtime: Any, console: Console, limit_s: float | None) -> list[dict[str, Any]]:
+    """The year's four quarterly PMPM runs (APC Elements 1 and 2), each after its quarter's months."""
+    results = []
+    with stage(console, "quarterly PMPM runs", total=4) as quarters:
+        for quarter in range(1, 5):
+            period = f"{DEMO_YEAR}-Q{quarter}"
+            started = time.monotonic()
+            body = quarterly_input(period, "final")
+            result = _run(runtime, f"quarterly run {period}", body, quarters, limit_s)
+            quarters.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
+            results.append({"quarter": period, **result})
+    return results
+
+
+def _quarterly_summary(quarters: list[dict[str, Any]], out: Path) -> dict[str, Any]:
+    """What each quarterly run's payment file pays, per quarter and per clinic (downloaded to out/)."""
+    by_quarter: dict[str, str] = {}
+    by_clinic: dict[str, Decimal] = defaultdict(Decimal)
+    for run in quarters:
+        rows = list(csv.DictReader(io.StringIO((out / run["payment_file_key"]).read_text())))
+        for row in rows:
+            by_clinic[row["clinic_id"]] += Decimal(row["amount"])
+        by_quarter[run["quarter"]] = str(sum((Decimal(r["amount"]) for r in rows), Decimal(0)))
+    total = sum((Decimal(v) for v in by_quarter.values()), Decimal(0))
+    return {
+        "by_quarter": by_quarter,
+        "by_clinic": {k: str(v) for k, v in sorted(by_clinic.items())},
+        "total": str(total),
+    }
+
+
+def _print_quarterly(quarterly: dict[str, Any], console: Console) -> None:
+    table = Table(title="APC PMPM payments (Elements 1 and 2) by quarter")
+    table.add_column("quarter")
+    table.add_column("paid", justify="right")
+    for quarter, amount in quarterly["by_quarter"].items():
+        table.add_row(quarter, amount)
+    table.add_row("[bold]total[/bold]", f"[bold]{quarterly['total']}[/bold]")
+    console.print(table)
 
 
 def _run_annual(runtime: Any, console: Console, limit_s: float | None) -> dict[str, Any]:

@@ -21,8 +21,8 @@ FIXED_KINDS = frozenset({"clinics", "eligibility", "medical_claims", "attestatio
 # Written only when asked for by `kinds`.
 OPTIONAL_KINDS = frozenset({"pharmacy_claims", "immunizations", "labs"})
 APC_KINDS = frozenset({"providers", "ta_engagement"})
-"""Written only when asked for too: the APC model's provider rosters and TA engagement (apart from
-OPTIONAL_KINDS, every kind of which the demo ingests, until the demo ingests these as well)."""
+"""Written only when asked for too: the APC model's provider rosters and TA engagement (the demo asks for
+them, with every optional kind; the quarterly run reads them)."""
 _LINES_PER_MEMBER_YEAR = 40  # a little under the ~46 we generate, so one pass nearly always suffices
 
 

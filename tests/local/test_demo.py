@@ -17,7 +17,7 @@ from rich.console import Console
 
 from cli.demo import INGEST_ORDER, run_demo
 from cli.demo_annual import PARTS
-from cli.generate import FIXED_KINDS, OPTIONAL_KINDS
+from cli.generate import APC_KINDS, FIXED_KINDS, OPTIONAL_KINDS
 from shared.services.runs import RunService
 from shared.services.statements import payment_amounts
 
@@ -37,7 +37,7 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
     # THEN every kind the generator writes was ingested, and the screen said so as it went, kind by kind
     # and month by month (no terminal here, so as plain lines)
     shown = console.export_text(clear=False)
-    assert set(INGEST_ORDER) == FIXED_KINDS | OPTIONAL_KINDS
+    assert set(INGEST_ORDER) == FIXED_KINDS | OPTIONAL_KINDS | APC_KINDS
     for kind in INGEST_ORDER:
         assert f" {kind} files, " in shown, kind
     assert all(f"2026-{m:02d}: run succeeded" in shown for m in range(1, 13))
@@ -100,6 +100,17 @@ def test_the_demo_pays_a_year_and_every_dollar_is_in_a_statement(
         )
     assert Decimal(annual["paid"]) == sum(Decimal(c) for c in paid.values()) / 100 > 0
     assert json.loads((tmp_path / "summary.json").read_text())["annual"] == annual
+    # The year's four quarterly PMPM runs ran final and were approved, and their payment files pay the APC
+    # practices what the summary says
+    quarterly = summary["quarterly"]
+    assert all(f"2026-Q{q}: run succeeded" in shown for q in range(1, 5))
+    assert list(quarterly["by_quarter"]) == [f"2026-Q{q}" for q in range(1, 5)]
+    quarter_files = sorted((tmp_path / "payments").glob("quarterly-*.csv"))
+    assert len(quarter_files) == 4
+    paid_quarters = sum(
+        (Decimal(r["amount"]) for p in quarter_files for r in csv.DictReader(p.open())), Decimal(0)
+    )
+    assert Decimal(quarterly["total"]) == paid_quarters > 0 and quarterly["total"] in shown
     # The demo ends naming the pages to open: the plan's and every clinic's, the annual run's pages copied
     # to out/pages/, and the summary points at them
     pages = summary["pages"]
