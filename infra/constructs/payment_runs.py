@@ -154,10 +154,13 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         # Carries a clinic's negative month forward as balance entries; finds the previous run's on the index.
         run_record(fn, index=(QUERY,))
         fn.use_table(approvals, table_key, item=(BATCH_GET,))
-        appends_ledger(fn, index=(QUERY,))
+        # A phased month's participation and reporting payments have deterministic ids: which exist is
+        # asked in batches, each one found is read (a rerun pays nothing twice, onboarding once).
+        appends_ledger(fn, GET, BATCH_GET, index=(QUERY,))
         fn.use_table(gaps, table_key, index=(QUERY,))  # the clinics an annual run pays
-        # The year's monthly earnings and the prior year's rates; a final annual run keeps its rates.
-        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS], data_key)
+        # The year's monthly earnings and the prior year's rates; a final annual run keeps its rates; the
+        # engagement rows that say when a clinic's onboarding was complete.
+        fn.read_objects(curated, [Prefix.RUNS, Prefix.PROGRAMS, Prefix.TA_ENGAGEMENT], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
         fn.write_objects(reports, [Prefix.RUNS, Prefix.PREVIEWS], data_key)  # summary.json
 

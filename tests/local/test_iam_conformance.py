@@ -1,12 +1,12 @@
 """Every AWS call a handler makes is one its function's own IAM policy allows.
 
 moto enforces no IAM, so a handler that reads a prefix its least-privilege policy does not grant passes
-every local test and fails on AWS with AccessDenied. Here the real stack runs a small but complete plan on
-the local runtime (every file kind, a quarantined, a redelivered and a vanished file, a program version
-dropped under `programs/`, a final month through the state machine, a failed and resumed month, a
-preview, the annual run, a quarterly run and a refused start), each AWS call a handler makes is recorded
-against the function that made it, and every call is evaluated against that function's policies in the
-synthesized template (`tests/local/iam_policy.py`).
+every local test and fails on AWS with AccessDenied. Here the real stack runs a small but complete plan
+on the local runtime (every file kind, a quarantined, a redelivered and a vanished file, a phased program
+version dropped under `programs/` (its January paid and recalculated), a final month through the state
+machine, a failed and resumed month, a preview, the annual run, a quarterly run and a refused start),
+each AWS call a handler makes is recorded against the function that made it, and every call is evaluated
+against that function's policies in the synthesized template (`tests/local/iam_policy.py`).
 
 Attribution: an invoke routed by the runtime (state machine task or SQS event source mapping) marks the
 function in a context variable, which pool threads inherit; the event source mapping's own queue calls
@@ -65,6 +65,9 @@ _CLOSE_RUN_HANDLER = "functions.runs.close_run.handler"
 
 
 # --- the plan -------------------------------------------------------------------------------------------
+
+
+ONBOARDING = ("welcome_email", "onboarding_meetings")  # the activities January's phase pays once
 
 
 def _csv(kind: FileKind, *changes: dict[str, str]) -> bytes:
@@ -137,6 +140,14 @@ def _landing_files() -> dict[str, bytes]:
             FileKind.LABS, {"member_id": "M1"}, {"member_id": "M4", "result_date": "not-a-date"}
         ),
         "landing/ta_engagement/ta-2026-02.csv": _csv(FileKind.TA_ENGAGEMENT, {"practice_id": "K1"}),
+        # K1's onboarding, completed within January's participation phase: its one-time payment.
+        "landing/ta_engagement/onboarding-2026-01.csv": _csv(
+            FileKind.TA_ENGAGEMENT,
+            *(
+                {"practice_id": "K1", "activity": activity, "activity_date": "2026-01-10"}
+                for activity in ONBOARDING
+            ),
+        ),
         "landing/fhir/bundle-2026-02.json": _fhir_bundle(),
         # A whole-file problem: the file is copied to quarantine/.
         "landing/eligibility/missing-column.csv": b"member_id,gender\nM9,F\n",
@@ -146,8 +157,30 @@ def _landing_files() -> dict[str, bytes]:
 
 
 def _program_version() -> bytes:
+    """The shipped version from 2 January, phased in: January is participation (K1's onboarding too), then
+    reporting (unpaid: the runtime's clock makes every file late); performance, the SVUs every later month
+    of the flow pays, from February."""
     shipped = json.loads((DATA_DIR / "care_gap" / "care_gap_2026.json").read_text(encoding="utf-8"))
-    return json.dumps(shipped | {"version": "care_gap-2026.2", "effective_from": "2026-01-02"}).encode()
+    phases = [
+        {
+            "phase": "participation",
+            "effective_from": "2026-01-02",
+            "effective_through": "2026-01-15",
+            "per_clinic_month": "100.00",
+            "onboarding_complete": "500.00",
+            "onboarding_activities": list(ONBOARDING),
+        },
+        {
+            "phase": "reporting",
+            "effective_from": "2026-01-16",
+            "effective_through": "2026-01-31",
+            "per_clinic_month": "200.00",
+            "submission": {"file_kinds": ["eligibility"], "due_day": 10, "max_reject_share": "0.05"},
+        },
+        {"phase": "performance", "effective_from": "2026-02-01", "effective_through": "2026-12-31"},
+    ]
+    version = {"version": "care_gap-2026.2", "effective_from": "2026-01-02", "phases": phases}
+    return json.dumps(shipped | version).encode()
 
 
 # --- recording ------------------------------------------------------------------------------------------
@@ -256,6 +289,16 @@ def _month(month: str, mode: str = "final") -> dict[str, Any]:
     return {"run_kind": "monthly", "program_year": int(month[:4]), "month": month, "mode": mode}
 
 
+def _phase_payments(local: LocalRuntime, run_id: str) -> list[tuple[str, str]]:
+    """The (clinic, reason) of every phase payment entry the run recorded."""
+    items = local.client("dynamodb").scan(TableName=local.outputs["LedgerTableName"])["Items"]
+    return sorted(
+        (i["clinic_id"]["S"], i["basis"]["M"]["reason"]["S"])
+        for i in items
+        if i.get("run_id", {}).get("S") == run_id and i["basis"]["M"]["basis"]["S"] == "phase_payment"
+    )
+
+
 def _run_the_plan(local: LocalRuntime) -> None:
     s3, outputs = local.client("s3"), local.outputs
     landing = outputs["LandingBucketName"]
@@ -293,6 +336,16 @@ def _run_the_plan(local: LocalRuntime) -> None:
     def run(started: dict[str, Any]) -> ExecutionResult:
         return wait_for_execution(sfn, started["execution_arn"], limit_s=120)
 
+    # January is phased: AggregateRun asks the ledger which of the month's phase payments exist and reads
+    # the engagement rows for onboarding; the recalculation finds and reads what the first run recorded.
+    january = run(operator.start(_month("2026-01")))
+    assert january.status == "SUCCEEDED", january.cause
+    paid = _phase_payments(local, "monthly-2026-01-final")
+    january_again = run(operator.recalculate("monthly-2026-01-final"))
+    assert january_again.status == "SUCCEEDED", january_again.cause
+    assert ("K1", "onboarding_complete") in paid and _phase_payments(local, "monthly-2026-01-final") == paid
+    approver.approve("monthly-2026-01-final")
+    approver.mark_paid("monthly-2026-01-final", "ACH-2026-02-15")
     march = run(operator.start(_month("2026-03")))
     assert march.status == "SUCCEEDED", march.cause
     approver.approve("monthly-2026-03-final")
