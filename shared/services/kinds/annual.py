@@ -43,6 +43,7 @@ from shared.models.gaps import Gap, GapStatus
 from shared.models.incentives import BenchmarkResult, GuaranteeResult, PoolClaim
 from shared.models.ledger import (
     BENCHMARK_SCHEME,
+    DEFAULT_PAYER,
     EntryKind,
     GuaranteeTopUp,
     LedgerEntry,
@@ -70,11 +71,13 @@ from shared.programs.measures import RatedMeasure, ValueSets, measure_catalog
 from shared.services.kinds.annual_apc import (
     ApcCounter,
     PracticeResult,
+    apc_payer_months_key,
     apc_practices,
     apc_rates_key,
     element3_entries,
     merge_practices,
     practice_results,
+    shard_payer_months,
 )
 from shared.services.kinds.annual_apc import prior_rates as apc_prior_rates
 from shared.services.kinds.annual_apc import rates_body as apc_rates_body
@@ -148,8 +151,10 @@ class AnnualIncentive(RunKindModule):
         every_clinic = ctx.gaps.clinics()
         clinics = {c.clinic_id: c for c in rated_clinics(every_clinic.values(), year, care_gap)}
         counter = BenchmarkCounter(benchmark, care_gap) if benchmark is not None else None
-        practices = apc_practices(every_clinic.values()) if apc is not None else {}
-        apc_counter = ApcCounter(apc, care_gap, year) if apc is not None and practices else None
+        practices = apc_practices(every_clinic.values(), year) if apc is not None else {}
+        apc_counter = (
+            ApcCounter(apc, care_gap, year, payer=ctx.payer) if apc is not None and practices else None
+        )
         registry: dict[str, list[Gap]] = defaultdict(list)
         year_end = date(year, 12, 31)
         for facts in members:
@@ -162,6 +167,9 @@ class AnnualIncentive(RunKindModule):
         for clinic_id, gaps in sorted(registry.items()):
             body = [g.model_dump(mode="json") for g in gaps]
             ctx.objects.put_json(ctx.curated, care_gaps_part_key(run.run_id, clinic_id, shard_id), body)
+        if apc_counter is not None and apc_counter.months:
+            key = apc_payer_months_key(run.run_id, shard_id)
+            ctx.objects.put_json(ctx.curated, key, apc_counter.payer_months())
         return ShardOutput(
             run_id=run.run_id,
             shard_id=shard_id,
@@ -186,8 +194,10 @@ class AnnualIncentive(RunKindModule):
             ctx.objects.put_json(ctx.curated, guarantees_key(run.run_id), figures)
         apc = ctx.programs.apc.for_year(int(run.period))
         if apc is not None:
-            results = _apc_results(ctx, run, apc, outputs)
-            wanted += element3_entries(apc, results, partial(_clinic_entry, run))
+            practices = apc_practices(ctx.gaps.clinics().values(), int(run.period))
+            results = _apc_results(ctx, run, apc, outputs, practices)
+            payer_months = shard_payer_months(ctx, run, outputs, practices)
+            wanted += element3_entries(apc, results, payer_months, partial(_clinic_entry, run))
             if run.mode is RunMode.FINAL:
                 ctx.objects.put_json(ctx.curated, apc_rates_key(run.run_id), apc_rates_body(results))
         return record_clinic_entries(ctx, run, wanted)
@@ -368,9 +378,14 @@ def _fhir_reports(
 
 
 def _apc_results(
-    ctx: RunContext, run: RunRef, apc: ApcProgram, outputs: Sequence[ShardOutput]
+    ctx: RunContext,
+    run: RunRef,
+    apc: ApcProgram,
+    outputs: Sequence[ShardOutput],
+    practices: Mapping[str, Clinic] | None = None,
 ) -> dict[str, PracticeResult]:
-    practices = apc_practices(ctx.gaps.clinics().values())
+    if practices is None:
+        practices = apc_practices(ctx.gaps.clinics().values(), int(run.period))
     return practice_results(apc, practices, merge_practices(outputs), apc_prior_rates(ctx, int(run.period)))
 
 
@@ -525,10 +540,12 @@ def _clinic_entry(
     clinic_id: str,
     basis: MeasureIncentive | GuaranteeTopUp | PerformanceIncentive,
     cents: int,
+    payer: str = DEFAULT_PAYER,
 ) -> LedgerEntry:
     year = int(run.period)
     return LedgerEntry(
         program=program,
+        payer=payer,
         clinic_id=clinic_id,
         member_id="",
         period=run.period,

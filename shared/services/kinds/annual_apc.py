@@ -1,7 +1,8 @@
 """APC Element 3 in the annual run: each APC practice's rates for the measurement year from the one measure
 engine, scored by the performance incentive (`shared/logic/apc_incentive.py`) and paid as one entry.
 
-- **Who**: a practice is in APC when the plan has it on an APC payment track (`Clinic.apc_payment_track`).
+- **Who**: a practice is in APC when it is on an APC payment track with some payer (its own track included)
+  at the end of some month of the year (`Clinic.in_apc_on`).
 - **Attribution**: the roster until claims-based attribution runs: a member-month belongs to the practice a
   roster span covers in it (`attributed_months`). Utilization and cost count the months attributed to each
   practice; quality measures count once per member, at the practice of the latest attributed month
@@ -9,8 +10,15 @@ engine, scored by the performance incentive (`shared/logic/apc_incentive.py`) an
 - **What is known**: evidence received by the end of the program's data runout (three months after the
   year in the seed, `incentive.data_runout_months`).
 - **Baseline**: the practice's rate for the prior measurement year, from that year's final annual run.
-- **Money**: the calculator's total (half up to the cent), each measure's cents (floor plus largest
-  remainders); the entry explains every measure with its rate, baseline, levels, category, share and amount.
+- **Who pays** (plans paying together): the practice's score is one, over every attributed member whatever
+  the payer (the common methodology); each payer the practice is on an APC track with pays that score on its
+  own member months: a member-month is the payer's of the roster span at the practice in it (of two, the
+  later span), and counts when the practice is on a track with that payer at the month's end
+  (`Clinic.apc_track_on`). Each shard keeps its member months per practice and payer beside its result
+  (`apc_payer_months_key`).
+- **Money**: per payer, the calculator's total on the payer's maximum (incentive PMPM x its member months,
+  half up to the cent), each measure's cents (floor plus largest remainders); one entry per practice and
+  payer explains every measure with its rate, baseline, levels, category, share and amount.
 """
 
 from __future__ import annotations
@@ -34,12 +42,14 @@ from shared.logic.apc_rates import (
     incentive_measures,
     practice_rates,
 )
+from shared.logic.dates import month_end
 from shared.logic.measures.apc import Contribution, apc_member_year, apc_rated_measures, apc_valuesets
 from shared.models.apc import IncentiveInput, IncentiveResult
-from shared.models.ledger import LedgerEntry, PerformanceIncentive, PerformanceLine
-from shared.models.members import ApcPaymentTrack, Clinic, MemberFacts
-from shared.models.runs import ApcContribution, ApcCount, ApcPanel, ShardOutput
+from shared.models.ledger import DEFAULT_PAYER, LedgerEntry, PerformanceIncentive, PerformanceLine
+from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberFacts
+from shared.models.runs import ApcContribution, ApcCount, ApcPanel, RunRef, ShardOutput
 from shared.models.tables import Prefix
+from shared.observability import logger
 from shared.programs.apc import ApcProgram
 from shared.programs.care_gap import CareGapProgram
 from shared.services.kinds.base import RunContext
@@ -54,22 +64,46 @@ def apc_rates_key(run_id: str) -> str:
     return f"{Prefix.RUNS}{run_id}/apc-rates.json"
 
 
-def apc_practices(clinics: Iterable[Clinic]) -> dict[str, Clinic]:
-    """The clinics the plan has on an APC payment track."""
-    return {c.clinic_id: c for c in clinics if c.apc_payment_track is not ApcPaymentTrack.NONE}
+def apc_payer_months_key(run_id: str, shard_id: str) -> str:
+    """One shard's APC member months per practice and payer, in the curated bucket (written by the shard)."""
+    return f"{Prefix.RUNS}{run_id}/apc-payer-months/{shard_id}.json"
+
+
+def apc_practices(clinics: Iterable[Clinic], year: int | None = None) -> dict[str, Clinic]:
+    """The clinics in APC: with `year`, on an APC track with some payer (their own track included) at the
+    end of some month of it; without, on their own track as the latest clinics row without a payer says."""
+    if year is None:
+        return {c.clinic_id: c for c in clinics if c.apc_payment_track is not ApcPaymentTrack.NONE}
+    ends = [month_end(f"{year}-{m:02d}") for m in range(1, 13)]
+    return {c.clinic_id: c for c in clinics if any(c.in_apc_on(day) for day in ends)}
+
+
+def month_payer(spans: Iterable[EligibilitySpan], clinic_id: str, month: str, plan_payer: str) -> str:
+    """The payer of a member-month at a practice: the payer of the roster span there covering the month (of
+    two, the one that began later, then the lower payer id); `plan_payer` for a span that names none."""
+    first, last = date(int(month[:4]), int(month[5:7]), 1), month_end(month)
+    covering = [
+        s for s in spans if s.clinic_id == clinic_id and s.start <= last and (s.end is None or s.end >= first)
+    ]
+    latest = sorted(covering, key=lambda s: (-s.start.toordinal(), s.payer(plan_payer)))
+    return latest[0].payer(plan_payer) if latest else plan_payer
 
 
 class ApcCounter:
     """A shard's APC sums per practice: quality counts, utilization and cost contributions, member months."""
 
-    def __init__(self, program: ApcProgram, care_gap: CareGapProgram, year: int) -> None:
+    def __init__(
+        self, program: ApcProgram, care_gap: CareGapProgram, year: int, *, payer: str = DEFAULT_PAYER
+    ) -> None:
         self.program = program
+        self.payer = payer
         self.year = year
         self.rated = apc_rated_measures(program)
         self.valuesets = apc_valuesets(care_gap)
         self.known_by = runout_end(year, program.incentive.data_runout_months)
         self.sums: dict[str, PracticeSums] = defaultdict(PracticeSums)
         self.months: dict[str, int] = defaultdict(int)
+        self.paid: dict[tuple[str, str], int] = defaultdict(int)
 
     def add(self, facts: MemberFacts, practices: Mapping[str, Clinic]) -> None:
         every = attributed_months(facts.spans, self.year)
@@ -81,6 +115,10 @@ class ApcCounter:
         quality_at = quality_practice(facts.spans, every)
         for clinic_id, attributed in sorted(months.items()):
             self.months[clinic_id] += len(attributed)
+            for month in attributed:
+                payer = month_payer(facts.spans, clinic_id, month, self.payer)
+                if practices[clinic_id].apc_track_on(payer, month_end(month)) is not ApcPaymentTrack.NONE:
+                    self.paid[(clinic_id, payer)] += 1
             found = apc_member_year(
                 facts,
                 self.rated,
@@ -119,6 +157,51 @@ class ApcCounter:
     def panels(self) -> list[ApcPanel]:
         return [ApcPanel(clinic_id=c, member_months=n) for c, n in sorted(self.months.items())]
 
+    def payer_months(self) -> dict[str, dict[str, int]]:
+        """Member months per practice and payer, of the months the practice is on a track with the payer."""
+        found: dict[str, dict[str, int]] = defaultdict(dict)
+        for (clinic_id, payer), n in sorted(self.paid.items()):
+            found[clinic_id][payer] = n
+        return dict(found)
+
+
+def merge_payer_months(parts: Iterable[Mapping[str, Mapping[str, int]]]) -> dict[str, dict[str, int]]:
+    """The shards' member months per practice and payer, added."""
+    found: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for part in parts:
+        for clinic_id, payers in part.items():
+            for payer, n in payers.items():
+                found[clinic_id][payer] += int(n)
+    return {c: dict(sorted(p.items())) for c, p in sorted(found.items())}
+
+
+def shard_payer_months(
+    ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput], practices: Mapping[str, Clinic]
+) -> dict[str, dict[str, int]]:
+    """Every shard's member months per practice and payer (a shard without APC member months has none).
+
+    A shard whose months per payer were not kept (a caller that counts in-process, as the what-if does, or a
+    shard earned before payers were counted) has all its months as the deploying plan's, paid when the
+    practice is on a track with the plan at the year's end: what one payer's deployment always paid."""
+    parts: list[Mapping[str, Mapping[str, int]]] = []
+    end = year_end(int(run.period))
+    for out in outputs:
+        if not out.apc_panels:
+            continue
+        try:
+            parts.append(ctx.objects.get_json(ctx.curated, apc_payer_months_key(run.run_id, out.shard_id)))
+        except NotFoundError:
+            logger.info("apc payer months not kept; counted as the plan's", shard=out.shard_id)
+            parts.append(
+                {
+                    p.clinic_id: {ctx.payer: p.member_months}
+                    for p in out.apc_panels
+                    if p.clinic_id in practices
+                    and practices[p.clinic_id].apc_track_on(ctx.payer, end) is not ApcPaymentTrack.NONE
+                }
+            )
+    return merge_payer_months(parts)
+
 
 @dataclass
 class PracticeYear:
@@ -149,13 +232,15 @@ def merge_practices(outputs: Sequence[ShardOutput]) -> dict[str, PracticeYear]:
 
 @dataclass(frozen=True)
 class PracticeResult:
-    """A practice's rates, the rates scored and what the calculator found."""
+    """A practice's rates, the rates scored and what the calculator found on all its member months (every
+    payer's: the practice's one score; `practice` is what was scored)."""
 
     clinic: Clinic
     member_months: int
     rates: dict[str, PracticeRate]
     baselines: dict[str, PracticeRate]
     result: IncentiveResult
+    practice: IncentiveInput
 
 
 def practice_results(
@@ -182,18 +267,29 @@ def practice_results(
             measures=measures,
         )
         found[clinic_id] = PracticeResult(
-            clinic, year.member_months, rates, prior, apc_incentive(practice, program.incentive)
+            clinic, year.member_months, rates, prior, apc_incentive(practice, program.incentive), practice
         )
     return found
+
+
+def payer_result(program: ApcProgram, found: PracticeResult, member_months: int) -> IncentiveResult:
+    """What one payer pays of a practice's score: the same measures and shares on the payer's maximum
+    (incentive PMPM x the payer's member months), its total half up to the cent."""
+    if member_months == found.member_months:
+        return found.result
+    practice = found.practice.model_copy(update={"member_months": member_months})
+    return apc_incentive(practice, program.incentive)
 
 
 def _share(value: Fraction) -> Decimal:
     return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(SHARE_PLACES)
 
 
-def performance_basis(program: ApcProgram, found: PracticeResult) -> PerformanceIncentive:
-    """The entry's basis: the validity rule in force and each measure's line (DSF-E's per component)."""
-    result = found.result
+def performance_basis(
+    program: ApcProgram, found: PracticeResult, result: IncentiveResult, member_months: int
+) -> PerformanceIncentive:
+    """A payer's entry's basis: the practice's rates, the validity rule in force and each measure's line
+    (DSF-E's per component), with the payer's member months and `result` (`payer_result`)."""
     lines = []
     for code, outcome in result.measures.items():
         measure = program.incentive.measure(code)
@@ -232,7 +328,7 @@ def performance_basis(program: ApcProgram, found: PracticeResult) -> Performance
     return PerformanceIncentive(
         scheme=ELEMENT3_SCHEME,
         practice_type=found.clinic.practice_type.value,
-        member_months=found.member_months,
+        member_months=member_months,
         max_pmpm=program.incentive.max_pmpm,
         maximum_cents=result.maximum_cents,
         applicable_measures=result.applicable_measures,
@@ -307,22 +403,31 @@ def rates_rows(results: Mapping[str, PracticeResult], program: ApcProgram) -> li
 
 
 def element3_entries(
-    program: ApcProgram, results: Mapping[str, PracticeResult], entry: Any
+    program: ApcProgram,
+    results: Mapping[str, PracticeResult],
+    payer_months: Mapping[str, Mapping[str, int]],
+    entry: Any,
 ) -> list[LedgerEntry]:
-    """One entry per practice the incentive pays something (`entry` builds the clinic entry)."""
+    """One entry per practice and payer the incentive pays something (`payer_months`: each practice's
+    member months per payer it is on a track with; `entry` builds the clinic entry)."""
     found = []
     for clinic_id, result in results.items():
-        if result.result.total_cents <= 0:
-            continue
-        found.append(
-            entry(
-                program=APC_PROGRAM,
-                version=program.version,
-                clinic_id=clinic_id,
-                basis=performance_basis(program, result),
-                cents=result.result.total_cents,
+        for payer, months in sorted(payer_months.get(clinic_id, {}).items()):
+            if months <= 0:
+                continue
+            paid = payer_result(program, result, months)
+            if paid.total_cents <= 0:
+                continue
+            found.append(
+                entry(
+                    program=APC_PROGRAM,
+                    version=program.version,
+                    clinic_id=clinic_id,
+                    basis=performance_basis(program, result, paid, months),
+                    cents=paid.total_cents,
+                    payer=payer,
+                )
             )
-        )
     return found
 
 
