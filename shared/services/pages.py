@@ -232,7 +232,7 @@ class PageService:
             "clinic_page.html.j2",
             **common,
             clinic=clinic,
-            program_line=_program_line(clinic, as_of),
+            program_line=_program_line(clinic, as_of, self._ctx.payer),
             member_count=facts.members,
             registry=rows,
             registry_note=f"{clinic.clinic_id} is not in Care Gap P4P on {as_of}: it has no SVU registry.",
@@ -304,12 +304,26 @@ def _run_status(run: RunRef | None) -> str | None:
     return "a preview: nothing on this page is paid" if run.mode is RunMode.PREVIEW else "under review"
 
 
-def _program_line(clinic: Clinic, as_of: date) -> str:
+def _apc_tracks(clinic: Clinic, as_of: date, plan_payer: str) -> list[str]:
+    """The practice's APC track with each payer on `as_of` (its own row's stands for the deploying plan and
+    every payer without one): `basic capitation with PLAN2`, or the one track alone when all agree."""
+    payers = sorted({t.payer_id or plan_payer for t in clinic.apc_tracks})
+    found = {p: clinic.apc_track_on(p, as_of) for p in payers}
+    on = {p: t for p, t in found.items() if t is not ApcPaymentTrack.NONE}
+    if not on:
+        return []
+    if len(set(found.values())) == 1:
+        return [next(iter(on.values())).value.replace("_", " ")]
+    return [f"{t.value.replace('_', ' ')} with {p}" for p, t in sorted(on.items())]
+
+
+def _program_line(clinic: Clinic, as_of: date, plan_payer: str) -> str:
     current = clinic.enrollment_on(as_of)
     program = PROGRAM_NAMES.get(current.program, current.program) if current else "no program"
     parts = [f"In {program} on {as_of}."]
-    if clinic.apc_payment_track is not ApcPaymentTrack.NONE:
-        parts.append(f"APC track: {clinic.apc_payment_track.value.replace('_', ' ')}.")
+    tracks = _apc_tracks(clinic, as_of, plan_payer)
+    if tracks:
+        parts.append("APC track: " + "; ".join(tracks) + ".")
     if clinic.hpi_decile is not None:
         parts.append(f"HPI decile {clinic.hpi_decile}.")
     return " ".join(parts)
@@ -320,7 +334,7 @@ def _payers(
 ) -> tuple[list[tuple[str, list[int], int]], list[str]]:
     """An APC practice's payers (the deploying plan's always among them) by program; none for others."""
     programs = list(PROGRAM_NAMES)
-    if clinic.apc_payment_track is ApcPaymentTrack.NONE:
+    if all(t.track is ApcPaymentTrack.NONE for t in clinic.apc_tracks):
         return [], programs
     cells: dict[str, list[int]] = {plan_payer: [0] * len(programs)}
     for p in payouts:
