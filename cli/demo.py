@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -193,28 +194,34 @@ def _ingest(
 
 
 def _run_months(runtime: Any, console: Console, limit_s: float | None) -> list[dict[str, Any]]:
-    results = []
-    with stage(console, "monthly SVU runs", total=12) as months:
-        for month in range(1, 13):
-            period = f"{DEMO_YEAR}-{month:02d}"
-            started = time.monotonic()
-            result = _run(runtime, f"monthly run {period}", monthly_input(period, "final"), months, limit_s)
-            months.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
-            results.append({"month": period, **result})
-    return results
+    months = [f"{DEMO_YEAR}-{m:02d}" for m in range(1, 13)]
+    return _run_periods(runtime, console, limit_s, "monthly", months, monthly_input)
 
 
 def _run_quarters(runtime: Any, console: Console, limit_s: float | None) -> list[dict[str, Any]]:
     """The year's four quarterly PMPM runs (APC Elements 1 and 2), each after its quarter's months."""
+    quarters = [f"{DEMO_YEAR}-Q{q}" for q in range(1, 5)]
+    return _run_periods(runtime, console, limit_s, "quarterly", quarters, quarterly_input)
+
+
+def _run_periods(
+    runtime: Any,
+    console: Console,
+    limit_s: float | None,
+    kind: str,
+    periods: list[str],
+    body_of: Callable[[str, str], dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """One final run of `kind` per period, in order: each started, waited for and approved."""
+    label = {"monthly": "monthly SVU runs", "quarterly": "quarterly PMPM runs"}[kind]
+    key = {"monthly": "month", "quarterly": "quarter"}[kind]
     results = []
-    with stage(console, "quarterly PMPM runs", total=4) as quarters:
-        for quarter in range(1, 5):
-            period = f"{DEMO_YEAR}-Q{quarter}"
+    with stage(console, label, total=len(periods)) as shown:
+        for period in periods:
             started = time.monotonic()
-            body = quarterly_input(period, "final")
-            result = _run(runtime, f"quarterly run {period}", body, quarters, limit_s)
-            quarters.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
-            results.append({"quarter": period, **result})
+            result = _run(runtime, f"{kind} run {period}", body_of(period, "final"), shown, limit_s)
+            shown.done(f"{period}: run succeeded ({time.monotonic() - started:.0f} s)")
+            results.append({key: period, **result})
     return results
 
 
@@ -266,7 +273,7 @@ def _run(
             lambda_transport(lambda event: runtime.invoke(function, event), local_identity(name))
         )
 
-    shown_as = label.removeprefix("monthly run ")
+    shown_as = label.removeprefix("monthly run ").removeprefix("quarterly run ")
     try:
         started = operator_as(DEMO_OPERATOR).start(body)
         execution = runtime.wait_for(

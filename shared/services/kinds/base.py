@@ -8,11 +8,14 @@ at aggregation (carried balances), and which reports it writes beside the statem
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
+
+import polars as pl
 
 from shared.clock import Clock
 from shared.dal.files import FileRegistry
@@ -21,6 +24,7 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
+from shared.logic.ta_engagement import TaActivity
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
@@ -147,6 +151,18 @@ class RunKindModule(ABC):
     @abstractmethod
     def request_fields(self, period: str) -> dict[str, str]:
         """The request fields that name `period` (the inverse of `period`), for a recalculation."""
+
+
+def engagement_activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
+    """Every accepted engagement row dated in a month up to `through` (onboarding may be years earlier)."""
+    prefix = Prefix.TA_ENGAGEMENT.value
+    for key in ctx.objects.keys(ctx.curated, prefix):
+        month = key[len(prefix) :].split("/", 1)[0].removeprefix("period=")
+        if month > through:
+            continue
+        frame = pl.read_parquet(io.BytesIO(ctx.objects.get_bytes(ctx.curated, key)))
+        for row in frame.select("practice_id", "activity", "activity_date", "status").iter_rows():
+            yield TaActivity(practice_id=row[0], activity=row[1], activity_date=row[2], status=row[3])
 
 
 def append_member_entries(

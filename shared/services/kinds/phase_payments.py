@@ -11,38 +11,19 @@ payments seen by a later preview of its month.
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-
-import polars as pl
 
 from shared.logic.dates import month_end
 from shared.logic.phases import ONBOARDING_PERIOD, month_days, month_phase_payments
 from shared.logic.reversals import settle_member
-from shared.logic.ta_engagement import TaActivity
 from shared.models.ledger import EntryKind, LedgerEntry, Phase, PhasePayment, PhaseReason
 from shared.models.members import CARE_GAP_PROGRAM
 from shared.models.runs import RunMode, RunRef
-from shared.models.tables import Prefix
 from shared.programs.phases import ParticipationPhase, ReportingPhase
-from shared.services.kinds.base import RunContext
-
-TA_PREFIX = Prefix.TA_ENGAGEMENT.value
-
-
-def _activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
-    """Every accepted engagement row dated in a month up to `through` (onboarding may be years earlier)."""
-    for key in ctx.objects.keys(ctx.curated, TA_PREFIX):
-        month = key[len(TA_PREFIX) :].split("/", 1)[0].removeprefix("period=")
-        if month > through:
-            continue
-        frame = pl.read_parquet(io.BytesIO(ctx.objects.get_bytes(ctx.curated, key)))
-        for row in frame.select("practice_id", "activity", "activity_date", "status").iter_rows():
-            yield TaActivity(practice_id=row[0], activity=row[1], activity_date=row[2], status=row[3])
-
+from shared.services.kinds.base import RunContext, engagement_activities
 
 FixedPhase = ParticipationPhase | ReportingPhase
 
@@ -139,7 +120,7 @@ def settle_phase_payments(ctx: RunContext, run: RunRef) -> list[LedgerEntry]:
         catalog=ctx.catalog,
         month=run.period,
         files=ctx.files.submissions(kinds) if kinds else (),
-        activities=_activities(ctx, run.period) if onboarding else (),
+        activities=engagement_activities(ctx, run.period) if onboarding else (),
         run_id=run.run_id,
         payer=ctx.payer,
     )

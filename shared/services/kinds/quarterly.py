@@ -25,7 +25,6 @@ quarter's months, so a recalculation (which builds the tables again) reverses on
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
@@ -39,7 +38,7 @@ from shared.logic.dates import month_end
 from shared.logic.direct_services import direct_services_report
 from shared.logic.phm import member_month
 from shared.logic.reversals import settle_member
-from shared.logic.ta_engagement import TaActivity, TaMonth, quarter_months, ta_status
+from shared.logic.ta_engagement import TaMonth, quarter_months, ta_status
 from shared.models.ledger import LedgerEntry, PmpmPayment
 from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberFacts
 from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
@@ -54,6 +53,7 @@ from shared.services.kinds.base import (
     RunInputError,
     RunKindModule,
     append_member_entries,
+    engagement_activities,
 )
 from shared.services.kinds.monthly import EarlierRunOpenError, NoEligibilityError
 from shared.services.pmpm_statements import (
@@ -163,17 +163,6 @@ def ta_status_key(run_id: str) -> str:
 
 def _ta_keys(ctx: RunContext, month: str) -> list[str]:
     return ctx.objects.keys(ctx.curated, f"{TA_PREFIX}period={month}/")
-
-
-def _activities(ctx: RunContext, through: str) -> Iterator[TaActivity]:
-    """Every accepted engagement row dated in a month up to `through` (onboarding may be years earlier)."""
-    for key in ctx.objects.keys(ctx.curated, TA_PREFIX):
-        month = key[len(TA_PREFIX) :].split("/", 1)[0].removeprefix("period=")
-        if month > through:
-            continue
-        frame = pl.read_parquet(io.BytesIO(ctx.objects.get_bytes(ctx.curated, key)))
-        for row in frame.select("practice_id", "activity", "activity_date", "status").iter_rows():
-            yield TaActivity(practice_id=row[0], activity=row[1], activity_date=row[2], status=row[3])
 
 
 def quarter_practices(clinics: Iterable[Clinic], months: Sequence[str]) -> dict[str, Clinic]:
@@ -340,7 +329,10 @@ class QuarterlyPmpm(RunKindModule):
         months = quarter_months(run.period)
         practices = quarter_practices(ctx.gaps.clinics().values(), months)
         status = ta_status(
-            _activities(ctx, months[-1]), practices, months, program.population_health.technical_assistance
+            engagement_activities(ctx, months[-1]),
+            practices,
+            months,
+            program.population_health.technical_assistance,
         )
         body = {f"{p}|{m}": list(s.missed) for (p, m), s in sorted(status.items())}
         ctx.objects.put_json(ctx.curated, ta_status_key(run.run_id), body)
