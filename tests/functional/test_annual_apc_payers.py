@@ -154,6 +154,13 @@ def test_two_payers_each_pay_on_their_own_member_months_one_score(aws, lambda_co
     totals = {r["payer_id"]: r["amount"] for r in rows if r["record_type"] == "PAYER_TOTAL"}
     assert totals == {p: h["amount"] for p, h in heads.items()}
     assert _payment_rows(aws) == set(totals.items())
+    # AND the HTML statement shows each payer's Element 3 with its own measures, the payer named
+    html = _report_bytes(aws, f"statements/{RUN}/K2.html")
+    for payer, head in heads.items():
+        assert f"Paid by {payer}:" in html and f"{payer}'s entry, each measure" in html
+        section = html.split(f"Paid by {payer}:", 1)[1].split("</table>", 2)[1]
+        measures = _lines(aws, head["entry_id"])
+        assert section.count("<tr><td>") == len(measures) > 0
 
 
 def test_a_practice_on_a_track_only_with_another_payer_is_paid_by_that_payer_only(aws, lambda_context):
