@@ -113,7 +113,7 @@ def element3_figures(plan: MemoryPlan, members: int) -> list[Figure]:
     apc, care_gap = programs.apc.for_year(YEAR), programs.care_gap.for_year(YEAR)
     if apc is None or care_gap is None:
         raise RuntimeError(f"no APC or Care Gap version is in force in {YEAR}")
-    practices = apc_practices(plan.gaps.clinics().values())
+    practices = apc_practices(plan.gaps.clinics().values(), YEAR)
     facts = [f for f in (plan.gaps.member(m) for m in plan_members(plan)) if f is not None]
     with measure() as timing:
         counter = ApcCounter(apc, care_gap, YEAR)

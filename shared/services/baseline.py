@@ -114,7 +114,7 @@ class BaselineService:
             how = f"each benchmark at the {percentile_key(chosen)}th percentile"
         else:
             assert isinstance(version, ApcProgram)
-            practices = apc_practices(clinics.values())
+            practices = apc_practices(clinics.values(), year)
             apc_counter = ApcCounter(version, care_gap, year)
             for member in facts:
                 apc_counter.add(member, practices)

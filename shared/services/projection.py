@@ -103,7 +103,7 @@ class Projector:
         care_gap = self._care_gap
         rated = rated_clinics(clinics.values(), year, care_gap) if care_gap and self._benchmark else []
         self._rated = {c.clinic_id: c for c in rated}
-        self._practices = apc_practices(clinics.values()) if self._apc else {}
+        self._practices = apc_practices(clinics.values(), year) if self._apc else {}
         self._prior = benchmark_prior_rates(ctx, year) if self._rated else {}
         self._baselines = prior_rates(ctx, year) if self._practices else {}
 

@@ -220,7 +220,7 @@ class WhatIfService:
         assert care_gap is not None
         rated = {c.clinic_id: c for c in rated_clinics(clinics.values(), year, care_gap)}
         counter = BenchmarkCounter(benchmark, care_gap) if benchmark is not None else None
-        practices = apc_practices(clinics.values()) if apc is not None else {}
+        practices = apc_practices(clinics.values(), year) if apc is not None else {}
         apc_counter = ApcCounter(apc, care_gap, year) if apc is not None and practices else None
         for member in facts:
             if counter is not None:
