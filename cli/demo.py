@@ -243,13 +243,8 @@ def _quarterly_summary(quarters: list[dict[str, Any]], out: Path) -> dict[str, A
 
 
 def _print_quarterly(quarterly: dict[str, Any], console: Console) -> None:
-    table = Table(title="APC PMPM payments (Elements 1 and 2) by quarter")
-    table.add_column("quarter")
-    table.add_column("paid", justify="right")
-    for quarter, amount in quarterly["by_quarter"].items():
-        table.add_row(quarter, amount)
-    table.add_row("[bold]total[/bold]", f"[bold]{quarterly['total']}[/bold]")
-    console.print(table)
+    title = "APC PMPM payments (Elements 1 and 2) by quarter (USD)"
+    console.print(_paid_table(title, "quarter", quarterly["by_quarter"], quarterly["total"]))
 
 
 def _run_annual(runtime: Any, console: Console, limit_s: float | None) -> dict[str, Any]:
@@ -423,19 +418,21 @@ def _print_summary(summary: dict[str, Any], console: Console) -> None:
         f"intake: {intake['files']} files, {intake['rows_read']} rows read, {intake['accepted']} accepted, "
         f"{intake['rejected']} rejected, {intake['duplicate']} duplicate, {intake['superseded']} superseded"
     )
-    months = Table(title="SVU payments by month (USD)", min_width=44)
-    months.add_column("month")
-    months.add_column("paid", justify="right")
-    for month, amount in summary["by_month"].items():
-        months.add_row(month, amount)
-    console.print(months)
-    clinics = Table(title="SVU payments by clinic, year to date (USD)", min_width=44)
-    clinics.add_column("clinic")
-    clinics.add_column("paid", justify="right")
-    for clinic, amount in summary["by_clinic"].items():
-        clinics.add_row(clinic, amount)
-    clinics.add_row("[bold]total[/bold]", f"[bold]{summary['total']}[/bold]")
-    console.print(clinics)
+    console.print(_paid_table("SVU payments by month (USD)", "month", summary["by_month"]))
+    title = "SVU payments by clinic, year to date (USD)"
+    console.print(_paid_table(title, "clinic", summary["by_clinic"], summary["total"]))
+
+
+def _paid_table(title: str, column: str, paid: dict[str, str], total: str | None = None) -> Table:
+    """A two-column table of what was paid per `column`, with a bold total row when `total` is given."""
+    table = Table(title=title, min_width=44)
+    table.add_column(column)
+    table.add_column("paid", justify="right")
+    for name, amount in paid.items():
+        table.add_row(name, amount)
+    if total is not None:
+        table.add_row("[bold]total[/bold]", f"[bold]{total}[/bold]")
+    return table
 
 
 def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
