@@ -1,19 +1,23 @@
-"""The annual incentive run's compute and cost, on the monthly bench's plan (100,000 members, 200 clinics).
+"""The annual incentive run's compute and cost at 100,000 members and 200 clinics (`annual`; 10,000 with
+`--quick`), then the what-if and baseline re-runs of the year (`bench/whatif.py`) and Element 3 alone.
 
-`bench/runs.py` loads a year of a generated plan and runs its months; this module then runs the year's
-annual run (Benchmark P4P for the Benchmark clinics, the earnings guarantee for the Care Gap ones, all of
-them rated on the measure engine) through every step of the same state machine in this process, and
-prices it like the monthly run: DynamoDB write and read units, S3 requests, Lambda GB-seconds and requests,
-Step Functions transitions. The plan's clock stands after the year's finalization date, so the run is final.
-A member-year is one member of the plan rated for the year (whether or not the member counts for a clinic).
+A year of a generated plan is loaded as `bench/runs.py` loads it and paid by one final monthly run of
+December (it pays every month of the year up to it, so the Care Gap earnings the guarantee reads are the
+year's); this module then runs the year's annual run (Benchmark P4P for the Benchmark clinics, the
+earnings guarantee for the Care Gap ones, all of them rated on the measure engine) through every step of
+the same state machine in this process, and prices it like the monthly run: DynamoDB write and read
+units, S3 requests, Lambda GB-seconds and requests, Step Functions transitions. The plan's clock stands
+after the year's finalization date, so the run is final. A member-year is one member of the plan rated
+for the year (whether or not the member counts for a clinic).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
-from bench.registry import Figure, measure
+from bench.registry import BenchContext, Figure, benchmark, measure
 from shared.dal.memory import item_size
 
 if TYPE_CHECKING:
@@ -138,3 +142,26 @@ def element3_figures(plan: MemoryPlan, members: int) -> list[Figure]:
         Figure("apc_element3_seconds", round(timing.wall_seconds, 2), "s"),
         Figure("apc_element3_total_usd", round(paid / 100, 2), f"USD ({len(results)} practices scored)"),
     ]
+
+
+LAST_MONTH = "2026-12"
+
+
+@benchmark("annual", order=72)
+def annual(ctx: BenchContext) -> list[Figure]:
+    """The annual run, the what-if and Element 3 on one plan whose year is paid."""
+    from bench.runs import load_plan, memory_plan, run_month
+    from bench.whatif import whatif_figures
+
+    members = ctx.size(100_000, 10_000)
+    plan = memory_plan()
+    out_dir = ctx.data_dir / f"annual_plan_{members}"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    try:
+        load_plan(plan, out_dir, members)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    run_month(plan.service, LAST_MONTH)  # the year's months, paid in one run
+    yearly = annual_figures(plan, members)
+    whatif = whatif_figures(plan, members, ctx.size(10_000, 2_000))  # the year re-run, nothing written
+    return [*yearly, *whatif, *element3_figures(plan, members)]

@@ -1,5 +1,6 @@
 """The monthly SVU run's compute at 100,000 members, on in-memory storage, and what a month costs on AWS;
-then the year's annual run on the same plan (`bench/annual.py`).
+then a quarterly PMPM run on the same plan (`bench/quarterly.py`). The annual run has a benchmark of its own
+(`bench/annual.py`, `annual`), on a plan of the same size whose year is paid by one monthly run.
 
 A year of a plan is generated with `cli.generate` (clinics, eligibility, medical and pharmacy claims,
 attestations, registry immunizations and labs: evidence for the whole 41-action menu) and ingested by
@@ -26,10 +27,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.annual import annual_figures, element3_figures
 from bench.quarterly import quarterly_figures
 from bench.registry import BenchContext, Figure, benchmark, measure
-from bench.whatif import whatif_figures
 from cli.generate import generate_plan
 from shared.dal.gap_state import packed_evidence_items
 from shared.dal.memory import (
@@ -336,14 +335,8 @@ def runs(ctx: BenchContext) -> list[Figure]:
     )
     entries = list(plan.ledger.by_run(measured["run"].run_id))
     reversals = sum(1 for e in entries if e.kind is EntryKind.REVERSAL)
-    yearly = annual_figures(plan, members)  # the year's annual run on the same plan, after its months
-    whatif = whatif_figures(plan, members, ctx.size(10_000, 2_000))  # the year re-run, nothing written
-    element3 = element3_figures(plan, members)  # Element 3 alone, beside the whole annual run
     quarterly = quarterly_figures(plan, members)  # APC Element 2's third quarter on the same plan
     return [
-        *yearly,
-        *whatif,
-        *element3,
         *quarterly,
         Figure(
             "run_member_months_per_second_per_core", round(timing.per_cpu_second(members)), "member-months/s"

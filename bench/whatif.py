@@ -1,4 +1,4 @@
-"""The what-if re-run of a year (`p4p whatif`, `shared/services/whatif.py`) on the `runs` benchmark's plan,
+"""The what-if re-run of a year (`p4p whatif`, `shared/services/whatif.py`) on the `annual` benchmark's plan,
 after its annual run: nothing is written, so it is measured on the same in-memory plan.
 
 - `baseline_member_years_per_second_per_core`: `p4p baseline` of Benchmark P4P over every member of the plan
