@@ -13,7 +13,6 @@ for the year (whether or not the member counts for a clinic).
 
 from __future__ import annotations
 
-import shutil
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any
 
@@ -150,17 +149,11 @@ LAST_MONTH = "2026-12"
 @benchmark("annual", order=72)
 def annual(ctx: BenchContext) -> list[Figure]:
     """The annual run, the what-if and Element 3 on one plan whose year is paid."""
-    from bench.runs import load_plan, memory_plan, run_month
+    from bench.runs import loaded_plan, run_month
     from bench.whatif import whatif_figures
 
     members = ctx.size(100_000, 10_000)
-    plan = memory_plan()
-    out_dir = ctx.data_dir / f"annual_plan_{members}"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    try:
-        load_plan(plan, out_dir, members)
-    finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
+    plan = loaded_plan(ctx, "annual", members)
     run_month(plan.service, LAST_MONTH)  # the year's months, paid in one run
     yearly = annual_figures(plan, members)
     whatif = whatif_figures(plan, members, ctx.size(10_000, 2_000))  # the year re-run, nothing written

@@ -239,6 +239,19 @@ def load_plan(plan: MemoryPlan, out_dir: Path, members: int, seed: int = 7) -> N
                 raise RuntimeError(f"{key} was {outcome.status.value}")
 
 
+def loaded_plan(ctx: BenchContext, name: str, members: int) -> MemoryPlan:
+    """A generated plan of `members` ingested into a new in-memory plan (its files generated under the
+    benchmark's data folder and removed after)."""
+    plan = memory_plan()
+    out_dir = ctx.data_dir / f"{name}_plan_{members}"
+    shutil.rmtree(out_dir, ignore_errors=True)
+    try:
+        load_plan(plan, out_dir, members)
+    finally:
+        shutil.rmtree(out_dir, ignore_errors=True)
+    return plan
+
+
 def plan_members(plan: MemoryPlan) -> list[str]:
     """Every member of the plan's clinics, as PlanShards finds them."""
     return sorted({m for clinic_id in plan.gaps.clinics() for m in plan.gaps.member_ids(clinic_id)})
@@ -304,13 +317,7 @@ def state_transitions(shards: int, asl_path: Path = ASL) -> int:
 @benchmark("runs", order=70)
 def runs(ctx: BenchContext) -> list[Figure]:
     members = ctx.size(100_000, 10_000)
-    plan = memory_plan()
-    out_dir = ctx.data_dir / f"runs_plan_{members}"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    try:
-        load_plan(plan, out_dir, members)
-    finally:
-        shutil.rmtree(out_dir, ignore_errors=True)
+    plan = loaded_plan(ctx, "runs", members)
     run_month(plan.service, PREPARED_THROUGH)
     void_claims(plan, PREPARED_THROUGH)
     member_reads = member_read_units(plan)  # what the measured run reads: the state before it runs
