@@ -28,7 +28,7 @@ from shared.dal.memory import (
 )
 from shared.intake.source import MAX_FILE_BYTES
 from shared.programs.care_gap import load_catalog
-from shared.services.ingest import IngestService
+from shared.services.ingest import IngestOutcome, IngestService
 
 ROOT = Path(__file__).resolve().parents[3]
 GENERATED_LINE_BYTES = 161.6
@@ -54,8 +54,12 @@ def test_a_file_in_parts_starts_with_the_generators_file_and_its_parts_share_no_
 
 
 def _ingest(
-    tmp_path: Path, gaps: GapStateRepository, versions: ClaimVersionRepository, meter: WriteMeter
-) -> None:
+    tmp_path: Path,
+    gaps: GapStateRepository,
+    versions: ClaimVersionRepository | None,
+    meter: WriteMeter,
+    **limits: int,
+) -> IngestOutcome:
     store = MemoryObjectStore()
     store.put_bytes("landing", "landing/medical_claims/c.csv", (tmp_path / "c.csv").read_bytes())
     service = IngestService(
@@ -66,8 +70,9 @@ def _ingest(
         curated_bucket="curated",
         reports_bucket="reports",
         versions=versions,
+        **limits,
     )
-    service.ingest("landing", "landing/medical_claims/c.csv")
+    return service.ingest("landing", "landing/medical_claims/c.csv")
 
 
 def test_the_gap_state_on_disk_meters_and_keeps_what_the_memory_fake_does(tmp_path: Path) -> None:
@@ -151,21 +156,9 @@ def test_the_service_quarantines_past_its_limit_and_the_benchmark_sets_its_limit
 
     generate_claims_file(tmp_path / "c.csv", lines=3000)
     size = (tmp_path / "c.csv").stat().st_size
-    store = MemoryObjectStore()
-    store.put_bytes("landing", "landing/medical_claims/c.csv", (tmp_path / "c.csv").read_bytes())
     meter = WriteMeter()
-    gaps = MemoryGapStateRepository(meter)
-    service = IngestService(
-        store=store,
-        files=MemoryFileRegistry(meter),
-        gaps=gaps,
-        catalog=load_catalog(),
-        curated_bucket="curated",
-        reports_bucket="reports",
-        max_file_bytes=size // 2,
-    )
     # WHEN the file is ingested
-    outcome = service.ingest("landing", "landing/medical_claims/c.csv")
+    outcome = _ingest(tmp_path, MemoryGapStateRepository(meter), None, meter, max_file_bytes=size // 2)
     # THEN it is quarantined TOO_LARGE
     assert outcome.reason == "TOO_LARGE"
     # AND the benchmark's service takes the 16M-line file, past the intake's own limit
