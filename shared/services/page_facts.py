@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.dal.objects import ObjectStore
 from shared.errors import DomainError
 from shared.logic.keys import key_segment
-from shared.logic.occurrences import MemberView
 from shared.models.gaps import GapStatus
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import ShardOutput
@@ -36,11 +35,11 @@ from shared.services.registry import (
     ChartRequest,
     RegistryRow,
     chart_order,
-    clinic_gaps,
     ranked_rows,
     registry_order,
     unconfirmed_completions,
 )
+from shared.services.shard_memo import ShardMemo
 
 
 class PageFactsMissingError(DomainError):
@@ -93,8 +92,10 @@ def clinic_page_facts(
     requests: list[ChartRequest] = []
     open_gaps = closed = 0
     if program is not None and clinic.in_care_gap_on(as_of):
-        views = [MemberView.of_facts(f) for f in members]
-        gaps = clinic_gaps(clinic, program, views, as_of)
+        memo = ctx.memo if ctx.memo is not None else ShardMemo()
+        views = [memo.view(f) for f in members]
+        # The monthly kind settled these members on this day: their gaps are the memo's (same question).
+        gaps = [g for f in members for g in memo.gaps(f, program, as_of=as_of, track=clinic.track)]
         rows = ranked_rows(clinic, program, gaps, as_of)
         open_gaps = sum(1 for g in gaps if g.status is GapStatus.OPEN)
         closed = sum(1 for g in gaps if g.status is GapStatus.CLOSED)

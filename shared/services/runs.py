@@ -9,6 +9,7 @@ and CloseRun settle the results: `shared/services/settlement.py`.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 from pydantic import ValidationError
 
@@ -49,6 +50,7 @@ from shared.services.page_facts import PageIndex, page_index_key, write_shard_pa
 from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
 from shared.services.run_records import require_open, require_run
 from shared.services.settlement import SettlementService, manifest_key, result_key
+from shared.services.shard_memo import ShardMemo
 
 
 class WrongMachineError(DomainError):
@@ -234,7 +236,8 @@ class RunService:
                 if member_id not in registries:
                     ordered.append(member_id)
                 registries.setdefault(member_id, []).append(clinic_id)
-        as_of = pages_as_of(run, self._now().date()) if self._pages else None
+        pages = self._pages and kind.writes_pages
+        as_of = pages_as_of(run, self._now().date()) if pages else None
         refs = []
         holding: dict[str, list[str]] = {}
         for number, start in enumerate(range(0, len(ordered), self._shard_size)):
@@ -242,7 +245,7 @@ class RunService:
             key = f"{Prefix.RUNS}{run.run_id}/shards/{shard_id}.json"
             chunk = tuple(ordered[start : start + self._shard_size])
             clinic_members: dict[str, list[str]] = {}
-            if self._pages:
+            if pages:
                 for member_id in chunk:
                     for clinic_id in registries[member_id]:
                         clinic_members.setdefault(clinic_id, []).append(member_id)
@@ -272,12 +275,13 @@ class RunService:
         require_open(self._runs, run.run_id)
         members = ShardMembers.model_validate(self._store.get_json(self._curated, shard.members_key))
         facts = self._gaps.members(members.member_ids)
-        output = kind_of(run.run_kind).earn(self._context, run, shard.shard_id, facts)
+        context = replace(self._context, memo=ShardMemo())  # the shard's members' gaps, computed once
+        output = kind_of(run.run_kind).earn(context, run, shard.shard_id, facts)
         if members.pages_as_of is not None:
             # The pages' part of the shard, counted while its members are here (before the result, which
             # tells the Map the shard is done).
             write_shard_page_facts(
-                self._context,
+                context,
                 run.run_id,
                 shard.shard_id,
                 members.clinic_members,

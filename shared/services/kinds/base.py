@@ -31,6 +31,7 @@ from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import ProgramSet
+from shared.services.shard_memo import ShardMemo
 from shared.services.statements import statement_csv, statement_html
 
 
@@ -53,6 +54,8 @@ class RunContext:
     programs: ProgramSet
     now: Clock
     payer: str = DEFAULT_PAYER
+    memo: ShardMemo | None = None
+    """What one shard computes of its members more than once (EarnShard sets one per shard)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,9 @@ class RunKindModule(ABC):
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]
     ) -> ShardOutput:
         """One shard's result; in final mode the entries are recorded in the ledger first."""
+
+    writes_pages: ClassVar[bool] = True
+    """Whether the kind's runs count and render the clinic and plan pages (RenderStatements)."""
 
     legacy_program: ClassVar[str] = ""
     """The program a run summary written before summaries named programs is read as paying."""

@@ -238,8 +238,10 @@ def member_gaps_on(
     span = span_on(member.spans, as_of)
     clinic = clinics.get(span.clinic_id) if span else None
     # member_gaps, not build_gap per action: HCC-DX has one gap per condition.
-    view = MemberView.of_facts(member)
-    return member_gaps(view, program, as_of=as_of, track=clinic.track if clinic else None)
+    track = clinic.track if clinic else None
+    if ctx.memo is not None:  # a shard's: its page facts ask the same question of the same member
+        return ctx.memo.gaps(member, program, as_of=as_of, track=track)
+    return member_gaps(MemberView.of_facts(member), program, as_of=as_of, track=track)
 
 
 def _fingerprint(gap: Gap) -> str:
