@@ -264,7 +264,7 @@ class SettlementService:
         total = sum(totals.values())
         if total != item.totals.total_cents:
             raise ReconciliationError("statements total differs from the aggregated total")
-        if self._pages:
+        if self._pages and kind.writes_pages:
             self._render_pages(run, [e for es in entries_by_clinic.values() for e in es], where)
         logger.info("statements rendered", run_id=run.run_id, statement_count=len(totals), total_cents=total)
         return StatementsResult(statement_count=len(totals), draft_key=where.payment, total_cents=total)

@@ -177,6 +177,10 @@ def test_each_attributed_member_month_pays_pmpm_by_age_sex_and_uplift_when_the_p
     names = quarter.s3.list_objects_v2(Bucket=quarter.names["REPORTS_BUCKET"], Prefix=f"statements/{RUN}/")
     assert {o["Key"].rsplit("/", 1)[-1] for o in names.get("Contents", [])} >= {"K2.csv", "K2.html"}
     assert f"statements/{RUN}/K1.csv" not in {o["Key"] for o in names.get("Contents", [])}
+    # AND it counts and writes no pages: the quarter's are the monthly run's of its last month
+    for bucket, prefix in (("REPORTS_BUCKET", f"pages/{RUN}/"), ("CURATED_BUCKET", f"runs/{RUN}/pages")):
+        listed = quarter.s3.list_objects_v2(Bucket=quarter.names[bucket], Prefix=prefix)
+        assert listed.get("KeyCount", 0) == 0, prefix
     # AND the engagement report lists K2's months
     status = _report(quarter, f"runs/{RUN}/ta-status.csv")
     assert [(r["clinic_id"], r["month"], r["ta_status"]) for r in status] == [

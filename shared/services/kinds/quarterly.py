@@ -279,8 +279,9 @@ class QuarterlyPmpm(RunKindModule):
     kind = RunKind.QUARTERLY
     legacy_program = APC_PROGRAM
 
-    def pages_as_of(self, period: str, today: date) -> date:
-        return month_end(quarter_months(period)[-1])
+    writes_pages = False
+    """Its quarter's pages are the monthly run's of the quarter's last month (the same day); its PMPM entries
+    show on the next pages written, the next monthly run's or the annual run's (docs/pages.md)."""
 
     def pays_in(self, period: str) -> str:
         return quarter_months(period)[-1]
