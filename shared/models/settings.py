@@ -75,6 +75,11 @@ class Sharding(_Settings):
 class IngestSettings(Observability, Buckets, Tables):
     """What the ingest function needs."""
 
+    claim_version_readers: int = Field(default=16, alias="CLAIM_VERSION_READERS", ge=1, le=64)
+    """Members' claim versions read at once (one query each). On DynamoDB the queries wait on the network,
+    so 16 overlap; the local runtime answers in this process, where threads only contend for the GIL, and
+    sets 1."""
+
 
 class RunSettings(Observability, Buckets, Tables, Sharding, Plan):
     """What every payment-run step needs."""

@@ -41,7 +41,9 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
         catalog=program_catalog(store, settings.curated_bucket),
         curated_bucket=settings.curated_bucket,
         reports_bucket=settings.reports_bucket,
-        versions=DynamoClaimVersionRepository(db, settings.gaps_table),
+        versions=DynamoClaimVersionRepository(
+            db, settings.gaps_table, readers=settings.claim_version_readers
+        ),
         log=DynamoFileLog(db, settings.registry_table),
     )
 
