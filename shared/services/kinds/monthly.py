@@ -10,7 +10,6 @@ negative is carried to the next run at aggregation.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import date
@@ -245,6 +244,6 @@ def member_gaps_on(
 
 
 def _fingerprint(gap: Gap) -> str:
-    """A short content hash of a gap item: equal hashes mean the stored item is already current."""
-    body = json.dumps(gap.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
+    """A short content hash of a gap item: equal hashes mean the stored item is already current. The model's
+    JSON is canonical (its fields in declared order; tuples, no dicts)."""
+    return hashlib.sha256(gap.model_dump_json().encode()).hexdigest()[:16]
