@@ -41,6 +41,7 @@ from moto.dynamodb import responses as dynamodb_responses
 from moto.dynamodb.comparisons import get_comparison_func
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models import table as table_module
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
 from moto.dynamodb.models.utilities import bytesize, dynamo_to_dict
@@ -54,6 +55,10 @@ _groupings: weakref.WeakKeyDictionary[Table, tuple[int, dict[tuple[str, ...], An
     weakref.WeakKeyDictionary()
 )
 """Per table: the generation they were made at, and the items grouped by index partition key values."""
+_sorted_partitions: weakref.WeakKeyDictionary[Table, tuple[int, dict[Any, list[tuple[Any, Any]]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table: the generation they were sorted at, and its partitions' items sorted on their sort keys."""
 _ITEM_LIMIT = 405000
 """moto's item size limit (DynamoDB's 400 KB, as moto measured it)."""
 _QUERY = inspect.signature(Table.query)
@@ -68,9 +73,18 @@ def _partition_items(
         return []
     if not table.range_key_attr:
         return [partition]
-    # Sorted as moto sorts them (`DynamoType.__lt__` compares `cast_value`s), each key cast once; and
-    # compared as `DynamoType.compare` does, with the condition's values cast once.
-    keyed = sorted(((item.range_key.cast_value, item) for item in partition.values()), key=_first)
+    # Sorted as moto sorts them (`DynamoType.__lt__` compares `cast_value`s), each key cast once, and kept
+    # until the table is next written to (a shard reads a member's partition for its facts, then for its
+    # payment history); compared as `DynamoType.compare` does, with the condition's values cast once.
+    generation = _generations.get(table, 0)
+    held = _sorted_partitions.get(table)
+    if held is None or held[0] != generation:
+        held = (generation, {})
+        _sorted_partitions[table] = held
+    keyed = held[1].get(hash_key)
+    if keyed is None:
+        keyed = sorted(((item.range_key.cast_value, item) for item in partition.values()), key=_first)
+        held[1][hash_key] = keyed
     if range_comparison:
         matches = get_comparison_func(range_comparison)
         values = [obj.cast_value for obj in range_objs]
@@ -287,6 +301,34 @@ def partition_queries() -> Iterator[None]:
             if table is not None:
                 _written(table)
 
+    original_sorted = Table.sorted_items
+
+    def sorted_items(
+        self: Table, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Item]
+    ) -> list[Item]:
+        # moto sorts an index query's items (on every page) comparing DynamoTypes, which casts both sides
+        # of each comparison; the same order from each item's key values cast once.
+        names = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
+        items.sort(key=lambda item: tuple(item.attrs[name].cast_value for name in names))
+        return items
+
+    original_condition = table_module.get_filter_expression
+    conditions: dict[tuple[str, str, str], Any] = {}
+
+    def filter_expression(expr: str | None, names: Any, values: Any) -> Any:
+        # A conditional write parses its condition on every call; writes repeat a few conditions, and the
+        # parsed condition is only read when an item is checked against it.
+        try:
+            key = (expr or "", json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+        except TypeError:  # a binary value: parse it each time, as moto does
+            return original_condition(expr, names, values)
+        found = conditions.get(key)
+        if found is None:
+            if len(conditions) > 256:
+                conditions.clear()
+            found = conditions[key] = original_condition(expr, names, values)
+        return found
+
     original_execute = DynamoResult.execute_result
 
     def execute_result(self: DynamoResult, context: Any) -> Any:
@@ -297,6 +339,8 @@ def partition_queries() -> Iterator[None]:
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
     Table.query = query  # type: ignore[method-assign]
+    Table.sorted_items = sorted_items  # type: ignore[method-assign]
+    table_module.get_filter_expression = filter_expression
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.put_item = put_item  # type: ignore[method-assign]
     Table.delete_item = delete_item  # type: ignore[method-assign]
@@ -312,11 +356,14 @@ def partition_queries() -> Iterator[None]:
         yield
     finally:
         Table.query = original_query  # type: ignore[method-assign]
+        Table.sorted_items = original_sorted  # type: ignore[method-assign]
+        table_module.get_filter_expression = original_condition
         Table.all_items = original_all_items  # type: ignore[method-assign]
         Table.put_item = original_put  # type: ignore[method-assign]
         Table.delete_item = original_delete  # type: ignore[method-assign]
         DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
         _groupings.clear()
+        _sorted_partitions.clear()
         Item.__init__ = original_item_init  # type: ignore[method-assign]
         DynamoType.size = _ORIGINAL_SIZE  # type: ignore[method-assign]
         BackendDict._create_account_specific_backend = original_backend  # type: ignore[method-assign]

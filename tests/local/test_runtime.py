@@ -270,25 +270,47 @@ def test_moto_speedups_give_the_same_query_answers() -> None:
             new = {"pk": {"S": "M#99"}, "sk": {"S": "PROFILE"}, "gsi1pk": {"S": "CLINIC#A"}}
             ddb.put_item(TableName="t", Item=new | {"gsi1sk": {"S": "MEMBER#099"}})
 
+        def conditional_writes() -> list[dict[str, Any]]:
+            # the same conditions twice over (a parsed condition is kept), met and not met
+            outcomes: list[dict[str, Any]] = []
+            for member, status in (("M#3", "a"), ("M#98", "a"), ("M#3", "a"), ("M#97", "b"), ("M#3", "b")):
+                item = {"pk": {"S": member}, "sk": {"S": "PROFILE"}, "status": {"S": status}}
+                for condition in ("attribute_not_exists(pk)", "attribute_not_exists(pk) OR #s = :s"):
+                    extra = {"ExpressionAttributeNames": {"#s": "status"}} if "#s" in condition else {}
+                    values = {"ExpressionAttributeValues": {":s": {"S": "a"}}} if ":s" in condition else {}
+                    try:
+                        ddb.put_item(
+                            TableName="t", Item=item, ConditionExpression=condition, **extra, **values
+                        )
+                        outcomes.append({"written": [member, status, condition]})
+                    except ddb.exceptions.ConditionalCheckFailedException:
+                        outcomes.append({"refused": [member, status, condition]})
+            return outcomes
+
         def both_rounds() -> list[dict[str, Any]]:
             first = _queries(ddb)
             move_members()
-            return first + _queries(ddb)
+            return first + _queries(ddb) + conditional_writes()
 
         moved = [
             ddb.get_item(TableName="t", Key={"pk": {"S": m}, "sk": {"S": "PROFILE"}})["Item"]
             for m in ("M#1", "M#2")
         ]
+        moved_three = ddb.get_item(TableName="t", Key={"pk": {"S": "M#3"}, "sk": {"S": "PROFILE"}})["Item"]
         plain = both_rounds()
         for item in moved:  # back to the table as it was
             ddb.put_item(TableName="t", Item=item)
         ddb.delete_item(TableName="t", Key={"pk": {"S": "M#99"}, "sk": {"S": "PROFILE"}})
+        for written in ("M#97", "M#98"):
+            ddb.delete_item(TableName="t", Key={"pk": {"S": written}, "sk": {"S": "PROFILE"}})
+        ddb.put_item(TableName="t", Item=moved_three)
         with partition_queries():
             faster = both_rounds()
 
     # THEN every page is the same, continuation keys included
     assert faster == plain
-    assert sum(1 for page in plain if page["LastEvaluatedKey"]) >= 3
+    assert sum(1 for page in plain if page.get("LastEvaluatedKey")) >= 3
+    assert {next(iter(o)) for o in plain if "written" in o or "refused" in o} == {"written", "refused"}
 
 
 def _strip_volatile(value: Any) -> Any:
