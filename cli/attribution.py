@@ -170,7 +170,8 @@ def build_command(
     typer.echo(
         f"attribution {summary.month}: {summary.members} members ({summary.selected_pcp} selected_pcp, "
         f"{summary.claims} claims, {summary.unattributed} unattributed) at {summary.practices} practices, "
-        f"from {summary.claim_lines} claim lines read; written to {summary.key}"
+        f"from {summary.claim_lines} claim lines read; written to {summary.key} in {summary.parts} parts by "
+        "member bucket"
     )
 
 

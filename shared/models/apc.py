@@ -269,11 +269,12 @@ class AttributionWorkings(_Model):
 
 
 class AttributionSummary(_Model):
-    """What a month's attribution build wrote: the table's key and counts (no member data, so it can be
-    logged and printed whole)."""
+    """What a month's attribution build wrote: the table's key (the prefix of its parts), how many of its
+    member-bucket parts and counts (no member data, so it can be logged and printed whole)."""
 
     month: str
     key: str
+    parts: int = Field(ge=0)
     members: int = Field(ge=0)
     selected_pcp: int = Field(ge=0)
     claims: int = Field(ge=0)

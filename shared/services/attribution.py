@@ -1,7 +1,12 @@
 """The monthly APC attribution job (issue 13 §2; docs/apc.md "The monthly table"): the member-month table
 built from the curated Parquet (medical claims, eligibility) and the gap state's providers and clinics,
-written to `curated/attribution/month=<YYYY-MM>/attribution.parquet`; `explain` says why one member-month
-is where it is.
+written as one part per member bucket, `curated/attribution/month=<YYYY-MM>/bucket=NNN-of-128.parquet`
+(`shared.logic.member_buckets`); `explain` says why one member-month is where it is.
+
+A part is built from its buckets' claims and members alone: netting is per member (a version counts within
+the member it names, as the ingest has it), so the parts together are the table one process builds
+(`build`), and a run fans the month out by bucket range (`build_part`; docs/decisions.md "Attribution fans
+out by member hash").
 
 The table is member data: it lives only in the curated bucket, and nothing here logs a member's value (the
 build logs counts; `explain` returns the row to the operator who asked).
@@ -10,7 +15,8 @@ build logs counts; `explain` returns the row to the operator who asked).
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import polars as pl
@@ -21,8 +27,23 @@ from shared.dal.objects import ObjectStore
 from shared.errors import DomainError
 from shared.intake.versions import net_claim_versions
 from shared.logic.attribution import Attributor, attribution_of
-from shared.logic.attribution_table import LINE_SCHEMA, MEMBER_SCHEMA, PrimaryCare, enrolled_members
+from shared.logic.attribution_table import (
+    LINE_SCHEMA,
+    MEMBER_SCHEMA,
+    TABLE_SCHEMA,
+    PrimaryCare,
+    enrolled_members,
+)
 from shared.logic.dates import month_end
+from shared.logic.member_buckets import (
+    MEMBER_BUCKETS,
+    bucket_column,
+    bucket_segment,
+    in_buckets,
+    key_partition,
+    member_bucket,
+    segment_bucket,
+)
 from shared.models.apc import (
     AttributionExplanation,
     AttributionMember,
@@ -37,6 +58,9 @@ from shared.programs.apc import ApcCatalog, ApcProgram
 ATTRIBUTION_PREFIX = Prefix.ATTRIBUTION.value
 CLAIMS_PREFIX = Prefix.MEDICAL_CLAIMS_ROWS.value
 ELIGIBILITY_PREFIX = Prefix.ELIGIBILITY_ROWS.value
+ALL_BUCKETS = range(MEMBER_BUCKETS)
+WHOLE_TABLE = "attribution.parquet"
+"""The month's table as one file, as builds before the parts wrote it: read when the month has no parts."""
 CLAIM_COLUMNS = (
     "claim_id",
     "claim_line_number",
@@ -60,6 +84,10 @@ ELIGIBILITY_COLUMNS = (
 )
 _VERSIONS = ("7", "8")
 _PRODUCTS = frozenset(p.value for p in Product)
+_READERS = 16
+"""Objects fetched at once: a part reads a few hundred small objects, each mostly S3's latency."""
+_SCOPE = "\x1f"
+"""Joins a member id to a claim id, so netting keeps within the member."""
 
 
 class NoApcProgramError(DomainError):
@@ -79,16 +107,32 @@ class UnknownMemberError(DomainError):
 
 
 def table_key(month: str) -> str:
-    """Where the month's attribution table is, in the curated bucket."""
-    return f"{ATTRIBUTION_PREFIX}month={month}/attribution.parquet"
+    """Where the month's attribution table is, in the curated bucket: the prefix of its parts."""
+    return f"{ATTRIBUTION_PREFIX}month={month}/"
 
 
-def _period(key: str, prefix: str) -> str:
-    return key[len(prefix) :].split("/", 1)[0].removeprefix("period=")
+def part_key(month: str, bucket: int) -> str:
+    """The month's part for one member bucket."""
+    return f"{table_key(month)}{bucket_segment(bucket)}.parquet"
 
 
 def _month_of(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
+
+
+def fetch_frames(
+    store: ObjectStore, curated_bucket: str, keys: Sequence[str], columns: Sequence[str] | None = None
+) -> list[pl.DataFrame]:
+    """The Parquet objects at `keys`, in order (fetched a few at a time), with `columns` (all when None)."""
+
+    def read(key: str) -> pl.DataFrame:
+        body = io.BytesIO(store.get_bytes(curated_bucket, key))
+        return pl.read_parquet(body, columns=list(columns) if columns is not None else None)
+
+    if len(keys) < 2:
+        return [read(key) for key in keys]
+    with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
+        return list(pool.map(read, keys))
 
 
 def curated_frames(
@@ -98,23 +142,47 @@ def curated_frames(
     columns: tuple[str, ...],
     wanted: Callable[[str], bool],
 ) -> list[pl.DataFrame]:
-    """The curated Parquet files under `prefix` (`<prefix>period=<YYYY-MM>/…`) whose period `wanted` takes,
-    in key order, with `columns`."""
-    return [
-        pl.read_parquet(io.BytesIO(store.get_bytes(curated_bucket, key)), columns=list(columns))
-        for key in store.keys(curated_bucket, prefix)
-        if wanted(_period(key, prefix))
-    ]
+    """The curated Parquet files under `prefix` filed by a period (`period=<YYYY-MM>/`, whatever bucket) that
+    `wanted` takes, in key order, with `columns`."""
+    keys = []
+    for key in store.keys(curated_bucket, prefix):
+        period, _ = key_partition(key, prefix)
+        if period is not None and wanted(period):
+            keys.append(key)
+    return fetch_frames(store, curated_bucket, keys, columns)
 
 
-def read_table(store: ObjectStore, curated_bucket: str, month: str) -> pl.DataFrame:
-    """The month's attribution table; NoAttributionTableError when it has not been built."""
+def read_table(
+    store: ObjectStore,
+    curated_bucket: str,
+    month: str,
+    *,
+    buckets: Iterable[int] | None = None,
+    columns: Sequence[str] | None = None,
+) -> pl.DataFrame:
+    """The month's attribution table (the members of `buckets`, every member when None), in member order;
+    NoAttributionTableError when it has not been built, or a build left some parts unwritten."""
+    prefix = table_key(month)
+    keys = store.keys(curated_bucket, prefix)
+    parts = {segment_bucket(k[len(prefix) :].removesuffix(".parquet")): k for k in keys}
+    parts.pop(None, None)
+    wanted = sorted(set(ALL_BUCKETS if buckets is None else buckets))
+    if len(parts) == MEMBER_BUCKETS:
+        frames = fetch_frames(store, curated_bucket, [parts[b] for b in wanted], columns)
+        return pl.concat(frames).sort("member_id")
+    if parts:
+        raise NoAttributionTableError(
+            f"the attribution table of {month} has {len(parts)} of its {MEMBER_BUCKETS} parts: build it "
+            f"again with `p4p attribution build --month {month}`"
+        )
     try:
-        return store.get_parquet(curated_bucket, table_key(month))
+        whole = store.get_parquet(curated_bucket, f"{prefix}{WHOLE_TABLE}")
     except NotFoundError:
         raise NoAttributionTableError(
             f"no attribution table for {month}: build it with `p4p attribution build --month {month}`"
         ) from None
+    found = in_buckets(whole, wanted).sort("member_id")
+    return found.select(*columns) if columns is not None else found
 
 
 def attributed_practices(
@@ -123,18 +191,36 @@ def attributed_practices(
     """Each member's attributed practice for `month` from the built table; None when the member is
     unattributed or not in the table (not enrolled that month). NoAttributionTableError when unbuilt."""
     wanted = sorted(set(member_ids))
-    found = (
-        read_table(store, curated_bucket, month)
-        .filter(pl.col("member_id").is_in(wanted))
-        .select("member_id", "practice_id")
-    )
+    buckets = {member_bucket(m) for m in wanted}
+    found = read_table(
+        store, curated_bucket, month, buckets=buckets, columns=("member_id", "practice_id")
+    ).filter(pl.col("member_id").is_in(wanted))
     practices: dict[str, str | None] = dict.fromkeys(wanted)
     practices.update(dict(found.iter_rows()))
     return practices
 
 
+def _summary(month: str, parts: int, table: pl.DataFrame, read: int) -> AttributionSummary:
+    counts = {str(rule): int(n) for rule, n in table.get_column("rule").value_counts().iter_rows()}
+    return AttributionSummary(
+        month=month,
+        key=table_key(month),
+        parts=parts,
+        members=table.height,
+        selected_pcp=counts.get("selected_pcp", 0),
+        claims=counts.get("claims", 0),
+        unattributed=counts.get("unattributed", 0),
+        practices=table.get_column("practice_id").drop_nulls().n_unique(),
+        claim_lines=read,
+    )
+
+
 class AttributionService:
-    """Builds and explains the month's attribution table (repositories passed in)."""
+    """Builds and explains the month's attribution table (repositories passed in).
+
+    A service reads the curated listing once and each curated file once (a quarterly run's part builds its
+    three months with one): the files of a prefix are written once by the ingest, so a key read again is the
+    same rows; files landed since are seen by a new service (`explain` lists afresh)."""
 
     def __init__(
         self, *, store: ObjectStore, curated_bucket: str, gaps: GapStateRepository, apc: ApcCatalog
@@ -143,43 +229,46 @@ class AttributionService:
         self._curated = curated_bucket
         self._gaps = gaps
         self._apc = apc
-        # Curated files read once per service (a quarterly run builds its three months with one): the
-        # files of a prefix are written once by the ingest, so a key read again is the same rows.
+        self._listed: dict[str, list[str]] = {}
         self._read: dict[tuple[str, tuple[str, ...]], pl.DataFrame] = {}
 
     def build(self, month: str) -> AttributionSummary:
-        """Attribute every member enrolled in `month` and write the table (overwriting an earlier build)."""
-        members = self._members(month)
+        """Attribute every member enrolled in `month` in this process and write every part of the table
+        (overwriting an earlier build)."""
+        return self.build_part(month, ALL_BUCKETS)
+
+    def build_part(self, month: str, buckets: Iterable[int]) -> AttributionSummary:
+        """Attribute the members of `buckets` enrolled in `month` from their claims alone, and write those
+        buckets' parts (a bucket with no member enrolled gets an empty part). NoEligibilityError when the
+        whole month is built and no member is enrolled."""
+        wanted = sorted(set(buckets))
+        members = self._members(month, wanted)
+        if members.is_empty() and len(wanted) == MEMBER_BUCKETS:
+            raise NoEligibilityError(
+                f"no eligibility span covers {month}: land the month's roster under landing/eligibility/"
+            )
         attributor = self._attributor(month)
-        read, lines = self._lines(month, attributor.compiled, None)
+        read, lines = self._lines(month, attributor.compiled, wanted, None)
         table = attributor.table(month, members, lines)
-        key = table_key(month)
-        self._store.put_parquet(self._curated, key, table)
-        rules = table.get_column("rule").value_counts()
-        counts = {str(rule): int(n) for rule, n in rules.iter_rows()}
-        summary = AttributionSummary(
-            month=month,
-            key=key,
-            members=table.height,
-            selected_pcp=counts.get("selected_pcp", 0),
-            claims=counts.get("claims", 0),
-            unattributed=counts.get("unattributed", 0),
-            practices=table.get_column("practice_id").drop_nulls().n_unique(),
-            claim_lines=read,
-        )
+        self._write_parts(month, wanted, table)
+        summary = _summary(month, len(wanted), table, read)
         logger.info("attribution built", **summary.model_dump())
         return summary
 
     def explain(self, member_id: str, month: str) -> AttributionExplanation:
-        """The member's row of the month's table, the claims workings behind it and today's answer."""
-        rows = read_table(self._store, self._curated, month).filter(pl.col("member_id") == member_id)
+        """The member's row of the month's table, the claims workings behind it and today's answer (from the
+        files on hand now: the listing is read afresh)."""
+        bucket = [member_bucket(member_id)]
+        rows = read_table(self._store, self._curated, month, buckets=bucket)
+        rows = rows.filter(pl.col("member_id") == member_id)
         if rows.is_empty():
             raise UnknownMemberError(
                 f"member not in the attribution table of {month} (not enrolled that month)"
             )
         row = rows.row(0, named=True)
         attributor = self._attributor(month)
-        _, lines = self._lines(month, attributor.compiled, member_id)
+        self._listed.clear()
+        _, lines = self._lines(month, attributor.compiled, bucket, member_id)
         product, pcp = row["product"], row["pcp_npi"]
         member = AttributionMember(product=Product(product) if product in _PRODUCTS else None, pcp_npi=pcp)
         on_roster = attributor.providers.get(pcp or "")
@@ -216,40 +305,69 @@ class AttributionService:
         }
         return Attributor(rules, providers)
 
+    def _write_parts(self, month: str, buckets: Sequence[int], table: pl.DataFrame) -> None:
+        by_bucket = table.with_columns(_bucket=bucket_column(table.get_column("member_id"))).partition_by(
+            "_bucket", as_dict=True, include_key=False
+        )
+        empty = pl.DataFrame(schema=TABLE_SCHEMA)
+
+        def write(bucket: int) -> None:
+            self._store.put_parquet(self._curated, part_key(month, bucket), by_bucket.get((bucket,), empty))
+
+        with ThreadPoolExecutor(max_workers=_READERS) as pool:
+            list(pool.map(write, buckets))
+
     def _frames(
-        self, prefix: str, columns: tuple[str, ...], wanted: Callable[[str], bool]
+        self,
+        prefix: str,
+        columns: tuple[str, ...],
+        wanted: Callable[[str | None], bool],
+        buckets: Sequence[int],
     ) -> list[pl.DataFrame]:
-        """`curated_frames`, each file read once by this service."""
-        found = []
-        for key in self._store.keys(self._curated, prefix):
-            if not wanted(_period(key, prefix)):
-                continue
-            if (key, columns) not in self._read:
-                body = io.BytesIO(self._store.get_bytes(self._curated, key))
-                self._read[(key, columns)] = pl.read_parquet(body, columns=list(columns))
-            found.append(self._read[(key, columns)])
-        return found
+        """The rows of `buckets`' members in the curated files under `prefix` whose period `wanted` takes
+        (None: filed by no period), in key order, each file read once by this service. A file filed by no
+        bucket of this count (curated before the buckets, or under another count) is read whole and its
+        rows kept by the hash."""
+        if prefix not in self._listed:
+            self._listed[prefix] = self._store.keys(self._curated, prefix)
+        chosen: list[tuple[str, bool]] = []
+        for key in self._listed[prefix]:
+            period, bucket = key_partition(key, prefix)
+            if wanted(period) and (bucket is None or bucket in buckets):
+                chosen.append((key, bucket is None))
+        missing = [key for key, _ in chosen if (key, columns) not in self._read]
+        for key, frame in zip(
+            missing, fetch_frames(self._store, self._curated, missing, columns), strict=True
+        ):
+            self._read[(key, columns)] = frame
+        return [
+            in_buckets(self._read[(key, columns)], buckets) if whole else self._read[(key, columns)]
+            for key, whole in chosen
+        ]
 
-    def _members(self, month: str) -> pl.DataFrame:
-        """Members enrolled in `month`: eligibility is filed by span start, so every period up to it."""
-        frames = self._frames(ELIGIBILITY_PREFIX, ELIGIBILITY_COLUMNS, lambda period: period <= month)
-        members = enrolled_members(pl.concat(frames).unique(), month) if frames else None
-        if members is None or members.is_empty():
-            raise NoEligibilityError(
-                f"no eligibility span covers {month}: land the month's roster under landing/eligibility/"
-            )
-        return members
+    def _members(self, month: str, buckets: Sequence[int]) -> pl.DataFrame:
+        """The members of `buckets` enrolled in `month`: eligibility is filed by bucket (and, before the
+        buckets, by span start: every period up to the month)."""
+        frames = self._frames(
+            ELIGIBILITY_PREFIX, ELIGIBILITY_COLUMNS, lambda period: period is None or period <= month, buckets
+        )
+        if not frames:
+            return pl.DataFrame(schema=MEMBER_SCHEMA)
+        return enrolled_members(pl.concat(frames, how="vertical_relaxed").unique(), month)
 
-    def _lines(self, month: str, compiled: PrimaryCare, member_id: str | None) -> tuple[int, pl.DataFrame]:
-        """The claim lines read and the net ones (`LINE_SCHEMA`) that may fall in the lookback: claims are
-        filed by received month, and a line is received on or after its service, so every month from the
-        lookback's first on. With a member: every line of theirs, netted with every replacement and void;
-        without, only the claims that can matter."""
+    def _lines(
+        self, month: str, compiled: PrimaryCare, buckets: Sequence[int], member_id: str | None
+    ) -> tuple[int, pl.DataFrame]:
+        """The claim lines read and the net ones (`LINE_SCHEMA`) of `buckets`' members that may fall in the
+        lookback: claims are filed by received month, and a line is received on or after its service, so
+        every month from the lookback's first on. With a member: every line of theirs, netted with their
+        replacements and voids; without, only the claims that can matter."""
         first = _month_of(compiled.lookback(month)[0])
-        frames = self._frames(CLAIMS_PREFIX, CLAIM_COLUMNS, lambda period: period >= first)
+        frames = self._frames(
+            CLAIMS_PREFIX, CLAIM_COLUMNS, lambda period: period is None or period >= first, buckets
+        )
         if member_id is not None:
-            mine = (pl.col("member_id") == member_id) | pl.col("claim_frequency_code").is_in(_VERSIONS)
-            frames = [frame.filter(mine) for frame in frames]
+            frames = [frame.filter(pl.col("member_id") == member_id) for frame in frames]
         if not frames:
             return 0, pl.DataFrame(schema=LINE_SCHEMA)
         claims = pl.concat(frames, how="vertical_relaxed").with_columns(date=pl.col("claim_start_date"))
@@ -260,9 +378,13 @@ class AttributionService:
             matter = compiled.may_count(month) | pl.col("claim_frequency_code").is_in(_VERSIONS)
             ids = claims.filter(matter).get_column("claim_id").unique()
             claims = claims.filter(pl.col("claim_id").is_in(ids.implode()))
+        # A version counts within the member it names (docs/ingest.md): claim ids are netted per member, so a
+        # part of the members nets its claims as the whole plan would.
+        scope = pl.col("member_id") + _SCOPE
+        claims = claims.with_columns(
+            claim_id=scope + pl.col("claim_id"), original_claim_id=scope + pl.col("original_claim_id")
+        )
         # Of two copies of one line the later received stands; on one day, the later in key order (curated
         # Parquet keeps no file order).
         claims = net_claim_versions(claims.sort("received_date", maintain_order=True))
-        if member_id is not None:
-            claims = claims.filter(pl.col("member_id") == member_id)
         return read, claims.select(*(pl.col(name).cast(dtype) for name, dtype in LINE_SCHEMA.items()))

@@ -41,6 +41,7 @@ from shared.logic.evidence import (
     pharmacy_evidence,
 )
 from shared.logic.keys import safe_file_name
+from shared.logic.member_buckets import curated_partition
 from shared.logic.roster import clinic_rows, providers_from_rows, roster_coverage, roster_from_rows
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
@@ -374,10 +375,11 @@ class IngestService:
         return outcome
 
     def _write_curated(self, kind: FileKind, spill: PeriodSpill, file_id: str, workdir: Path) -> list[str]:
-        """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id>.parquet`, streamed from the spill."""
+        """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id>.parquet`, streamed from the spill; the
+        kinds attribution reads by member bucket under the bucket's segment too (`curated_partition`)."""
         keys = []
         for name, path in sink_by_period(spill, workdir / "curated"):
-            key = f"{Prefix.CURATED}{kind.value}/period={name}/{file_id}.parquet"
+            key = f"{Prefix.CURATED}{kind.value}/{name}/{file_id}.parquet"
             self._store.put_file(self._curated, key, path, PARQUET_TYPE)
             path.unlink()
             keys.append(key)
@@ -405,7 +407,7 @@ class IngestService:
         total = VersionEffect()
         actions = self._actions()
         for rows in staged.groups():
-            curated.add(rows, period)
+            curated.add(rows, curated_partition(kind, rows, period))
             effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
             total = VersionEffect(
                 applied=total.applied + effect.applied,

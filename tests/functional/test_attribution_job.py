@@ -72,7 +72,7 @@ def test_the_month_is_built_from_curated_claims_netted_across_files(plan, caplog
     assert not any(member in str(vars(r)) for r in caplog.records for member in (*MARCH, "A6"))
     # AND every enrolled member has one row, as the plan's notes work it out, written where the runs read it
     assert (summary.key, summary.members, summary.selected_pcp, summary.claims, summary.unattributed) == (
-        "curated/attribution/month=2026-03/attribution.parquet",
+        "curated/attribution/month=2026-03/",
         5,
         1,
         3,

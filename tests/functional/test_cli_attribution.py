@@ -38,13 +38,13 @@ def test_build_then_explain_a_claims_member_and_a_selected_pcp_member(aws, cli) 
     assert built.exit_code == 0, built.output
     assert built.stdout == (
         "attribution 2026-03: 5 members (1 selected_pcp, 3 claims, 1 unattributed) at 2 practices, from 14 "
-        "claim lines read; written to curated/attribution/month=2026-03/attribution.parquet\n"
+        "claim lines read; written to curated/attribution/month=2026-03/ in 128 parts by member bucket\n"
     )
     assert "A1" not in built.stdout
-    head = aws.s3.head_object(
-        Bucket=aws.names["CURATED_BUCKET"], Key="curated/attribution/month=2026-03/attribution.parquet"
+    parts = aws.s3.list_objects_v2(
+        Bucket=aws.names["CURATED_BUCKET"], Prefix="curated/attribution/month=2026-03/"
     )
-    assert head["ContentLength"] > 0
+    assert parts["KeyCount"] == 128 and all(o["Size"] > 0 for o in parts["Contents"])
     # AND A2's explanation names rule, practice, provider, visits, last visit, dollars and the runner-up,
     # exactly as docs/apc.md shows it
     assert a2.exit_code == 0, a2.output

@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import polars as pl
 import pytest
 
 from shared.clock import clock_override, shifted_clock
+from shared.dal.objects import S3ObjectStore
+from shared.services.attribution import read_table
 from shared.services.kinds.base import RunInputError
 from shared.services.kinds.quarterly import NoTaEngagementError, QuarterNotEndedError
 from tests.functional.flow import OPERATOR, land, run_month, run_request
@@ -159,10 +160,8 @@ def test_each_attributed_member_month_pays_pmpm_by_age_sex_and_uplift_when_the_p
         ("T2", "2026-03"): ("35", "0.8214", "0.03", MAN_35),
     }
     # AND attribution, not the roster, placed them: T1 by her selected PCP, T2 by claims, M4 nowhere
-    table = quarter.s3.get_object(
-        Bucket=quarter.names["CURATED_BUCKET"], Key="curated/attribution/month=2026-01/attribution.parquet"
-    )["Body"].read()
-    rules = dict(pl.read_parquet(io.BytesIO(table)).select("member_id", "rule").iter_rows())
+    table = read_table(S3ObjectStore(quarter.s3), quarter.names["CURATED_BUCKET"], "2026-01")
+    rules = dict(table.select("member_id", "rule").iter_rows())
     assert (rules["T1"], rules["T2"], rules["M4"]) == ("selected_pcp", "claims", "unattributed")
     # AND February says which requirement it missed; the other months met every one
     assert {k: (v["ta_status"], v["ta_missed"]) for k, v in lines.items() if k[0] == "T1"} == {

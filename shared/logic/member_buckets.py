@@ -1,0 +1,93 @@
+"""Member buckets: a stable hash of the member id, so work on members fans out by bucket (docs/decisions.md,
+"Attribution fans out by member hash").
+
+`member_bucket(id)` is CRC-32 of the id's UTF-8 bytes modulo `MEMBER_BUCKETS`: the same in every process,
+machine and Python version (Python's `hash()` is salted per process; polars' hash may change between
+versions). Curated files of the kinds attribution reads are filed by bucket under a `bucket=NNN-of-MMM` key
+segment that names the bucket count too, so a file written under another count is read as unbucketed and
+filtered row by row rather than misread.
+"""
+
+from __future__ import annotations
+
+import re
+import zlib
+from collections.abc import Iterable
+
+import polars as pl
+
+from shared.models.files import FileKind
+
+MEMBER_BUCKETS = 128
+"""Buckets of members. At 12M members a bucket is about 94,000 members (docs/apc.md "Limits and scale");
+changing it re-files nothing: files under the old count are read whole and filtered by the hash."""
+BY_PERIOD_AND_BUCKET = frozenset({FileKind.MEDICAL_CLAIMS})
+"""Kinds filed `period=<YYYY-MM>/bucket=NNN-of-MMM/`: attribution reads a bucket's lookback of them."""
+BY_BUCKET = frozenset({FileKind.ELIGIBILITY})
+"""Kinds filed `bucket=NNN-of-MMM/` alone: attribution reads every period of a bucket's roster spans, and a
+roster's spans start over many years (a period each would be that many small files per bucket)."""
+_SEGMENT = re.compile(r"bucket=(\d+)-of-(\d+)")
+
+
+def member_bucket(member_id: str) -> int:
+    """The member's bucket, in [0, MEMBER_BUCKETS)."""
+    return zlib.crc32(member_id.encode("utf-8")) % MEMBER_BUCKETS
+
+
+def bucket_column(member_ids: pl.Series) -> pl.Series:
+    """`member_bucket` of each id (Int16; null for a null id), worked out once per distinct id."""
+    distinct = member_ids.drop_nulls().unique()
+    buckets = pl.Series([member_bucket(m) for m in distinct.to_list()], dtype=pl.Int16)
+    return member_ids.replace_strict(distinct, buckets, default=None, return_dtype=pl.Int16)
+
+
+def in_buckets(frame: pl.DataFrame, buckets: Iterable[int]) -> pl.DataFrame:
+    """The rows of `frame` whose `member_id` is in one of `buckets`."""
+    wanted = sorted(set(buckets))
+    if frame.is_empty() or len(wanted) == MEMBER_BUCKETS:
+        return frame
+    return frame.filter(bucket_column(frame.get_column("member_id")).is_in(wanted))
+
+
+def bucket_segment(bucket: int) -> str:
+    """The key segment of a bucket's files: `bucket=007-of-128`."""
+    return f"bucket={bucket:03d}-of-{MEMBER_BUCKETS}"
+
+
+def bucket_segments(member_ids: pl.Series) -> pl.Series:
+    """`bucket_segment` of each id's bucket (a String series)."""
+    return pl.Series([bucket_segment(b) for b in range(MEMBER_BUCKETS)], dtype=pl.String).gather(
+        bucket_column(member_ids).fill_null(0)
+    )
+
+
+def curated_partition(kind: FileKind, rows: pl.DataFrame, period: pl.Expr) -> pl.Expr:
+    """Where each accepted row of `kind` is filed under `curated/<kind>/`: `period=<YYYY-MM>` (`period`, a
+    string expression), with the member's bucket for the kinds attribution reads by bucket."""
+    filed = pl.concat_str(pl.lit("period="), period)
+    if kind in BY_PERIOD_AND_BUCKET:
+        return pl.concat_str(filed, pl.lit("/"), pl.lit(bucket_segments(rows.get_column("member_id"))))
+    if kind in BY_BUCKET:
+        return pl.lit(bucket_segments(rows.get_column("member_id")))
+    return filed
+
+
+def segment_bucket(segment: str) -> int | None:
+    """The bucket a key segment names under this bucket count; None for any other segment (another count's
+    bucket included)."""
+    found = _SEGMENT.fullmatch(segment)
+    if found is None or int(found.group(2)) != MEMBER_BUCKETS:
+        return None
+    return int(found.group(1))
+
+
+def key_partition(key: str, prefix: str) -> tuple[str | None, int | None]:
+    """The period (`period=<YYYY-MM>`) and bucket (`bucket=NNN-of-MMM`, this count's) a curated key under
+    `prefix` is filed by; None for either it is not filed by."""
+    period, bucket = None, None
+    for segment in key[len(prefix) :].split("/")[:-1]:
+        if segment.startswith("period="):
+            period = segment.removeprefix("period=")
+        elif segment.startswith("bucket="):
+            bucket = segment_bucket(segment)
+    return period, bucket
