@@ -193,11 +193,13 @@ def member_awards(
     actions: Iterable[ActionCode] | None = None,
     payer: str = DEFAULT_PAYER,
     trace: AwardTrace | None = None,
+    view: MemberView | None = None,
 ) -> list[LedgerEntry]:
     """Ledger entries the member's evidence earns in months up to `through_month` (YYYY-MM), each paid by the
     payer the member's roster span names on its action date (`payer`, the deploying plan, when it names none);
-    with `trace`, also what was decided for every step and the evidence no occurrence took."""
-    view = MemberView.of_facts(facts)
+    with `trace`, also what was decided for every step and the evidence no occurrence took. `view`: the
+    facts already indexed (`MemberView.of_facts(facts)`), when the caller has them."""
+    view = view if view is not None else MemberView.of_facts(facts)
     wanted = set(actions) if actions is not None else set(view.by_action)
     entries = []
     for code in sorted(wanted & set(view.by_action)):

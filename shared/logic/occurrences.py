@@ -96,33 +96,54 @@ def _order(evidence: Evidence) -> tuple[date, date, int, str]:
     return (evidence.known_date, evidence.action_date, source_rank, evidence.evidence_id)
 
 
-def _found(action: ActionDefinition, test: RequiredTest, items: Sequence[Evidence]) -> bool:
-    def dates(name: str) -> list[date]:
-        sets = action.evidence_sets_named(name)
-        return [e.action_date for e in items if e.concept and any(cs.matches(e.concept) for cs in sets)]
+class RequiredTestDates:
+    """The dates on which one occurrence's confirming evidence so far shows each set its action's required
+    tests name, kept as the evidence arrives (each item matched against the sets once), so that whether the
+    tests hold is asked of the dates, not of every item again."""
 
-    if any(dates(name) for name in test.any_of):
-        return True
-    if not test.together:
-        return False
-    # Every set of `together` on dates no more than `within_days` apart.
-    for combination in product(*(dates(name) for name in test.together)):
-        if (max(combination) - min(combination)).days <= test.within_days:
+    def __init__(self, action: ActionDefinition) -> None:
+        self._tests = action.requires
+        names = {name for test in action.requires for name in (*test.any_of, *test.together)}
+        self._sets = {name: action.evidence_sets_named(name) for name in sorted(names)}
+        self._dates: dict[str, list[date]] = {name: [] for name in self._sets}
+
+    def add(self, item: Evidence) -> None:
+        if not item.concept:
+            return
+        for name, sets in self._sets.items():
+            if any(cs.matches(item.concept) for cs in sets):
+                self._dates[name].append(item.action_date)
+
+    def hold(self) -> bool:
+        """True when every required test holds on the evidence added so far."""
+        return all(self._holds(test) for test in self._tests)
+
+    def _holds(self, test: RequiredTest) -> bool:
+        if any(self._dates[name] for name in test.any_of):
             return True
-    return False
+        if not test.together:
+            return False
+        # Every set of `together` on dates no more than `within_days` apart.
+        for combination in product(*(self._dates[name] for name in test.together)):
+            if (max(combination) - min(combination)).days <= test.within_days:
+                return True
+        return False
 
 
 def tests_found(action: ActionDefinition, items: Sequence[Evidence]) -> bool:
     """True when confirming `items` of one occurrence hold every test the action requires (KED: both an
     eGFR and a uACR); always true for actions that require none."""
-    return all(_found(action, test, items) for test in action.requires)
+    found = RequiredTestDates(action)
+    for item in items:
+        found.add(item)
+    return found.hold()
 
 
 def first_completions(action: ActionDefinition, evidence: Iterable[Evidence]) -> dict[Step, StepCompletion]:
     """First completion of each step of `action` by `evidence` (all of one occurrence). With required
     tests, a confirming record completes steps only once it and those known before it hold them all."""
     done: dict[Step, StepCompletion] = {}
-    confirming: list[Evidence] = []
+    required = RequiredTestDates(action) if action.requires else None
     for item in sorted(evidence, key=_order):
         targets: tuple[Step, ...]
         if item.source is EvidenceSource.ATTESTATION:
@@ -130,9 +151,10 @@ def first_completions(action: ActionDefinition, evidence: Iterable[Evidence]) ->
                 continue
             targets = (item.step,)
         else:
-            confirming.append(item)
-            if action.requires and not tests_found(action, confirming):
-                continue
+            if required is not None:
+                required.add(item)
+                if not required.hold():
+                    continue
             targets = action.steps if action.category.claim_completes_remaining else (action.last_step,)
         for step in targets:
             done.setdefault(step, StepCompletion(step=step, evidence=item))

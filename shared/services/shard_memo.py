@@ -31,9 +31,10 @@ class ShardMemo:
         member_id = facts.profile.member_id
         held = self._views.get(member_id)
         if held is None or held[0] is not facts:
+            if held is not None:  # other facts of the member: what was answered from the old ones goes
+                self._gaps = {k: v for k, v in self._gaps.items() if k[0] != member_id}
             held = (facts, MemberView.of_facts(facts))
             self._views[member_id] = held
-            self._gaps = {k: v for k, v in self._gaps.items() if k[0] != member_id}
         return held[1]
 
     def gaps(

@@ -138,6 +138,7 @@ class MonthlySvu(RunKindModule):
                 through_month=run.period,
                 run_id=run.run_id,
                 payer=ctx.payer,
+                view=ctx.memo.view(member) if ctx.memo is not None else None,
             )
             state = ctx.ledger.member_state(member_id)
             # Only Care Gap's awards settle here: a member's entries of other programs (APC's PMPM
