@@ -1,10 +1,10 @@
-"""The demo end to end: `p4p demo` as `make demo` runs it (2,000 members, twelve months and the annual run),
-in a subprocess.
+"""The demo end to end: `p4p demo` as `make demo` runs it (2,000 members, twelve months, the four quarterly
+APC runs and the annual run), in a subprocess.
 
 The figure is the wall time from start to exit: generating the plan, synthesizing the stack (or reading the
-kept template), creating it in moto, ingesting every file kind, twelve monthly runs and the annual run with
-their approvals, and the statements, payment files, pages and registries. Its unit carries the machine's
-load average when it started, since the demo shares the machine with whatever else runs;
+kept template), creating it in moto, ingesting every file kind, twelve monthly runs, four quarterly runs and
+the annual run with their approvals, and the statements, payment files, pages and registries. Its unit
+carries the machine's load average when it started, since the demo shares the machine with whatever else runs;
 `demo_cpu_seconds` is the CPU time the demo itself used. `--quick` runs 300 members and says so in the
 figures' names.
 """
@@ -57,7 +57,7 @@ def demo(ctx: BenchContext) -> list[Figure]:
         raise DemoFailedError(lines[-1] if lines else f"exit code {finished.returncode}")
     shutil.rmtree(out, ignore_errors=True)
     suffix = "" if members == DEFAULT_MEMBERS else f"_{members}_members"
-    what = f"{members} members, 12 months and the annual run"
+    what = f"{members} members, 12 months, 4 quarters and the annual run"
     wall = round(timing.wall_seconds, 1)
     return [
         Figure(f"demo_seconds{suffix}", wall, f"s ({what}; load {load:.1f} at start)"),
