@@ -42,9 +42,10 @@ STATE_MACHINES_DIR = Path(__file__).resolve().parents[1] / "state_machines"
 DEFINITION_FILE = "payment_run.asl.json"
 # EarnShard's reserved concurrency is the EarnShards map's `MaxConcurrency`, read from the definition, so the
 # map never throttles itself and one edit changes both (tests/infra/test_payment_runs.py checks the template).
-MAP_MAX_CONCURRENCY: int = json.loads((STATE_MACHINES_DIR / DEFINITION_FILE).read_text(encoding="utf-8"))[
-    "States"
-]["EarnShards"]["MaxConcurrency"]
+_STATES = json.loads((STATE_MACHINES_DIR / DEFINITION_FILE).read_text(encoding="utf-8"))["States"]
+MAP_MAX_CONCURRENCY: int = _STATES["EarnShards"]["MaxConcurrency"]
+PARTS_MAX_CONCURRENCY: int = _STATES["BuildParts"]["MaxConcurrency"]
+"""BuildPart's reserved concurrency, likewise the BuildParts map's."""
 RUN_RECORD_KEYS = ("RUN#*",)
 LEDGER_FORBIDDEN = ("dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem")
 
@@ -65,9 +66,18 @@ def _run_spec(
 
 # Earn shard: a shard is a few thousand members' gaps and claims; minutes, not the full 15, so a stuck shard
 # surfaces quickly and is retried. Its concurrency matches the Map's so the map never throttles itself.
+# Build part: a part is up to `PART_BYTES` of curated claims and rosters (about 100,000 members' 24 months),
+# netted and attributed for a quarter's three months (docs/apc.md "Limits and scale").
 RUN_SPECS = (
     _run_spec("OpenRun", "Open, resume or reopen a payment run", minutes=1, memory_mb=512),
     _run_spec("PlanShards", "Split the run's members into shards", minutes=10, memory_mb=2048),
+    _run_spec(
+        "BuildPart",
+        "Build one member-bucket part of a run's prepared work",
+        minutes=15,
+        memory_mb=8192,
+        concurrency=PARTS_MAX_CONCURRENCY,
+    ),
     _run_spec("EarnShard", "Earn one shard", minutes=5, memory_mb=2048, concurrency=MAP_MAX_CONCURRENCY),
     _run_spec("AggregateRun", "Sum the shard results", minutes=10, memory_mb=2048),
     _run_spec("RenderStatements", "Clinic statements and draft payment file", minutes=10, memory_mb=2048),
@@ -134,11 +144,19 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
     def plan_shards(fn: ServiceFunction) -> None:
         run_record(fn)
         fn.use_table(gaps, table_key, index=(QUERY,))  # clinics, then each clinic's members
-        # A quarterly run reads the practices' technical-assistance engagement once, for its shards, and
-        # builds its months' attribution from the accepted claims and rosters.
-        rows = [Prefix.TA_ENGAGEMENT, Prefix.MEDICAL_CLAIMS_ROWS, Prefix.ELIGIBILITY_ROWS]
+        # A quarterly run reads the practices' technical-assistance engagement once, for its shards, and the
+        # quarter's claims for the direct-services report; it sizes its attribution parts by listing.
+        rows = [Prefix.TA_ENGAGEMENT, Prefix.MEDICAL_CLAIMS_ROWS]
         fn.read_objects(curated, [Prefix.PROGRAMS, *rows], data_key)
-        fn.write_objects(curated, [Prefix.RUNS, Prefix.ATTRIBUTION], data_key)
+        fn.write_objects(curated, [Prefix.RUNS], data_key)
+
+    def build_part(fn: ServiceFunction) -> None:
+        run_record(fn)
+        fn.use_table(gaps, table_key, index=(QUERY,))  # the clinics' tracks and the providers
+        # A quarterly run's part: its buckets' claims and rosters, into its buckets' attribution tables.
+        rows = [Prefix.MEDICAL_CLAIMS_ROWS, Prefix.ELIGIBILITY_ROWS]
+        fn.read_objects(curated, [Prefix.PROGRAMS, *rows], data_key)
+        fn.write_objects(curated, [Prefix.ATTRIBUTION], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:
         run_record(fn)
@@ -189,6 +207,7 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
     return {
         "OpenRun": open_run,
         "PlanShards": plan_shards,
+        "BuildPart": build_part,
         "EarnShard": earn_shard,
         "AggregateRun": aggregate_run,
         "RenderStatements": render_statements,
@@ -198,7 +217,7 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
 
 
 class PaymentRuns(Construct):
-    """Seven run functions, each with its own role, and one state machine per run kind."""
+    """Eight run functions, each with its own role, and one state machine per run kind."""
 
     def __init__(
         self,
@@ -306,7 +325,7 @@ class PaymentRuns(Construct):
             iam.PolicyStatement(
                 actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions_arn]
             ),
-            # The ItemReader reads the shard manifest from the curated bucket.
+            # The ItemReaders read the shard and parts manifests from the curated bucket.
             iam.PolicyStatement(
                 actions=["s3:GetObject"], resources=[curated.arn_for_objects(f"{Prefix.RUNS}*")]
             ),

@@ -90,6 +90,9 @@ class MemoryObjectStore(ObjectStore):
         """Sorted keys of `bucket` under `prefix`."""
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
 
+    def sizes(self, bucket: str, prefix: str = "") -> dict[str, int]:
+        return {k: len(v) for (b, k), v in self.objects.items() if b == bucket and k.startswith(prefix)}
+
 
 class MemoryFileRegistry(FileRegistry):
     """`FileRegistry` in a dict of the Registry table's file items (plus each file's `manifest`, for

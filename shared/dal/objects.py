@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -17,6 +18,7 @@ from shared.dal.errors import AlreadyRecordedError, NotFoundError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectTypeDef
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -56,6 +58,12 @@ class ObjectStore(ABC):
             key: hashlib.md5(self.get_bytes(bucket, key), usedforsecurity=False).hexdigest()
             for key in self.keys(bucket, prefix)
         }
+
+    def sizes(self, bucket: str, prefix: str = "") -> dict[str, int]:
+        """Each key under `prefix` with its object's size in bytes.
+
+        This default reads every object; stores that list sizes with their keys override it."""
+        return {key: len(self.get_bytes(bucket, key)) for key in self.keys(bucket, prefix)}
 
     def open_stream(self, bucket: str, key: str) -> tuple[BinaryIO, int]:
         """The object as a readable stream and its size in bytes; NotFoundError when absent.
@@ -150,8 +158,11 @@ class S3ObjectStore(ObjectStore):
 
     def etags(self, bucket: str, prefix: str = "") -> dict[str, str]:
         # One paginated listing (1,000 keys a page) gives keys and ETags together.
-        tags: dict[str, str] = {}
+        return {item["Key"]: item.get("ETag", "") for item in self._listing(bucket, prefix)}
+
+    def sizes(self, bucket: str, prefix: str = "") -> dict[str, int]:
+        return {item["Key"]: int(item.get("Size", 0)) for item in self._listing(bucket, prefix)}
+
+    def _listing(self, bucket: str, prefix: str) -> Iterator[ObjectTypeDef]:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                tags[item["Key"]] = item.get("ETag", "")
-        return tags
+            yield from page.get("Contents", [])

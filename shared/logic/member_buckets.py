@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
@@ -79,6 +79,21 @@ def segment_bucket(segment: str) -> int | None:
     if found is None or int(found.group(2)) != MEMBER_BUCKETS:
         return None
     return int(found.group(1))
+
+
+def contiguous_parts(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
+    """Buckets `0..len(sizes)-1` cut into runs of neighbours (first, last; both included) whose `sizes` add
+    up to at most `budget` each, fewest first-fit; a bucket larger than the budget is a part alone."""
+    parts: list[tuple[int, int]] = []
+    first, held = 0, 0
+    for bucket, size in enumerate(sizes):
+        if bucket > first and held + size > budget:
+            parts.append((first, bucket - 1))
+            first, held = bucket, 0
+        held += size
+    if sizes:
+        parts.append((first, len(sizes) - 1))
+    return parts
 
 
 def key_partition(key: str, prefix: str) -> tuple[str | None, int | None]:

@@ -171,11 +171,41 @@ class ShardMembers(_Payload):
 
 
 class Plan(_Payload):
-    """PlanShards' output, carried as `$.plan`."""
+    """PlanShards' output, carried as `$.plan`: the shard manifest, and the manifest of the member-bucket
+    parts the run builds before its shards (`parts_key`; none when `part_count` is 0)."""
 
     bucket: str
     manifest_key: str
     shard_count: int = Field(ge=0)
+    parts_key: str | None = None
+    part_count: int = Field(default=0, ge=0)
+
+
+class BucketPart(_Payload):
+    """One item of a run's parts manifest (`runs/<run_id>/parts.json`): the members of buckets
+    `first_bucket` to `last_bucket` (`shared.logic.member_buckets`), whose work one BuildPart does."""
+
+    first_bucket: int = Field(ge=0)
+    last_bucket: int = Field(ge=0)
+
+    @property
+    def buckets(self) -> range:
+        """The part's buckets."""
+        return range(self.first_bucket, self.last_bucket + 1)
+
+
+class BuildPartInput(_Payload):
+    run: RunRef
+    part: BucketPart
+
+
+class PartResult(_Payload):
+    """BuildPart's output per Map item (counts only): the part's buckets and its members in the last month
+    it built."""
+
+    first_bucket: int = Field(ge=0)
+    last_bucket: int = Field(ge=0)
+    members: int = Field(ge=0)
 
 
 class EarnShardInput(_Payload):

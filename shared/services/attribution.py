@@ -39,6 +39,7 @@ from shared.logic.member_buckets import (
     MEMBER_BUCKETS,
     bucket_column,
     bucket_segment,
+    contiguous_parts,
     in_buckets,
     key_partition,
     member_bucket,
@@ -84,6 +85,10 @@ ELIGIBILITY_COLUMNS = (
 )
 _VERSIONS = ("7", "8")
 _PRODUCTS = frozenset(p.value for p in Product)
+PART_BYTES = 256 * 1024**2
+"""Curated claims and rosters one part reads at most (`attribution_parts`): the benchmark's 94,388 members
+read 258 MB of them and built December 4.4 GB above the process (docs/apc.md "Limits and scale"), within
+BuildPart's 8 GB; at 12M members a bucket is about this much, so a part is one bucket."""
 _READERS = 16
 """Objects fetched at once: a part reads a few hundred small objects, each mostly S3's latency."""
 _SCOPE = "\x1f"
@@ -123,16 +128,18 @@ def _month_of(day: date) -> str:
 def fetch_frames(
     store: ObjectStore, curated_bucket: str, keys: Sequence[str], columns: Sequence[str] | None = None
 ) -> list[pl.DataFrame]:
-    """The Parquet objects at `keys`, in order (fetched a few at a time), with `columns` (all when None)."""
-
-    def read(key: str) -> pl.DataFrame:
-        body = io.BytesIO(store.get_bytes(curated_bucket, key))
-        return pl.read_parquet(body, columns=list(columns) if columns is not None else None)
-
+    """The Parquet objects at `keys`, in order, with `columns` (all when None): fetched a few at a time (a
+    part reads hundreds of small objects, each mostly S3's latency), decoded together in one call (a call
+    per small object costs more than its rows)."""
     if len(keys) < 2:
-        return [read(key) for key in keys]
-    with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
-        return list(pool.map(read, keys))
+        bodies = [store.get_bytes(curated_bucket, key) for key in keys]
+    else:
+        with ThreadPoolExecutor(max_workers=min(_READERS, len(keys))) as pool:
+            bodies = list(pool.map(lambda key: store.get_bytes(curated_bucket, key), keys))
+    scans = [pl.scan_parquet(io.BytesIO(body)) for body in bodies]
+    if columns is not None:
+        scans = [scan.select(*columns) for scan in scans]
+    return pl.collect_all(scans)
 
 
 def curated_frames(
@@ -198,6 +205,29 @@ def attributed_practices(
     practices: dict[str, str | None] = dict.fromkeys(wanted)
     practices.update(dict(found.iter_rows()))
     return practices
+
+
+def attribution_parts(
+    store: ObjectStore, curated_bucket: str, first: str, last: str, budget: int = PART_BYTES
+) -> list[tuple[int, int]]:
+    """Member-bucket ranges (first, last bucket) whose tables of months up to `last`, over claims received
+    from `first` (`YYYY-MM`) on, are built one range per function: neighbouring buckets together while the
+    curated claims and rosters they read stay within `budget` bytes. A file filed by no bucket (curated
+    before them) counts its share in every bucket."""
+    held = [0] * MEMBER_BUCKETS
+    for prefix, wanted in (
+        (CLAIMS_PREFIX, lambda period: period is None or period >= first),
+        (ELIGIBILITY_PREFIX, lambda period: period is None or period <= last),
+    ):
+        for key, size in store.sizes(curated_bucket, prefix).items():
+            period, bucket = key_partition(key, prefix)
+            if not wanted(period):
+                continue
+            if bucket is None:
+                held = [h + size // MEMBER_BUCKETS for h in held]
+            else:
+                held[bucket] += size
+    return contiguous_parts(held, budget)
 
 
 def _summary(month: str, parts: int, table: pl.DataFrame, read: int) -> AttributionSummary:

@@ -1,4 +1,4 @@
-"""A payment run up to its shards' results: OpenRun, PlanShards, EarnShard and MarkFailed.
+"""A payment run up to its shards' results: OpenRun, PlanShards, BuildPart, EarnShard and MarkFailed.
 
 The steps are the same for every kind of run; what differs (period, open checks, how a shard earns) is
 the kind's module (`shared/services/kinds/`). Every step after OpenRun works only on an OPEN run, so a
@@ -23,10 +23,12 @@ from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
 from shared.models.ledger import DEFAULT_PAYER
 from shared.models.runs import (
+    BuildPartInput,
     EarnShardInput,
     FailedRun,
     FailInput,
     OpenRunInput,
+    PartResult,
     Plan,
     Run,
     RunFailure,
@@ -227,7 +229,7 @@ class RunService:
         """Split the members into shards of `shard_size` and write the manifest the Map reads."""
         require_open(self._runs, run.run_id)
         kind = kind_of(run.run_kind)
-        kind.prepare(self._context, run)
+        parts = kind.prepare(self._context, run)
         # Clinic by clinic, so a clinic's members fall in few shards (its page merges a part per shard).
         ordered: list[str] = []
         registries: dict[str, list[str]] = {}
@@ -265,8 +267,32 @@ class RunService:
             self._store.put_json(self._curated, page_index_key(run.run_id), index.model_dump(mode="json"))
         manifest = manifest_key(run.run_id)
         self._store.put_json(self._curated, manifest, [r.model_dump(mode="json") for r in refs])
-        logger.info("run planned", run_id=run.run_id, shard_count=len(refs), member_count=len(ordered))
-        return Plan(bucket=self._curated, manifest_key=manifest, shard_count=len(refs))
+        parts_key = None
+        if parts:  # what the BuildParts map builds before the shards, one member-bucket part an item
+            parts_key = f"{Prefix.RUNS}{run.run_id}/parts.json"
+            self._store.put_json(self._curated, parts_key, [p.model_dump(mode="json") for p in parts])
+        logger.info(
+            "run planned",
+            run_id=run.run_id,
+            shard_count=len(refs),
+            member_count=len(ordered),
+            part_count=len(parts),
+        )
+        return Plan(
+            bucket=self._curated,
+            manifest_key=manifest,
+            shard_count=len(refs),
+            parts_key=parts_key,
+            part_count=len(parts),
+        )
+
+    # BuildPart
+    def build_part(self, item: BuildPartInput) -> PartResult:
+        """Build one member-bucket part of what the run's kind prepared, before its shards earn."""
+        require_open(self._runs, item.run.run_id)
+        result = kind_of(item.run.run_kind).build_part(self._context, item.run, item.part)
+        logger.info("part built", run_id=item.run.run_id, **result.model_dump())
+        return result
 
     # EarnShard
     def earn(self, item: EarnShardInput) -> ShardResult:

@@ -1,5 +1,5 @@
 """ObjectStore: bytes written and overwritten, written once (`If-None-Match: *`), copied, listed in key
-order past a listing's page, tagged so a change shows, and the JSON and Parquet helpers on top."""
+order past a listing's page, sized, tagged so a change shows, and the JSON and Parquet helpers on top."""
 
 from __future__ import annotations
 
@@ -98,6 +98,19 @@ def test_a_tag_changes_when_its_object_does(objects: ObjectStore):
     assert sorted(after) == objects.keys(BUCKET, "programs/") == ["programs/a.json", "programs/b.json"]
     assert after["programs/a.json"] != before["programs/a.json"]
     assert after["programs/b.json"] == before["programs/b.json"]
+
+
+def test_sizes_are_each_objects_bytes_past_a_page(backend: Backend, objects: ObjectStore, small_pages: int):
+    # GIVEN 20 curated files of different sizes under one prefix (three pages), and one under another
+    keys = {f"curated/medical_claims/period=2026-03/f{n:02d}.parquet": n for n in range(20)}
+    for key, n in keys.items():
+        objects.put_bytes(BUCKET, key, b"x" * n)
+    objects.put_bytes(BUCKET, "curated/eligibility/f.parquet", b"xyz")
+    # WHEN the prefix's sizes are listed
+    sizes = objects.sizes(BUCKET, "curated/medical_claims/")
+    # THEN each key under it has its object's size
+    assert sizes == keys
+    assert backend.spans_pages()
 
 
 def test_json_and_parquet_round_trip(objects: ObjectStore):

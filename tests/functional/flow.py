@@ -11,6 +11,7 @@ from events import load_event, sqs_s3_event
 from functions.ingest import ingest_file
 from functions.runs import (
     aggregate_run,
+    build_part,
     close_run,
     earn_shard,
     fail_run,
@@ -84,6 +85,9 @@ def run_request(
         state["run"] = open_run.handler(open_payload(request, machine, execution_name), context)
         step = "PlanShards"
         state["plan"] = plan_shards.handler({"run": state["run"]}, context)
+        if state["plan"]["part_count"] > 0:
+            step = "BuildParts"
+            state["parts"] = build_all(state, context)
         step = "EarnShards"
         state["shards"] = [] if skip_earning else earn_all(state, context)
         step = "AggregateRun"
@@ -105,6 +109,13 @@ def run_request(
         state["failed"] = fail_run.handler(payload, context)
         raise
     return state
+
+
+def build_all(state: dict[str, Any], context: Any) -> list[dict[str, Any]]:
+    """The BuildParts Distributed Map: one BuildPart per item of the parts manifest."""
+    body = boto3.client("s3").get_object(Bucket=state["plan"]["bucket"], Key=state["plan"]["parts_key"])
+    items = json.loads(body["Body"].read())
+    return [build_part.handler({"run": state["run"], "part": item}, context) for item in items]
 
 
 def earn_all(state: dict[str, Any], context: Any) -> list[dict[str, Any]]:

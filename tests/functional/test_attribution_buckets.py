@@ -30,6 +30,7 @@ from shared.services.attribution import (
     ELIGIBILITY_PREFIX,
     AttributionService,
     NoAttributionTableError,
+    attribution_parts,
     part_key,
     read_table,
     table_key,
@@ -218,3 +219,22 @@ def test_a_table_with_a_part_missing_is_refused_and_a_table_written_whole_is_rea
     assert f"has {MEMBER_BUCKETS - 1} of its {MEMBER_BUCKETS} parts" in str(missing.value)
     assert "p4p attribution build --month 2026-11" in str(missing.value)
     assert whole.equals(october.filter(pl.col("member_id").map_elements(member_bucket) == 7))
+
+
+def test_parts_are_neighbouring_buckets_within_the_bytes_they_read() -> None:
+    # GIVEN claims of buckets 0 and 1 (60 bytes each) in the lookback, claims of bucket 2 received before it,
+    # a roster of bucket 3 (90 bytes), and a file curated before the buckets (128 bytes: one a bucket)
+    store = MemoryObjectStore()
+    for key, size in {
+        f"{CLAIMS_PREFIX}period=2025-01/bucket=000-of-128/f.parquet": 60,
+        f"{CLAIMS_PREFIX}period=2026-02/bucket=001-of-128/f.parquet": 60,
+        f"{CLAIMS_PREFIX}period=2023-12/bucket=002-of-128/f.parquet": 500,
+        f"{ELIGIBILITY_PREFIX}bucket=003-of-128/f.parquet": 90,
+        f"{CLAIMS_PREFIX}period=2025-06/old.parquet": 128,
+    }.items():
+        store.put_bytes(CURATED, key, b"x" * size)
+    # WHEN the parts of a quarter whose lookback starts in 2024-02 are cut at 100 bytes a part
+    parts = attribution_parts(store, CURATED, "2024-02", "2026-03", budget=100)
+    # THEN bucket 0 (61 bytes) is a part alone, bucket 1 (61) takes bucket 2 (1: its old claims are before
+    # the lookback), bucket 3 (91) nine more buckets of one byte, and the rest go a hundred to a part
+    assert parts == [(0, 0), (1, 2), (3, 12), (13, 112), (113, MEMBER_BUCKETS - 1)]

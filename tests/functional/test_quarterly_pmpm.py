@@ -17,18 +17,22 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
 
+from events import load_event
+from functions.runs import build_part, open_run, plan_shards
 from shared.clock import clock_override, shifted_clock
 from shared.dal.objects import S3ObjectStore
+from shared.logic.member_buckets import MEMBER_BUCKETS
 from shared.services.attribution import read_table
 from shared.services.kinds.base import RunInputError
 from shared.services.kinds.quarterly import NoTaEngagementError, QuarterNotEndedError
-from tests.functional.flow import OPERATOR, land, run_month, run_request
+from tests.functional.flow import OPERATOR, land, open_payload, run_month, run_request
 from tests.functional.plan_data import CLAIMS_HEADER, CLINICS_HEADER, ELIGIBILITY_HEADER, FILES
 
 AFTER_QUARTER = datetime(2026, 4, 2, tzinfo=UTC)
@@ -187,6 +191,44 @@ def test_each_attributed_member_month_pays_pmpm_by_age_sex_and_uplift_when_the_p
         ("K2", "2026-02", "missed"),
         ("K2", "2026-03", "met"),
     ]
+
+
+def test_the_months_tables_are_built_in_member_bucket_parts_before_the_shards(quarter, lambda_context):
+    # GIVEN K2's quarter opened and planned, as the state machine does before its maps
+    curated = quarter.names["CURATED_BUCKET"]
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        run = open_run.handler(open_payload(QUARTER), lambda_context)
+        plan = plan_shards.handler({"run": run}, lambda_context)
+        listed = quarter.s3.list_objects_v2(Bucket=curated, Prefix="curated/attribution/")
+        # WHEN each part of the plan is built
+        manifest = quarter.s3.get_object(Bucket=curated, Key=plan["parts_key"])["Body"].read()
+        parts = json.loads(manifest)
+        built = [build_part.handler({"run": run, "part": part}, lambda_context) for part in parts]
+    # THEN PlanShards built no table: it named the parts (ranges of member buckets, no member data), which
+    # together cover every bucket once, and each BuildPart wrote its buckets of each month
+    assert listed["KeyCount"] == 0
+    assert plan["part_count"] == len(parts) >= 1
+    covered = [b for p in parts for b in range(p["first_bucket"], p["last_bucket"] + 1)]
+    assert covered == list(range(MEMBER_BUCKETS))
+    assert all(set(p) == {"first_bucket", "last_bucket"} for p in parts)
+    assert all(set(b) == {"first_bucket", "last_bucket", "members"} for b in built)
+    store = S3ObjectStore(quarter.s3)
+    for month in ("2026-01", "2026-02", "2026-03"):
+        assert {"T1", "T2", "M4"} <= set(read_table(store, curated, month).get_column("member_id"))
+
+
+def test_a_run_that_builds_no_parts_refuses_a_part(aws, lambda_context):
+    # GIVEN a preview of March's monthly run opened and planned
+    with clock_override(shifted_clock(AFTER_QUARTER)):
+        land(aws, lambda_context, FILES)
+        request = load_event("run_monthly_final") | {"month": "2026-03", "mode": "preview"}
+        run = open_run.handler(open_payload(request), lambda_context)
+        plan = plan_shards.handler({"run": run}, lambda_context)
+        # WHEN a part is asked of it anyway
+        with pytest.raises(RunInputError, match="a monthly run builds no parts"):
+            build_part.handler({"run": run, "part": {"first_bucket": 0, "last_bucket": 127}}, lambda_context)
+    # THEN its plan named none, and the part was refused
+    assert (plan["part_count"], plan["parts_key"]) == (0, None)
 
 
 def test_a_late_coaching_session_is_paid_by_recalculation_and_a_monthly_run_leaves_pmpm_alone(

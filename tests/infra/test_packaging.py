@@ -18,6 +18,7 @@ CONTRACT_HANDLERS = (
     "functions.ingest.ingest_file",
     "functions.runs.open_run",
     "functions.runs.plan_shards",
+    "functions.runs.build_part",
     "functions.runs.earn_shard",
     "functions.runs.aggregate_run",
     "functions.runs.render_statements",

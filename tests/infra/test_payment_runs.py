@@ -1,4 +1,4 @@
-"""Payment runs: seven functions with their own roles, two logged, traced state machines."""
+"""Payment runs: eight functions with their own roles, logged, traced state machines (one per kind)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ CONTRACT_HANDLERS = {
     "IngestFile": "functions.ingest.ingest_file.handler",
     "OpenRun": "functions.runs.open_run.handler",
     "PlanShards": "functions.runs.plan_shards.handler",
+    "BuildPart": "functions.runs.build_part.handler",
     "EarnShard": "functions.runs.earn_shard.handler",
     "AggregateRun": "functions.runs.aggregate_run.handler",
     "RenderStatements": "functions.runs.render_statements.handler",
@@ -79,6 +80,16 @@ def test_earn_shard_has_minutes_not_the_maximum_and_one_to_two_gigabytes(dev: Sy
     assert 1024 <= earn["MemorySize"] <= 2048
 
 
+def test_build_part_has_the_full_fifteen_minutes_and_room_for_a_part(dev: Synthesized) -> None:
+    # GIVEN the build-part function
+    [build] = [f for f in _contract_functions(dev) if f["Handler"] == CONTRACT_HANDLERS["BuildPart"]]
+
+    # WHEN / THEN a part (about 100,000 members' 24 months of claims, three months netted and attributed)
+    # has Lambda's longest time and several gigabytes, within Lambda's 10 GB
+    assert build["Timeout"] == 900
+    assert 4096 <= build["MemorySize"] <= 10240
+
+
 @pytest.mark.parametrize("machine", MACHINES)
 def test_state_machines_log_everything_but_execution_data_and_trace(dev: Synthesized, machine: str) -> None:
     # GIVEN a state machine
@@ -127,6 +138,21 @@ def test_the_map_runs_as_many_shards_at_once_as_earn_shard_may_run(dev: Synthesi
     # WHEN / THEN the map's concurrency is the function's reserved concurrency: more would throttle the
     # children into retries, fewer would leave reserved capacity no one else may use
     assert earn_map["MaxConcurrency"] == earn_shard["Properties"]["ReservedConcurrentExecutions"] > 0
+
+
+@pytest.mark.parametrize("machine", MACHINES)
+def test_the_parts_map_runs_as_many_parts_at_once_as_build_part_may_run(
+    dev: Synthesized, machine: str
+) -> None:
+    # GIVEN the machine's BuildParts map and the BuildPart function it invokes
+    definition = json.loads(dev.resources[machine]["Properties"]["DefinitionString"])
+    parts_map = definition["States"]["BuildParts"]
+    (build_part,) = [
+        f for f in _functions(dev).values() if f["Properties"]["Handler"] == CONTRACT_HANDLERS["BuildPart"]
+    ]
+
+    # WHEN / THEN as for the shards: the map's concurrency is the function's reserved concurrency
+    assert parts_map["MaxConcurrency"] == build_part["Properties"]["ReservedConcurrentExecutions"] > 0
 
 
 @pytest.mark.parametrize("machine", MACHINES)
@@ -193,6 +219,7 @@ def test_only_the_lifecycle_steps_write_run_records_and_only_run_keys(dev: Synth
     for step in (
         "OpenRun",
         "PlanShards",
+        "BuildPart",
         "EarnShard",
         "AggregateRun",
         "RenderStatements",

@@ -13,6 +13,7 @@ DEFINITIONS = ("payment_run.asl.json",)
 REQUIRED_STATES = {
     "OpenRun",
     "PlanShards",
+    "BuildParts",
     "EarnShards",
     "AggregateRun",
     "RenderStatements",
@@ -96,6 +97,27 @@ def test_every_task_invokes_lambda_retries_service_errors_and_catches_to_fail_ru
             if catch["Next"] not in fail_run_states:
                 assert target["Type"] == "Pass" and target["Result"] == state_name
                 assert target["ResultPath"] == "$.failed_step" and target["Next"] in fail_run_states
+
+
+@pytest.mark.parametrize("name", DEFINITIONS)
+def test_the_parts_are_built_before_the_shards_only_when_the_plan_has_some(name: str) -> None:
+    # GIVEN the states between PlanShards and EarnShards
+    states = _load(name)["States"]
+    choice, parts = states[states["PlanShards"]["Next"]], states["BuildParts"]
+
+    # WHEN / THEN a choice sends a plan with parts through the BuildParts map, a distributed map over the
+    # S3 parts manifest whose results stay out of the state, and any other plan straight to the shards
+    assert choice["Type"] == "Choice" and choice["Default"] == "EarnShards"
+    assert choice["Choices"] == [
+        {"Variable": "$.plan.value.part_count", "NumericGreaterThan": 0, "Next": "BuildParts"}
+    ]
+    assert parts["Next"] == "EarnShards" and parts["ResultPath"] is None
+    assert parts["ItemReader"]["Parameters"] == {
+        "Bucket.$": "$.plan.value.bucket",
+        "Key.$": "$.plan.value.parts_key",
+    }
+    assert parts["ItemProcessor"]["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    assert parts["ItemSelector"] == {"run.$": "$.run.value", "part.$": "$$.Map.Item.Value"}
 
 
 @pytest.mark.parametrize("name", DEFINITIONS)

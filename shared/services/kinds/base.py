@@ -27,7 +27,7 @@ from shared.errors import DomainError
 from shared.logic.ta_engagement import TaActivity
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
-from shared.models.runs import RunKind, RunMode, RunRef, RunRequest, ShardOutput
+from shared.models.runs import BucketPart, PartResult, RunKind, RunMode, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import ProgramSet
@@ -115,9 +115,15 @@ class RunKindModule(ABC):
         """The month (`YYYY-MM`) a run of `period` pays in: by default the period itself."""
         return period
 
-    def prepare(self, ctx: RunContext, run: RunRef) -> None:
-        """What the run's shards all read, computed once before they start (PlanShards); none by default."""
-        return None
+    def prepare(self, ctx: RunContext, run: RunRef) -> tuple[BucketPart, ...]:
+        """What the run's shards all read, computed once before they start (PlanShards), and the
+        member-bucket parts of it that are built apart, one BuildPart each, before the shards start (too
+        much for one function: a quarterly run's attribution tables); none by default."""
+        return ()
+
+    def build_part(self, ctx: RunContext, run: RunRef, part: BucketPart) -> PartResult:
+        """Build one member-bucket part of what `prepare` left to the parts (BuildPart)."""
+        raise RunInputError(f"a {self.kind.value} run builds no parts")
 
     def settle(self, ctx: RunContext, run: RunRef, outputs: Sequence[ShardOutput]) -> list[LedgerEntry]:
         """Entries the whole run adds at aggregation (recorded in final mode); none by default."""

@@ -16,9 +16,10 @@ run is unfinished, ingested eligibility covers each of its months, and some `ta_
 the quarter (a quarter run before its engagement arrived would pay nothing and lock). The practices'
 engagement is read once, before the shards start (`prepare`), into `runs/<run>/ta-status.json`.
 
-Attribution is the common methodology's (`shared/services/attribution.py`): `prepare` builds each month's
-member-month table with what is known then (the selected or matched PCP for the products that prefer it,
-else 24 months of primary-care visits), and a member-month is paid to the practice the table names, by the
+Attribution is the common methodology's (`shared/services/attribution.py`): each month's member-month table
+is built in member-bucket parts before the shards (`prepare` sizes them, one BuildPart builds each) with what
+is known then (the selected or matched PCP for the products that prefer it, else 24 months of primary-care
+visits), and a member-month is paid to the practice the table names, by the
 payer of the member's roster span in the month. Each member settles against its own PMPM entries of the
 quarter's months, so a recalculation (which builds the tables again) reverses only what changed.
 """
@@ -34,6 +35,7 @@ import polars as pl
 from shared.dal.errors import NotFoundError
 from shared.errors import DomainError
 from shared.intake.versions import net_claim_versions
+from shared.logic.attribution_table import lookback_start
 from shared.logic.dates import month_end
 from shared.logic.direct_services import direct_services_report
 from shared.logic.phm import member_month
@@ -41,11 +43,16 @@ from shared.logic.reversals import settle_member
 from shared.logic.ta_engagement import TaMonth, quarter_months, ta_status
 from shared.models.ledger import LedgerEntry, PmpmPayment
 from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberFacts
-from shared.models.runs import RunKind, RunRef, RunRequest, ShardOutput
+from shared.models.runs import BucketPart, PartResult, RunKind, RunRef, RunRequest, ShardOutput
 from shared.models.tables import Prefix
 from shared.programs.apc import ApcProgram
 from shared.programs.catalog import ProgramSet
-from shared.services.attribution import AttributionService, attributed_practices, curated_frames
+from shared.services.attribution import (
+    AttributionService,
+    attributed_practices,
+    attribution_parts,
+    curated_frames,
+)
 from shared.services.kinds.annual_apc import APC_PROGRAM
 from shared.services.kinds.base import (
     Report,
@@ -324,8 +331,10 @@ class QuarterlyPmpm(RunKindModule):
                 f"under landing/ta_engagement/ before its final run (every month would pay nothing)"
             )
 
-    def prepare(self, ctx: RunContext, run: RunRef) -> None:
-        """Every APC practice's engagement status in each month of the quarter, read once."""
+    def prepare(self, ctx: RunContext, run: RunRef) -> tuple[BucketPart, ...]:
+        """Every APC practice's engagement status in each month of the quarter, read once; the direct-services
+        report; and the member-bucket parts the months' attribution tables are built in (`build_part`),
+        sized by the curated claims and rosters each reads."""
         program = _program(ctx, run.period)
         months = quarter_months(run.period)
         practices = quarter_practices(ctx.gaps.clinics().values(), months)
@@ -337,15 +346,26 @@ class QuarterlyPmpm(RunKindModule):
         )
         body = {f"{p}|{m}": list(s.missed) for (p, m), s in sorted(status.items())}
         ctx.objects.put_json(ctx.curated, ta_status_key(run.run_id), body)
-        attribution = AttributionService(
-            store=ctx.objects, curated_bucket=ctx.curated, gaps=ctx.gaps, apc=ctx.programs.apc
-        )
-        for month in months:
-            attribution.build(month)
         report = _direct_services(ctx, months, practices, program)
         dollars = pl.col("allowed_amount").cast(pl.String)  # Decimal dollars as text, to the cent
         rows = report.with_columns(dollars).to_dicts()
         ctx.objects.put_json(ctx.curated, direct_services_key(run.run_id), rows)
+        first = lookback_start(months[0], program.attribution.lookback_months)
+        parts = attribution_parts(ctx.objects, ctx.curated, f"{first:%Y-%m}", months[-1])
+        return tuple(BucketPart(first_bucket=a, last_bucket=b) for a, b in parts)
+
+    def build_part(self, ctx: RunContext, run: RunRef, part: BucketPart) -> PartResult:
+        """The part's buckets of each month's attribution table, built with what is known now from those
+        buckets' claims and rosters alone (each file read once for the three months)."""
+        attribution = AttributionService(
+            store=ctx.objects, curated_bucket=ctx.curated, gaps=ctx.gaps, apc=ctx.programs.apc
+        )
+        built = [attribution.build_part(month, part.buckets) for month in quarter_months(run.period)]
+        return PartResult(
+            first_bucket=part.first_bucket,
+            last_bucket=part.last_bucket,
+            members=built[-1].members,
+        )
 
     def earn(
         self, ctx: RunContext, run: RunRef, shard_id: str, members: Sequence[MemberFacts]

@@ -15,6 +15,7 @@ from shared.logic.member_buckets import (
     MEMBER_BUCKETS,
     bucket_column,
     bucket_segment,
+    contiguous_parts,
     curated_partition,
     in_buckets,
     key_partition,
@@ -111,3 +112,22 @@ def test_claims_are_filed_by_period_and_bucket_rosters_by_bucket_and_the_rest_by
         FileKind.ELIGIBILITY: "bucket=057-of-128",
         FileKind.PHARMACY_CLAIMS: "period=2026-03",
     }
+
+
+@pytest.mark.parametrize(
+    ("sizes", "budget", "parts"),
+    [
+        ([1, 1, 1, 1], 10, [(0, 3)]),
+        ([4, 4, 4, 4], 8, [(0, 1), (2, 3)]),
+        ([4, 20, 1, 1], 8, [(0, 0), (1, 1), (2, 3)]),
+        ([0, 0, 0], 1, [(0, 2)]),
+        ([], 8, []),
+    ],
+)
+def test_buckets_are_cut_into_neighbouring_runs_within_a_budget(
+    sizes: list[int], budget: int, parts: list[tuple[int, int]]
+) -> None:
+    # GIVEN what each bucket holds and a part's budget
+    # WHEN the buckets are cut into parts
+    # THEN each part is a run of neighbours within the budget (a bucket over it alone), every bucket once
+    assert contiguous_parts(sizes, budget) == parts
