@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from datetime import date
 
 from shared.logic.awards import AwardTrace, StepVerdict
+from shared.logic.dates import month_of
 from shared.logic.explain.ledger import LedgerView
-from shared.logic.explain.question import Question, action_of
+from shared.logic.explain.question import Question, action_of, traced_awards
 from shared.logic.explain.wording import paid_entry
 from shared.logic.gaps import action_gaps
-from shared.logic.occurrences import MemberView
+from shared.logic.occurrences import MemberView, Occurrence
 from shared.models import explain as why
 from shared.models.actions import ActionCode, Step
 from shared.models.evidence import Evidence
@@ -25,7 +26,7 @@ from shared.models.explain import (
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import Run, RunKind, RunMode
-from shared.programs.care_gap import ProgramCatalog
+from shared.programs.care_gap import CareGapProgram, ProgramCatalog
 
 
 def _version(ask: Question, evidence: Evidence | None, entries: Sequence[LedgerEntry]) -> str | None:
@@ -104,8 +105,9 @@ def _expected_periods(ask: Question) -> list[str]:
     return list(dict.fromkeys(g.period for g in gaps)) or [str(ask.year)]
 
 
-def _steps(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[StepExplanation]:
-    eligible = ask.eligibility()
+def _steps(
+    ask: Question, trace: AwardTrace, ledger: LedgerView, eligible: Reason | None
+) -> list[StepExplanation]:
     found: dict[tuple[str, Step], StepExplanation] = {}
     for verdict in trace.steps:
         if ask.in_scope(verdict.occurrence.period):
@@ -125,7 +127,12 @@ def _steps(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[StepExp
 
 
 def _evidence(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[EvidenceExplanation]:
-    holder = {e.evidence_id: v.occurrence for v in trace.steps for e in v.occurrence.evidence}
+    holder: dict[str, Occurrence] = {}
+    seen: set[int] = set()
+    for v in trace.steps:  # one verdict per step: each occurrence once (an id is a digest)
+        if id(v.occurrence) not in seen:
+            seen.add(id(v.occurrence))
+            holder.update((e.evidence_id, v.occurrence) for e in v.occurrence.evidence)
     completed: dict[str, list[str]] = {}
     for v in trace.steps:
         if v.completion is not None:
@@ -137,25 +144,26 @@ def _evidence(ask: Question, trace: AwardTrace, ledger: LedgerView) -> list[Evid
     for item in sorted(
         ask.view.by_action.get(ask.action.code, []), key=lambda e: (e.known_date, e.action_date, e.reference)
     ):
-        occurrence = holder.get(item.evidence_id)
+        evidence_id = item.evidence_id
+        occurrence = holder.get(evidence_id)
         if item.action_date.year != ask.year and (occurrence is None or not ask.in_scope(occurrence.period)):
             continue
         reasons: tuple[Reason, ...] = ()
-        if item.evidence_id in completed:
+        if evidence_id in completed:
             pass
-        elif item.evidence_id in unused:
-            reasons = (ask.unused(unused[item.evidence_id]),)
+        elif evidence_id in unused:
+            reasons = (ask.unused(unused[evidence_id]),)
         elif occurrence is not None:
             reasons = (ask.idle(item, occurrence, ledger.paid_text),)
         found.setdefault(
-            item.evidence_id,
+            evidence_id,
             EvidenceExplanation(
                 reference=item.reference,
                 source=item.source.value,
                 step=item.step,
                 action_date=item.action_date,
                 known_date=item.known_date,
-                completed=tuple(completed.get(item.evidence_id, ())),
+                completed=tuple(completed.get(evidence_id, ())),
                 reasons=reasons,
             ),
         )
@@ -179,48 +187,106 @@ def explain_gap(
     """Why `clinic_id` was or was not paid for the member's `action` in `year`, as known on `as_of`:
     each step's chain, each piece of evidence, the clinic's entries, and `annual`'s parts as given.
     `history` is every ledger entry of the member; `runs` the final runs (any kind)."""
-    known = facts.model_copy(update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)})
-    program, definition = action_of(catalog, action, min(as_of, date(year, 12, 31)))
-    ask = Question(
-        facts=known,
-        view=MemberView.of_facts(known),
+    (found,) = explain_gaps(
+        facts,
         clinic_id=clinic_id,
+        actions=[action],
         year=year,
-        as_of=as_of,
-        action=definition,
-        program=program,
         clinics=clinics,
         catalog=catalog,
-        runs={r.run_id: r for r in runs},
         history=history,
+        runs=runs,
+        as_of=as_of,
         payer=payer,
     )
-    supported, trace = ask.awards(known)
-    if trace.steps:
-        ask.action = trace.steps[0].action
-    ask.periods = frozenset(
-        v.occurrence.period
-        for v in trace.steps
-        if any(e.action_date.year == year for e in v.occurrence.evidence)
+    return found.model_copy(update={"annual": tuple(annual)}) if annual else found
+
+
+def explain_gaps(
+    facts: MemberFacts,
+    *,
+    clinic_id: str,
+    actions: Sequence[ActionCode],
+    year: int,
+    clinics: Mapping[str, Clinic],
+    catalog: ProgramCatalog,
+    history: Sequence[LedgerEntry],
+    runs: Sequence[Run],
+    as_of: date,
+    payer: str = DEFAULT_PAYER,
+) -> list[Explanation]:
+    """`explain_gap` of each of the member's `actions` (no annual part), in their order, asking the rules
+    once for all of them: one cut to what was known, one trace of the awards and one of the probes (the
+    awards are per action, so one action's evidence or probe changes nothing of another's)."""
+    known = facts.model_copy(update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)})
+    view = MemberView.of_facts(known)
+    by_id = {r.run_id: r for r in runs}
+    day = min(as_of, date(year, 12, 31))
+    asks: list[tuple[Question, CareGapProgram | None]] = []
+    for code in dict.fromkeys(actions):
+        program, definition = action_of(catalog, code, day)
+        ask = Question(
+            facts=known,
+            view=view,
+            clinic_id=clinic_id,
+            year=year,
+            as_of=as_of,
+            action=definition,
+            program=program,
+            clinics=clinics,
+            catalog=catalog,
+            runs=by_id,
+            history=history,
+            payer=payer,
+        )
+        asks.append((ask, program))
+    codes = [ask.action.code for ask, _ in asks]
+    through = month_of(as_of)
+    supported, trace = traced_awards(
+        known, codes, clinics=clinics, catalog=catalog, through=through, payer=payer, view=view
     )
-    ledger = LedgerView.of(ask, supported)
+    probes = {ask.action.code: ask.probe() for ask, _ in asks}
+    kept = tuple(e for e in known.evidence if e.action not in probes)
+    probe_facts = known.model_copy(update={"evidence": (*kept, *probes.values())})
+    _, probed = traced_awards(
+        probe_facts, codes, clinics=clinics, catalog=catalog, through=through, payer=payer
+    )
     closed = [
         r for r in runs if r.run_kind is RunKind.MONTHLY and r.mode is RunMode.FINAL and r.status.closed
     ]
-    return Explanation(
-        clinic_id=clinic_id,
-        member_id=facts.profile.member_id,
-        action=ask.action.code,
-        action_name=ask.action.name,
-        year=year,
-        as_of=as_of,
-        program_version=program.version if program else None,
-        last_closed_run=max(closed, key=lambda r: r.period).run_id if closed else None,
-        steps=tuple(_steps(ask, trace, ledger)),
-        evidence=tuple(_evidence(ask, trace, ledger)),
-        entries=tuple(
-            paid_entry(e, ask.runs, ledger.reversed_by)
-            for e in sorted(ledger.mine, key=lambda e: (e.earned_month, e.period, e.entry_id))
-        ),
-        annual=tuple(annual),
-    )
+    last_closed = max(closed, key=lambda r: r.period).run_id if closed else None
+    found = []
+    for ask, program in asks:
+        code = ask.action.code
+        mine = AwardTrace(
+            steps=[v for v in trace.steps if v.action.code == code],
+            unused=[u for u in trace.unused if u.evidence.action == code],
+        )
+        if mine.steps:
+            ask.action = mine.steps[0].action
+        ask.periods = frozenset(
+            v.occurrence.period
+            for v in mine.steps
+            if any(e.action_date.year == year for e in v.occurrence.evidence)
+        )
+        ledger = LedgerView.of(ask, [e for e in supported if e.action == code])
+        eligible = ask.eligibility_in(probed, probes[code])
+        found.append(
+            Explanation(
+                clinic_id=clinic_id,
+                member_id=facts.profile.member_id,
+                action=ask.action.code,
+                action_name=ask.action.name,
+                year=year,
+                as_of=as_of,
+                program_version=program.version if program else None,
+                last_closed_run=last_closed,
+                steps=tuple(_steps(ask, mine, ledger, eligible)),
+                evidence=tuple(_evidence(ask, mine, ledger)),
+                entries=tuple(
+                    paid_entry(e, ask.runs, ledger.reversed_by)
+                    for e in sorted(ledger.mine, key=lambda e: (e.earned_month, e.period, e.entry_id))
+                ),
+            )
+        )
+    return found

@@ -34,7 +34,7 @@ from shared.logic.occurrences import (
     tests_found,
 )
 from shared.models import explain as why
-from shared.models.actions import Step
+from shared.models.actions import ActionCode, Step
 from shared.models.evidence import Evidence, EvidenceSource
 from shared.models.explain import Reason
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
@@ -68,6 +68,33 @@ def action_of(
     raise UnknownActionError(f"no Care Gap program version has action {code}")
 
 
+def traced_awards(
+    facts: MemberFacts,
+    codes: Sequence[str],
+    *,
+    clinics: Mapping[str, Clinic],
+    catalog: ProgramCatalog,
+    through: str,
+    payer: str,
+    view: MemberView | None = None,
+) -> tuple[list[LedgerEntry], AwardTrace]:
+    """`member_awards` of these actions through the month, with its trace, under the explanation's run id
+    (`view`: the facts already indexed)."""
+    trace = AwardTrace()
+    found = member_awards(
+        facts,
+        clinics=clinics,
+        catalog=catalog,
+        through_month=through,
+        run_id=NEXT_RUN,
+        actions=[ActionCode(c) for c in codes],
+        payer=payer,
+        trace=trace,
+        view=view,
+    )
+    return found, trace
+
+
 @dataclass
 class Question:
     """One question: the member's facts as known, the clinic, the year, and what the rules said."""
@@ -96,18 +123,14 @@ class Question:
         return period[:4] == str(self.year) or period in self.periods
 
     def awards(self, facts: MemberFacts) -> tuple[list[LedgerEntry], AwardTrace]:
-        trace = AwardTrace()
-        found = member_awards(
+        return traced_awards(
             facts,
+            [self.action.code],
             clinics=self.clinics,
             catalog=self.catalog,
-            through_month=self.through,
-            run_id=NEXT_RUN,
-            actions=[self.action.code],
+            through=self.through,
             payer=self.payer,
-            trace=trace,
         )
-        return found, trace
 
     # --- the rules that stop a step -------------------------------------------------------------
 
@@ -229,10 +252,9 @@ class Question:
                         days.append(day)
         return max(days, default=cap)
 
-    def eligibility(self) -> Reason | None:
-        """The first rule that would refuse the clinic's own attestation of the first step, made alone on
-        the probe day; None when it would earn."""
-        probe = Evidence(
+    def probe(self) -> Evidence:
+        """The clinic's own attestation of the action's first step, made up on the probe day."""
+        return Evidence(
             member_id=self.facts.profile.member_id,
             action=self.action.code,
             step=self.action.first_step,
@@ -243,15 +265,27 @@ class Question:
             attestation_id=PROBE,
             attesting_clinic_id=self.clinic_id,
         )
+
+    def eligibility(self) -> Reason | None:
+        """The first rule that would refuse the clinic's own attestation of the first step, made alone on
+        the probe day; None when it would earn."""
+        probe = self.probe()
         others = tuple(e for e in self.facts.evidence if e.action != self.action.code)
         _, trace = self.awards(self.facts.model_copy(update={"evidence": (*others, probe)}))
+        return self.eligibility_in(trace, probe)
+
+    def eligibility_in(self, trace: AwardTrace, probe: Evidence) -> Reason | None:
+        """`eligibility` read from a trace of the awards over the facts with `probe` in place of the
+        action's own evidence (other actions' probes beside it change nothing: awards are per action)."""
+        probe_id, code = probe.evidence_id, self.action.code
         for item in trace.unused:
-            if item.evidence.evidence_id == probe.evidence_id:
+            if item.evidence.action == code and item.evidence.evidence_id == probe_id:
                 return self.unused(item)
         for verdict in trace.steps:
             if (
                 verdict.completion is not None
-                and verdict.completion.evidence.evidence_id == probe.evidence_id
+                and verdict.action.code == code
+                and verdict.completion.evidence.evidence_id == probe_id
             ):
                 if verdict.refusal is not None:
                     return self.refusal(verdict)
