@@ -17,7 +17,7 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
-from shared.logic.explain import Tally, explain_benchmark, explain_gap
+from shared.logic.explain import PlainExplanations, Tally, explain_benchmark, explain_gap, explain_gaps
 from shared.models.actions import ActionCode
 from shared.models.explain import BenchmarkTally, Explanation, ProgramExplanation
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
@@ -25,13 +25,20 @@ from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import Run, RunMode
 from shared.observability import logger
 from shared.programs.benchmark import BenchmarkProgram
-from shared.programs.care_gap import CareGapProgram
+from shared.programs.care_gap import CareGapProgram, ProgramCatalog
 from shared.programs.catalog import ProgramSet
 from shared.services.kinds.annual import BenchmarkCounter, rated_clinics
 from shared.services.registry import UnknownClinicError
 from shared.services.run_records import RECENT_RUNS
 
-__all__ = ["ExplainService", "NotEntitledError", "UnknownClinicError", "UnknownMemberError"]
+__all__ = [
+    "ExplainService",
+    "NotEntitledError",
+    "UnknownClinicError",
+    "UnknownMemberError",
+    "explained_runs",
+    "gap_explanations",
+]
 
 
 class UnknownMemberError(DomainError):
@@ -53,6 +60,47 @@ def annual_tally(care_gap: CareGapProgram, clinic: Clinic) -> Tally:
         return BenchmarkTally(panels=frozenset(counter.panels), counts=counts)
 
     return count
+
+
+def explained_runs(runs: RunRegistry) -> list[Run]:
+    """The final runs (any kind) an explanation names, with their status as the registry has it now."""
+    return [r for r in runs.recent(limit=RECENT_RUNS) if r.mode is RunMode.FINAL]
+
+
+def _payer(history: Sequence[LedgerEntry]) -> str:
+    # One deployment pays as one plan (PLAN_ID): its entries name it, and so do the awards compared.
+    return next((e.payer for e in history), DEFAULT_PAYER)
+
+
+def gap_explanations(
+    facts: MemberFacts,
+    *,
+    clinic_id: str,
+    actions: Sequence[str],
+    year: int,
+    clinics: Mapping[str, Clinic],
+    catalog: ProgramCatalog,
+    history: Sequence[LedgerEntry],
+    runs: Sequence[Run],
+    as_of: date,
+    plain: PlainExplanations | None = None,
+) -> list[Explanation]:
+    """`p4p explain`'s Care Gap P4P part of several of the member's actions, as known on `as_of`: what a
+    clinic page's registry rows link to (computed in EarnShard, which holds the member). `history` is the
+    member's ledger history, `runs` the final runs (`explained_runs`)."""
+    return explain_gaps(
+        facts,
+        clinic_id=clinic_id,
+        actions=[ActionCode(a) for a in actions],
+        year=year,
+        clinics=clinics,
+        catalog=catalog,
+        history=history,
+        runs=runs,
+        as_of=as_of,
+        payer=_payer(history),
+        plain=plain,
+    )
 
 
 def _assigned_in(facts: MemberFacts, clinic_id: str, year: int) -> bool:
@@ -95,7 +143,7 @@ class ExplainService:
             raise NotEntitledError(f"member {member_id} was not assigned to clinic {clinic_id} in {year}")
         as_of = self._now().date()
         history = self._ledger.member_entries(member_id)
-        runs = [r for r in self._runs.recent(limit=RECENT_RUNS) if r.mode is RunMode.FINAL]
+        runs = explained_runs(self._runs)
         known = facts.model_copy(
             update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)}
         )
@@ -109,8 +157,7 @@ class ExplainService:
             history=history,
             runs=runs,
             as_of=as_of,
-            # One deployment pays as one plan (PLAN_ID): its entries name it, and so do the awards compared.
-            payer=next((e.payer for e in history), DEFAULT_PAYER),
+            payer=_payer(history),
             annual=self._annual(known, clinic, clinics, action, year, runs),
         )
         logger.info(

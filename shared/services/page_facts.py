@@ -3,7 +3,8 @@
 A run's pages used to read every member again in RenderStatements, one function for the whole plan: a
 second full read of the gap state per run, and at plan scale more than one function's 15 minutes. Now each
 shard counts, for every clinic it holds members of, what the page needs of them: the registry rows, the
-open and closed gaps, the chart requests and the annual counters of the projection. RenderStatements
+open and closed gaps, the chart requests, the annual counters of the projection, and each row's explanation
+(what `p4p explain` prints of Care Gap P4P for the member's action, `RowExplainer`). RenderStatements
 merges a clinic's parts (a few per clinic: PlanShards orders members clinic by clinic) and only ranks,
 scores and renders. The parts are working files of the run in the curated bucket (they name members), as
 the shard results are.
@@ -24,11 +25,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.dal.objects import ObjectStore
 from shared.errors import DomainError
+from shared.logic.explain import PlainExplanations
 from shared.logic.keys import key_segment
 from shared.models.gaps import GapStatus
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import ShardOutput
 from shared.models.tables import Prefix
+from shared.render.explain_text import explanation_text
+from shared.services.explain import explained_runs, gap_explanations
 from shared.services.kinds.base import RunContext
 from shared.services.projection import Projector
 from shared.services.registry import (
@@ -40,6 +44,17 @@ from shared.services.registry import (
     unconfirmed_completions,
 )
 from shared.services.shard_memo import ShardMemo
+
+
+class RowExplanation(BaseModel):
+    """What `p4p explain` prints of Care Gap P4P for one member's action (`explanation_text`): what the
+    clinic page's registry rows of that member and action link to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    member_id: str
+    action: str
+    text: str
 
 
 class PageFactsMissingError(DomainError):
@@ -59,6 +74,8 @@ class ClinicPageFacts(BaseModel):
     chart_requests: tuple[ChartRequest, ...] = ()
     counts: tuple[ShardOutput, ...] = ()
     """The projection's annual counters, one per part (Projector.count)."""
+    explanations: tuple[RowExplanation, ...] = ()
+    """One per (member, action) of `rows`, by member and action."""
 
 
 class PageIndex(BaseModel):
@@ -78,6 +95,50 @@ def page_facts_key(run_id: str, clinic_id: str, shard_id: str) -> str:
     return f"{Prefix.RUNS}{run_id}/pages/{key_segment(clinic_id)}/{shard_id}.json"
 
 
+class RowExplainer:
+    """Explains registry rows as `p4p explain` does (its Care Gap P4P part), for the pages of one day and
+    program year: the final runs are read once; a member's ledger history is the shard's (`ShardMemo`) when
+    it read it, else read here."""
+
+    def __init__(self, ctx: RunContext, clinics: Mapping[str, Clinic], year: int) -> None:
+        self._ctx = ctx
+        self._clinics = clinics
+        self._year = year
+        self._runs = explained_runs(ctx.runs)
+        self._plain: PlainExplanations = {}
+
+    def explain(
+        self, clinic_id: str, rows: Sequence[RegistryRow], members: Mapping[str, MemberFacts], as_of: date
+    ) -> tuple[RowExplanation, ...]:
+        """One explanation per (member, action) of the rows."""
+        actions: dict[str, dict[str, None]] = {}
+        for row in rows:
+            actions.setdefault(row.member_id, {})[row.action] = None
+        memo = self._ctx.memo
+        found = []
+        for member_id, codes in actions.items():
+            held = memo.history(member_id) if memo is not None else None
+            history = held if held is not None else self._ctx.ledger.member_entries(member_id)
+            for x in gap_explanations(
+                members[member_id],
+                clinic_id=clinic_id,
+                actions=list(codes),
+                year=self._year,
+                clinics=self._clinics,
+                catalog=self._ctx.catalog,
+                history=history,
+                runs=self._runs,
+                as_of=as_of,
+                plain=self._plain,
+            ):
+                found.append(RowExplanation(member_id=member_id, action=x.action, text=explanation_text(x)))
+        return tuple(sorted(found, key=_explanation_order))
+
+
+def _explanation_order(x: RowExplanation) -> tuple[str, str]:
+    return (x.member_id, x.action)
+
+
 def clinic_page_facts(
     ctx: RunContext,
     clinic: Clinic,
@@ -85,11 +146,13 @@ def clinic_page_facts(
     as_of: date,
     projector: Projector,
     chart_days: int,
+    explainer: RowExplainer,
 ) -> ClinicPageFacts:
-    """The page facts of these members of `clinic`, as known on `as_of`."""
+    """The page facts of these members of `clinic`, as known on `as_of`, each registry row explained."""
     program = ctx.catalog.find(as_of)
     rows: list[RegistryRow] = []
     requests: list[ChartRequest] = []
+    explanations: tuple[RowExplanation, ...] = ()
     open_gaps = closed = 0
     if program is not None and clinic.in_care_gap_on(as_of):
         memo = ctx.memo if ctx.memo is not None else ShardMemo()
@@ -100,6 +163,8 @@ def clinic_page_facts(
         open_gaps = sum(1 for g in gaps if g.status is GapStatus.OPEN)
         closed = sum(1 for g in gaps if g.status is GapStatus.CLOSED)
         requests = unconfirmed_completions(clinic.clinic_id, program, views, as_of, chart_days)
+        by_id = {f.profile.member_id: f for f in members}
+        explanations = explainer.explain(clinic.clinic_id, rows, by_id, as_of)
     counts = projector.count(clinic.clinic_id, members, as_of)
     return ClinicPageFacts(
         clinic_id=clinic.clinic_id,
@@ -109,6 +174,7 @@ def clinic_page_facts(
         rows=tuple(rows),
         chart_requests=tuple(requests),
         counts=(counts,) if counts is not None else (),
+        explanations=explanations,
     )
 
 
@@ -122,6 +188,7 @@ def merge_page_facts(clinic_id: str, parts: Sequence[ClinicPageFacts]) -> Clinic
         rows=tuple(sorted((r for p in parts for r in p.rows), key=registry_order)),
         chart_requests=tuple(sorted((r for p in parts for r in p.chart_requests), key=chart_order)),
         counts=tuple(c for p in parts for c in p.counts),
+        explanations=tuple(sorted((x for p in parts for x in p.explanations), key=_explanation_order)),
     )
 
 
@@ -140,13 +207,14 @@ def write_shard_page_facts(
     clinics = ctx.gaps.clinics()
     by_id = {f.profile.member_id: f for f in members}
     projector = Projector(ctx, year, clinics)
+    explainer = RowExplainer(ctx, clinics, year)
     written = 0
     for clinic_id, ids in sorted(clinic_members.items()):
         clinic = clinics.get(clinic_id)
         if clinic is None:
             continue
         mine = [by_id[m] for m in ids if m in by_id]
-        facts = clinic_page_facts(ctx, clinic, mine, as_of, projector, chart_days)
+        facts = clinic_page_facts(ctx, clinic, mine, as_of, projector, chart_days, explainer)
         ctx.objects.put_json(
             ctx.curated, page_facts_key(run_id, clinic_id, shard_id), facts.model_dump(mode="json")
         )
@@ -182,4 +250,11 @@ class StoredPageFacts:
                 f"{clinic_id}: start the run again"
             )
         parts = [ClinicPageFacts.model_validate(self._objects.get_json(self._bucket, k)) for k in wanted]
-        return merge_page_facts(clinic_id, parts)
+        merged = merge_page_facts(clinic_id, parts)
+        explained = {(x.member_id, x.action) for x in merged.explanations}
+        if any((r.member_id, r.action) not in explained for r in merged.rows):
+            raise PageFactsMissingError(
+                f"run {self._run_id}'s shards did not explain every registry row of clinic {clinic_id}: "
+                "start the run again"
+            )
+        return merged

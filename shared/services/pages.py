@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import quote
 
 from shared.dal.files import FileLog
 from shared.logic.annual_incentives import rate_percent
@@ -43,7 +44,7 @@ from shared.services.page_data import (
     program_year,
     year_payouts,
 )
-from shared.services.page_facts import ClinicPageFacts, StoredPageFacts, clinic_page_facts
+from shared.services.page_facts import ClinicPageFacts, RowExplainer, StoredPageFacts, clinic_page_facts
 from shared.services.projection import ClinicProjection, Projector
 from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
 
@@ -54,6 +55,21 @@ PLAN_PAGE = "plan.html"
 def clinic_page_name(clinic_id: str) -> str:
     """A clinic's page, relative to the run's pages folder (a clinic id is a key segment)."""
     return f"clinic/{key_segment(clinic_id)}.html"
+
+
+def explain_page_name(clinic_id: str) -> str:
+    """The explanations of a clinic's registry rows, relative to the run's pages folder."""
+    return f"explain/{key_segment(clinic_id)}.html"
+
+
+def explanation_anchor(member_id: str, action: str) -> str:
+    """The id of one member's action on its clinic's explanation page."""
+    return f"why-{member_id}-{action}"
+
+
+def _file(name: str, preview: bool) -> str:
+    """A page's file name as it is written: a preview's is marked PREVIEW (`SettlementService`'s outputs)."""
+    return f"PREVIEW-{name.rpartition('/')[2]}" if preview else name.rpartition("/")[2]
 
 
 @dataclass(frozen=True)
@@ -154,6 +170,8 @@ class PageService:
         clinics = self._ctx.gaps.clinics()
         payouts = year_payouts(self._ctx, self._reports, year, run, entries)
         projector = Projector(self._ctx, year, clinics)
+        explainer = RowExplainer(self._ctx, clinics, year) if stored is None else None
+        preview = run is not None and run.mode is RunMode.PREVIEW
         common = {
             "as_of": as_of,
             "year": year,
@@ -163,7 +181,8 @@ class PageService:
         }
         figures = []
         for clinic_id in sorted(clinics):
-            if stored is not None:
+            if explainer is None:
+                assert stored is not None
                 facts = stored.clinic(clinic_id)
             else:
                 facts = clinic_page_facts(
@@ -173,10 +192,16 @@ class PageService:
                     as_of,
                     projector,
                     self._chart_days,
+                    explainer,
                 )
-            body, found = self._clinic_page(clinics, facts, as_of, payouts, projector, entries, common)
+            links = _Links(clinic_id, preview)
+            body, found = self._clinic_page(clinics, facts, as_of, payouts, projector, entries, common, links)
             figures.append(found)
             yield Page(clinic_page_name(clinic_id), body)
+            if facts.rows:
+                yield Page(
+                    explain_page_name(clinic_id), _explain_page(clinics[clinic_id], facts, links, common)
+                )
         yield Page(PLAN_PAGE, self._plan_page(figures, payouts, year, entries, common))
         logger.info("pages rendered", clinic_count=len(figures), year=year)
 
@@ -204,6 +229,7 @@ class PageService:
         projector: Projector,
         entries: Sequence[LedgerEntry],
         common: Mapping[str, object],
+        links: _Links,
     ) -> tuple[bytes, _ClinicFigures]:
         clinic_id = facts.clinic_id
         clinic = clinics[clinic_id]
@@ -235,6 +261,7 @@ class PageService:
             program_line=_program_line(clinic, as_of, self._ctx.payer),
             member_count=facts.members,
             registry=rows,
+            why=links.why,
             registry_note=f"{clinic.clinic_id} is not in Care Gap P4P on {as_of}: it has no SVU registry.",
             at_stake_cents=found.at_stake_cents,
             due_days=DUE_SOON_DAYS,
@@ -296,6 +323,39 @@ class PageService:
             per_member_cents=year_cents // members if members else 0,
             intake=intake_health(self._log),
         )
+
+
+@dataclass(frozen=True)
+class _Links:
+    """Relative links between a clinic's page and its explanations, as the files are named when written."""
+
+    clinic_id: str
+    preview: bool
+
+    def why(self, member_id: str, action: str) -> str:
+        """From the clinic page to the member's action on the explanation page."""
+        page = _file(explain_page_name(self.clinic_id), self.preview)
+        return f"../explain/{page}#{quote(explanation_anchor(member_id, action))}"
+
+    @property
+    def registry(self) -> str:
+        """From the explanation page back to the clinic page's registry."""
+        return f"../clinic/{_file(clinic_page_name(self.clinic_id), self.preview)}#registry"
+
+
+def _explain_page(
+    clinic: Clinic, facts: ClinicPageFacts, links: _Links, common: Mapping[str, object]
+) -> bytes:
+    """The clinic's registry rows explained, one section per member's action, in the registry's order."""
+    texts = {(x.member_id, x.action): x.text for x in facts.explanations}
+    shown = dict.fromkeys((r.member_id, r.action) for r in facts.rows)
+    return render(
+        "explain_page.html.j2",
+        **common,
+        clinic=clinic,
+        back=links.registry,
+        explanations=[(explanation_anchor(m, a), m, a, texts[(m, a)]) for m, a in shown],
+    )
 
 
 def _run_status(run: RunRef | None) -> str | None:

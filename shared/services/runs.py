@@ -301,7 +301,9 @@ class RunService:
         require_open(self._runs, run.run_id)
         members = ShardMembers.model_validate(self._store.get_json(self._curated, shard.members_key))
         facts = self._gaps.members(members.member_ids)
-        context = replace(self._context, memo=ShardMemo())  # the shard's members' gaps, computed once
+        # The shard's members' gaps, computed once, and their ledger histories as read and recorded here.
+        memo = ShardMemo()
+        context = replace(self._context, memo=memo, ledger=memo.watch(self._context.ledger))
         output = kind_of(run.run_kind).earn(context, run, shard.shard_id, facts)
         if members.pages_as_of is not None:
             # The pages' part of the shard, counted while its members are here (before the result, which

@@ -40,6 +40,9 @@ CANARY = re.compile(r"cnry|1961-07-19", re.IGNORECASE)
 CLINIC = "K9"
 PAGE_ALLOWED = (MEMBER, "Cnry Family Clinic")
 """All a page may show of the canaries: a clinic page names its members by id, and its own name."""
+EVIDENCE_REFERENCE = re.compile(r"\b(?:claim|fill):[\w.-]+#\d+|\battestation:[\w.-]+")
+"""What an explanation page (`pages/<run>/explain/<clinic>.html`) also shows: evidence by its reference, as
+the clinic's statement does (`docs/pages.md`)."""
 LABS_HEADER = b"member_id,loinc_code,result_value,result_date"
 
 
@@ -275,10 +278,12 @@ def _is_page(key: str) -> bool:
     return key.startswith("pages/") or (key.startswith("previews/") and "/pages/" in key)
 
 
-def _page_text(body: bytes) -> str:
+def _page_text(key: str, body: bytes) -> str:
     """A page without what it may show: the clinic's own name, and its member by id (never a birth date,
-    a rejected value or any other canary)."""
+    a rejected value or any other canary); an explanation page, also the evidence references."""
     text = body.decode("utf-8", "replace")
+    if "/explain/" in key:
+        text = EVIDENCE_REFERENCE.sub("", text)
     for allowed in PAGE_ALLOWED:
         text = text.replace(allowed, "")
     return text
@@ -314,7 +319,7 @@ def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
         body = s3.get_object(Bucket=outputs["ReportsBucketName"], Key=key)["Body"].read()
         if _is_page(key):
             scanned["pages"] += 1
-            _scan(f"page {key}", _page_text(body), leaks)
+            _scan(f"page {key}", _page_text(key, body), leaks)
             continue
         scanned["reports"] += 1
         _scan(f"report {key}", body.decode("utf-8", "replace"), leaks)
@@ -428,8 +433,11 @@ def test_no_patient_identifier_leaves_the_data_stores(
     assert pumped.retried >= 4 and scanned["dlq"] == 1, "the vanished file should have reached the DLQ"
     assert scanned["reports"] > 10 and scanned["executions"] == 5 and scanned["registry"] > 10
     assert scanned["approvals"] == 1 and scanned["payments"] == 1
-    # March (its recalculation rewrote the same keys), April's preview and the year: K9's page and the plan's.
-    assert scanned["pages"] == 3 * 2, "every run that rendered wrote a clinic page and a plan page"
+    # March (its recalculation rewrote the same keys), April's preview and the year: K9's page, its registry's
+    # explanations and the plan's.
+    assert scanned["pages"] == 3 * 3, (
+        "every run that rendered wrote a clinic page, its explanations and a plan page"
+    )
     assert "RowsRejected" in captured.out, "metrics are emitted (and scanned)"
     assert '"message":"file accepted"' in log_stream.getvalue(), "handler logs are captured (and scanned)"
     # ... and no identifier, birth date or rejected value appears in anything the run emitted

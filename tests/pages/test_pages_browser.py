@@ -1,7 +1,8 @@
 """The pages in headless Chromium: each loads from disk with no console error and asks the network for
-nothing, shows the statements' totals, is screenshot at desktop and phone widths, and passes the
-accessibility check (tables headed with scope, inputs labelled, charts titled, language and title set,
-text contrast of at least 4.5:1 from the page's own CSS colors). One browser serves the whole module."""
+nothing, shows the statements' totals, opens a registry row's explanation when its link is clicked, is
+screenshot at desktop and phone widths, and passes the accessibility check (tables headed with scope, inputs
+labelled, charts titled, language and title set, text contrast of at least 4.5:1 from the page's own CSS
+colors). One browser serves the whole module."""
 
 from __future__ import annotations
 
@@ -83,6 +84,38 @@ def test_the_totals_the_browser_shows_are_the_statements(
         _load(browser, pages[f"pages/{run_id}/plan.html"])
         total = browser.run("return document.getElementById('run-total').textContent")
         assert parse_dollars(total.lstrip("$")) == sum(statements.values())
+
+
+def test_a_registry_rows_link_opens_its_explanation(
+    browser: Browser, pages: dict[str, Path], pages_plan: PagesPlan
+) -> None:
+    run_id = pages_plan.annual_id
+    for clinic_id in sorted(pages_plan.gaps.clinics()):
+        _load(browser, pages[f"pages/{run_id}/clinic/{clinic_id}.html"])
+        member, action = browser.run(ROW)
+        if member is None:
+            continue  # no registry (a clinic not in Care Gap P4P)
+        # WHEN the first registry row's "why" is clicked
+        browser.click("[aria-labelledby='registry-caption'] tbody tr:first-child a")
+        # THEN the clinic's explanation page is open at that row's member and action, showing what was paid
+        # and what stopped each step, with nothing logged and nothing fetched
+        assert browser.run("return location.pathname").endswith(f"/pages/{run_id}/explain/{clinic_id}.html")
+        shown = browser.run(TARGET)
+        assert shown["heading"] == f"{member}, {action}"
+        assert shown["text"].startswith(f"Clinic {clinic_id}, member {member}: {action} ")
+        assert "Steps" in shown["text"] and shown["visible"], shown
+        assert browser.console() == []
+        assert browser.run("return performance.getEntriesByType('resource').length") == 0
+        return
+    pytest.fail("no clinic page has a registry row")
+
+
+ROW = """const row = document.querySelector('[aria-labelledby="registry-caption"] tbody tr');
+return row ? [row.cells[1].textContent, row.cells[2].textContent.split(' ')[0]] : [null, null];"""
+TARGET = """const section = document.querySelector('section:target');
+const box = section.getBoundingClientRect();
+return {heading: section.querySelector('h2').textContent, text: section.querySelector('pre').textContent,
+        visible: box.top < window.innerHeight && box.bottom > 0};"""
 
 
 def test_screenshots_at_desktop_and_phone_widths(

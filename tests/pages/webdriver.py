@@ -113,6 +113,13 @@ class Browser:
         """Run a script's body in the page (`return ...` gives its value)."""
         return self._session_call("POST", "/execute/sync", {"script": script, "args": list(args)})
 
+    def click(self, selector: str) -> None:
+        """Click the first element the CSS selector finds, as a person would (chromedriver waits out the
+        navigation a link starts)."""
+        found = self._session_call("POST", "/element", {"using": "css selector", "value": selector})
+        element = next(iter(found.values()))
+        self._session_call("POST", f"/element/{element}/click", {})
+
     def console(self) -> list[dict[str, Any]]:
         """The browser's console entries since the last call (level, message)."""
         entries: list[dict[str, Any]] = self._session_call("POST", "/se/log", {"type": "browser"})

@@ -19,7 +19,15 @@ Each program's part is a chain of typed reasons (`shared/models/explain.py`); AP
 """
 
 from shared.logic.explain.benchmark import Tally, explain_benchmark
-from shared.logic.explain.care_gap import explain_gap, explain_gaps
+from shared.logic.explain.care_gap import PlainExplanations, explain_gap, explain_gaps
 from shared.logic.explain.question import NEXT_RUN, UnknownActionError
 
-__all__ = ["NEXT_RUN", "Tally", "UnknownActionError", "explain_benchmark", "explain_gap", "explain_gaps"]
+__all__ = [
+    "NEXT_RUN",
+    "PlainExplanations",
+    "Tally",
+    "UnknownActionError",
+    "explain_benchmark",
+    "explain_gap",
+    "explain_gaps",
+]

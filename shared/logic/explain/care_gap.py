@@ -93,6 +93,10 @@ def _other_step(ask: Question, period: str, step: Step, ledger: LedgerView, stop
     )
 
 
+PlainExplanations = dict[tuple[object, ...], Explanation]
+"""Explanations of actions with no evidence and no entry, by what alone decides them (`explain_gaps`)."""
+
+
 def _expected_periods(ask: Question) -> list[str]:
     """The periods the registry shows for the action in the year (the year itself when it shows none)."""
     clinic = ask.clinics.get(ask.clinic_id)
@@ -214,10 +218,16 @@ def explain_gaps(
     runs: Sequence[Run],
     as_of: date,
     payer: str = DEFAULT_PAYER,
+    plain: PlainExplanations | None = None,
 ) -> list[Explanation]:
     """`explain_gap` of each of the member's `actions` (no annual part), in their order, asking the rules
     once for all of them: one cut to what was known, one trace of the awards and one of the probes (the
-    awards are per action, so one action's evidence or probe changes nothing of another's)."""
+    awards are per action, so one action's evidence or probe changes nothing of another's).
+
+    `plain`, given by a caller explaining many members of a clinic on one day with the same runs, keeps the
+    explanation of an action a member has no evidence and no ledger entry of: no step was weighed and
+    nothing paid, so its periods and its probe's verdict alone decide it, and a member with the same ones is
+    told the same, under its own id."""
     known = facts.model_copy(update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)})
     view = MemberView.of_facts(known)
     by_id = {r.run_id: r for r in runs}
@@ -246,10 +256,15 @@ def explain_gaps(
         known, codes, clinics=clinics, catalog=catalog, through=through, payer=payer, view=view
     )
     probes = {ask.action.code: ask.probe() for ask, _ in asks}
-    kept = tuple(e for e in known.evidence if e.action not in probes)
-    probe_facts = known.model_copy(update={"evidence": (*kept, *probes.values())})
+    # The facts with each action's evidence replaced by its probe, as the awards of these actions read them.
+    alone = MemberView(
+        profile=view.profile,
+        spans=view.spans,
+        by_action={code: [probe] for code, probe in probes.items()},
+        conditions=view.conditions,
+    )
     _, probed = traced_awards(
-        probe_facts, codes, clinics=clinics, catalog=catalog, through=through, payer=payer
+        known, codes, clinics=clinics, catalog=catalog, through=through, payer=payer, view=alone
     )
     closed = [
         r for r in runs if r.run_kind is RunKind.MONTHLY and r.mode is RunMode.FINAL and r.status.closed
@@ -271,6 +286,14 @@ def explain_gaps(
         )
         ledger = LedgerView.of(ask, [e for e in supported if e.action == code])
         eligible = ask.eligibility_in(probed, probes[code])
+        key: tuple[object, ...] | None = None
+        if plain is not None and not view.by_action.get(code) and not ledger.of_action:
+            why_not = (eligible.code, eligible.text) if eligible is not None else None
+            key = (clinic_id, code, year, as_of, last_closed, tuple(_expected_periods(ask)), why_not)
+            held = plain.get(key)
+            if held is not None:
+                found.append(held.model_copy(update={"member_id": facts.profile.member_id}))
+                continue
         found.append(
             Explanation(
                 clinic_id=clinic_id,
@@ -289,4 +312,6 @@ def explain_gaps(
                 ),
             )
         )
+        if plain is not None and key is not None:
+            plain[key] = found[-1]
     return found

@@ -22,6 +22,8 @@ class LedgerView:
     """The clinic's entries for the action in the year, and what the next run would append."""
 
     ask: Question
+    of_action: list[LedgerEntry]
+    """Every Care Gap entry of the member for the action, any clinic."""
     mine: list[LedgerEntry]
     reversed_by: dict[str, LedgerEntry]
     pending_earn: dict[tuple[str, Step | None], LedgerEntry]
@@ -34,6 +36,7 @@ class LedgerView:
         pending = settle_member(of_action, supported, run_id=NEXT_RUN, month=ask.through)
         return cls(
             ask=ask,
+            of_action=of_action,
             mine=[e for e in of_action if e.clinic_id == ask.clinic_id and ask.in_scope(e.period)],
             reversed_by={e.reverses: e for e in of_action if e.kind is EntryKind.REVERSAL and e.reverses},
             pending_earn={(e.period, e.step): e for e in pending if e.kind is EntryKind.EARN},

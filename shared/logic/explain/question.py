@@ -122,16 +122,6 @@ class Question:
         """A period of the year asked about, or one whose evidence is dated in it."""
         return period[:4] == str(self.year) or period in self.periods
 
-    def awards(self, facts: MemberFacts) -> tuple[list[LedgerEntry], AwardTrace]:
-        return traced_awards(
-            facts,
-            [self.action.code],
-            clinics=self.clinics,
-            catalog=self.catalog,
-            through=self.through,
-            payer=self.payer,
-        )
-
     # --- the rules that stop a step -------------------------------------------------------------
 
     def refusal(self, verdict: StepVerdict) -> Reason:
@@ -266,17 +256,10 @@ class Question:
             attesting_clinic_id=self.clinic_id,
         )
 
-    def eligibility(self) -> Reason | None:
-        """The first rule that would refuse the clinic's own attestation of the first step, made alone on
-        the probe day; None when it would earn."""
-        probe = self.probe()
-        others = tuple(e for e in self.facts.evidence if e.action != self.action.code)
-        _, trace = self.awards(self.facts.model_copy(update={"evidence": (*others, probe)}))
-        return self.eligibility_in(trace, probe)
-
     def eligibility_in(self, trace: AwardTrace, probe: Evidence) -> Reason | None:
-        """`eligibility` read from a trace of the awards over the facts with `probe` in place of the
-        action's own evidence (other actions' probes beside it change nothing: awards are per action)."""
+        """The first rule that would refuse the clinic's own attestation of the first step made alone on the
+        probe day (`probe`), read from a trace of the awards with it in place of the action's own evidence
+        (other actions' probes beside it change nothing: awards are per action); None when it would earn."""
         probe_id, code = probe.evidence_id, self.action.code
         for item in trace.unused:
             if item.evidence.action == code and item.evidence.evidence_id == probe_id:
