@@ -160,7 +160,10 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
         fn.write_objects(curated, [Prefix.ATTRIBUTION], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:
-        run_record(fn)
+        # The registry rows' explanations say whether the year's runs are closed: the runs are listed on
+        # the index, with their approvals.
+        run_record(fn, index=(QUERY,))
+        fn.use_table(approvals, table_key, item=(BATCH_GET,))
         # Members' profiles in batches, their evidence and payment history by query; gaps, history copies
         # and digests written back in batches.
         fn.use_table(gaps, table_key, item=(BATCH_GET, QUERY, BATCH_WRITE), index=(QUERY,))
