@@ -49,6 +49,9 @@ from shared.services.projection import ClinicProjection, Projector
 from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
 
 DUE_SOON_DAYS = 60
+EXPLANATIONS_PER_PAGE = 250
+"""A clinic's explanations are split in pages of this many (about 450 KB), so a row's link opens a page of
+its own size rather than every member's (20 MB at 5,000 members)."""
 PLAN_PAGE = "plan.html"
 
 
@@ -57,14 +60,15 @@ def clinic_page_name(clinic_id: str) -> str:
     return f"clinic/{key_segment(clinic_id)}.html"
 
 
-def explain_page_name(clinic_id: str) -> str:
-    """The explanations of a clinic's registry rows, relative to the run's pages folder."""
-    return f"explain/{key_segment(clinic_id)}.html"
+def explain_page_name(clinic_id: str, number: int) -> str:
+    """The `number`th page (from 1) of the explanations of a clinic's registry rows, relative to the run's
+    pages folder."""
+    return f"explain/{key_segment(clinic_id)}/{number}.html"
 
 
 def explanation_anchor(member_id: str, action: str) -> str:
     """The id of one member's action on its clinic's explanation page."""
-    return f"why-{member_id}-{action}"
+    return f"{member_id}-{action}"
 
 
 def _file(name: str, preview: bool) -> str:
@@ -194,14 +198,11 @@ class PageService:
                     self._chart_days,
                     explainer,
                 )
-            links = _Links(clinic_id, preview)
+            links = _Links.of(clinic_id, facts, preview)
             body, found = self._clinic_page(clinics, facts, as_of, payouts, projector, entries, common, links)
             figures.append(found)
             yield Page(clinic_page_name(clinic_id), body)
-            if facts.rows:
-                yield Page(
-                    explain_page_name(clinic_id), _explain_page(clinics[clinic_id], facts, links, common)
-                )
+            yield from _explain_pages(clinics[clinic_id], facts, links, common)
         yield Page(PLAN_PAGE, self._plan_page(figures, payouts, year, entries, common))
         logger.info("pages rendered", clinic_count=len(figures), year=year)
 
@@ -327,35 +328,60 @@ class PageService:
 
 @dataclass(frozen=True)
 class _Links:
-    """Relative links between a clinic's page and its explanations, as the files are named when written."""
+    """Relative links between a clinic's page and its explanation pages, as the files are named when written
+    (a preview's are marked PREVIEW), and which page holds each member's action."""
 
     clinic_id: str
     preview: bool
+    shown: tuple[tuple[str, str], ...]
+    """Each (member, action) of the registry once, in the registry's order."""
+    page_of: Mapping[tuple[str, str], int]
+
+    @classmethod
+    def of(cls, clinic_id: str, facts: ClinicPageFacts, preview: bool) -> _Links:
+        shown: tuple[tuple[str, str], ...] = tuple(
+            dict.fromkeys((r.member_id, str(r.action)) for r in facts.rows)
+        )
+        page_of = {key: i // EXPLANATIONS_PER_PAGE + 1 for i, key in enumerate(shown)}
+        return cls(clinic_id, preview, shown, page_of)
+
+    def page(self, number: int) -> str:
+        """An explanation page's file name in the clinic's explanations folder."""
+        return _file(explain_page_name(self.clinic_id, number), self.preview)
 
     def why(self, member_id: str, action: str) -> str:
-        """From the clinic page to the member's action on the explanation page."""
-        page = _file(explain_page_name(self.clinic_id), self.preview)
-        return f"../explain/{page}#{quote(explanation_anchor(member_id, action))}"
+        """From the clinic page to the member's action on its explanation page."""
+        number = self.page_of[(member_id, action)]
+        folder = key_segment(self.clinic_id)
+        return f"../explain/{folder}/{self.page(number)}#{quote(explanation_anchor(member_id, action))}"
 
     @property
     def registry(self) -> str:
-        """From the explanation page back to the clinic page's registry."""
-        return f"../clinic/{_file(clinic_page_name(self.clinic_id), self.preview)}#registry"
+        """From an explanation page back to the clinic page's registry."""
+        return f"../../clinic/{_file(clinic_page_name(self.clinic_id), self.preview)}#registry"
 
 
-def _explain_page(
+def _explain_pages(
     clinic: Clinic, facts: ClinicPageFacts, links: _Links, common: Mapping[str, object]
-) -> bytes:
-    """The clinic's registry rows explained, one section per member's action, in the registry's order."""
+) -> Iterator[Page]:
+    """The clinic's registry rows explained, one section per member's action in the registry's order, in
+    pages of `EXPLANATIONS_PER_PAGE`, each linking to the one before and after it."""
     texts = {(x.member_id, x.action): x.text for x in facts.explanations}
-    shown = dict.fromkeys((r.member_id, r.action) for r in facts.rows)
-    return render(
-        "explain_page.html.j2",
-        **common,
-        clinic=clinic,
-        back=links.registry,
-        explanations=[(explanation_anchor(m, a), m, a, texts[(m, a)]) for m, a in shown],
-    )
+    count = -(-len(links.shown) // EXPLANATIONS_PER_PAGE)
+    for number in range(1, count + 1):
+        part = links.shown[(number - 1) * EXPLANATIONS_PER_PAGE : number * EXPLANATIONS_PER_PAGE]
+        first = (number - 1) * EXPLANATIONS_PER_PAGE + 1
+        body = render(
+            "explain_page.html.j2",
+            **common,
+            clinic=clinic,
+            back=links.registry,
+            span=f"{first}-{first + len(part) - 1} of {len(links.shown)}",
+            previous=links.page(number - 1) if number > 1 else None,
+            next=links.page(number + 1) if number < count else None,
+            explanations=[(explanation_anchor(m, a), m, a, texts[(m, a)]) for m, a in part],
+        )
+        yield Page(explain_page_name(clinic.clinic_id, number), body)
 
 
 def _run_status(run: RunRef | None) -> str | None:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import html
 import posixpath
+import re
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -16,9 +18,11 @@ from bench.runs import REPORTS
 from shared.dal.memory import MemoryRunRegistry
 from shared.models.runs import RunStatus
 from shared.render.explain_text import explanation_text
+from shared.services import pages
 from shared.services.explain import ExplainService
 from shared.services.page_facts import StoredPageFacts
-from tests.pages.plan import PagesPlan, page_text
+from shared.services.pages import PageService
+from tests.pages.plan import AS_OF, PagesPlan, page_text
 
 pytestmark = [pytest.mark.xdist_group("pages")]
 
@@ -106,7 +110,7 @@ def test_every_registry_row_links_to_what_p4p_explain_says_of_it(pages_plan: Pag
     stored = StoredPageFacts(ctx.objects, ctx.curated, run_id)
     as_of = stored.index.as_of
     folder = f"previews/{run_id}/pages" if which == "preview" else f"pages/{run_id}"
-    name = "PREVIEW-{}.html" if which == "preview" else "{}.html"
+    name = "PREVIEW-{}.html" if which == "preview" else "{}.html"  # a file's name, as a run writes it
     service = ExplainService(
         gaps=ctx.gaps,
         ledger=ctx.ledger,
@@ -125,7 +129,7 @@ def test_every_registry_row_links_to_what_p4p_explain_says_of_it(pages_plan: Pag
         explained: dict[str, _Page] = {}
         for row, href in zip(rows, page.why, strict=True):
             target, anchor = _target(key, href)
-            assert target == f"{folder}/explain/{name.format(clinic_id)}", href
+            assert re.fullmatch(rf"{folder}/explain/{clinic_id}/{name.format(r'[0-9]+')}", target), href
             if target not in explained:
                 explained[target] = _parsed(pages_plan, target)
             assert anchor in explained[target].ids, (href, row.member_id, row.action)
@@ -165,3 +169,30 @@ def _hrefs(body: str) -> list[str]:
 
     _Links().feed(body)
     return found
+
+
+def test_a_long_registry_is_explained_over_pages_that_its_links_find(
+    pages_plan: PagesPlan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN explanation pages of 7 sections, and the pages written to a folder outside any run
+    monkeypatch.setattr(pages, "EXPLANATIONS_PER_PAGE", 7)
+    service = PageService(context=pages_plan.service._context, reports_bucket=REPORTS, log=pages_plan.log)
+    folder = tmp_path / "pages"
+    service.write_to(folder, AS_OF)
+    for clinic_page in sorted((folder / "clinic").glob("*.html")):
+        page = _Page()
+        page.feed(clinic_page.read_text())
+        explained = sorted((folder / "explain" / clinic_page.stem).glob("*.html"), key=lambda p: int(p.stem))
+        # WHEN each row's link is followed from the clinic page on disk
+        for href in page.why:
+            link = urlsplit(href)
+            target = (clinic_page.parent / unquote(link.path)).resolve()
+            section = _Page()
+            section.feed(target.read_text())
+            # THEN it opens the page holding the row's section
+            assert unquote(link.fragment) in section.sections, href
+        # AND the clinic's pages hold each row's section once, at most 7 a page, each linking to the next
+        assert len(explained) == -(-len(set(page.why)) // 7), clinic_page
+        for number, path in enumerate(explained, start=1):
+            links = [h for h in _hrefs(path.read_text()) if not h.endswith("#registry")]
+            assert links == [f"{n}.html" for n in (number - 1, number + 1) if 1 <= n <= len(explained)], path

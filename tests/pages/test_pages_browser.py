@@ -99,7 +99,7 @@ def test_a_registry_rows_link_opens_its_explanation(
         browser.click("[aria-labelledby='registry-caption'] tbody tr:first-child a")
         # THEN the clinic's explanation page is open at that row's member and action, showing what was paid
         # and what stopped each step, with nothing logged and nothing fetched
-        assert browser.run("return location.pathname").endswith(f"/pages/{run_id}/explain/{clinic_id}.html")
+        assert browser.run("return location.pathname").endswith(f"/pages/{run_id}/explain/{clinic_id}/1.html")
         shown = browser.run(TARGET)
         assert shown["heading"] == f"{member}, {action}"
         assert shown["text"].startswith(f"Clinic {clinic_id}, member {member}: {action} ")

@@ -28,30 +28,40 @@ class LedgerView:
     reversed_by: dict[str, LedgerEntry]
     pending_earn: dict[tuple[str, Step | None], LedgerEntry]
     pending_reversal: set[str]
+    slots: dict[tuple[str, Step | None], list[LedgerEntry]]
+    """`mine` by (period, step)."""
+    live_slots: dict[tuple[str, Step | None], list[LedgerEntry]]
+    """The awards of each slot no reversal names (an entry id is a digest: each is taken once)."""
 
     @classmethod
     def of(cls, ask: Question, supported: Sequence[LedgerEntry]) -> LedgerView:
         code = ask.action.code
         of_action = [e for e in ask.history if e.program == CARE_GAP_PROGRAM and e.action == code]
         pending = settle_member(of_action, supported, run_id=NEXT_RUN, month=ask.through)
+        mine = [e for e in of_action if e.clinic_id == ask.clinic_id and ask.in_scope(e.period)]
+        reversed_by = {e.reverses: e for e in of_action if e.kind is EntryKind.REVERSAL and e.reverses}
+        slots: dict[tuple[str, Step | None], list[LedgerEntry]] = {}
+        live_slots: dict[tuple[str, Step | None], list[LedgerEntry]] = {}
+        for e in mine:
+            slots.setdefault((e.period, e.step), []).append(e)
+            if e.kind is EntryKind.EARN and e.entry_id not in reversed_by:
+                live_slots.setdefault((e.period, e.step), []).append(e)
         return cls(
             ask=ask,
             of_action=of_action,
-            mine=[e for e in of_action if e.clinic_id == ask.clinic_id and ask.in_scope(e.period)],
-            reversed_by={e.reverses: e for e in of_action if e.kind is EntryKind.REVERSAL and e.reverses},
+            mine=mine,
+            reversed_by=reversed_by,
             pending_earn={(e.period, e.step): e for e in pending if e.kind is EntryKind.EARN},
             pending_reversal={e.reverses for e in pending if e.kind is EntryKind.REVERSAL and e.reverses},
+            slots=slots,
+            live_slots=live_slots,
         )
 
     def slot(self, period: str, step: Step | None) -> list[LedgerEntry]:
-        return [e for e in self.mine if e.period == period and e.step == step]
+        return list(self.slots.get((period, step), ()))
 
     def live(self, period: str, step: Step | None) -> list[LedgerEntry]:
-        return [
-            e
-            for e in self.slot(period, step)
-            if e.kind is EntryKind.EARN and e.entry_id not in self.reversed_by
-        ]
+        return list(self.live_slots.get((period, step), ()))
 
     def paid_text(self, period: str, step: Step) -> str:
         live = self.live(period, step)
