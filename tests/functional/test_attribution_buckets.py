@@ -15,16 +15,12 @@ import pytest
 
 from cli.generate import generate_plan
 from shared.dal.memory import (
-    MemoryClaimVersionRepository,
-    MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryObjectStore,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.logic.member_buckets import MEMBER_BUCKETS, key_partition, member_bucket
 from shared.models.files import FileStatus
 from shared.programs.apc import load_apc
-from shared.programs.care_gap import load_catalog
 from shared.services.attribution import (
     CLAIMS_PREFIX,
     ELIGIBILITY_PREFIX,
@@ -35,7 +31,7 @@ from shared.services.attribution import (
     read_table,
     table_key,
 )
-from shared.services.ingest import IngestService
+from tests.functional.memory_ingest import memory_ingest
 
 YEAR = 2026
 MONTH = f"{YEAR}-12"
@@ -58,17 +54,7 @@ def plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[MemoryObjectStore, M
         tmp_path_factory.mktemp("buckets"), members=600, clinics=4, year=YEAR, seed=3, kinds=set(KINDS)
     )
     store, gaps = MemoryObjectStore(), MemoryGapStateRepository()
-    ingest = IngestService(
-        store=store,
-        files=MemoryFileRegistry(),
-        gaps=gaps,
-        catalog=load_catalog(),
-        curated_bucket=CURATED,
-        reports_bucket="reports",
-        versions=MemoryClaimVersionRepository(gaps),
-        log=MemoryFileLog(),
-        now=lambda: datetime(YEAR + 1, 6, 30, tzinfo=UTC),
-    )
+    ingest = memory_ingest(store, gaps, curated=CURATED, now=lambda: datetime(YEAR + 1, 6, 30, tzinfo=UTC))
     for kind in KINDS:
         for file in (f for f in generated.files if f.kind == kind):
             body = Path(file.path).read_bytes()

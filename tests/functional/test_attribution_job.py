@@ -12,18 +12,14 @@ import polars as pl
 import pytest
 
 from shared.dal.memory import (
-    MemoryClaimVersionRepository,
-    MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryObjectStore,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.logic.attribution import Attributor, attribution_of
 from shared.logic.attribution_table import TABLE_SCHEMA
 from shared.models.apc import AttributionMember, Product, Visit
 from shared.models.files import FileStatus
 from shared.programs.apc import load_apc
-from shared.programs.care_gap import load_catalog
 from shared.services.attribution import (
     AttributionService,
     NoAttributionTableError,
@@ -33,8 +29,8 @@ from shared.services.attribution import (
     read_table,
     table_key,
 )
-from shared.services.ingest import IngestService
 from tests.functional.attribution_plan import FILES, MARCH
+from tests.functional.memory_ingest import memory_ingest
 
 CURATED = "curated"
 
@@ -42,17 +38,7 @@ CURATED = "curated"
 @pytest.fixture
 def plan() -> tuple[MemoryObjectStore, AttributionService]:
     store, gaps = MemoryObjectStore(), MemoryGapStateRepository()
-    ingest = IngestService(
-        store=store,
-        files=MemoryFileRegistry(),
-        gaps=gaps,
-        catalog=load_catalog(),
-        curated_bucket=CURATED,
-        reports_bucket="reports",
-        versions=MemoryClaimVersionRepository(gaps),
-        log=MemoryFileLog(),
-        now=lambda: datetime(2026, 4, 15, tzinfo=UTC),
-    )
+    ingest = memory_ingest(store, gaps, curated=CURATED, now=lambda: datetime(2026, 4, 15, tzinfo=UTC))
     for key, body in FILES.items():
         store.put_bytes("landing", key, body.encode())
         outcome = ingest.ingest("landing", key)

@@ -12,19 +12,16 @@ import pytest
 
 from cli.generate import GeneratedPlan, generate_plan
 from shared.dal.memory import (
-    MemoryClaimVersionRepository,
-    MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryObjectStore,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.logic.annual_incentives import attributed_months
 from shared.logic.eligibility import month_coverage
 from shared.logic.measures.apc import WHOLE, apc_member_year, apc_rated_measures, apc_valuesets
 from shared.models.files import FileStatus
 from shared.programs.apc import load_apc
 from shared.programs.care_gap import load_catalog
-from shared.services.ingest import IngestService
+from tests.functional.memory_ingest import memory_ingest
 
 YEAR = 2026
 INGEST_ORDER = (
@@ -49,18 +46,8 @@ def ingested(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedPlan, M
         kinds=set(INGEST_ORDER),
     )
     store, gaps = MemoryObjectStore(), MemoryGapStateRepository()
-    service = IngestService(
-        store=store,
-        files=MemoryFileRegistry(),
-        gaps=gaps,
-        catalog=load_catalog(),
-        curated_bucket="curated",
-        reports_bucket="reports",
-        versions=MemoryClaimVersionRepository(gaps),
-        log=MemoryFileLog(),
-        # After the year's run-out and its last payments, as the annual run reads the year.
-        now=lambda: datetime(YEAR + 1, 6, 30, tzinfo=UTC),
-    )
+    # After the year's run-out and its last payments, as the annual run reads the year.
+    service = memory_ingest(store, gaps, curated="curated", now=lambda: datetime(YEAR + 1, 6, 30, tzinfo=UTC))
     for kind in INGEST_ORDER:
         for generated in (f for f in plan.files if f.kind == kind):
             store.put_bytes(LANDING, generated.landing_key, Path(generated.path).read_bytes())

@@ -1,0 +1,34 @@
+"""An IngestService on the in-memory stores, as the functional tests that ingest generated plans build it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from shared.dal.memory import (
+    MemoryClaimVersionRepository,
+    MemoryFileRegistry,
+    MemoryGapStateRepository,
+    MemoryObjectStore,
+)
+from shared.dal.memory_log import MemoryFileLog
+from shared.programs.care_gap import load_catalog
+from shared.services.ingest import IngestService
+
+
+def memory_ingest(
+    store: MemoryObjectStore, gaps: MemoryGapStateRepository, *, curated: str, now: Callable[[], datetime]
+) -> IngestService:
+    """The ingest on `store` and `gaps` with the packaged catalog, a fresh file registry and log, reports in
+    `reports`, and the clock `now`."""
+    return IngestService(
+        store=store,
+        files=MemoryFileRegistry(),
+        gaps=gaps,
+        catalog=load_catalog(),
+        curated_bucket=curated,
+        reports_bucket="reports",
+        versions=MemoryClaimVersionRepository(gaps),
+        log=MemoryFileLog(),
+        now=now,
+    )
