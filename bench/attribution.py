@@ -57,9 +57,9 @@ def _parquet(frame: pl.DataFrame) -> bytes:
 
 def _put_filed(store: MemoryObjectStore, frame: pl.DataFrame, kind: FileKind, column: str, name: str) -> None:
     """`frame` filed as the ingest files the kind: one object per directory (`curated_partition`)."""
-    from shared.logic.member_buckets import curated_partition
+    from shared.logic.member_buckets import MEMBER_BUCKETS, curated_partition
 
-    where = curated_partition(kind, frame, pl.col(column).dt.strftime("%Y-%m"))
+    where = curated_partition(kind, frame, pl.col(column).dt.strftime("%Y-%m"), MEMBER_BUCKETS)
     filed = frame.with_columns(where.alias("_where"))
     for (directory,), part in filed.group_by("_where", maintain_order=True):
         body = _parquet(part.drop("_where"))
@@ -82,12 +82,12 @@ def _part_in_a_process(
     store: MemoryObjectStore, gaps: MemoryGapStateRepository, months: list[str], buckets: range
 ) -> dict:
     """Buckets of some months built by `bench._attribution_worker` from those buckets' curated objects."""
-    from shared.logic.member_buckets import key_partition
+    from shared.logic.member_buckets import MEMBER_BUCKETS, key_partition
 
     mine = {}
     for (name, key), body in store.objects.items():
         prefix = "/".join(key.split("/")[:2]) + "/"
-        if key_partition(key, prefix)[1] in buckets:
+        if key_partition(key, prefix, MEMBER_BUCKETS)[1] in buckets:
             mine[(name, key)] = body
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "part.pickle"

@@ -20,6 +20,7 @@ from cli.stack import StackNotFoundError, StackRef, resolve_stack
 from shared.dal.gap_state import DynamoGapStateRepository
 from shared.dal.objects import S3ObjectStore
 from shared.errors import DomainError
+from shared.logic.member_buckets import MEMBER_BUCKETS
 from shared.models.apc import Attribution, AttributionExplanation, AttributionRule, PracticeTally
 from shared.observability import logger
 from shared.services.attribution import AttributionService
@@ -35,7 +36,8 @@ attribution_app = typer.Typer(
 
 def attribution_service(stack: StackRef) -> AttributionService:
     """The attribution job on a stack: its curated bucket (claims, eligibility, program versions, the
-    table) and its GapState table (providers, clinics)."""
+    table), its GapState table (providers, clinics) and its member-bucket count (a stack deployed before the
+    count was an output has the default)."""
     store = S3ObjectStore(stack.client("s3"))
     curated = stack.output("CuratedBucketName")
     return AttributionService(
@@ -43,6 +45,7 @@ def attribution_service(stack: StackRef) -> AttributionService:
         curated_bucket=curated,
         gaps=DynamoGapStateRepository(stack.client("dynamodb"), stack.output("GapsTableName")),
         apc=stored_programs(store, curated).apc,
+        member_buckets=int(stack.outputs.get("MemberBuckets", MEMBER_BUCKETS)),
     )
 
 

@@ -33,6 +33,7 @@ from cli.operator import (
     quarterly_input,
 )
 from shared.clock import shifted_clock
+from shared.logic.member_buckets import buckets_for
 from shared.logic.money import format_cents
 from shared.models.tables import Prefix
 from shared.observability import logger
@@ -154,7 +155,8 @@ def _generate_and_run(
             runtime = running.enter_context(
                 LocalRuntime(template, clock=clock)
                 if template is not None
-                else LocalRuntime.from_app(clock=clock)
+                # The plan's deployment would size its member buckets to the plan: one for the demo's.
+                else LocalRuntime.from_app(clock=clock, context={"member_buckets": buckets_for(members)})
             )
         console.print(f"local stack created in moto ({time.monotonic() - started:.0f} s)", highlight=False)
         s3 = runtime.client("s3")

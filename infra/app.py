@@ -11,6 +11,9 @@ Two more context values are deployment settings a plan reviews before its first 
   custom data identifier rules); synthesis refuses one it would not take.
 - `plan_id`: the deploying plan's id, the payer of every ledger entry no file names another payer for
   (default `plan`).
+- `member_buckets`: how many member buckets curated claims, rosters and attribution tables are filed in,
+  about one per 100,000 members (1 to 999; default 128, for up to about 12M members; docs/apc.md "Limits and
+  scale"). Changing it re-files nothing: files under the old count are read whole and filtered.
 """
 
 from __future__ import annotations
@@ -66,9 +69,12 @@ def build_app(
     return app
 
 
-def synth_template(stage: str = "dev", package_assets: bool = False) -> dict[str, Any]:
-    """The synthesized CloudFormation template of the main stack, as a dict."""
-    app = build_app({"stage": stage}, package_assets=package_assets, nag=False)
+def synth_template(
+    stage: str = "dev", package_assets: bool = False, context: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """The synthesized CloudFormation template of the main stack, as a dict (`context`: more CDK context,
+    e.g. `{"member_buckets": 1}`)."""
+    app = build_app({**(context or {}), "stage": stage}, package_assets=package_assets, nag=False)
     name = stack_name({"project": app.node.try_get_context("project"), "stage": stage})
     return dict(app.synth().get_stack_by_name(name).template)
 

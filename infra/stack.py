@@ -18,6 +18,7 @@ from shared.models.tables import (
     DEFAULT_SHARD_SIZE,
     GAPS_TABLE,
     LEDGER_TABLE,
+    MEMBER_BUCKETS_ENV,
     PLAN_ID_ENV,
     REGISTRY_TABLE,
     RUN_KINDS,
@@ -85,7 +86,7 @@ class P4PStack(Stack):
             state_machines={machine_id(spec): runs.state_machines[spec.kind] for spec in RUN_KINDS},
             functions=functions,
         )
-        self._outputs(storage, ingestion, runs, operator, monitoring)
+        self._outputs(storage, ingestion, runs, operator, monitoring, config)
 
     @staticmethod
     def _environment(storage: Storage, config: StageConfig) -> dict[str, str]:
@@ -100,6 +101,7 @@ class P4PStack(Stack):
             APPROVALS_TABLE.env_var: storage.table(APPROVALS_TABLE).table_name,
             SHARD_SIZE_ENV: str(DEFAULT_SHARD_SIZE),
             PLAN_ID_ENV: config.plan_id,
+            MEMBER_BUCKETS_ENV: str(config.member_buckets),
             "POWERTOOLS_SERVICE_NAME": config.project,
             "POWERTOOLS_METRICS_NAMESPACE": config.project.upper(),
             "LOG_LEVEL": "INFO",
@@ -112,6 +114,7 @@ class P4PStack(Stack):
         runs: PaymentRuns,
         operator: OperatorApi,
         monitoring: Monitoring,
+        config: StageConfig,
     ) -> None:
         values = {
             "LandingBucketName": storage.landing_bucket.bucket_name,
@@ -129,6 +132,8 @@ class P4PStack(Stack):
             "RunOperatorPolicyArn": operator.operator_policy.managed_policy_arn,
             "RunApproverPolicyArn": operator.approver_policy.managed_policy_arn,
             "AlarmTopicArn": monitoring.topic.topic_arn,
+            # Not a secret or a resource: the bucket count the operator's CLI writes attribution parts in.
+            "MemberBuckets": str(config.member_buckets),
         } | {spec.output_key: runs.state_machines[spec.kind].state_machine_arn for spec in RUN_KINDS}
         for key, value in values.items():
             CfnOutput(self, key, value=value)

@@ -84,16 +84,17 @@ def default_asset_dirs() -> tuple[Path, ...]:
     return (Path("cdk.out"),)
 
 
-def app_template(stage: str) -> dict[str, Any]:
-    """The project's CDK app synthesized for a stage, without packaging the Lambda code asset (kept
-    between runs while nothing synthesis reads changes: `cli/local/synth_cache.py`)."""
+def app_template(stage: str, context: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The project's CDK app synthesized for a stage (with `context` added to cdk.json's), without packaging
+    the Lambda code asset (kept between runs while nothing synthesis reads changes:
+    `cli/local/synth_cache.py`)."""
 
     def synthesize(stage: str) -> dict[str, Any]:
         from infra.app import synth_template
 
-        return synth_template(stage, package_assets=False)
+        return synth_template(stage, package_assets=False, context=context)
 
-    return cached_template(stage, synthesize)
+    return cached_template(stage, synthesize, context=context)
 
 
 def app_asset_dirs() -> tuple[Path, ...]:
@@ -126,10 +127,13 @@ class LocalRuntime:
         self._router: LambdaRouter | None = None
 
     @classmethod
-    def from_app(cls, stage: str = "dev", **kwargs: Any) -> LocalRuntime:
-        """Synthesize the project's CDK app for a stage and build a runtime from its template."""
+    def from_app(
+        cls, stage: str = "dev", context: dict[str, Any] | None = None, **kwargs: Any
+    ) -> LocalRuntime:
+        """Synthesize the project's CDK app for a stage (with `context`, e.g. `{"member_buckets": 1}`) and
+        build a runtime from its template."""
         kwargs.setdefault("asset_dirs", app_asset_dirs())
-        return cls(app_template(stage), stack_name=f"p4p-{stage}", **kwargs)
+        return cls(app_template(stage, context), stack_name=f"p4p-{stage}", **kwargs)
 
     def __enter__(self) -> LocalRuntime:
         self.start()

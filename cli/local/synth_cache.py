@@ -4,7 +4,8 @@ the app and its inputs have not changed.
 An entry is `build/local-synth/<stage>-<key>.json`, the template (the state machine definitions are in it,
 as `DefinitionString`s). The key is a digest of everything synthesis reads: the stage, every file of
 `infra/`, the code packages whose digest names the Lambda asset (`shared/`, `functions/`), `cdk.json`,
-`pyproject.toml` and `package-lock.json`, the CDK's installed versions and the CDK environment variables.
+`pyproject.toml` and `package-lock.json`, the CDK's installed versions, the CDK environment variables and
+the CDK context the runtime adds (the demo's `member_buckets`).
 Change any of them and the app is synthesized again; `make clean` (or deleting `build/`) empties the cache.
 """
 
@@ -40,9 +41,11 @@ def _files(root: Path) -> Iterator[Path]:
             yield root / name
 
 
-def synth_key(stage: str, root: Path = REPO_ROOT) -> str:
-    """The digest of everything the stage's synthesis reads."""
+def synth_key(stage: str, root: Path = REPO_ROOT, context: dict[str, Any] | None = None) -> str:
+    """The digest of everything the stage's synthesis reads (`context`: CDK context added to cdk.json's)."""
     digest = hashlib.sha256(f"stage={stage}\npython={sys.version_info[:2]}\n".encode())
+    if context:
+        digest.update(f"context={json.dumps(context, sort_keys=True)}\n".encode())
     for path in _files(root):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
@@ -63,10 +66,12 @@ def cached_template(
     *,
     cache_dir: Path = CACHE_DIR,
     root: Path = REPO_ROOT,
+    context: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The stage's template: from the cache when its key matches, else `synthesize(stage)`, kept there. A
-    cache that cannot be read or written is passed by: the template is synthesized as if there were none."""
-    entry = cache_dir / f"{stage}-{synth_key(stage, root)}.json"
+    cache that cannot be read or written is passed by: the template is synthesized as if there were none.
+    `context` is the CDK context `synthesize` adds, part of the key."""
+    entry = cache_dir / f"{stage}-{synth_key(stage, root, context)}.json"
     try:
         return dict(json.loads(entry.read_text()))
     except (OSError, ValueError):

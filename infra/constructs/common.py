@@ -21,6 +21,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
+from shared.logic.member_buckets import MEMBER_BUCKETS, BucketCountError, checked_count
+
 # The packaging installs wheels for this interpreter; the packaging test imports them with this machine's.
 RUNTIME = lambda_.Runtime.PYTHON_3_11
 ARCHITECTURE = lambda_.Architecture.X86_64
@@ -48,6 +50,8 @@ WILDCARD_OBJECTS_REASON = (
 DEFAULT_RETENTION_DAYS = {"dev": 30, "prod": 2557}
 # CDK context `plan_id`: the deploying plan, the payer of every ledger entry a file names no payer for.
 DEFAULT_PLAN_ID = "plan"
+# CDK context `member_buckets`: how many member buckets curated claims, rosters and attribution tables are
+# filed in, about one per 100,000 members (shared/logic/member_buckets.py); MEMBER_BUCKETS (128) by default.
 # CDK context `member_id_pattern`: the plan's member-id shape, masked wherever it turns up in a log. The
 # default matches this repository's generated members (`SYN` and eight digits, see cli/generate/members.py).
 DEFAULT_MEMBER_ID_PATTERN = r"SYN\d{8}"
@@ -104,6 +108,7 @@ class StageConfig:
     retention_days: int
     member_id_pattern: str = DEFAULT_MEMBER_ID_PATTERN
     plan_id: str = DEFAULT_PLAN_ID
+    member_buckets: int = MEMBER_BUCKETS
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
@@ -111,6 +116,10 @@ class StageConfig:
         check_custom_identifier_regex("member_id_pattern", self.member_id_pattern)
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", self.plan_id):
             raise ValueError(f"plan_id must be 1-64 letters, digits, '_', '.' or '-', got {self.plan_id!r}")
+        try:
+            checked_count(self.member_buckets)
+        except BucketCountError as error:
+            raise ValueError(f"member_buckets: {error}") from None
 
     @classmethod
     def from_context(cls, stage: str, project: str, context: Callable[[str], Any]) -> StageConfig:
@@ -124,12 +133,14 @@ class StageConfig:
             retention = retention.get(stage)
         pattern = context("member_id_pattern")
         plan = context("plan_id")
+        buckets = context("member_buckets")
         return cls(
             stage=stage,
             project=project,
             retention_days=int(retention) if retention is not None else DEFAULT_RETENTION_DAYS[stage],
             member_id_pattern=str(pattern) if pattern else DEFAULT_MEMBER_ID_PATTERN,
             plan_id=str(plan) if plan else DEFAULT_PLAN_ID,
+            member_buckets=int(buckets) if buckets is not None else MEMBER_BUCKETS,
         )
 
     @property

@@ -1,11 +1,15 @@
 """Member buckets: a stable hash of the member id, so work on members fans out by bucket (docs/decisions.md,
 "Attribution fans out by member hash").
 
-`member_bucket(id)` is CRC-32 of the id's UTF-8 bytes modulo `MEMBER_BUCKETS`: the same in every process,
-machine and Python version (Python's `hash()` is salted per process; polars' hash may change between
+`member_bucket(id, count)` is CRC-32 of the id's UTF-8 bytes modulo the bucket count: the same in every
+process, machine and Python version (Python's `hash()` is salted per process; polars' hash may change between
 versions). Curated files of the kinds attribution reads are filed by bucket under a `bucket=NNN-of-MMM` key
 segment that names the bucket count too, so a file written under another count is read as unbucketed and
 filtered row by row rather than misread.
+
+The count is a deployment setting (`MEMBER_BUCKETS`, the CDK context `memberBuckets`; docs/apc.md "Limits
+and scale"): about one bucket per 100,000 members, `MEMBER_BUCKETS` (128, for up to about 12M members) when
+unset. Every function here takes it as `count`.
 """
 
 from __future__ import annotations
@@ -19,66 +23,95 @@ import polars as pl
 from shared.models.files import FileKind
 
 MEMBER_BUCKETS = 128
-"""Buckets of members. At 12M members a bucket is about 94,000 members (docs/apc.md "Limits and scale");
-changing it re-files nothing: files under the old count are read whole and filtered by the hash."""
+"""The default count of member buckets. At 12M members a bucket is about 94,000 members (docs/apc.md "Limits
+and scale"); changing the count re-files nothing: files under the old count are read whole and filtered by
+the hash."""
+MAX_MEMBER_BUCKETS = 999
+"""The most buckets a deployment may have: a bucket's number is written in three digits."""
+MEMBERS_PER_BUCKET = 100_000
+"""About how many members a bucket is sized for (`buckets_for`)."""
 BY_PERIOD_AND_BUCKET = frozenset({FileKind.MEDICAL_CLAIMS})
 """Kinds filed `period=<YYYY-MM>/bucket=NNN-of-MMM/`: attribution reads a bucket's lookback of them."""
 BY_BUCKET = frozenset({FileKind.ELIGIBILITY})
 """Kinds filed `bucket=NNN-of-MMM/` alone: attribution reads every period of a bucket's roster spans, and a
 roster's spans start over many years (a period each would be that many small files per bucket)."""
-_SEGMENT = re.compile(r"bucket=(\d+)-of-(\d+)")
+_SEGMENT = re.compile(r"bucket=([0-9]{3})-of-([0-9]{1,3})")
 
 
-def member_bucket(member_id: str) -> int:
-    """The member's bucket, in [0, MEMBER_BUCKETS)."""
-    return zlib.crc32(member_id.encode("utf-8")) % MEMBER_BUCKETS
+class BucketCountError(ValueError):
+    """A member-bucket count outside 1 to MAX_MEMBER_BUCKETS."""
 
 
-def bucket_column(member_ids: pl.Series) -> pl.Series:
+def checked_count(count: int) -> int:
+    """`count` when it is a usable bucket count; BucketCountError naming the allowed range otherwise."""
+    if not 1 <= count <= MAX_MEMBER_BUCKETS:
+        raise BucketCountError(f"the member-bucket count must be 1 to {MAX_MEMBER_BUCKETS}, not {count}")
+    return count
+
+
+def buckets_for(members: int) -> int:
+    """The bucket count for a plan of about `members` members: one per `MEMBERS_PER_BUCKET`, at least one."""
+    return checked_count(min(MAX_MEMBER_BUCKETS, max(1, -(-members // MEMBERS_PER_BUCKET))))
+
+
+def member_bucket(member_id: str, count: int) -> int:
+    """The member's bucket, in [0, count)."""
+    return zlib.crc32(member_id.encode("utf-8")) % count
+
+
+def bucket_column(member_ids: pl.Series, count: int) -> pl.Series:
     """`member_bucket` of each id (Int16; null for a null id), worked out once per distinct id."""
     distinct = member_ids.drop_nulls().unique()
-    buckets = pl.Series([member_bucket(m) for m in distinct.to_list()], dtype=pl.Int16)
+    buckets = pl.Series([member_bucket(m, count) for m in distinct.to_list()], dtype=pl.Int16)
     return member_ids.replace_strict(distinct, buckets, default=None, return_dtype=pl.Int16)
 
 
-def in_buckets(frame: pl.DataFrame, buckets: Iterable[int]) -> pl.DataFrame:
-    """The rows of `frame` whose `member_id` is in one of `buckets`."""
+def in_buckets(frame: pl.DataFrame, buckets: Iterable[int], count: int) -> pl.DataFrame:
+    """The rows of `frame` whose `member_id` is in one of `buckets` (of `count`)."""
     wanted = sorted(set(buckets))
-    if frame.is_empty() or len(wanted) == MEMBER_BUCKETS:
+    if frame.is_empty() or len(wanted) == count:
         return frame
-    return frame.filter(bucket_column(frame.get_column("member_id")).is_in(wanted))
+    return frame.filter(bucket_column(frame.get_column("member_id"), count).is_in(wanted))
 
 
-def bucket_segment(bucket: int) -> str:
+def bucket_segment(bucket: int, count: int) -> str:
     """The key segment of a bucket's files: `bucket=007-of-128`."""
-    return f"bucket={bucket:03d}-of-{MEMBER_BUCKETS}"
+    return f"bucket={bucket:03d}-of-{count}"
 
 
-def bucket_segments(member_ids: pl.Series) -> pl.Series:
+def bucket_segments(member_ids: pl.Series, count: int) -> pl.Series:
     """`bucket_segment` of each id's bucket (a String series)."""
-    return pl.Series([bucket_segment(b) for b in range(MEMBER_BUCKETS)], dtype=pl.String).gather(
-        bucket_column(member_ids).fill_null(0)
+    return pl.Series([bucket_segment(b, count) for b in range(count)], dtype=pl.String).gather(
+        bucket_column(member_ids, count).fill_null(0)
     )
 
 
-def curated_partition(kind: FileKind, rows: pl.DataFrame, period: pl.Expr) -> pl.Expr:
+def curated_partition(kind: FileKind, rows: pl.DataFrame, period: pl.Expr, count: int) -> pl.Expr:
     """Where each accepted row of `kind` is filed under `curated/<kind>/`: `period=<YYYY-MM>` (`period`, a
-    string expression), with the member's bucket for the kinds attribution reads by bucket."""
+    string expression), with the member's bucket (of `count`) for the kinds attribution reads by bucket."""
     filed = pl.concat_str(pl.lit("period="), period)
     if kind in BY_PERIOD_AND_BUCKET:
-        return pl.concat_str(filed, pl.lit("/"), pl.lit(bucket_segments(rows.get_column("member_id"))))
+        return pl.concat_str(filed, pl.lit("/"), pl.lit(bucket_segments(rows.get_column("member_id"), count)))
     if kind in BY_BUCKET:
-        return pl.lit(bucket_segments(rows.get_column("member_id")))
+        return pl.lit(bucket_segments(rows.get_column("member_id"), count))
     return filed
 
 
-def segment_bucket(segment: str) -> int | None:
-    """The bucket a key segment names under this bucket count; None for any other segment (another count's
-    bucket included)."""
+def segment_of(segment: str) -> tuple[int, int] | None:
+    """The bucket and bucket count a key segment names (`bucket=007-of-128`: 7 of 128); None for any other
+    segment."""
     found = _SEGMENT.fullmatch(segment)
-    if found is None or int(found.group(2)) != MEMBER_BUCKETS:
+    if found is None:
         return None
-    return int(found.group(1))
+    bucket, count = int(found.group(1)), int(found.group(2))
+    return (bucket, count) if 0 <= bucket < count else None
+
+
+def segment_bucket(segment: str, count: int) -> int | None:
+    """The bucket a key segment names under `count` buckets; None for any other segment (another count's
+    bucket included)."""
+    named = segment_of(segment)
+    return named[0] if named is not None and named[1] == count else None
 
 
 def contiguous_parts(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]:
@@ -96,13 +129,13 @@ def contiguous_parts(sizes: Sequence[int], budget: int) -> list[tuple[int, int]]
     return parts
 
 
-def key_partition(key: str, prefix: str) -> tuple[str | None, int | None]:
-    """The period (`period=<YYYY-MM>`) and bucket (`bucket=NNN-of-MMM`, this count's) a curated key under
+def key_partition(key: str, prefix: str, count: int) -> tuple[str | None, int | None]:
+    """The period (`period=<YYYY-MM>`) and bucket (`bucket=NNN-of-MMM`, of `count`) a curated key under
     `prefix` is filed by; None for either it is not filed by."""
     period, bucket = None, None
     for segment in key[len(prefix) :].split("/")[:-1]:
         if segment.startswith("period="):
             period = segment.removeprefix("period=")
         elif segment.startswith("bucket="):
-            bucket = segment_bucket(segment)
+            bucket = segment_bucket(segment, count)
     return period, bucket

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.logic.member_buckets import MAX_MEMBER_BUCKETS, MEMBER_BUCKETS
 from shared.models.tables import DEFAULT_SHARD_SIZE, RUN_KINDS, state_machine_env
 
 
@@ -72,7 +73,14 @@ class Sharding(_Settings):
     shard_size: int = Field(default=DEFAULT_SHARD_SIZE, alias="SHARD_SIZE", gt=0)
 
 
-class IngestSettings(Observability, Buckets, Tables):
+class MemberBucketing(_Settings):
+    """How many member buckets curated claims, rosters and attribution tables are filed in (the CDK context
+    `member_buckets`; `shared/logic/member_buckets.py`)."""
+
+    member_buckets: int = Field(default=MEMBER_BUCKETS, alias="MEMBER_BUCKETS", ge=1, le=MAX_MEMBER_BUCKETS)
+
+
+class IngestSettings(Observability, Buckets, Tables, MemberBucketing):
     """What the ingest function needs."""
 
     claim_version_readers: int = Field(default=16, alias="CLAIM_VERSION_READERS", ge=1, le=64)
@@ -81,7 +89,7 @@ class IngestSettings(Observability, Buckets, Tables):
     sets 1."""
 
 
-class RunSettings(Observability, Buckets, Tables, Sharding, Plan):
+class RunSettings(Observability, Buckets, Tables, Sharding, Plan, MemberBucketing):
     """What every payment-run step needs."""
 
 

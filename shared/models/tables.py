@@ -107,4 +107,5 @@ redrive policy); the last one ends the file FAILED if it fails too."""
 STAGE_ENV = "STAGE"
 PLAN_ID_ENV = "PLAN_ID"
 SHARD_SIZE_ENV = "SHARD_SIZE"
+MEMBER_BUCKETS_ENV = "MEMBER_BUCKETS"
 DEFAULT_SHARD_SIZE = 5000

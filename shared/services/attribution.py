@@ -1,7 +1,8 @@
 """The monthly APC attribution job (issue 13 §2; docs/apc.md "The monthly table"): the member-month table
 built from the curated Parquet (medical claims, eligibility) and the gap state's providers and clinics,
-written as one part per member bucket, `curated/attribution/month=<YYYY-MM>/bucket=NNN-of-128.parquet`
-(`shared.logic.member_buckets`); `explain` says why one member-month is where it is.
+written as one part per member bucket, `curated/attribution/month=<YYYY-MM>/bucket=NNN-of-MMM.parquet`
+(`shared.logic.member_buckets`; MMM the deployment's bucket count); `explain` says why one member-month is
+where it is.
 
 A part is built from its buckets' claims and members alone: netting is per member (a version counts within
 the member it names, as the ingest has it), so the parts together are the table one process builds
@@ -39,11 +40,12 @@ from shared.logic.member_buckets import (
     MEMBER_BUCKETS,
     bucket_column,
     bucket_segment,
+    checked_count,
     contiguous_parts,
     in_buckets,
     key_partition,
     member_bucket,
-    segment_bucket,
+    segment_of,
 )
 from shared.models.apc import (
     AttributionExplanation,
@@ -59,7 +61,6 @@ from shared.programs.apc import ApcCatalog, ApcProgram
 ATTRIBUTION_PREFIX = Prefix.ATTRIBUTION.value
 CLAIMS_PREFIX = Prefix.MEDICAL_CLAIMS_ROWS.value
 ELIGIBILITY_PREFIX = Prefix.ELIGIBILITY_ROWS.value
-ALL_BUCKETS = range(MEMBER_BUCKETS)
 WHOLE_TABLE = "attribution.parquet"
 """The month's table as one file, as builds before the parts wrote it: read when the month has no parts."""
 CLAIM_COLUMNS = (
@@ -105,6 +106,10 @@ class NoEligibilityError(DomainError):
     """No accepted eligibility span covers the month."""
 
 
+class BucketOutOfRangeError(DomainError):
+    """A part names a bucket the deployment's count has not (the count changed since it was planned)."""
+
+
 class NoAttributionTableError(DomainError):
     """The month's attribution table has not been built."""
 
@@ -118,9 +123,9 @@ def table_key(month: str) -> str:
     return f"{ATTRIBUTION_PREFIX}month={month}/"
 
 
-def part_key(month: str, bucket: int) -> str:
-    """The month's part for one member bucket."""
-    return f"{table_key(month)}{bucket_segment(bucket)}.parquet"
+def part_key(month: str, bucket: int, count: int) -> str:
+    """The month's part for one member bucket (of `count`)."""
+    return f"{table_key(month)}{bucket_segment(bucket, count)}.parquet"
 
 
 def _month_of(day: date) -> str:
@@ -155,10 +160,27 @@ def curated_frames(
     `wanted` takes, in key order, with `columns`."""
     keys = []
     for key in store.keys(curated_bucket, prefix):
-        period, _ = key_partition(key, prefix)
+        period, _ = key_partition(key, prefix, MEMBER_BUCKETS)
         if period is not None and wanted(period):
             keys.append(key)
     return fetch_frames(store, curated_bucket, keys, columns)
+
+
+def _table_parts(keys: Iterable[str], prefix: str, count: int) -> tuple[int, dict[int, str]]:
+    """The bucket count the month's table is in and its part of each bucket: the parts of `count` (the
+    deployment's) when some exist, else those of the one other count that has every part (a table built
+    before the deployment's count changed)."""
+    by_count: dict[int, dict[int, str]] = {}
+    for key in keys:
+        named = segment_of(key[len(prefix) :].removesuffix(".parquet"))
+        if named is not None:
+            by_count.setdefault(named[1], {})[named[0]] = key
+    if count in by_count or not by_count:
+        return count, by_count.get(count, {})
+    complete = sorted(n for n, parts in by_count.items() if len(parts) == n)
+    if len(complete) == 1:
+        return complete[0], by_count[complete[0]]
+    return count, {}
 
 
 def read_table(
@@ -166,22 +188,26 @@ def read_table(
     curated_bucket: str,
     month: str,
     *,
-    buckets: Iterable[int] | None = None,
+    members: Iterable[str] | None = None,
     columns: Sequence[str] | None = None,
+    count: int = MEMBER_BUCKETS,
 ) -> pl.DataFrame:
-    """The month's attribution table (the members of `buckets`, every member when None), in member order;
-    NoAttributionTableError when it has not been built, or a build left some parts unwritten."""
+    """The month's attribution table (the rows of the parts holding `members`, every member when None), in
+    member order. Its parts are those of `count` buckets (the deployment's), or of the one other count every
+    part of which is there; NoAttributionTableError when it has not been built, or a build left some parts
+    unwritten."""
     prefix = table_key(month)
-    keys = store.keys(curated_bucket, prefix)
-    parts = {segment_bucket(k[len(prefix) :].removesuffix(".parquet")): k for k in keys}
-    parts.pop(None, None)
-    wanted = sorted(set(ALL_BUCKETS if buckets is None else buckets))
-    if len(parts) == MEMBER_BUCKETS:
+    table_count, parts = _table_parts(store.keys(curated_bucket, prefix), prefix, count)
+    if members is None:
+        wanted = list(range(table_count))
+    else:
+        wanted = sorted({member_bucket(m, table_count) for m in members})
+    if len(parts) == table_count:
         frames = fetch_frames(store, curated_bucket, [parts[b] for b in wanted], columns)
-        return pl.concat(frames).sort("member_id")
+        return pl.concat(frames).sort("member_id") if frames else _empty_table(columns)
     if parts:
         raise NoAttributionTableError(
-            f"the attribution table of {month} has {len(parts)} of its {MEMBER_BUCKETS} parts: build it "
+            f"the attribution table of {month} has {len(parts)} of its {table_count} parts: build it "
             f"again with `p4p attribution build --month {month}`"
         )
     try:
@@ -190,19 +216,28 @@ def read_table(
         raise NoAttributionTableError(
             f"no attribution table for {month}: build it with `p4p attribution build --month {month}`"
         ) from None
-    found = in_buckets(whole, wanted).sort("member_id")
+    found = in_buckets(whole, wanted, table_count).sort("member_id")
     return found.select(*columns) if columns is not None else found
 
 
+def _empty_table(columns: Sequence[str] | None) -> pl.DataFrame:
+    empty = pl.DataFrame(schema=TABLE_SCHEMA)
+    return empty.select(*columns) if columns is not None else empty
+
+
 def attributed_practices(
-    store: ObjectStore, curated_bucket: str, month: str, member_ids: Iterable[str]
+    store: ObjectStore,
+    curated_bucket: str,
+    month: str,
+    member_ids: Iterable[str],
+    count: int = MEMBER_BUCKETS,
 ) -> dict[str, str | None]:
-    """Each member's attributed practice for `month` from the built table; None when the member is
-    unattributed or not in the table (not enrolled that month). NoAttributionTableError when unbuilt."""
+    """Each member's attributed practice for `month` from the built table (of `count` buckets, as
+    `read_table`); None when the member is unattributed or not in the table (not enrolled that month).
+    NoAttributionTableError when unbuilt."""
     wanted = sorted(set(member_ids))
-    buckets = {member_bucket(m) for m in wanted}
     found = read_table(
-        store, curated_bucket, month, buckets=buckets, columns=("member_id", "practice_id")
+        store, curated_bucket, month, members=wanted, columns=("member_id", "practice_id"), count=count
     ).filter(pl.col("member_id").is_in(wanted))
     practices: dict[str, str | None] = dict.fromkeys(wanted)
     practices.update(dict(found.iter_rows()))
@@ -210,23 +245,28 @@ def attributed_practices(
 
 
 def attribution_parts(
-    store: ObjectStore, curated_bucket: str, first: str, last: str, budget: int = PART_BYTES
+    store: ObjectStore,
+    curated_bucket: str,
+    first: str,
+    last: str,
+    budget: int = PART_BYTES,
+    count: int = MEMBER_BUCKETS,
 ) -> list[tuple[int, int]]:
     """Member-bucket ranges (first, last bucket) whose tables of months up to `last`, over claims received
     from `first` (`YYYY-MM`) on, are built one range per function: neighbouring buckets together while the
     curated claims and rosters they read stay within `budget` bytes. A file filed by no bucket (curated
-    before them) counts its share in every bucket."""
-    held = [0] * MEMBER_BUCKETS
+    before them, or under another count) counts its share in every bucket of `count`."""
+    held = [0] * count
     for prefix, wanted in (
         (CLAIMS_PREFIX, lambda period: period is None or period >= first),
         (ELIGIBILITY_PREFIX, lambda period: period is None or period <= last),
     ):
         for key, size in store.sizes(curated_bucket, prefix).items():
-            period, bucket = key_partition(key, prefix)
+            period, bucket = key_partition(key, prefix, count)
             if not wanted(period):
                 continue
             if bucket is None:
-                held = [h + size // MEMBER_BUCKETS for h in held]
+                held = [h + size // count for h in held]
             else:
                 held[bucket] += size
     return contiguous_parts(held, budget)
@@ -255,8 +295,16 @@ class AttributionService:
     same rows; files landed since are seen by a new service (`explain` lists afresh)."""
 
     def __init__(
-        self, *, store: ObjectStore, curated_bucket: str, gaps: GapStateRepository, apc: ApcCatalog
+        self,
+        *,
+        store: ObjectStore,
+        curated_bucket: str,
+        gaps: GapStateRepository,
+        apc: ApcCatalog,
+        member_buckets: int = MEMBER_BUCKETS,
     ) -> None:
+        """`member_buckets`: the deployment's bucket count, which the parts are written in."""
+        self._count = checked_count(member_buckets)
         self._store = store
         self._curated = curated_bucket
         self._gaps = gaps
@@ -267,17 +315,23 @@ class AttributionService:
     def build(self, month: str) -> AttributionSummary:
         """Attribute every member enrolled in `month` in this process and write every part of the table
         (overwriting an earlier build)."""
-        return self.build_part(month, ALL_BUCKETS)
+        return self.build_part(month, range(self._count))
 
     def build_part(self, month: str, buckets: Iterable[int]) -> AttributionSummary:
         """Attribute the members of `buckets` enrolled in `month` from their claims alone, and write those
         buckets' parts (a bucket with no member enrolled gets an empty part). NoEligibilityError when the
         whole month is built and no member is enrolled."""
         wanted = sorted(set(buckets))
+        outside = [b for b in wanted if not 0 <= b < self._count]
+        if outside:
+            raise BucketOutOfRangeError(
+                f"bucket {outside[0]} is not one of this deployment's {self._count} member buckets: plan the "
+                "run's parts again"
+            )
         # A few buckets at a time: the parts are independent, and smaller sorts and joins cost less per line.
         groups = [wanted[i : i + _BUCKETS_AT_ONCE] for i in range(0, len(wanted), _BUCKETS_AT_ONCE)]
         members = [self._members(month, group) for group in groups]
-        if len(wanted) == MEMBER_BUCKETS and all(m.is_empty() for m in members):
+        if len(wanted) == self._count and all(m.is_empty() for m in members):
             raise NoEligibilityError(
                 f"no eligibility span covers {month}: land the month's roster under landing/eligibility/"
             )
@@ -296,8 +350,8 @@ class AttributionService:
     def explain(self, member_id: str, month: str) -> AttributionExplanation:
         """The member's row of the month's table, the claims workings behind it and today's answer (from the
         files on hand now: the listing is read afresh)."""
-        bucket = [member_bucket(member_id)]
-        rows = read_table(self._store, self._curated, month, buckets=bucket)
+        bucket = [member_bucket(member_id, self._count)]
+        rows = read_table(self._store, self._curated, month, members=[member_id], count=self._count)
         rows = rows.filter(pl.col("member_id") == member_id)
         if rows.is_empty():
             raise UnknownMemberError(
@@ -344,13 +398,15 @@ class AttributionService:
         return Attributor(rules, providers)
 
     def _write_parts(self, month: str, buckets: Sequence[int], table: pl.DataFrame) -> None:
-        by_bucket = table.with_columns(_bucket=bucket_column(table.get_column("member_id"))).partition_by(
+        buckets_of = bucket_column(table.get_column("member_id"), self._count)
+        by_bucket = table.with_columns(_bucket=buckets_of).partition_by(
             "_bucket", as_dict=True, include_key=False
         )
         empty = pl.DataFrame(schema=TABLE_SCHEMA)
 
         def write(bucket: int) -> None:
-            self._store.put_parquet(self._curated, part_key(month, bucket), by_bucket.get((bucket,), empty))
+            key = part_key(month, bucket, self._count)
+            self._store.put_parquet(self._curated, key, by_bucket.get((bucket,), empty))
 
         with ThreadPoolExecutor(max_workers=_READERS) as pool:
             list(pool.map(write, buckets))
@@ -370,7 +426,7 @@ class AttributionService:
             self._listed[prefix] = self._store.keys(self._curated, prefix)
         chosen: list[tuple[str, bool]] = []
         for key in self._listed[prefix]:
-            period, bucket = key_partition(key, prefix)
+            period, bucket = key_partition(key, prefix, self._count)
             if wanted(period) and (bucket is None or bucket in buckets):
                 chosen.append((key, bucket is None))
         missing = [key for key, _ in chosen if (key, columns) not in self._read]
@@ -379,7 +435,9 @@ class AttributionService:
         ):
             self._read[(key, columns)] = frame
         return [
-            in_buckets(self._read[(key, columns)], buckets) if whole else self._read[(key, columns)]
+            in_buckets(self._read[(key, columns)], buckets, self._count)
+            if whole
+            else self._read[(key, columns)]
             for key, whole in chosen
         ]
 

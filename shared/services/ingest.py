@@ -41,7 +41,7 @@ from shared.logic.evidence import (
     pharmacy_evidence,
 )
 from shared.logic.keys import safe_file_name
-from shared.logic.member_buckets import curated_partition
+from shared.logic.member_buckets import MEMBER_BUCKETS, checked_count, curated_partition
 from shared.logic.roster import clinic_rows, providers_from_rows, roster_coverage, roster_from_rows
 from shared.models.evidence import Evidence, evidence_frame
 from shared.models.files import FileKind, FileManifest, FileStatus
@@ -119,11 +119,13 @@ class IngestService:
         now: clock.Clock = clock.now,
         scratch: Path | None = None,
         max_file_bytes: int = MAX_FILE_BYTES,
+        member_buckets: int = MEMBER_BUCKETS,
     ) -> None:
         """`versions` nets claims across files (without it each file is netted on its own only); `log`
         records each drop (`p4p files`); `scratch` is where a file is staged (default: the temp dir);
         `max_file_bytes` the largest file taken (what one function applies in its time; benchmarks of the
-        streaming itself go past it)."""
+        streaming itself go past it); `member_buckets` how many member buckets claims and rosters are filed
+        in (the deployment's `MEMBER_BUCKETS`)."""
         self._now = now
         self._store = store
         self._keeper = ClaimVersionKeeper(versions, gaps) if versions is not None else None
@@ -135,6 +137,7 @@ class IngestService:
         self._reports = reports_bucket
         self._scratch = scratch
         self._max_file_bytes = max_file_bytes
+        self._member_buckets = checked_count(member_buckets)
 
     def ingest(self, bucket: str, key: str, *, attempt: int = 1, last_attempt: bool = False) -> IngestOutcome:
         """Process the object `bucket/key` once per content. `attempt` counts this delivery (SQS's receive
@@ -407,7 +410,7 @@ class IngestService:
         total = VersionEffect()
         actions = self._actions()
         for rows in staged.groups():
-            curated.add(rows, curated_partition(kind, rows, period))
+            curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
             effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
             total = VersionEffect(
                 applied=total.applied + effect.applied,

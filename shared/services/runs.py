@@ -21,6 +21,7 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
+from shared.logic.member_buckets import MEMBER_BUCKETS, checked_count
 from shared.models.ledger import DEFAULT_PAYER
 from shared.models.runs import (
     BuildPartInput,
@@ -115,10 +116,12 @@ class RunService:
         payer: str = DEFAULT_PAYER,
         pages: bool = False,
         log: FileLog | None = None,
+        member_buckets: int = MEMBER_BUCKETS,
     ) -> None:
         """`payer` pays what the run writes where its evidence names no payer (the deploying plan);
         `programs` are every program's versions (default: `catalog` and the packaged Benchmark ones);
-        `pages`: RenderStatements writes the clinic and plan pages, reading `log` for the plan's intake."""
+        `pages`: RenderStatements writes the clinic and plan pages, reading `log` for the plan's intake;
+        `member_buckets`: how many member buckets the curated claims and attribution tables are filed in."""
         self._store = store
         self._gaps = gaps
         self._runs = runs
@@ -137,6 +140,7 @@ class RunService:
             programs=programs or Programs(care_gap=catalog, benchmark=load_benchmark()),
             now=now,
             payer=payer,
+            member_buckets=checked_count(member_buckets),
         )
         self.settlement = SettlementService(
             store=store,

@@ -45,6 +45,7 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
             db, settings.gaps_table, readers=settings.claim_version_readers
         ),
         log=DynamoFileLog(db, settings.registry_table),
+        member_buckets=settings.member_buckets,
     )
 
 
@@ -68,6 +69,7 @@ def build_run_service(settings: RunSettings) -> RunService:
         payer=settings.plan_id,
         pages=True,
         log=DynamoFileLog(db, settings.registry_table),
+        member_buckets=settings.member_buckets,
     )
 
 

@@ -12,15 +12,21 @@ from shared.dal.memory import (
     MemoryObjectStore,
 )
 from shared.dal.memory_log import MemoryFileLog
+from shared.logic.member_buckets import MEMBER_BUCKETS
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService
 
 
 def memory_ingest(
-    store: MemoryObjectStore, gaps: MemoryGapStateRepository, *, curated: str, now: Callable[[], datetime]
+    store: MemoryObjectStore,
+    gaps: MemoryGapStateRepository,
+    *,
+    curated: str,
+    now: Callable[[], datetime],
+    member_buckets: int = MEMBER_BUCKETS,
 ) -> IngestService:
     """The ingest on `store` and `gaps` with the packaged catalog, a fresh file registry and log, reports in
-    `reports`, and the clock `now`."""
+    `reports`, the clock `now`, and claims and rosters filed in `member_buckets` buckets."""
     return IngestService(
         store=store,
         files=MemoryFileRegistry(),
@@ -31,4 +37,5 @@ def memory_ingest(
         versions=MemoryClaimVersionRepository(gaps),
         log=MemoryFileLog(),
         now=now,
+        member_buckets=member_buckets,
     )

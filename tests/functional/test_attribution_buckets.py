@@ -85,10 +85,10 @@ def test_the_ingest_files_claims_and_rosters_by_member_bucket(plan) -> None:
         # THEN every file is filed by a bucket, and holds only that bucket's members
         assert keys
         for key in keys:
-            period, bucket = key_partition(key, prefix)
+            period, bucket = key_partition(key, prefix, MEMBER_BUCKETS)
             assert bucket is not None and (period is not None) == (prefix == CLAIMS_PREFIX), key
             members = pl.read_parquet(io.BytesIO(store.get_bytes(CURATED, key))).get_column("member_id")
-            assert {member_bucket(m) for m in members.unique()} == {bucket}, key
+            assert {member_bucket(m, MEMBER_BUCKETS) for m in members.unique()} == {bucket}, key
 
 
 def test_the_parts_together_are_the_table_one_process_builds(plan) -> None:
@@ -104,8 +104,8 @@ def test_the_parts_together_are_the_table_one_process_builds(plan) -> None:
     assert set(parts.get_column("rule")) == {"selected_pcp", "claims", "unattributed"}
     # AND each part holds only its bucket's members
     for bucket in (0, 77, MEMBER_BUCKETS - 1):
-        part = store.get_parquet(CURATED, part_key(MONTH, bucket))
-        assert {member_bucket(m) for m in part.get_column("member_id")} <= {bucket}
+        part = store.get_parquet(CURATED, part_key(MONTH, bucket, MEMBER_BUCKETS))
+        assert {member_bucket(m, MEMBER_BUCKETS) for m in part.get_column("member_id")} <= {bucket}
 
 
 def test_a_part_reads_only_its_buckets_files(plan) -> None:
@@ -129,7 +129,7 @@ def test_a_part_reads_only_its_buckets_files(plan) -> None:
     assert read and summary.parts == 16
     for key in read:
         prefix = CLAIMS_PREFIX if key.startswith(CLAIMS_PREFIX) else ELIGIBILITY_PREFIX
-        assert key_partition(key, prefix)[1] in range(16, 32), key
+        assert key_partition(key, prefix, MEMBER_BUCKETS)[1] in range(16, 32), key
 
 
 def _claim(claim_id: str, member: str, frequency: str, original: str | None, npi: str, day: date) -> dict:
@@ -157,7 +157,9 @@ def test_files_curated_before_the_buckets_are_read_and_a_version_counts_within_i
     table = read_table(store, CURATED, MONTH)
     claims_members = table.filter(pl.col("rule") != "selected_pcp").get_column("member_id").to_list()
     first = claims_members[0]
-    second = next(m for m in claims_members if member_bucket(m) != member_bucket(first))
+    second = next(
+        m for m in claims_members if member_bucket(m, MEMBER_BUCKETS) != member_bucket(first, MEMBER_BUCKETS)
+    )
     npi = next(npi for npi, p in _service(store, gaps)._attributor(MONTH).providers.items() if p.primary_care)
     visits = [_claim(f"OLD{i}", first, "1", None, npi, date(YEAR, 11, 2 + i)) for i in range(5)]
     key = f"{CLAIMS_PREFIX}period={YEAR}-11/before-buckets.parquet"
@@ -192,20 +194,21 @@ def test_a_table_with_a_part_missing_is_refused_and_a_table_written_whole_is_rea
     store, gaps = plan
     service = _service(store, gaps)
     service.build(f"{YEAR}-11")
-    del store.objects[(CURATED, part_key(f"{YEAR}-11", 5))]
+    del store.objects[(CURATED, part_key(f"{YEAR}-11", 5, MEMBER_BUCKETS))]
     service.build(f"{YEAR}-10")
     october = read_table(store, CURATED, f"{YEAR}-10")
     for bucket in range(MEMBER_BUCKETS):
-        del store.objects[(CURATED, part_key(f"{YEAR}-10", bucket))]
+        del store.objects[(CURATED, part_key(f"{YEAR}-10", bucket, MEMBER_BUCKETS))]
     store.put_parquet(CURATED, f"{table_key(f'{YEAR}-10')}attribution.parquet", october)
     # WHEN each is read
     with pytest.raises(NoAttributionTableError) as missing:
         read_table(store, CURATED, f"{YEAR}-11")
-    whole = read_table(store, CURATED, f"{YEAR}-10", buckets=[7])
+    in_seven = [m for m in october.get_column("member_id") if member_bucket(m, MEMBER_BUCKETS) == 7]
+    whole = read_table(store, CURATED, f"{YEAR}-10", members=in_seven)
     # THEN November's names what is missing and how to mend it; October's whole file gives its rows
     assert f"has {MEMBER_BUCKETS - 1} of its {MEMBER_BUCKETS} parts" in str(missing.value)
     assert "p4p attribution build --month 2026-11" in str(missing.value)
-    assert whole.equals(october.filter(pl.col("member_id").map_elements(member_bucket) == 7))
+    assert in_seven and whole.equals(october.filter(pl.col("member_id").is_in(in_seven)))
 
 
 def test_parts_are_neighbouring_buckets_within_the_bytes_they_read() -> None:

@@ -81,3 +81,16 @@ def test_a_broken_entry_is_synthesized_over_and_old_entries_are_pruned(tmp_path:
     assert rewritten == repaired
     assert len(list(cache.glob("dev-*.json"))) == KEPT
     assert not list(cache.glob(".staging-*"))
+
+
+def test_the_context_added_to_the_app_is_part_of_the_key(tmp_path: Path) -> None:
+    # GIVEN a template kept for the app as it is
+    root, cache, synth = _repo(tmp_path / "repo"), tmp_path / "cache", _Synth()
+    cached_template("dev", synth, cache_dir=cache, root=root)
+    # WHEN it is asked for with a member-bucket count added, twice, then again without
+    one = cached_template("dev", synth, cache_dir=cache, root=root, context={"member_buckets": 1})
+    again = cached_template("dev", synth, cache_dir=cache, root=root, context={"member_buckets": 1})
+    plain = cached_template("dev", synth, cache_dir=cache, root=root)
+    # THEN the count is synthesized once, apart from the plain template, which is still kept
+    assert synth.calls == 2 and one == again and plain["Resources"]["Synthesis"] == 1
+    assert synth_key("dev", root, {"member_buckets": 1}) != synth_key("dev", root)

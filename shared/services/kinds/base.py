@@ -24,6 +24,7 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
+from shared.logic.member_buckets import MEMBER_BUCKETS
 from shared.logic.ta_engagement import TaActivity
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
@@ -56,6 +57,8 @@ class RunContext:
     payer: str = DEFAULT_PAYER
     memo: ShardMemo | None = None
     """What one shard computes of its members more than once (EarnShard sets one per shard)."""
+    member_buckets: int = MEMBER_BUCKETS
+    """How many member buckets the curated claims, rosters and attribution tables are filed in."""
 
 
 @dataclass(frozen=True)

@@ -351,14 +351,20 @@ class QuarterlyPmpm(RunKindModule):
         rows = report.with_columns(dollars).to_dicts()
         ctx.objects.put_json(ctx.curated, direct_services_key(run.run_id), rows)
         first = lookback_start(months[0], program.attribution.lookback_months)
-        parts = attribution_parts(ctx.objects, ctx.curated, f"{first:%Y-%m}", months[-1])
+        parts = attribution_parts(
+            ctx.objects, ctx.curated, f"{first:%Y-%m}", months[-1], count=ctx.member_buckets
+        )
         return tuple(BucketPart(first_bucket=a, last_bucket=b) for a, b in parts)
 
     def build_part(self, ctx: RunContext, run: RunRef, part: BucketPart) -> PartResult:
         """The part's buckets of each month's attribution table, built with what is known now from those
         buckets' claims and rosters alone (each file read once for the three months)."""
         attribution = AttributionService(
-            store=ctx.objects, curated_bucket=ctx.curated, gaps=ctx.gaps, apc=ctx.programs.apc
+            store=ctx.objects,
+            curated_bucket=ctx.curated,
+            gaps=ctx.gaps,
+            apc=ctx.programs.apc,
+            member_buckets=ctx.member_buckets,
         )
         built = [attribution.build_part(month, part.buckets) for month in quarter_months(run.period)]
         return PartResult(
@@ -376,7 +382,10 @@ class QuarterlyPmpm(RunKindModule):
         practices = quarter_practices(ctx.gaps.clinics().values(), months)
         status = _status(ctx, run.run_id)
         ids = [m.profile.member_id for m in members]
-        attributed = {month: attributed_practices(ctx.objects, ctx.curated, month, ids) for month in months}
+        attributed = {
+            month: attributed_practices(ctx.objects, ctx.curated, month, ids, count=ctx.member_buckets)
+            for month in months
+        }
         ours: list[LedgerEntry] = []
         skipped = 0
         for member in members:
