@@ -21,7 +21,7 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.objects import ObjectStore
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
-from shared.logic.member_buckets import MEMBER_BUCKETS, checked_count
+from shared.logic.member_buckets import MEMBER_BUCKETS, checked_count, member_bucket
 from shared.models.ledger import DEFAULT_PAYER
 from shared.models.runs import (
     BuildPartInput,
@@ -234,7 +234,8 @@ class RunService:
         require_open(self._runs, run.run_id)
         kind = kind_of(run.run_kind)
         parts = kind.prepare(self._context, run)
-        # Clinic by clinic, so a clinic's members fall in few shards (its page merges a part per shard).
+        # Clinic by clinic, so a clinic's members fall in few shards (its page merges a part per shard); or,
+        # for a kind whose shards read per-bucket parts, by member bucket, so each shard reads few of them.
         ordered: list[str] = []
         registries: dict[str, list[str]] = {}
         for clinic_id in sorted(self._gaps.clinics()):
@@ -242,6 +243,9 @@ class RunService:
                 if member_id not in registries:
                     ordered.append(member_id)
                 registries.setdefault(member_id, []).append(clinic_id)
+        if kind.shards_by_bucket:
+            count = self._context.member_buckets
+            ordered.sort(key=lambda member_id: (member_bucket(member_id, count), member_id))
         pages = self._pages and kind.writes_pages
         as_of = pages_as_of(run, self._now().date()) if pages else None
         refs = []

@@ -28,7 +28,7 @@ from events import load_event
 from functions.runs import build_part, open_run, plan_shards
 from shared.clock import clock_override, shifted_clock
 from shared.dal.objects import S3ObjectStore
-from shared.logic.member_buckets import MEMBER_BUCKETS
+from shared.logic.member_buckets import MEMBER_BUCKETS, member_bucket
 from shared.services.attribution import read_table
 from shared.services.kinds.base import RunInputError
 from shared.services.kinds.quarterly import NoTaEngagementError, QuarterNotEndedError
@@ -204,6 +204,14 @@ def test_the_months_tables_are_built_in_member_bucket_parts_before_the_shards(qu
         manifest = quarter.s3.get_object(Bucket=curated, Key=plan["parts_key"])["Body"].read()
         parts = json.loads(manifest)
         built = [build_part.handler({"run": run, "part": part}, lambda_context) for part in parts]
+        shards = json.loads(quarter.s3.get_object(Bucket=curated, Key=plan["manifest_key"])["Body"].read())
+        members = [
+            m
+            for shard in shards
+            for m in json.loads(
+                quarter.s3.get_object(Bucket=curated, Key=shard["members_key"])["Body"].read()
+            )["member_ids"]
+        ]
     # THEN PlanShards built no table: it named the parts (ranges of member buckets, no member data), which
     # together cover every bucket once, and each BuildPart wrote its buckets of each month
     assert listed["KeyCount"] == 0
@@ -215,6 +223,10 @@ def test_the_months_tables_are_built_in_member_bucket_parts_before_the_shards(qu
     store = S3ObjectStore(quarter.s3)
     for month in ("2026-01", "2026-02", "2026-03"):
         assert {"T1", "T2", "M4"} <= set(read_table(store, curated, month).get_column("member_id"))
+    # AND its shards hold the members in bucket order (each EarnShard then reads its buckets' parts alone),
+    # not clinic by clinic as the monthly runs do
+    by_bucket = sorted(members, key=lambda m: (member_bucket(m, MEMBER_BUCKETS), m))
+    assert len(members) >= 4 and members == by_bucket and members != sorted(members)
 
 
 def test_a_run_that_builds_no_parts_refuses_a_part(aws, lambda_context):

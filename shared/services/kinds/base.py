@@ -107,6 +107,10 @@ class RunKindModule(ABC):
     writes_pages: ClassVar[bool] = True
     """Whether the kind's runs count and render the clinic and plan pages (RenderStatements)."""
 
+    shards_by_bucket: ClassVar[bool] = False
+    """Whether the kind's shards hold members in member-bucket order (not clinic by clinic): a shard that
+    reads per-bucket parts (the quarterly attribution tables) then reads a bucket or two, not all of them."""
+
     legacy_program: ClassVar[str] = ""
     """The program a run summary written before summaries named programs is read as paying."""
 

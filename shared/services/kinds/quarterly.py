@@ -287,6 +287,7 @@ class QuarterlyPmpm(RunKindModule):
     legacy_program = APC_PROGRAM
 
     writes_pages = False
+    shards_by_bucket = True
     """Its quarter's pages are the monthly run's of the quarter's last month (the same day); its PMPM entries
     show on the next pages written, the next monthly run's or the annual run's (docs/pages.md)."""
 
