@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct, IConstruct
 
-from shared.logic.member_buckets import MEMBER_BUCKETS, BucketCountError, checked_count
+from shared.models.tables import MEMBER_BUCKETS, BucketCountError, checked_count
 
 # The packaging installs wheels for this interpreter; the packaging test imports them with this machine's.
 RUNTIME = lambda_.Runtime.PYTHON_3_11

@@ -7,7 +7,7 @@ versions). Curated files of the kinds attribution reads are filed by bucket unde
 segment that names the bucket count too, so a file written under another count is read as unbucketed and
 filtered row by row rather than misread.
 
-The count is a deployment setting (`MEMBER_BUCKETS`, the CDK context `memberBuckets`; docs/apc.md "Limits
+The count is a deployment setting (`MEMBER_BUCKETS`, the CDK context `member_buckets`; docs/apc.md "Limits
 and scale"): about one bucket per 100,000 members, `MEMBER_BUCKETS` (128, for up to about 12M members) when
 unset. Every function here takes it as `count`.
 """
@@ -21,13 +21,29 @@ from collections.abc import Iterable, Sequence
 import polars as pl
 
 from shared.models.files import FileKind
+from shared.models.tables import MAX_MEMBER_BUCKETS, MEMBER_BUCKETS, BucketCountError, checked_count
 
-MEMBER_BUCKETS = 128
-"""The default count of member buckets. At 12M members a bucket is about 94,000 members (docs/apc.md "Limits
-and scale"); changing the count re-files nothing: files under the old count are read whole and filtered by
-the hash."""
-MAX_MEMBER_BUCKETS = 999
-"""The most buckets a deployment may have: a bucket's number is written in three digits."""
+__all__ = [  # the count and its check live in shared.models.tables, which the CDK app may import
+    "BY_BUCKET",
+    "BY_PERIOD_AND_BUCKET",
+    "MAX_MEMBER_BUCKETS",
+    "MEMBERS_PER_BUCKET",
+    "MEMBER_BUCKETS",
+    "BucketCountError",
+    "bucket_column",
+    "bucket_segment",
+    "bucket_segments",
+    "buckets_for",
+    "checked_count",
+    "contiguous_parts",
+    "curated_partition",
+    "in_buckets",
+    "key_partition",
+    "member_bucket",
+    "segment_bucket",
+    "segment_of",
+]
+
 MEMBERS_PER_BUCKET = 100_000
 """About how many members a bucket is sized for (`buckets_for`)."""
 BY_PERIOD_AND_BUCKET = frozenset({FileKind.MEDICAL_CLAIMS})
@@ -36,17 +52,6 @@ BY_BUCKET = frozenset({FileKind.ELIGIBILITY})
 """Kinds filed `bucket=NNN-of-MMM/` alone: attribution reads every period of a bucket's roster spans, and a
 roster's spans start over many years (a period each would be that many small files per bucket)."""
 _SEGMENT = re.compile(r"bucket=([0-9]{3})-of-([0-9]{1,3})")
-
-
-class BucketCountError(ValueError):
-    """A member-bucket count outside 1 to MAX_MEMBER_BUCKETS."""
-
-
-def checked_count(count: int) -> int:
-    """`count` when it is a usable bucket count; BucketCountError naming the allowed range otherwise."""
-    if not 1 <= count <= MAX_MEMBER_BUCKETS:
-        raise BucketCountError(f"the member-bucket count must be 1 to {MAX_MEMBER_BUCKETS}, not {count}")
-    return count
 
 
 def buckets_for(members: int) -> int:

@@ -7,8 +7,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shared.logic.member_buckets import MAX_MEMBER_BUCKETS, MEMBER_BUCKETS
-from shared.models.tables import DEFAULT_SHARD_SIZE, RUN_KINDS, state_machine_env
+from shared.models.tables import (
+    DEFAULT_SHARD_SIZE,
+    MAX_MEMBER_BUCKETS,
+    MEMBER_BUCKETS,
+    RUN_KINDS,
+    state_machine_env,
+)
 
 
 class _Settings(BaseModel):

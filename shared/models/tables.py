@@ -109,3 +109,21 @@ PLAN_ID_ENV = "PLAN_ID"
 SHARD_SIZE_ENV = "SHARD_SIZE"
 MEMBER_BUCKETS_ENV = "MEMBER_BUCKETS"
 DEFAULT_SHARD_SIZE = 5000
+
+MEMBER_BUCKETS = 128
+"""The default count of member buckets (`MEMBER_BUCKETS_ENV`, the CDK context `member_buckets`). At 12M
+members a bucket is about 94,000 members (docs/apc.md "Limits and scale"); changing the count re-files
+nothing: files under the old count are read whole and filtered by the hash (shared/logic/member_buckets)."""
+MAX_MEMBER_BUCKETS = 999
+"""The most buckets a deployment may have: a bucket's number is written in three digits."""
+
+
+class BucketCountError(ValueError):
+    """A member-bucket count outside 1 to MAX_MEMBER_BUCKETS."""
+
+
+def checked_count(count: int) -> int:
+    """`count` when it is a usable bucket count; BucketCountError naming the allowed range otherwise."""
+    if not 1 <= count <= MAX_MEMBER_BUCKETS:
+        raise BucketCountError(f"the member-bucket count must be 1 to {MAX_MEMBER_BUCKETS}, not {count}")
+    return count
