@@ -376,6 +376,13 @@ class AttributionService:
             workings=attributor.workings(month, lines),
         )
 
+    def claim_frames(
+        self, buckets: Sequence[int], first: str, columns: tuple[str, ...]
+    ) -> list[pl.DataFrame]:
+        """The curated claims of `buckets`' members received from `first` (`YYYY-MM`) on, with `columns`, in
+        key order (each file read once by this service)."""
+        return self._frames(CLAIMS_PREFIX, columns, lambda p: p is None or p >= first, buckets)
+
     def _program(self, month: str) -> ApcProgram:
         day = month_end(month)
         program = self._apc.find(day)

@@ -48,6 +48,7 @@ from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import Programs, ProgramSet
 from shared.services.failures import failure_of, fields_of
 from shared.services.kinds import RunContext, RunInputError, kind_of
+from shared.services.kinds.base import parts_key as kind_parts_key
 from shared.services.page_data import pages_as_of, program_year
 from shared.services.page_facts import PageIndex, page_index_key, write_shard_page_facts
 from shared.services.registry import DEFAULT_CHART_REQUEST_DAYS
@@ -277,7 +278,7 @@ class RunService:
         self._store.put_json(self._curated, manifest, [r.model_dump(mode="json") for r in refs])
         parts_key = None
         if parts:  # what the BuildParts map builds before the shards, one member-bucket part an item
-            parts_key = f"{Prefix.RUNS}{run.run_id}/parts.json"
+            parts_key = kind_parts_key(run.run_id)
             self._store.put_json(self._curated, parts_key, [p.model_dump(mode="json") for p in parts])
         logger.info(
             "run planned",

@@ -74,6 +74,11 @@ class Report:
     )
 
 
+def parts_key(run_id: str) -> str:
+    """A run's parts manifest (the BuildParts map's items, `BucketPart`s), in the curated bucket."""
+    return f"{Prefix.RUNS}{run_id}/parts.json"
+
+
 def earnings_key(run_id: str) -> str:
     """A monthly run's Care Gap earnings per clinic and earned year, in the curated bucket (what the
     annual run's earnings guarantee sets against the Benchmark bonus)."""

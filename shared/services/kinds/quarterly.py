@@ -51,7 +51,6 @@ from shared.services.attribution import (
     AttributionService,
     attributed_practices,
     attribution_parts,
-    curated_frames,
 )
 from shared.services.kinds.annual_apc import APC_PROGRAM
 from shared.services.kinds.base import (
@@ -61,6 +60,7 @@ from shared.services.kinds.base import (
     RunKindModule,
     append_member_entries,
     engagement_activities,
+    parts_key,
 )
 from shared.services.kinds.monthly import EarlierRunOpenError, NoEligibilityError
 from shared.services.pmpm_statements import (
@@ -93,8 +93,18 @@ class NoTaEngagementError(DomainError):
 
 
 def direct_services_key(run_id: str) -> str:
-    """Element 1's per-practice classification of the quarter's claim lines, in the curated bucket."""
+    """Element 1's per-practice classification of the quarter's claim lines, in the curated bucket, as runs
+    planned before the parts built it wrote it whole (read for those runs' reports)."""
     return f"{Prefix.RUNS}{run_id}/direct-services.json"
+
+
+def direct_services_part_key(run_id: str, part: BucketPart) -> str:
+    """One part's share of Element 1's classification (its buckets' members' claim lines)."""
+    return f"{Prefix.RUNS}{run_id}/direct-services/{part.first_bucket:03d}-{part.last_bucket:03d}.json"
+
+
+class DirectServicesPartMissingError(DomainError):
+    """A planned part has no direct-services share: its BuildPart did not finish."""
 
 
 DIRECT_COLUMNS = (
@@ -114,14 +124,16 @@ DIRECT_COLUMNS = (
 
 
 def _direct_services(
-    ctx: RunContext, months: Sequence[str], practices: Mapping[str, Clinic], program: ApcProgram
+    ctx: RunContext,
+    months: Sequence[str],
+    practices: Mapping[str, Clinic],
+    program: ApcProgram,
+    frames: Sequence[pl.DataFrame],
 ) -> pl.DataFrame:
-    """The quarter's net claim lines at APC practices (the billing clinic, else the rendering provider's
-    practice on the quarter's last day), classified by the track the practice has with the claim's payer
-    (Element 1; a claim that names no payer is the deploying plan's)."""
-    frames = curated_frames(
-        ctx.objects, ctx.curated, Prefix.MEDICAL_CLAIMS_ROWS.value, DIRECT_COLUMNS, lambda p: p >= months[0]
-    )
+    """The net claim lines of `frames` (the quarter's claims of some members, whole claims of each) at APC
+    practices (the billing clinic, else the rendering provider's practice on the quarter's last day),
+    classified by the track the practice has with the claim's payer (Element 1; a claim that names no payer
+    is the deploying plan's)."""
     if not frames or not practices:
         empty = pl.DataFrame(schema=_REPORT_INPUT)
         return direct_services_report(empty, practices, program.direct_services, plan_payer=ctx.payer)
@@ -347,10 +359,6 @@ class QuarterlyPmpm(RunKindModule):
         )
         body = {f"{p}|{m}": list(s.missed) for (p, m), s in sorted(status.items())}
         ctx.objects.put_json(ctx.curated, ta_status_key(run.run_id), body)
-        report = _direct_services(ctx, months, practices, program)
-        dollars = pl.col("allowed_amount").cast(pl.String)  # Decimal dollars as text, to the cent
-        rows = report.with_columns(dollars).to_dicts()
-        ctx.objects.put_json(ctx.curated, direct_services_key(run.run_id), rows)
         first = lookback_start(months[0], program.attribution.lookback_months)
         parts = attribution_parts(
             ctx.objects, ctx.curated, f"{first:%Y-%m}", months[-1], count=ctx.member_buckets
@@ -359,7 +367,9 @@ class QuarterlyPmpm(RunKindModule):
 
     def build_part(self, ctx: RunContext, run: RunRef, part: BucketPart) -> PartResult:
         """The part's buckets of each month's attribution table, built with what is known now from those
-        buckets' claims and rosters alone (each file read once for the three months)."""
+        buckets' claims and rosters alone (each file read once for the three months), and the part's share
+        of Element 1's direct-services report (its members' claim lines of the quarter; a member's claim
+        versions are all in its bucket, so each part nets on its own)."""
         attribution = AttributionService(
             store=ctx.objects,
             curated_bucket=ctx.curated,
@@ -367,7 +377,14 @@ class QuarterlyPmpm(RunKindModule):
             apc=ctx.programs.apc,
             member_buckets=ctx.member_buckets,
         )
-        built = [attribution.build_part(month, part.buckets) for month in quarter_months(run.period)]
+        months = quarter_months(run.period)
+        built = [attribution.build_part(month, part.buckets) for month in months]
+        practices = quarter_practices(ctx.gaps.clinics().values(), months)
+        frames = attribution.claim_frames(part.buckets, months[0], DIRECT_COLUMNS)
+        share = _direct_services(ctx, months, practices, _program(ctx, run.period), frames)
+        dollars = pl.col("allowed_amount").cast(pl.String)  # Decimal dollars as text, to the cent
+        rows = share.with_columns(dollars).to_dicts()
+        ctx.objects.put_json(ctx.curated, direct_services_part_key(run.run_id, part), rows)
         return PartResult(
             first_bucket=part.first_bucket,
             last_bucket=part.last_bucket,
@@ -439,17 +456,52 @@ class QuarterlyPmpm(RunKindModule):
         """The engagement report (every APC practice's requirements met or missed, per month) and Element 1's
         direct-services report (capitated and fee-for-service lines and dollars per practice and month)."""
         yield Report(name="ta-status.csv", body=ta_status_csv(run.run_id, _status(ctx, run.run_id)))
-        try:
-            rows = ctx.objects.get_json(ctx.curated, direct_services_key(run.run_id))
-        except NotFoundError:
-            rows = []
-        yield Report(name="direct-services.csv", body=direct_services_csv(run.run_id, rows))
+        yield Report(name="direct-services.csv", body=direct_services_csv(run.run_id, _direct_rows(ctx, run)))
 
     def single_operator(self, programs: ProgramSet, period: str) -> bool:
         return False
 
     def request_fields(self, period: str) -> dict[str, str]:
         return {"quarter": period}
+
+
+_GROUP = ("practice_id", "payer_id", "month", "track", "payment", "category")
+
+
+def _direct_rows(ctx: RunContext, run: RunRef) -> list[dict[str, object]]:
+    """The run's direct-services rows: the planned parts' shares summed by practice, payer, month, track,
+    payment and category (only the parts of the run's latest plan: a recalculation plans again), or the
+    whole report a run planned before the parts wrote; DirectServicesPartMissingError when a planned part
+    wrote no share."""
+    try:
+        return list(ctx.objects.get_json(ctx.curated, direct_services_key(run.run_id)))
+    except NotFoundError:
+        pass
+    try:
+        planned = ctx.objects.get_json(ctx.curated, parts_key(run.run_id))
+    except NotFoundError:
+        return []
+    totals: dict[tuple[object, ...], tuple[int, Decimal]] = {}
+    for item in planned:
+        part = BucketPart.model_validate(item)
+        try:
+            share = ctx.objects.get_json(ctx.curated, direct_services_part_key(run.run_id, part))
+        except NotFoundError:
+            raise DirectServicesPartMissingError(
+                f"buckets {part.first_bucket}-{part.last_bucket} of run {run.run_id} have no direct-services "
+                "share: run the quarter again so its BuildParts finish"
+            ) from None
+        for row in share:
+            key = tuple(row[c] for c in _GROUP)
+            lines, dollars = totals.get(key, (0, Decimal(0)))
+            totals[key] = (lines + int(row["lines"]), dollars + Decimal(row["allowed_amount"]))
+    order = sorted(
+        totals, key=lambda k: tuple("" if v is None else str(v) for v in (k[0], k[1], k[2], k[4], k[5]))
+    )
+    return [
+        dict(zip(_GROUP, key, strict=True)) | {"lines": totals[key][0], "allowed_amount": str(totals[key][1])}
+        for key in order
+    ]
 
 
 def _program(ctx: RunContext, quarter: str) -> ApcProgram:
