@@ -145,19 +145,19 @@ def _grants(storage: Storage) -> dict[str, Callable[[ServiceFunction], None]]:
     def plan_shards(fn: ServiceFunction) -> None:
         run_record(fn)
         fn.use_table(gaps, table_key, index=(QUERY,))  # clinics, then each clinic's members
-        # A quarterly run reads the practices' technical-assistance engagement once, for its shards, and the
-        # quarter's claims for the direct-services report; it sizes its attribution parts by listing.
-        rows = [Prefix.TA_ENGAGEMENT, Prefix.MEDICAL_CLAIMS_ROWS]
-        fn.read_objects(curated, [Prefix.PROGRAMS, *rows], data_key)
+        # A quarterly run reads the practices' technical-assistance engagement once, for its shards; it sizes
+        # its attribution parts by listing the curated claims and rosters (ListBucket), reading none of them.
+        fn.read_objects(curated, [Prefix.PROGRAMS, Prefix.TA_ENGAGEMENT], data_key)
         fn.write_objects(curated, [Prefix.RUNS], data_key)
 
     def build_part(fn: ServiceFunction) -> None:
         run_record(fn)
         fn.use_table(gaps, table_key, index=(QUERY,))  # the clinics' tracks and the providers
-        # A quarterly run's part: its buckets' claims and rosters, into its buckets' attribution tables.
+        # A quarterly run's part: its buckets' claims and rosters, into its buckets' attribution tables and
+        # its share of the direct-services report (runs/<run>/direct-services/).
         rows = [Prefix.MEDICAL_CLAIMS_ROWS, Prefix.ELIGIBILITY_ROWS]
         fn.read_objects(curated, [Prefix.PROGRAMS, *rows], data_key)
-        fn.write_objects(curated, [Prefix.ATTRIBUTION], data_key)
+        fn.write_objects(curated, [Prefix.ATTRIBUTION, Prefix.RUNS], data_key)
 
     def earn_shard(fn: ServiceFunction) -> None:
         # The registry rows' explanations say whether the year's runs are closed: the runs are listed on
