@@ -405,6 +405,7 @@ class QuarterlyPmpm(RunKindModule):
             for month in months
         }
         ours: list[LedgerEntry] = []
+        copies: list[LedgerEntry] = []
         skipped = 0
         for member in members:
             member_id = member.profile.member_id
@@ -421,9 +422,12 @@ class QuarterlyPmpm(RunKindModule):
             if not paid and not supported:
                 continue
             wanted = settle_member(paid, supported, run_id=run.run_id, month=months[-1])
-            appended, earlier = append_member_entries(ctx, run, state.entries, wanted)
+            appended, earlier = append_member_entries(ctx, run, state.entries, wanted, copies)
             ours += appended
             skipped += earlier
+        # The shard's history copies in batches, after their entries: a crash before them is healed on the
+        # retry (an entry met again gets its copy), as in the monthly run.
+        ctx.ledger.index_members(copies)
         unique = {e.entry_id: e for e in ours}
         return ShardOutput(
             run_id=run.run_id,
