@@ -19,6 +19,7 @@ from cli.local.executions import (
     ExecutionResult,
     ExecutionTimeoutError,
     ProgressCallback,
+    signalled_ends,
     start_and_wait,
     wait_for_execution,
 )
@@ -155,6 +156,7 @@ class LocalRuntime:
             self._exit.enter_context(mock_aws(config=MOTO_CONFIG))
             self._exit.enter_context(partition_queries())
             self._exit.enter_context(in_process_dynamodb())
+            self._exit.enter_context(signalled_ends())
             self._stack = create_stack(
                 self.template, region=self.region, stack_name=self.stack_name, asset_dirs=self.asset_dirs
             )

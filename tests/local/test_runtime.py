@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import datetime
 from typing import Any
 
@@ -550,3 +551,34 @@ def test_moto_speedups_measure_items_as_moto_does() -> None:
 
     # THEN the sizes (which decide the 400 KB item limit and the 1 MB query page) are the same
     assert faster == plain and all(plain)
+
+
+def test_a_local_execution_wakes_its_wait_as_it_ends(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the local runtime, and a wait whose pauses would each last a minute
+    monkeypatch.setattr(executions, "_POLL_S", (60.0, 60.0))
+    ended = executions._ended[0]
+    started = time.monotonic()
+
+    # WHEN an execution runs to its end and is waited for
+    arn = runtime.outputs["FlowStateMachineArn"]
+    result = runtime.start_and_wait(arn, {"period": "2026-03", "shards": 2})
+
+    # THEN moto's end of it woke the wait: it returned long before a pause was out
+    assert result.status == "SUCCEEDED", result.cause
+    assert executions._ended[0] > ended
+    assert time.monotonic() - started < 30
+
+
+def test_without_the_local_runtime_a_wait_sleeps_its_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN no local runtime (a deployed stack's executions signal nothing here) and a fake clock
+    clock = [0.0]
+    monkeypatch.setattr(executions.time, "sleep", lambda seconds: clock.append(clock[-1] + seconds))
+
+    # WHEN an end is counted and a pause is taken
+    executions.execution_ended()
+    executions._pause(executions._ended[0] - 1, 0.5)
+
+    # THEN it slept the pause (nothing woke it)
+    assert clock == [0.0, 0.5]
