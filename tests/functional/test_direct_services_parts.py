@@ -30,6 +30,9 @@ from shared.services.kinds.quarterly import (
 )
 from tests.functional.memory_ingest import memory_ingest
 
+# One worker builds the module fixture once; split across workers it was built on each.
+pytestmark = pytest.mark.xdist_group("test_direct_services_parts")
+
 YEAR = 2026
 CURATED = "curated"
 KINDS = ("clinics", "providers", "eligibility", "medical_claims")

@@ -23,6 +23,9 @@ from shared.programs.apc import load_apc
 from shared.programs.care_gap import load_catalog
 from tests.functional.memory_ingest import memory_ingest
 
+# One worker builds the module fixture once; split across workers it was built on each.
+pytestmark = pytest.mark.xdist_group("test_generated_apc_data")
+
 YEAR = 2026
 INGEST_ORDER = (
     "clinics",

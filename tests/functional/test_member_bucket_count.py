@@ -27,6 +27,9 @@ from shared.services.attribution import (
 )
 from tests.functional.memory_ingest import memory_ingest
 
+# One worker builds the module fixture once; split across workers it was built on each.
+pytestmark = pytest.mark.xdist_group("test_member_bucket_count")
+
 YEAR = 2026
 MONTH = f"{YEAR}-12"
 CURATED = "curated"

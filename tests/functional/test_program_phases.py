@@ -34,6 +34,9 @@ from shared.services.runs import RunAlreadyClosedError, RunService
 from tests.functional.plan_data import CLAIMS_CSV, ELIGIBILITY_CSV, FILES
 from tests.unit.care_gap.test_phases import PHASES, SHIPPED
 
+# One worker builds the module fixture once; split across workers it was built on each.
+pytestmark = pytest.mark.xdist_group("test_program_phases")
+
 LANDING, CURATED, REPORTS = "landing", "curated", "reports"
 MONTHS = ("2026-01", "2026-02", "2026-03", "2026-04")
 ELIGIBILITY_ONLY = {"file_kinds": ["eligibility"], "due_day": 10, "max_reject_share": "0.05"}

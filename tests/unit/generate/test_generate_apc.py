@@ -18,6 +18,9 @@ from shared.models.files import FileKind
 from shared.programs.apc import load_apc
 from tests.unit.generate.conftest import SMALL_SEED, read_kind, spec_columns
 
+# One worker builds the module fixture once; split across workers it was built on each.
+pytestmark = pytest.mark.xdist_group("test_generate_apc")
+
 AS_OF = date(2027, 6, 30)
 CONTROLLERS = set(INHALED_CONTROLLER.ndcs) | set(ORAL_CONTROLLER.ndcs)
 

@@ -12,6 +12,9 @@ from shared.logic.roster import clinics_from_rows
 from shared.models.members import Clinic
 from tests.unit.generate.conftest import SMALL_SEED, read_kind, small_plan, spec_columns
 
+# One worker builds the module fixture once; split across workers it was built on each.
+pytestmark = pytest.mark.xdist_group("test_generate_plan")
+
 FIXED = ("clinics", "eligibility", "medical_claims", "attestations")
 MAMMOGRAPHY = ("77067", "77066", "77065", "77063")
 
