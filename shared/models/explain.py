@@ -6,7 +6,7 @@ names a `ReasonKind` (the plan's wording and the rule it comes from), its `facts
 step's `reasons` are in rule order; the first that `stops` is the rule that stopped the step.
 
 Kinds are registered with `reason_kind`, so a program adds its own without touching these models (APC's
-runs will add theirs, `program="apc"`). Facts are member ids, actions, steps, dates, amounts and evidence
+quarterly PMPM run has, `program="apc"`). Facts are member ids, actions, steps, dates, amounts and evidence
 references: never a name or a birth date, since a clinic reads them.
 """
 
@@ -146,8 +146,9 @@ class LineExplanation(_Frozen):
 
 
 class ProgramExplanation(_Frozen):
-    """An annual program's part (Benchmark P4P and the guarantee; APC later): whether the member counted
-    for the clinic's rate of the measure, and what the clinic's run paid."""
+    """A program's part beside the gap (Benchmark P4P and the guarantee; APC's PMPM): whether the member
+    counted for the clinic's rate of the measure, or was paid for each month, and what the clinic's runs
+    paid."""
 
     program: str
     version: str
@@ -489,4 +490,49 @@ ANNUAL_GUARANTEE_PAID = reason_kind(
     wording="the clinic's earnings guarantee, {component}: {amount} by run {run_id} ({run_status})",
     source="annual run (guarantee entries); Earnings Guarantees",
     stops=False,
+)
+
+# APC: the quarterly PMPM run (shared/services/kinds/quarterly.py), Element 2 and Element 1's capitation.
+_APC = "apc"
+APC_PMPM_PAID = reason_kind(
+    "apc_pmpm_paid",
+    program=_APC,
+    wording="{month} {scheme}: paid {amount} = PMPM {pmpm} x factor {factor} ({band}) x (1 + {uplift}) "
+    "({hpi}) by run {run_id} ({run_status})",
+    source="quarterly run (pmpm_entries), phm.member_month; apc-common-payment-model.txt, Element 2, "
+    "Risk Adjustment (clinical risk: age/sex factors; social risk: HPI), Element 1 (capitation tracks B, C)",
+    stops=False,
+)
+APC_TA_MISSED = reason_kind(
+    "apc_ta_missed",
+    program=_APC,
+    wording="{month} {scheme}: 0.00 by run {run_id} ({run_status}): the practice missed the "
+    "technical-assistance requirement(s) of the month: {missed}",
+    source="ta_engagement.ta_status, quarterly run; apc-common-payment-model.txt, Element 2 (in compliance "
+    "with all of the required ongoing activities), Engagement; apc-technical-assistance.txt",
+)
+APC_QUARTER_NOT_CLOSED = reason_kind(
+    "apc_quarter_not_closed",
+    program=_APC,
+    wording="{months}: the {quarter} quarterly run, {run_id}, is {status}: a month's PMPM is paid by its "
+    "quarter's final run, once the quarter has ended and the run has closed",
+    source="quarterly run (check_open); apc-common-payment-model.txt, Element 2, Population Health "
+    "Management Payment Frequency (quarterly payouts for each of the three preceding months)",
+)
+APC_NO_TRACK = reason_kind(
+    "apc_no_track",
+    program=_APC,
+    wording="{months}: the clinic was on no APC payment track with payer {payer}, so run {run_id} paid it "
+    "no PMPM for the member",
+    source="Clinic.apc_track_on, quarterly run (pmpm_entries); apc-common-payment-model.txt, Element 1 "
+    "(one track per health plan)",
+)
+APC_NOT_ATTRIBUTED = reason_kind(
+    "apc_not_attributed",
+    program=_APC,
+    wording="{months}: run {run_id} paid the clinic no PMPM for the member: the member-month was attributed "
+    "to no participating practice or to another one (or the member was on no roster); "
+    "`p4p attribution explain {member} --month {month}` says why",
+    source="attribution (shared/services/attribution.py), quarterly run (pmpm_entries); "
+    "apc-common-payment-model.txt, Element 2 (the attributed population), Attribution",
 )

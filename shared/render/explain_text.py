@@ -7,11 +7,16 @@ from shared.logic.explain.wording import PROGRAM_NAMES
 from shared.logic.money import format_cents
 from shared.models.explain import Explanation, PaidEntry, Reason
 
+# A part whose reasons are months, each paid or stopped on its own (APC's PMPM), not one rule chain.
+_BY_MONTH = {"apc"}
 
-def _chain(reasons: tuple[Reason, ...], indent: str) -> list[str]:
+
+def _chain(reasons: tuple[Reason, ...], indent: str, *, by_month: bool = False) -> list[str]:
     lines, stopped = [], False
     for reason in reasons:
-        if reason.stops:
+        if reason.stops and by_month:
+            lines.append(f"{indent}not paid: {reason.text}")
+        elif reason.stops:
             lines.append(f"{indent}{'and' if stopped else 'stopped by'}: {reason.text}")
             stopped = True
         else:
@@ -68,7 +73,7 @@ def explanation_text(explanation: Explanation) -> str:
             f"{PROGRAM_NAMES.get(part.program, part.program)} ({part.version}): {part.measure} {part.year} "
             f"(run {part.run_id}: {part.run_status})",
         ]
-        out += _chain(part.reasons, "      ")
+        out += _chain(part.reasons, "      ", by_month=part.program in _BY_MONTH)
         for line in part.lines:
             out.append(f"  {line.line_of_business}, {line.months_assigned} of 12 months at the clinic")
             out += _chain(line.reasons, "      ")

@@ -2,7 +2,8 @@
 through the repositories the runs use, explained by `shared/logic/explain`.
 
 The annual part counts the member with the annual run's own counter (`shared/services/kinds/annual.py`),
-so Benchmark P4P's "did the member count?" is the run's answer, not a second copy of it. A clinic sees
+so Benchmark P4P's "did the member count?" is the run's answer, not a second copy of it. APC's part reads
+the quarterly PMPM run's entries, each month's payer as the run finds it (`member_month_spans`). A clinic sees
 only members assigned to it during the year asked about; nothing about the member is logged.
 """
 
@@ -17,7 +18,14 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.ledger import LedgerRepository
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
-from shared.logic.explain import PlainExplanations, Tally, explain_benchmark, explain_gap, explain_gaps
+from shared.logic.explain import (
+    PlainExplanations,
+    Tally,
+    explain_apc,
+    explain_benchmark,
+    explain_gap,
+    explain_gaps,
+)
 from shared.models.actions import ActionCode
 from shared.models.explain import BenchmarkTally, Explanation, ProgramExplanation
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
@@ -28,6 +36,7 @@ from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram, ProgramCatalog
 from shared.programs.catalog import ProgramSet
 from shared.services.kinds.annual import BenchmarkCounter, rated_clinics
+from shared.services.kinds.quarterly import member_month_spans
 from shared.services.registry import UnknownClinicError
 from shared.services.run_records import RECENT_RUNS
 
@@ -147,6 +156,8 @@ class ExplainService:
         known = facts.model_copy(
             update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)}
         )
+        annual = self._annual(known, clinic, clinics, action, year, runs)
+        apc = self._apc(facts, clinic, year, history, runs)
         explanation = explain_gap(
             facts,
             clinic_id=clinic_id,
@@ -158,7 +169,7 @@ class ExplainService:
             runs=runs,
             as_of=as_of,
             payer=_payer(history),
-            annual=self._annual(known, clinic, clinics, action, year, runs),
+            annual=[*annual, *([apc] if apc is not None else [])],
         )
         logger.info(
             "gap explained",
@@ -202,3 +213,25 @@ class ExplainService:
             entries=sorted(entries, key=lambda e: e.entry_id),
         )
         return [part] if part is not None else []
+
+    def _apc(
+        self,
+        facts: MemberFacts,
+        clinic: Clinic,
+        year: int,
+        history: Sequence[LedgerEntry],
+        runs: Sequence[Run],
+    ) -> ProgramExplanation | None:
+        # PMPM is paid per member-month, not per action: the part is the same whatever action is asked.
+        payer = _payer(history)
+        months = [f"{year}-{m:02d}" for m in range(1, 13)]
+        return explain_apc(
+            clinic=clinic,
+            member_id=facts.profile.member_id,
+            year=year,
+            entries=history,
+            runs={r.run_id: r for r in runs},
+            catalog=self._programs.apc,
+            payer=payer,
+            month_payers={m: s.payer(payer) for m, s in member_month_spans(facts.spans, months).items()},
+        )

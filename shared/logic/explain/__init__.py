@@ -14,10 +14,14 @@ Every answer is read from the rules themselves, never from a copy of them (`docs
   paid step the evidence no longer supports is reversed by the next run;
 - the annual side re-runs the annual run's own count (`Tally`, given by the service) on the member, with
   one program rule relaxed at a time (assignment months, attestations, the attestation window, the
-  submission deadline) to find the one that kept the member out.
-Each program's part is a chain of typed reasons (`shared/models/explain.py`); APC's runs add theirs.
+  submission deadline) to find the one that kept the member out;
+- APC's part reads the quarterly PMPM run's entries of the member at the clinic, month by month: paid,
+  0.00 for technical assistance missed, or the first rule that left the month unpaid (its quarter's run not
+  closed, no APC track with the payer, the member-month attributed elsewhere).
+Each program's part is a chain of typed reasons (`shared/models/explain.py`).
 """
 
+from shared.logic.explain.apc import apc_practice_in, explain_apc
 from shared.logic.explain.benchmark import Tally, explain_benchmark
 from shared.logic.explain.care_gap import PlainExplanations, explain_gap, explain_gaps
 from shared.logic.explain.question import NEXT_RUN, UnknownActionError
@@ -27,6 +31,8 @@ __all__ = [
     "PlainExplanations",
     "Tally",
     "UnknownActionError",
+    "apc_practice_in",
+    "explain_apc",
     "explain_benchmark",
     "explain_gap",
     "explain_gaps",
