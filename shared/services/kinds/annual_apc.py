@@ -43,7 +43,13 @@ from shared.logic.apc_rates import (
     practice_rates,
 )
 from shared.logic.dates import month_end
-from shared.logic.measures.apc import Contribution, apc_member_year, apc_rated_measures, apc_valuesets
+from shared.logic.measures.apc import (
+    ApcMemberYear,
+    Contribution,
+    apc_member_year,
+    apc_rated_measures,
+    apc_valuesets,
+)
 from shared.models.apc import IncentiveInput, IncentiveResult
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry, PerformanceIncentive, PerformanceLine
 from shared.models.members import ApcPaymentTrack, Clinic, EligibilitySpan, MemberFacts
@@ -105,7 +111,14 @@ class ApcCounter:
         self.months: dict[str, int] = defaultdict(int)
         self.paid: dict[tuple[str, str], int] = defaultdict(int)
 
-    def add(self, facts: MemberFacts, practices: Mapping[str, Clinic]) -> None:
+    def add(
+        self,
+        facts: MemberFacts,
+        practices: Mapping[str, Clinic],
+        found: dict[str, ApcMemberYear] | None = None,
+    ) -> None:
+        """Count one member at each APC practice it was attributed to in the year; `found`, when given,
+        receives the member's results at each practice as counted (what `p4p explain` reads)."""
         every = attributed_months(facts.spans, self.year)
         months = {c: m for c, m in every.items() if c in practices}
         if not months:
@@ -119,7 +132,7 @@ class ApcCounter:
                 payer = month_payer(facts.spans, clinic_id, month, self.payer)
                 if practices[clinic_id].apc_track_on(payer, month_end(month)) is not ApcPaymentTrack.NONE:
                     self.paid[(clinic_id, payer)] += 1
-            found = apc_member_year(
+            member_year = apc_member_year(
                 facts,
                 self.rated,
                 year=self.year,
@@ -129,7 +142,9 @@ class ApcCounter:
                 known_by=self.known_by,
                 quality=clinic_id == quality_at,
             )
-            self.sums[clinic_id].add(found)
+            self.sums[clinic_id].add(member_year)
+            if found is not None:
+                found[clinic_id] = member_year
 
     def counts(self) -> list[ApcCount]:
         return [
