@@ -536,3 +536,85 @@ APC_NOT_ATTRIBUTED = reason_kind(
     source="attribution (shared/services/attribution.py), quarterly run (pmpm_entries); "
     "apc-common-payment-model.txt, Element 2 (the attributed population), Attribution",
 )
+
+# APC Element 3: the annual performance incentive (shared/services/kinds/annual_apc.py, ApcCounter).
+_E3 = "apc-common-payment-model.txt, Element 3"
+APC_E3_RUN_NOT_CLOSED = reason_kind(
+    "apc_e3_run_not_closed",
+    program=_APC,
+    wording="the {year} annual run, {run_id}, is {status}: Element 3 is paid once, after the measurement "
+    "year and its data runout (evidence received by {known_by})",
+    source=f"annual run (check_open), annual_apc; {_E3}, Incentive Payment Frequency (one payout, after "
+    "three months of data runout)",
+)
+APC_E3_NOT_APPLICABLE = reason_kind(
+    "apc_e3_not_applicable",
+    program=_APC,
+    wording="{measure} is not an Element 3 measure of a {practice_type} practice: it applies to {applies}",
+    source=f"IncentiveProgram.applicable; {_E3}, table 3 (measures by practice type)",
+)
+APC_E3_NOT_ATTRIBUTED = reason_kind(
+    "apc_e3_not_attributed",
+    program=_APC,
+    wording="the member was attributed to the clinic in no month of {year}: Element 3 counts the practice's "
+    "attributed members",
+    source="annual_incentives.attributed_months, ApcCounter; apc-common-payment-model.txt, Attribution",
+)
+APC_E3_QUALITY_ELSEWHERE = reason_kind(
+    "apc_e3_quality_elsewhere",
+    program=_APC,
+    wording="{measure} counts a member once, at the practice of the member's latest attributed month of "
+    "{year}; the clinic's last month with the member was {last}, and a later month decides",
+    source="annual_incentives.quality_practice, ApcCounter; docs/apc-incentive.md (In the annual run)",
+)
+APC_E3_NOT_IN_DENOMINATOR = reason_kind(
+    "apc_e3_not_in_denominator",
+    program=_APC,
+    wording="not in the clinic's {rate} rate for {year}: {why}",
+    source=f"the measure engine (measures.apc.apc_member_year) in the annual run; {_E3}, table 3",
+)
+APC_E3_AFTER_RUNOUT = reason_kind(
+    "apc_e3_after_runout",
+    program=_APC,
+    wording="in {rate}'s denominator; the evidence that would meet it was received after the data runout, "
+    "{known_by}",
+    source=f"ApcCounter (incentive.data_runout_months); {_E3}, Incentive Payment Frequency (three months "
+    "of data runout)",
+)
+APC_E3_NOT_IN_NUMERATOR = reason_kind(
+    "apc_e3_not_in_numerator",
+    program=_APC,
+    wording="in {rate}'s denominator, not its numerator: nothing received by {known_by} meets it",
+    source="the measure engine (measures.apc.apc_member_year) in the annual run",
+)
+APC_E3_COUNTED = reason_kind(
+    "apc_e3_counted",
+    program=_APC,
+    wording="in the denominator and the numerator of the clinic's {rate} rate for {year}",
+    source="annual run (ApcCounter, apc_rates.practice_rates)",
+    stops=False,
+)
+APC_E3_CONTRIBUTION = reason_kind(
+    "apc_e3_contribution",
+    program=_APC,
+    wording="counted in the clinic's {rate} rate for {year}: {member_months} member-months "
+    "(age/sex factor-months {factor_months}), {counted}",
+    source="measures.apc.apc_member_year (Contribution), apc_rates.practice_rates (risk adjusted: "
+    "events or cost / factor-months); apc-common-payment-model.txt, Element 3, table 4",
+    stops=False,
+)
+APC_E3_PAID = reason_kind(
+    "apc_e3_paid",
+    program=_APC,
+    wording="the clinic's Element 3 incentive, payer {payer}: {amount} by run {run_id} ({run_status}) on "
+    "{member_months} member-months; {measure}: {line}",
+    source=f"annual run (element3_entries, PerformanceIncentive); apc_incentive; {_E3}, tables 4 and 5",
+    stops=False,
+)
+APC_E3_NO_PAYMENT = reason_kind(
+    "apc_e3_no_payment",
+    program=_APC,
+    wording="run {run_id} paid the clinic no Element 3 incentive for {year}: no measure earned a share, or "
+    "the clinic was on a track with no payer of its member-months",
+    source=f"annual_apc.element3_entries, apc_incentive; {_E3}",
+)

@@ -17,23 +17,38 @@ Every answer is read from the rules themselves, never from a copy of them (`docs
   submission deadline) to find the one that kept the member out;
 - APC's part reads the quarterly PMPM run's entries of the member at the clinic, month by month: paid,
   0.00 for technical assistance missed, or the first rule that left the month unpaid (its quarter's run not
-  closed, no APC track with the payer, the member-month attributed elsewhere).
+  closed, no APC track with the payer, the member-month attributed elsewhere);
+- APC Element 3's part re-runs the annual APC run's own count (`ApcCount`, given by the service from
+  `ApcCounter`) on the member at the clinic: counted in a quality rate or why not (not attributed, quality
+  counted at a later month's practice, outside the population or excluded, nothing by the runout's end,
+  told from evidence received after it by counting again with the runout never ending), or the member's
+  contribution to a utilization or cost rate; and the practice's `PerformanceIncentive` entries.
 Each program's part is a chain of typed reasons (`shared/models/explain.py`).
 """
 
 from shared.logic.explain.apc import apc_practice_in, explain_apc
+from shared.logic.explain.apc_incentive import (
+    ApcCount,
+    ApcTally,
+    explain_apc_incentive,
+    incentive_explanation,
+)
 from shared.logic.explain.benchmark import Tally, explain_benchmark
 from shared.logic.explain.care_gap import PlainExplanations, explain_gap, explain_gaps
 from shared.logic.explain.question import NEXT_RUN, UnknownActionError
 
 __all__ = [
     "NEXT_RUN",
+    "ApcCount",
+    "ApcTally",
     "PlainExplanations",
     "Tally",
     "UnknownActionError",
     "apc_practice_in",
     "explain_apc",
+    "explain_apc_incentive",
     "explain_benchmark",
     "explain_gap",
     "explain_gaps",
+    "incentive_explanation",
 ]
