@@ -3,12 +3,15 @@ clinic page's explanation shows, from one function so the two never differ (`doc
 
 from __future__ import annotations
 
+from shared.logic.explain.apc import MEASURE
 from shared.logic.explain.wording import PROGRAM_NAMES
 from shared.logic.money import format_cents
 from shared.models.explain import Explanation, PaidEntry, Reason
+from shared.programs.apc import PROGRAM
 
-# A part whose reasons are months, each paid or stopped on its own (APC's PMPM), not one rule chain.
-_BY_MONTH = {"apc"}
+# A part whose reasons are months, each paid or stopped on its own (APC's PMPM), not one rule chain;
+# APC's Element 3 part (its measure a rate, not PMPM) is a rule chain.
+_BY_MONTH = {(PROGRAM, MEASURE)}
 
 
 def _chain(reasons: tuple[Reason, ...], indent: str, *, by_month: bool = False) -> list[str]:
@@ -73,7 +76,7 @@ def explanation_text(explanation: Explanation) -> str:
             f"{PROGRAM_NAMES.get(part.program, part.program)} ({part.version}): {part.measure} {part.year} "
             f"(run {part.run_id}: {part.run_status})",
         ]
-        out += _chain(part.reasons, "      ", by_month=part.program in _BY_MONTH)
+        out += _chain(part.reasons, "      ", by_month=(part.program, part.measure) in _BY_MONTH)
         for line in part.lines:
             out.append(f"  {line.line_of_business}, {line.months_assigned} of 12 months at the clinic")
             out += _chain(line.reasons, "      ")

@@ -2,8 +2,9 @@
 through the repositories the runs use, explained by `shared/logic/explain`.
 
 The annual part counts the member with the annual run's own counter (`shared/services/kinds/annual.py`),
-so Benchmark P4P's "did the member count?" is the run's answer, not a second copy of it. APC's part reads
-the quarterly PMPM run's entries, each month's payer as the run finds it (`member_month_spans`). A clinic sees
+so Benchmark P4P's "did the member count?" is the run's answer, not a second copy of it; APC Element 3's
+counts the member with the annual APC run's counter (`ApcCounter`). APC's PMPM part reads the quarterly
+PMPM run's entries, each month's payer as the run finds it (`member_month_spans`). A clinic sees
 only members assigned to it during the year asked about; nothing about the member is logged.
 """
 
@@ -19,23 +20,32 @@ from shared.dal.ledger import LedgerRepository
 from shared.dal.runs import RunRegistry
 from shared.errors import DomainError
 from shared.logic.explain import (
+    ApcCount,
+    ApcTally,
     PlainExplanations,
     Tally,
+    UnknownActionError,
     explain_apc,
+    explain_apc_incentive,
     explain_benchmark,
     explain_gap,
     explain_gaps,
+    incentive_explanation,
 )
+from shared.logic.measures.apc import ApcMemberYear
 from shared.models.actions import ActionCode
 from shared.models.explain import BenchmarkTally, Explanation, ProgramExplanation
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import Run, RunMode
 from shared.observability import logger
+from shared.programs.apc import PROGRAM as APC_PROGRAM
+from shared.programs.apc import ApcProgram
 from shared.programs.benchmark import BenchmarkProgram
 from shared.programs.care_gap import CareGapProgram, ProgramCatalog
 from shared.programs.catalog import ProgramSet
 from shared.services.kinds.annual import BenchmarkCounter, rated_clinics
+from shared.services.kinds.annual_apc import ApcCounter
 from shared.services.kinds.quarterly import member_month_spans
 from shared.services.registry import UnknownClinicError
 from shared.services.run_records import RECENT_RUNS
@@ -67,6 +77,24 @@ def annual_tally(care_gap: CareGapProgram, clinic: Clinic) -> Tally:
         counter.add(facts, {clinic.clinic_id: clinic})
         counts = {key: (pair[0], pair[1]) for key, pair in counter.counts.items()}
         return BenchmarkTally(panels=frozenset(counter.panels), counts=counts)
+
+    return count
+
+
+def apc_tally(care_gap: CareGapProgram, clinic: Clinic, year: int, payer: str = DEFAULT_PAYER) -> ApcCount:
+    """The annual APC run's count of one member at one practice under any APC version (a probe relaxes the
+    version's data runout and counts again): the counter the run's shards use, given the practice alone."""
+
+    def count(program: ApcProgram, facts: MemberFacts) -> ApcTally:
+        counter = ApcCounter(program, care_gap, year, payer=payer)
+        found: dict[str, ApcMemberYear] = {}
+        counter.add(facts, {clinic.clinic_id: clinic}, found)
+        sums = counter.sums.get(clinic.clinic_id)
+        return ApcTally(
+            member_months=counter.months.get(clinic.clinic_id, 0),
+            found=found.get(clinic.clinic_id),
+            contributions=dict(sums.contributions) if sums is not None else {},
+        )
 
     return count
 
@@ -157,20 +185,36 @@ class ExplainService:
             update={"evidence": tuple(e for e in facts.evidence if e.known_date <= as_of)}
         )
         annual = self._annual(known, clinic, clinics, action, year, runs)
+        incentive = self._apc_incentive(known, clinic, action, year, runs, _payer(history))
         apc = self._apc(facts, clinic, year, history, runs)
-        explanation = explain_gap(
-            facts,
-            clinic_id=clinic_id,
-            action=ActionCode(action),
-            year=year,
-            clinics=clinics,
-            catalog=self._programs.care_gap,
-            history=history,
-            runs=runs,
-            as_of=as_of,
-            payer=_payer(history),
-            annual=[*annual, *([apc] if apc is not None else [])],
-        )
+        try:
+            explanation = explain_gap(
+                facts,
+                clinic_id=clinic_id,
+                action=ActionCode(action),
+                year=year,
+                clinics=clinics,
+                catalog=self._programs.care_gap,
+                history=history,
+                runs=runs,
+                as_of=as_of,
+                payer=_payer(history),
+                annual=[*annual, *([incentive] if incentive else []), *([apc] if apc else [])],
+            )
+        except UnknownActionError:
+            # An APC incentive measure that is no Care Gap action (AMR, AHU, TCOC, ...) is Element 3's alone.
+            apc_program = self._programs.apc.for_year(year)
+            if incentive is None or apc_program is None:
+                raise
+            explanation = incentive_explanation(
+                facts,
+                clinic_id=clinic_id,
+                program=apc_program,
+                part=incentive,
+                runs=runs,
+                as_of=as_of,
+                annual=[apc] if apc else [],
+            )
         logger.info(
             "gap explained",
             clinic_id=clinic_id,
@@ -195,13 +239,8 @@ class ExplainService:
             return []
         rated = {c.clinic_id for c in rated_clinics(clinics.values(), year, care_gap)}
         by_id = {r.run_id: r for r in runs}
-        run_id = f"annual-{year}-final"
-        run = by_id.get(run_id)
-        entries: list[LedgerEntry] = []
-        if run is not None and run.status.closed:
-            entries = [
-                e for e in self._ledger.by_run(run_id) if e.clinic_id == clinic.clinic_id and not e.member_id
-            ]
+        # APC's Element 3 entries of the same run are its own part's.
+        entries = [e for e in self._annual_entries(clinic, year, by_id) if e.program != APC_PROGRAM]
         part = explain_benchmark(
             facts,
             clinic=clinic,
@@ -213,6 +252,39 @@ class ExplainService:
             entries=sorted(entries, key=lambda e: e.entry_id),
         )
         return [part] if part is not None else []
+
+    def _annual_entries(self, clinic: Clinic, year: int, runs: Mapping[str, Run]) -> list[LedgerEntry]:
+        """The clinic's own entries (no member's) of the year's final annual run, once it has closed."""
+        run_id = f"annual-{year}-final"
+        run = runs.get(run_id)
+        if run is None or not run.status.closed:
+            return []
+        return [e for e in self._ledger.by_run(run_id) if e.clinic_id == clinic.clinic_id and not e.member_id]
+
+    def _apc_incentive(
+        self,
+        facts: MemberFacts,
+        clinic: Clinic,
+        measure: str,
+        year: int,
+        runs: Sequence[Run],
+        payer: str,
+    ) -> ProgramExplanation | None:
+        program = self._programs.apc.for_year(year)
+        care_gap = self._programs.care_gap.for_year(year)
+        if program is None or care_gap is None or program.incentive.measure(measure) is None:
+            return None
+        by_id = {r.run_id: r for r in runs}
+        return explain_apc_incentive(
+            facts,
+            clinic=clinic,
+            measure=measure,
+            year=year,
+            program=program,
+            count=apc_tally(care_gap, clinic, year, payer),
+            runs=by_id,
+            entries=sorted(self._annual_entries(clinic, year, by_id), key=lambda e: e.entry_id),
+        )
 
     def _apc(
         self,
