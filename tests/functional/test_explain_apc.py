@@ -124,7 +124,7 @@ def test_a_paid_month_a_ta_missed_month_and_the_quarters_not_run(explainer):
     # January and March and recorded at 0.00 for February (one coaching session of two)
     # WHEN K2 asks about T2, for any action
     found = explainer.explain(clinic_id="K2", member_id="T2", action="BCS-E", year=2026)
-    (apc,) = [p for p in found.annual if p.program == "apc"]
+    (apc,) = [p for p in found.annual if p.program == "apc" and p.measure == "PMPM"]
     by_month = {r.facts.get("months", r.facts.get("month")): r for r in apc.reasons}
     # THEN January is paid by Q1's run at 4.00 x 0.8214 x 1.03, in the male 35-39 band
     january = by_month["2026-01"]
@@ -161,3 +161,27 @@ def test_a_clinic_on_no_apc_track_gets_no_apc_part(explainer):
     # THEN there is no APC part, and nothing of K2 is shown
     assert [p.program for p in found.annual if p.program == "apc"] == []
     assert "K2" not in found.model_dump_json()
+
+
+def test_element_3_of_an_apc_measure_counts_the_member_as_the_annual_run_would(explainer):
+    # GIVEN K2 an APC practice in 2026 and no annual run started
+    # WHEN K2 asks about T2 (a man of 35) for BCS-E, one of Element 3's measures
+    found = explainer.explain(clinic_id="K2", member_id="T2", action="BCS-E", year=2026)
+    (element3,) = [p for p in found.annual if p.program == "apc" and p.measure == "BCS-E"]
+    # THEN the annual run is not started, and the run's counter puts him outside BCS-E's population
+    assert [r.code for r in element3.reasons] == ["apc_e3_run_not_closed", "apc_e3_not_in_denominator"]
+    assert element3.run_id == "annual-2026-final" and element3.entries == ()
+    # AND the text prints it as a rule chain under APC, beside the PMPM part
+    text = explanation_text(found)
+    assert "APC (apc-2026.1): BCS-E 2026 (run annual-2026-final: not started)" in text
+    assert "      stopped by: the 2026 annual run, annual-2026-final, is not started" in text
+
+
+def test_an_apc_measure_that_is_no_care_gap_action_is_element_3_alone(explainer):
+    # GIVEN TCOC, an Element 3 cost measure and no Care Gap action
+    # WHEN K2 asks about T2 for it
+    found = explainer.explain(clinic_id="K2", member_id="T2", action="TCOC", year=2026)
+    # THEN there are no Care Gap steps; Element 3 tells his contribution to K2's rate, then the PMPM part
+    assert found.steps == () and [p.measure for p in found.annual] == ["TCOC", "PMPM"]
+    contribution = found.annual[0].reasons[1]
+    assert contribution.code == "apc_e3_contribution" and int(contribution.facts["member_months"]) > 0

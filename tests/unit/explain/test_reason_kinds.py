@@ -26,6 +26,7 @@ from tests.unit.care_gap.factories import (
     span,
 )
 from tests.unit.explain import (
+    test_apc_incentive_reasons,
     test_apc_reasons,
     test_benchmark_reasons,
     test_care_gap_reasons,
@@ -35,7 +36,13 @@ from tests.unit.explain.scenarios import AS_OF, CLINICS, COVERED, explain
 from tests.unit.explain.table import reasons_table
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "explain.md"
-TESTED = (test_apc_reasons, test_benchmark_reasons, test_care_gap_reasons, test_ledger_reasons)
+TESTED = (
+    test_apc_incentive_reasons,
+    test_apc_reasons,
+    test_benchmark_reasons,
+    test_care_gap_reasons,
+    test_ledger_reasons,
+)
 
 
 def test_every_kind_of_reason_has_a_test_of_its_own():
@@ -43,7 +50,7 @@ def test_every_kind_of_reason_has_a_test_of_its_own():
     # WHEN they are compared
     missing = sorted(set(REASON_KINDS) - COVERED)
     # THEN every kind is proven by a scenario
-    assert missing == [] and len(TESTED) == 4
+    assert missing == [] and len(TESTED) == 5
 
 
 def test_the_docs_reasons_table_is_the_registered_kinds():
