@@ -5,7 +5,8 @@ what-if compares, and the per-clinic differences as a table and as CSV.
 - The file is moved to the year re-run (`baseline.redate`) and stands in for every version of its program
   in force during that year; the other programs' versions are the stack's.
 - What is compared (`SCOPES`): a Care Gap file, the year's SVU awards (member entries of Care Gap earned in
-  the year, net of reversals) and the earnings guarantee (which sets those earnings against the Benchmark
+  the year, net of reversals), its phase payments (participation, onboarding, reporting: the clinic entries
+  of the year's months) and the earnings guarantee (which sets those earnings against the Benchmark
   bonus); a Benchmark file, the Benchmark payouts and the guarantee; an APC file, Element 3.
 """
 
@@ -20,13 +21,20 @@ from shared.csv_cells import csv_bytes
 from shared.logic.baseline import redate
 from shared.logic.money import format_cents
 from shared.models.design import ClinicDifference, WhatIfResult
-from shared.models.ledger import GuaranteeTopUp, LedgerEntry, MeasureIncentive, PerformanceIncentive
+from shared.models.ledger import (
+    GuaranteeTopUp,
+    LedgerEntry,
+    MeasureIncentive,
+    PerformanceIncentive,
+    PhasePayment,
+)
 from shared.models.members import BENCHMARK_PROGRAM, CARE_GAP_PROGRAM
 from shared.programs.versions import VersionedProgram
 
 SVU_AWARDS, GUARANTEE, BENCHMARK, APC_ELEMENT3 = "svu_awards", "guarantee", "benchmark", "apc_element3"
+PHASE_PAYMENTS = "phase_payments"
 SCOPES: dict[str, tuple[str, ...]] = {
-    CARE_GAP_PROGRAM: (SVU_AWARDS, GUARANTEE),
+    CARE_GAP_PROGRAM: (SVU_AWARDS, PHASE_PAYMENTS, GUARANTEE),
     BENCHMARK_PROGRAM: (BENCHMARK, GUARANTEE),
     "apc": (APC_ELEMENT3,),
 }
@@ -61,6 +69,8 @@ def in_scope(entry: LedgerEntry, scope: Sequence[str], year: int) -> bool:
     basis = entry.basis
     if SVU_AWARDS in scope and entry.program == CARE_GAP_PROGRAM and entry.member_id:
         return not entry.is_balance and entry.earned_month[:4] == str(year)
+    if PHASE_PAYMENTS in scope and isinstance(basis, PhasePayment):
+        return basis.month[:4] == str(year)
     if GUARANTEE in scope and isinstance(basis, GuaranteeTopUp):
         return True
     if BENCHMARK in scope and isinstance(basis, MeasureIncentive):

@@ -1,7 +1,8 @@
 """`p4p whatif`: a past year (or the year so far) re-run under another program file, against what its final
 runs paid. Nothing is written: the annual run's own counting and settlement run on a read-only ledger and
-a scratch copy of the objects (`shared/services/read_only.py`), and the SVU awards are the monthly run's
-pure `member_awards`; the rules of what is compared are in `shared/logic/whatif.py`.
+a scratch copy of the objects (`shared/services/read_only.py`), the SVU awards are the monthly run's pure
+`member_awards` and the phase payments its `month_phase_payments`; the rules of what is compared are in
+`shared/logic/whatif.py`.
 """
 
 from __future__ import annotations
@@ -21,19 +22,31 @@ from shared.errors import DomainError
 from shared.logic.annual_incentives import guarantee
 from shared.logic.awards import member_awards
 from shared.logic.money import parse_dollars
-from shared.logic.whatif import APC_ELEMENT3, BENCHMARK, GUARANTEE, SCOPES, SVU_AWARDS, by_clinic, differences
+from shared.logic.phases import month_phase_payments
+from shared.logic.whatif import (
+    APC_ELEMENT3,
+    BENCHMARK,
+    GUARANTEE,
+    PHASE_PAYMENTS,
+    SCOPES,
+    SVU_AWARDS,
+    by_clinic,
+    differences,
+)
 from shared.logic.whatif import substituted as substituted_versions
 from shared.models.design import WhatIfResult
 from shared.models.incentives import GuaranteeResult
-from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
+from shared.models.ledger import DEFAULT_PAYER, LedgerEntry, PhasePayment
 from shared.models.members import Clinic, MemberFacts
 from shared.models.runs import Run, RunKind, RunMode, RunRef, RunStatus, ShardOutput
 from shared.observability import logger
 from shared.programs.catalog import Programs, ProgramSet
+from shared.programs.phases import ParticipationPhase, ReportingPhase
 from shared.programs.versions import VersionedProgram
 from shared.services.kinds import RunContext
 from shared.services.kinds.annual import AnnualIncentive, BenchmarkCounter, guarantees_key, rated_clinics
 from shared.services.kinds.annual_apc import ApcCounter, apc_practices
+from shared.services.kinds.base import engagement_activities
 from shared.services.read_only import ReadOnlyLedger, ScratchObjectStore
 from shared.services.run_records import RECENT_RUNS
 
@@ -106,12 +119,14 @@ class WhatIfService:
         annual = self._runs.get(f"annual-{year}-final")
         annual = annual if annual is not None and annual.status.closed else None
         if SVU_AWARDS in scope:
-            whatif = self._svu_awards(programs, clinics, facts, year, through)
+            awards = self._svu_awards(programs, clinics, facts, year, through)
+            whatif = _add(awards, self._phase_payments(programs, clinics, year, through))
             if annual is None:
                 notes.append(f"no closed annual run of {year}: the earnings guarantee is not re-run")
-                scope = (SVU_AWARDS,)
+                scope = (SVU_AWARDS, PHASE_PAYMENTS)
             else:
-                whatif = _add(whatif, self._guarantee(programs, clinics, annual, whatif, year))
+                # The guarantee sets Care Gap's earnings (awards, not phase payments) against Benchmark.
+                whatif = _add(whatif, self._guarantee(programs, clinics, annual, awards, year))
         else:
             whatif = by_clinic(self._annual(programs, clinics, facts, year, scope), scope, year)
             if annual is None:
@@ -175,6 +190,54 @@ class WhatIfService:
                 if entry.earned_month[:4] == str(year):
                     found[entry.clinic_id] += entry.amount_cents
         return dict(found)
+
+    def _phase_payments(
+        self, programs: Programs, clinics: Mapping[str, Clinic], year: int, through: str
+    ) -> dict[str, int]:
+        """The phase payments of `year`'s months up to `through` per clinic, as the monthly runs pay them
+        under `programs` (`month_phase_payments`): each month's participation and reporting, and a clinic's
+        onboarding once, in the first month it is complete, unless a run before the year already paid it."""
+        phases = [
+            p
+            for v in programs.care_gap.versions
+            for p in v.phases
+            if isinstance(p, ParticipationPhase | ReportingPhase)
+        ]
+        if through < f"{year}-01" or not phases:
+            return {}
+        kinds = {kind for p in phases if isinstance(p, ReportingPhase) for kind in p.submission.file_kinds}
+        files = self._files.submissions(kinds) if kinds else []
+        onboarding = any(isinstance(p, ParticipationPhase) and p.onboarding_complete > 0 for p in phases)
+        ctx = self._context(programs)
+        seen: set[tuple[str, tuple[str, ...]]] = set()
+        found: dict[str, int] = defaultdict(int)
+        for month in (f"{year}-{m:02d}" for m in range(1, int(through[5:]) + 1)):
+            for entry in month_phase_payments(
+                clinics=clinics,
+                catalog=programs.care_gap,
+                month=month,
+                files=files,
+                activities=engagement_activities(ctx, month) if onboarding else (),
+                run_id=f"whatif-{year}",
+                payer=self._payer,
+            ):
+                if (entry.clinic_id, entry.slot) in seen or self._paid_before(entry, year):
+                    continue
+                seen.add((entry.clinic_id, entry.slot))
+                found[entry.clinic_id] += entry.amount_cents
+        return dict(found)
+
+    def _paid_before(self, entry: LedgerEntry, year: int) -> bool:
+        """True for a one-time payment (onboarding) that a run of an earlier year recorded (its id is its
+        slot's)."""
+        if not isinstance(entry.basis, PhasePayment) or entry.basis.reason != "onboarding_complete":
+            return False
+        stored = self._ledger.get(entry.entry_id)
+        return (
+            stored is not None
+            and isinstance(stored.basis, PhasePayment)
+            and stored.basis.month < f"{year}-01"
+        )
 
     def _guarantee(
         self,

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -27,10 +28,12 @@ from shared.dal.memory import (
 )
 from shared.models.actions import Step
 from shared.models.ledger import LedgerEntry, Phase, PhasePayment, SvuAward
-from shared.programs.care_gap import ProgramCatalog, load_catalog, parse_program
+from shared.programs.care_gap import CareGapProgram, ProgramCatalog, load_catalog, parse_program
+from shared.programs.catalog import Programs, load_programs
 from shared.services.ingest import IngestService
 from shared.services.kinds.monthly import ReportingNotDueError
 from shared.services.runs import RunAlreadyClosedError, RunService
+from shared.services.whatif import WhatIfService
 from tests.functional.plan_data import CLAIMS_CSV, ELIGIBILITY_CSV, FILES
 from tests.unit.care_gap.test_phases import PHASES, SHIPPED
 
@@ -57,6 +60,9 @@ class Plan:
     store: MemoryObjectStore
     ledger: MemoryLedgerRepository
     clock: list[datetime]
+    gaps: MemoryGapStateRepository
+    runs: MemoryRunRegistry
+    files: MemoryFileRegistry
 
     def run(self, month: str, **fields: Any) -> dict[str, Any]:
         request = {"run_kind": "monthly", "program_year": 2026, "month": month, "mode": "final"} | fields
@@ -108,11 +114,12 @@ def _plan(catalog: ProgramCatalog, run_day: str = "2026-06-20") -> Plan:
         now[0] += timedelta(seconds=1)
         return now[0]
 
+    runs = MemoryRunRegistry()
     service = RunService(
         store=store,
         gaps=gaps,
         ledger=ledger,
-        runs=MemoryRunRegistry(),
+        runs=runs,
         files=files,
         catalog=catalog,
         curated_bucket=CURATED,
@@ -121,14 +128,21 @@ def _plan(catalog: ProgramCatalog, run_day: str = "2026-06-20") -> Plan:
         now=tick,
         sleep=lambda _: None,
     )
-    return Plan(service, store, ledger, now)
+    return Plan(service, store, ledger, now, gaps, runs, files)
+
+
+def _phased_program(participation: float = 1) -> CareGapProgram:
+    """The phased version; `participation` scales what its participation phase pays."""
+    first = PHASES[0] | {
+        key: f"{Decimal(PHASES[0][key]) * Decimal(participation):.2f}"
+        for key in ("per_clinic_month", "onboarding_complete")
+    }
+    phases = [first, PHASES[1] | {"submission": ELIGIBILITY_ONLY}, *PHASES[2:]]
+    return parse_program(json.dumps(SHIPPED | {"version": "care_gap-2026.phased", "phases": phases}))
 
 
 def _phased() -> ProgramCatalog:
-    phases = [PHASES[0], PHASES[1] | {"submission": ELIGIBILITY_ONLY}, *PHASES[2:]]
-    return ProgramCatalog(
-        (parse_program(json.dumps(SHIPPED | {"version": "care_gap-2026.phased", "phases": phases})),)
-    )
+    return ProgramCatalog((_phased_program(),))
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +286,50 @@ def test_a_program_without_phases_pays_as_before():
     assert {r["phase"] for r in march if r["record_type"] == "LINE"} == {"performance"}
     assert Step.CLAIM.value in {r["step"] for r in march}
     assert Phase.PERFORMANCE.value == "performance"
+
+
+def test_a_whatif_re_runs_the_phase_payments_under_the_file_and_sets_them_against_what_was_paid(phased):
+    # GIVEN the phased plan with January to April paid, seen on 2 May (the what-if goes through April)
+    plan, run_ids = phased
+    paid = [e for run_id in run_ids.values() for e in plan.entries(run_id)]
+    phase_paid = [e for e in paid if isinstance(e.basis, PhasePayment)]
+    svu_paid = [e for e in paid if isinstance(e.basis, SvuAward)]
+
+    def whatif(participation: float) -> dict[str, tuple[int, int]]:
+        service = WhatIfService(
+            store=plan.store,
+            gaps=plan.gaps,
+            ledger=plan.ledger,
+            runs=plan.runs,
+            files=plan.files,
+            programs=Programs(care_gap=_phased(), benchmark=load_programs().benchmark),
+            curated_bucket=CURATED,
+            now=lambda: _at("2026-05-02"),
+        )
+        result = service.whatif(_phased_program(participation), 2026)
+        assert "phase_payments" in result.scope
+        return {c.clinic_id: (c.paid_cents, c.whatif_cents) for c in result.clinics}
+
+    # WHEN the year is re-run under the same file, and under one paying twice as much for participation
+    same, doubled = whatif(1), whatif(2)
+    # THEN what was paid counts the phase payments beside the awards, and the same file pays exactly that
+    for clinic_id in ("K1", "K2"):
+        cents = sum(e.amount_cents for e in phase_paid + svu_paid if e.clinic_id == clinic_id)
+        assert same[clinic_id] == (cents, cents)
+    # AND the doubled file pays each participation payment again at twice the amount (each rounded half up
+    # on its own), K1's onboarding once, and reporting and awards as paid
+    for clinic_id in ("K1", "K2"):
+        extra = 0
+        for e in phase_paid:
+            if e.clinic_id != clinic_id or e.basis.phase is not Phase.PARTICIPATION:
+                continue
+            basis = e.basis
+            if basis.reason == "onboarding_complete":
+                extra += e.amount_cents
+                continue
+            twice = (2 * basis.amount * 100 * basis.days / basis.days_in_month).quantize(
+                Decimal(1), rounding=ROUND_HALF_UP
+            )
+            extra += int(twice) - e.amount_cents
+        assert extra > 0
+        assert doubled[clinic_id] == (same[clinic_id][0], same[clinic_id][1] + extra)
