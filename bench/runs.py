@@ -47,6 +47,8 @@ from shared.models.files import Coverage, FileKind, FileManifest, FileStatus
 from shared.models.ledger import EntryKind
 from shared.models.runs import (
     AggregateInput,
+    BucketPart,
+    BuildPartInput,
     CloseInput,
     EarnShardInput,
     OpenRunInput,
@@ -183,12 +185,16 @@ def cover_eligibility(plan: MemoryPlan, first: date, last: date) -> None:
 
 
 def run_through(service: RunService, request: dict[str, Any], execution_name: str) -> dict[str, Any]:
-    """Every step of a run kind's state machine, in order, in this process; the accumulated state."""
+    """Every step of a run kind's state machine, in order, in this process (the BuildParts map's parts when
+    the plan has them); the accumulated state."""
     body = request | {"requested_by": "bench:operator"}
     run = service.open(
         OpenRunInput(machine=RunKind(request["run_kind"]), execution_name=execution_name, request=body)
     )
     plan = service.plan(run)
+    if plan.parts_key is not None:
+        for part in service._store.get_json(plan.bucket, plan.parts_key):
+            service.build_part(BuildPartInput(run=run, part=BucketPart.model_validate(part)))
     refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
     shards = [service.earn(EarnShardInput(run=run, shard=ref)) for ref in refs]
     settlement = service.settlement

@@ -6,10 +6,10 @@ month by month, what Q1's run paid K2 for T2 and why the rest of the year is not
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
+from bench.runs import run_through
 from shared import clock
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
@@ -20,17 +20,6 @@ from shared.dal.memory import (
     MemoryRunRegistry,
 )
 from shared.dal.memory_log import MemoryFileLog
-from shared.models.runs import (
-    AggregateInput,
-    BucketPart,
-    BuildPartInput,
-    CloseInput,
-    EarnShardInput,
-    OpenRunInput,
-    RenderInput,
-    RunKind,
-    ShardRef,
-)
 from shared.programs.catalog import load_programs
 from shared.render.explain_text import explanation_text
 from shared.services.explain import ExplainService
@@ -50,21 +39,6 @@ from tests.functional.test_quarterly_pmpm import (
 
 CURATED, BUCKETS = "curated", 4
 AFTER_QUARTER = datetime(2026, 4, 2, 12, tzinfo=UTC)
-
-
-def _run_through(service: RunService, request: dict[str, Any]) -> None:
-    """Every step of the quarterly state machine in this process, its BuildParts map included."""
-    run = service.open(OpenRunInput(machine=RunKind.QUARTERLY, execution_name="explain-q1", request=request))
-    plan = service.plan(run)
-    if plan.parts_key is not None:
-        for part in service._store.get_json(plan.bucket, plan.parts_key):
-            service.build_part(BuildPartInput(run=run, part=BucketPart.model_validate(part)))
-    refs = [ShardRef.model_validate(r) for r in service._store.get_json(plan.bucket, plan.manifest_key)]
-    for ref in refs:
-        service.earn(EarnShardInput(run=run, shard=ref))
-    totals = service.settlement.aggregate(AggregateInput(run=run, plan=plan))
-    statements = service.settlement.render(RenderInput(run=run, totals=totals))
-    service.settlement.close(CloseInput(run=run, totals=totals, statements=statements))
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +89,7 @@ def explainer() -> ExplainService:
             sleep=lambda _: None,
             member_buckets=BUCKETS,
         )
-        _run_through(service, QUARTER)
+        run_through(service, QUARTER, "explain-q1")
     return ExplainService(gaps=gaps, ledger=ledger, runs=runs, programs=programs, now=tick)
 
 
