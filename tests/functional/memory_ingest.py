@@ -24,12 +24,14 @@ def memory_ingest(
     curated: str,
     now: Callable[[], datetime],
     member_buckets: int = MEMBER_BUCKETS,
+    files: MemoryFileRegistry | None = None,
 ) -> IngestService:
-    """The ingest on `store` and `gaps` with the packaged catalog, a fresh file registry and log, reports in
-    `reports`, the clock `now`, and claims and rosters filed in `member_buckets` buckets."""
+    """The ingest on `store` and `gaps` with the packaged catalog, `files` (a fresh file registry when
+    none) and a fresh log, reports in `reports`, the clock `now`, and claims and rosters filed in
+    `member_buckets` buckets."""
     return IngestService(
         store=store,
-        files=MemoryFileRegistry(),
+        files=files if files is not None else MemoryFileRegistry(),
         gaps=gaps,
         catalog=load_catalog(),
         curated_bucket=curated,

@@ -12,19 +12,17 @@ import pytest
 from bench.runs import run_through
 from shared import clock
 from shared.dal.memory import (
-    MemoryClaimVersionRepository,
     MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryLedgerRepository,
     MemoryObjectStore,
     MemoryRunRegistry,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.programs.catalog import load_programs
 from shared.render.explain_text import explanation_text
 from shared.services.explain import ExplainService
-from shared.services.ingest import IngestService
 from shared.services.runs import RunService
+from tests.functional.memory_ingest import memory_ingest
 from tests.functional.plan_data import FILES
 from tests.functional.test_quarterly_pmpm import (
     ENGAGEMENT,
@@ -51,18 +49,7 @@ def explainer() -> ExplainService:
         now[0] += timedelta(seconds=1)
         return now[0]
 
-    ingest = IngestService(
-        store=store,
-        files=files,
-        gaps=gaps,
-        catalog=programs.care_gap,
-        curated_bucket=CURATED,
-        reports_bucket="reports",
-        versions=MemoryClaimVersionRepository(gaps),
-        log=MemoryFileLog(),
-        now=tick,
-        member_buckets=BUCKETS,
-    )
+    ingest = memory_ingest(store, gaps, curated=CURATED, now=tick, member_buckets=BUCKETS, files=files)
     landed = FILES | {
         "landing/clinics/clinics-2026-04.csv": HPI_CLINICS,
         "landing/providers/providers-2026.csv": PROVIDERS,
