@@ -27,6 +27,11 @@ class RunMode(StrEnum):
     PREVIEW = "preview"
 
 
+def final_run_id(kind: RunKind, period: str) -> str:
+    """The one final run of a kind and period, as the registry names it: `<kind>-<period>-final`."""
+    return f"{kind.value}-{period}-{RunMode.FINAL.value}"
+
+
 class RunStatus(StrEnum):
     OPEN = "OPEN"
     CALCULATED = "CALCULATED"

@@ -37,7 +37,7 @@ from shared.models.actions import ActionCode
 from shared.models.explain import BenchmarkTally, Explanation, ProgramExplanation
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry
 from shared.models.members import Clinic, MemberFacts
-from shared.models.runs import Run, RunMode
+from shared.models.runs import Run, RunKind, RunMode, final_run_id
 from shared.observability import logger
 from shared.programs.apc import PROGRAM as APC_PROGRAM
 from shared.programs.apc import ApcProgram
@@ -255,7 +255,7 @@ class ExplainService:
 
     def _annual_entries(self, clinic: Clinic, year: int, runs: Mapping[str, Run]) -> list[LedgerEntry]:
         """The clinic's own entries (no member's) of the year's final annual run, once it has closed."""
-        run_id = f"annual-{year}-final"
+        run_id = final_run_id(RunKind.ANNUAL, str(year))
         run = runs.get(run_id)
         if run is None or not run.status.closed:
             return []

@@ -40,6 +40,7 @@ from shared.models.runs import (
     ShardMembers,
     ShardRef,
     ShardResult,
+    final_run_id,
 )
 from shared.models.tables import Prefix
 from shared.observability import logger
@@ -68,9 +69,9 @@ class RunAlreadyClosedError(DomainError):
 def run_id_for(request: RunRequest, period: str, suffix: str) -> str:
     """`<kind>-<period>-final`, or `<kind>-<period>-preview-<suffix>` so each preview is its own run (an
     execution named `<kind>-<period>-preview-…` by the operator API gives its name as it is)."""
-    base = f"{request.run_kind.value}-{period}-{request.mode.value}"
     if request.mode is RunMode.FINAL:
-        return base
+        return final_run_id(request.run_kind, period)
+    base = f"{request.run_kind.value}-{period}-{request.mode.value}"
     return suffix if suffix.startswith(f"{base}-") else f"{base}-{suffix}"
 
 

@@ -38,7 +38,7 @@ from shared.models.design import WhatIfResult
 from shared.models.incentives import GuaranteeResult
 from shared.models.ledger import DEFAULT_PAYER, LedgerEntry, PhasePayment
 from shared.models.members import Clinic, MemberFacts
-from shared.models.runs import Run, RunKind, RunMode, RunRef, RunStatus, ShardOutput
+from shared.models.runs import Run, RunKind, RunMode, RunRef, RunStatus, ShardOutput, final_run_id
 from shared.observability import logger
 from shared.programs.catalog import Programs, ProgramSet
 from shared.programs.phases import ParticipationPhase, ReportingPhase
@@ -116,7 +116,7 @@ class WhatIfService:
         clinics = self._gaps.clinics()
         facts = list(every_member(self._gaps) if members is None else members)
         notes: list[str] = []
-        annual = self._runs.get(f"annual-{year}-final")
+        annual = self._runs.get(final_run_id(RunKind.ANNUAL, str(year)))
         annual = annual if annual is not None and annual.status.closed else None
         if SVU_AWARDS in scope:
             awards = self._svu_awards(programs, clinics, facts, year, through)

@@ -20,7 +20,7 @@ from shared.models import explain as why
 from shared.models.explain import ProgramExplanation, Reason
 from shared.models.ledger import EntryKind, LedgerEntry, PmpmPayment
 from shared.models.members import ApcPaymentTrack, Clinic
-from shared.models.runs import Run
+from shared.models.runs import Run, RunKind, final_run_id
 from shared.programs.apc import PROGRAM, ApcCatalog, ApcProgram
 
 ELEMENT2 = "apc_element2"
@@ -32,7 +32,7 @@ MEASURE = "PMPM"
 
 def quarterly_run_id(quarter: str) -> str:
     """The final quarterly run of `YYYY-Qn`, as the run registry names it."""
-    return f"quarterly-{quarter}-final"
+    return final_run_id(RunKind.QUARTERLY, quarter)
 
 
 def apc_practice_in(clinic: Clinic, year: int) -> bool:

@@ -26,7 +26,7 @@ from shared.models import explain as why
 from shared.models.explain import Explanation, ProgramExplanation, Reason
 from shared.models.ledger import LedgerEntry, PerformanceIncentive, PerformanceLine
 from shared.models.members import Clinic, MemberFacts
-from shared.models.runs import Run, RunKind, RunMode
+from shared.models.runs import Run, RunKind, RunMode, final_run_id
 from shared.programs.apc import PROGRAM, ApcProgram, MeasureKind
 
 NEVER = 1200
@@ -179,7 +179,7 @@ def explain_apc_incentive(
     if incentive is None or rated is None:
         return None
     reasons: list[Reason] = []
-    run_id = f"annual-{year}-final"
+    run_id = final_run_id(RunKind.ANNUAL, str(year))
     run = runs.get(run_id)
     closed = run is not None and run.status.closed
     if not closed:

@@ -15,7 +15,7 @@ from shared.models import explain as why
 from shared.models.explain import BenchmarkTally, LineExplanation, ProgramExplanation, Reason
 from shared.models.ledger import GuaranteeTopUp, LedgerEntry, MeasureIncentive
 from shared.models.members import BENCHMARK_PROGRAM, Clinic, MemberFacts
-from shared.models.runs import Run
+from shared.models.runs import Run, RunKind, final_run_id
 from shared.programs.benchmark import BenchmarkMetric, BenchmarkProgram
 
 Tally = Callable[[BenchmarkProgram, MemberFacts], BenchmarkTally]
@@ -167,7 +167,7 @@ def explain_benchmark(
         reasons.append(why.ANNUAL_CLINIC_NOT_RATED.reason(year=year, why=why_not))
     elif joined is not None:
         reasons.append(why.ANNUAL_GUARANTEE.reason(date=joined))
-    run_id = f"annual-{year}-final"
+    run_id = final_run_id(RunKind.ANNUAL, str(year))
     run = runs.get(run_id)
     closed = run is not None and run.status.closed
     if not closed:
