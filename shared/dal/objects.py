@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import ObjectTypeDef
 
 _MISSING = {"NoSuchKey", "404", "NotFound"}
+DOWNLOAD_CHUNK = 8 * 1024 * 1024
 
 
 class ObjectStore(ABC):
@@ -71,6 +73,15 @@ class ObjectStore(ABC):
         This default reads the object whole; S3 streams it."""
         data = self.get_bytes(bucket, key)
         return io.BytesIO(data), len(data)
+
+    def download(self, bucket: str, key: str, path: Path) -> None:
+        """Write the object to a local file, streamed; NotFoundError when absent."""
+        stream, _ = self.open_stream(bucket, key)
+        try:
+            with path.open("wb") as out:
+                shutil.copyfileobj(stream, out, DOWNLOAD_CHUNK)
+        finally:
+            stream.close()
 
     def put_file(
         self, bucket: str, key: str, path: Path, content_type: str = "application/octet-stream"

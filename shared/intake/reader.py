@@ -122,9 +122,10 @@ def _peek(content: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
     return head, again()
 
 
-def _raw_batches(
+def raw_batches(
     content: Iterator[bytes], kind: FileKind, schema: KindSchema, workdir: Path
 ) -> tuple[Iterator[RawBatch], FhirStream | None]:
+    """The content's rows as string batches (`source_row` numbered over the whole file), by its format."""
     head, content = _peek(content)
     if not head.strip() and not head.startswith(PARQUET_MAGIC):
         raise QuarantineError("EMPTY_FILE", "file has no content")
@@ -168,14 +169,14 @@ def stage_file(
     chunks = HashedChunks(stream)
     raw = iter(chunks)
     first = next(raw, b"")
-    content = prefetched(inflate(_chain(first, raw), limit))
+    content = prefetched(inflate(chain(first, raw), limit))
     staged: StagedFile | None = None
     problem: QuarantineError | None = None
     fhir: FhirStream | None = None
     parsed: Iterator[RawBatch] | None = None
     try:
         schema = schema_for(kind)
-        batches, fhir = _raw_batches(content, kind, schema, workdir)
+        batches, fhir = raw_batches(content, kind, schema, workdir)
         rows = estimated_rows(size_hint, first.startswith(GZIP_MAGIC))
         stager = Stager(kind, schema, as_of=as_of, workdir=workdir, estimated_rows=rows)
         # The next batch is parsed while this one is validated and spilled.
@@ -200,7 +201,8 @@ def stage_file(
     )
 
 
-def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+def chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The first chunk (when not empty), then the rest."""
     if first:
         yield first
     yield from rest

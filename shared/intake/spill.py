@@ -106,6 +106,12 @@ class PartitionedSpill:
             yield pl.read_parquet(path)
         yield from self._buffers[number]
 
+    def lazy_partition(self, number: int) -> pl.LazyFrame | None:
+        """One partition's frames as one lazy frame (in the order added); None when it holds nothing."""
+        parts = [pl.scan_parquet(path) for path in self._files[number]]
+        parts.extend(frame.lazy() for frame in self._buffers[number])
+        return pl.concat(parts) if parts else None
+
     def lazy(self) -> pl.LazyFrame | None:
         """Every partition's frames as one lazy frame (partition order), for streaming sinks."""
         parts: list[pl.LazyFrame] = []

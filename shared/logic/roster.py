@@ -125,6 +125,14 @@ def roster_coverage(rows: pl.DataFrame, received: date) -> Coverage | None:
     """The days an accepted roster speaks for (`Coverage`): from its earliest enrollment start to its
     latest end, where an open span, or an end after it, stops at the end of the month the roster was
     received in. None when the roster has no row, or starts after that month."""
+    bounds = coverage_bounds(rows, received)
+    return coverage_of([bounds] if bounds else [], received)
+
+
+def coverage_bounds(rows: pl.DataFrame, received: date) -> tuple[date, date] | None:
+    """A part of a roster's earliest enrollment start and latest end (open or later ends stop at the end
+    of the month it was received in); None when it has no row. The parts of one file combine in
+    `coverage_of` to the file's coverage."""
     if rows.is_empty():
         return None
     horizon = month_end(received.strftime("%Y-%m"))
@@ -132,6 +140,14 @@ def roster_coverage(rows: pl.DataFrame, received: date) -> Coverage | None:
     ends = _dates(rows["enrollment_end_date"]).fill_null(horizon).clip(upper_bound=horizon)
     first, last = starts.min(), ends.max()
     assert isinstance(first, date) and isinstance(last, date)
-    if first > horizon:
+    return first, last
+
+
+def coverage_of(bounds: list[tuple[date, date]], received: date) -> Coverage | None:
+    """A roster's coverage from its parts' bounds (`coverage_bounds`)."""
+    if not bounds:
+        return None
+    first, last = min(b[0] for b in bounds), max(b[1] for b in bounds)
+    if first > month_end(received.strftime("%Y-%m")):
         return None
     return Coverage(first_day=first, last_day=max(first, last))

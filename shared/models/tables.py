@@ -98,6 +98,8 @@ class Prefix(StrEnum):
     PREVIEWS = "previews/"
     PAGES = "pages/"
     PROGRAMS = "programs/"
+    STAGING = "staging/"
+    """A fanned-out file's shards and their results (`staging/<file_id>/…`), kept until they expire."""
 
 
 INGEST_MAX_RECEIVES = 5

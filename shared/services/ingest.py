@@ -28,9 +28,11 @@ from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, kind_from_key, stage_file, write_rejects_csv
 from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
+from shared.intake.shards import cut_file, shardable, stage_shard
 from shared.intake.source import MAX_FILE_BYTES
 from shared.intake.spill import PeriodSpill
-from shared.intake.staging import StagedFile
+from shared.intake.staging import Counts, StagedFile
+from shared.intake.validation import SOURCE_ROW
 from shared.logic.clinics import merge_clinic_rows
 from shared.logic.evidence import (
     attestation_evidence,
@@ -42,8 +44,16 @@ from shared.logic.evidence import (
 )
 from shared.logic.keys import safe_file_name
 from shared.logic.member_buckets import MEMBER_BUCKETS, checked_count, curated_partition
-from shared.logic.roster import clinic_rows, providers_from_rows, roster_coverage, roster_from_rows
+from shared.logic.roster import (
+    clinic_rows,
+    coverage_bounds,
+    coverage_of,
+    providers_from_rows,
+    roster_coverage,
+    roster_from_rows,
+)
 from shared.models.evidence import Evidence, evidence_frame
+from shared.models.fanout import ShardRef, ShardRequest, ShardResult, SplitOutcome, SplitPlan
 from shared.models.files import FileKind, FileManifest, FileStatus
 from shared.models.tables import Prefix
 from shared.observability import logger
@@ -68,6 +78,12 @@ class IngestStatus(StrEnum):
     ACCEPTED = "ACCEPTED"
     QUARANTINED = "QUARANTINED"
     DUPLICATE = "DUPLICATE"
+    FANNED_OUT = "FANNED_OUT"
+    """Too large for one function: handed to the fan-out state machine, which ends it (docs/ingest.md)."""
+
+
+FanOutStarter = Callable[[str, str, int], None]
+"""Starts the fan-out of `bucket/key` (its delivery attempt third): the deployment's state machine."""
 
 
 class IngestOutcome(BaseModel):
@@ -75,7 +91,8 @@ class IngestOutcome(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    file_id: str
+    file_id: str | None
+    """None only for a file handed to the fan-out (it is hashed there)."""
     kind: str | None
     status: IngestStatus
     accepted: int = 0
@@ -120,12 +137,15 @@ class IngestService:
         scratch: Path | None = None,
         max_file_bytes: int = MAX_FILE_BYTES,
         member_buckets: int = MEMBER_BUCKETS,
+        fan_out: FanOutStarter | None = None,
     ) -> None:
         """`versions` nets claims across files (without it each file is netted on its own only); `log`
         records each drop (`p4p files`); `scratch` is where a file is staged (default: the temp dir);
         `max_file_bytes` the largest file taken (what one function applies in its time; benchmarks of the
         streaming itself go past it); `member_buckets` how many member buckets claims and rosters are filed
-        in (the deployment's `MEMBER_BUCKETS`)."""
+        in (the deployment's `MEMBER_BUCKETS`); `fan_out` starts the fan-out of a file past
+        `max_file_bytes` (without it such a file is TOO_LARGE)."""
+        self._fan_out = fan_out
         self._now = now
         self._store = store
         self._keeper = ClaimVersionKeeper(versions, gaps) if versions is not None else None
@@ -161,6 +181,11 @@ class IngestService:
 
     def _deliver(self, bucket: str, delivery: _Delivery, unknown: QuarantineError | None) -> IngestOutcome:
         stream, size = self._store.open_stream(bucket, delivery.key)
+        if self._can_fan_out(delivery.kind) and size > self._max_file_bytes:
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
+            return self._hand_over(bucket, delivery)
         with self._workdir() as workdir:
             if delivery.kind is None:
                 staging = hash_file(stream, unknown or QuarantineError("UNKNOWN_KIND"))
@@ -183,9 +208,22 @@ class IngestService:
             delivery.file_id, delivery.staging = staging.file_id, staging
             # Only an applied file is a duplicate: a quarantined or failed one is processed again.
             if staging.problem is not None:
+                if staging.problem.reason_code == "TOO_LARGE" and self._can_fan_out(delivery.kind):
+                    # A gzip that inflates past the limit: its stored size could not tell.
+                    return self._hand_over(bucket, delivery)
                 return self._quarantine(bucket, delivery, staging)
             assert staging.staged is not None and delivery.kind is not None
             return self._accept(delivery, staging, staging.staged, workdir)
+
+    def _can_fan_out(self, kind: FileKind | None) -> bool:
+        return self._fan_out is not None and kind is not None and shardable(kind)
+
+    def _hand_over(self, bucket: str, delivery: _Delivery) -> IngestOutcome:
+        """Start the fan-out of a file too large for this function; its steps end the file."""
+        assert self._fan_out is not None and delivery.kind is not None
+        self._fan_out(bucket, delivery.key, delivery.drop.attempts or 1)
+        logger.info("file fanned out", kind=delivery.kind.value)
+        return IngestOutcome(file_id=None, kind=delivery.kind.value, status=IngestStatus.FANNED_OUT)
 
     @contextmanager
     def _workdir(self) -> Iterator[Path]:
@@ -343,6 +381,13 @@ class IngestService:
         manifest = staging.manifest(delivery.key).model_copy(
             update={"rejects_key": rejects_key, "curated_keys": tuple(curated_keys), "coverage": coverage}
         )
+        return self._accepted(delivery, manifest, effect, staging.skipped_resources)
+
+    def _accepted(
+        self, delivery: _Delivery, manifest: FileManifest, effect: VersionEffect, skipped: int
+    ) -> IngestOutcome:
+        """The file's gap state is applied: its manifest says ACCEPTED, its drop and registry item too."""
+        file_id, kind = manifest.file_id, manifest.kind
         # Only now, with the gap state applied, does the manifest say ACCEPTED.
         self._store.put_json(
             self._reports, f"{Prefix.MANIFESTS}{file_id}.json", manifest.model_dump(mode="json")
@@ -374,26 +419,219 @@ class IngestService:
             evidence_retracted=effect.retracted,
         )
         # The outcome is ids, kinds and counts only, so it can be logged whole.
-        logger.info("file accepted", **outcome.model_dump(mode="json"), skipped=staging.skipped_resources)
+        logger.info("file accepted", **outcome.model_dump(mode="json"), skipped=skipped)
         return outcome
 
-    def _write_curated(self, kind: FileKind, spill: PeriodSpill, file_id: str, workdir: Path) -> list[str]:
-        """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id>.parquet`, streamed from the spill; the
-        kinds attribution reads by member bucket under the bucket's segment too (`curated_partition`)."""
+    def _write_curated(
+        self, kind: FileKind, spill: PeriodSpill, file_id: str, workdir: Path, part: str = ""
+    ) -> list[str]:
+        """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id><part>.parquet`, streamed from the
+        spill; the kinds attribution reads by member bucket under the bucket's segment too
+        (`curated_partition`). `part` names a fanned-out file's shard (`-s0003`)."""
         keys = []
         for name, path in sink_by_period(spill, workdir / "curated"):
-            key = f"{Prefix.CURATED}{kind.value}/{name}/{file_id}.parquet"
+            key = f"{Prefix.CURATED}{kind.value}/{name}/{file_id}{part}.parquet"
             self._store.put_file(self._curated, key, path, PARQUET_TYPE)
             path.unlink()
             keys.append(key)
         return keys
 
-    def _write_evidence_log(self, spill: PeriodSpill, file_id: str, workdir: Path) -> None:
-        """Every evidence row the file yields, net or not, in `evidence/period=<month>/<file_id>.parquet`."""
+    def _write_evidence_log(self, spill: PeriodSpill, file_id: str, workdir: Path, part: str = "") -> None:
+        """Every evidence row the file yields, net or not, in
+        `evidence/period=<month>/<file_id><part>.parquet`."""
         for name, path in sink_by_period(spill, workdir / "evidence-log"):
-            key = f"{Prefix.EVIDENCE}period={name}/{file_id}.parquet"
+            key = f"{Prefix.EVIDENCE}period={name}/{file_id}{part}.parquet"
             self._store.put_file(self._curated, key, path, PARQUET_TYPE)
             path.unlink()
+
+    # The fan-out (docs/ingest.md, "Fan-out"): split → one ingest per shard (in parallel) → finish, or
+    # fail. Each step's writes are keyed by the file's hash and the shard's number, so a step run again
+    # after a crash writes the same objects and items.
+
+    def split(self, bucket: str, key: str, *, shards: int | None = None) -> SplitOutcome:
+        """The first pass: hash the file, cut it into member-hash shards under `staging/<file_id>/` and
+        claim its content; or end it as a DUPLICATE of an applied file, or QUARANTINED."""
+        kind = kind_from_key(key)
+        if not shardable(kind):
+            raise ValueError(f"files of kind {kind.value} are not fanned out")
+        delivery = self._fanned_delivery(key, kind)
+        stream, size = self._store.open_stream(bucket, key)
+        with self._workdir() as workdir:
+            cut = cut_file(stream, kind=kind, stored_bytes=size, shards=shards, workdir=workdir)
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
+            previous = self._files.begin(cut.file_id, kind=kind, source_key=key)
+            if previous is FileStatus.ACCEPTED:
+                self._duplicate(delivery, cut.file_id)
+                return SplitOutcome(file_id=cut.file_id, status=IngestStatus.DUPLICATE.value)
+            delivery.file_id = cut.file_id
+            if cut.problem is not None:
+                staging = Staging(
+                    file_id=cut.file_id, kind=kind, staged=None, problem=cut.problem, stored_bytes=size
+                )
+                self._quarantine(bucket, delivery, staging)
+                return SplitOutcome(file_id=cut.file_id, status=IngestStatus.QUARANTINED.value)
+            refs = []
+            for number in range(len(cut.shards)):
+                path = workdir / f"shard-{number:04d}.parquet"
+                cut.write_shard(number, path)
+                shard_key = _staging_key(cut.file_id, f"shard-{number:04d}.parquet")
+                self._store.put_file(self._curated, shard_key, path, PARQUET_TYPE)
+                path.unlink()
+                refs.append(ShardRef(shard=number, key=shard_key, rows=cut.shard_rows(number)))
+        plan = SplitPlan(
+            file_id=cut.file_id,
+            kind=kind,
+            source_key=key,
+            rows_read=cut.rows_read,
+            padded=cut.padded,
+            skipped_resources=cut.skipped_resources,
+            as_of=self._now().date(),
+            shards=tuple(refs),
+        )
+        self._store.put_json(
+            self._curated, _staging_key(cut.file_id, "plan.json"), plan.model_dump(mode="json")
+        )
+        logger.info("file split", file_id=cut.file_id, kind=kind.value, shards=len(refs))
+        return SplitOutcome(
+            file_id=cut.file_id,
+            status="SPLIT",
+            shards=tuple(ShardRequest(file_id=cut.file_id, shard=ref.shard) for ref in refs),
+        )
+
+    def ingest_shard(self, file_id: str, shard: int) -> ShardResult:
+        """Validate, reconcile and apply one shard as a file is (its rows keep the file's row numbers);
+        its curated rows, evidence log and rejects under its own names; its accounting to
+        `staging/<file_id>/shard-NNNN.json`."""
+        plan = self._plan(file_id)
+        if not 0 <= shard < len(plan.shards):
+            raise ValueError(f"file {file_id} has {len(plan.shards)} shards, not shard {shard}")
+        ref, kind, part = plan.shards[shard], plan.kind, f"-s{shard:04d}"
+        with self._workdir() as workdir:
+            path = workdir / "shard.parquet"
+            self._store.download(self._curated, ref.key, path)
+            staged = stage_shard(
+                path, kind=kind, as_of=plan.as_of, workdir=workdir, padded=plan.padded, rows=ref.rows
+            )
+            path.unlink()
+            curated = PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
+            evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
+            effect = self._apply(staged, file_id, curated, evidence_log)
+            curated_keys = self._write_curated(kind, curated, file_id, workdir, part)
+            self._write_evidence_log(evidence_log, file_id, workdir, part)
+            rejects_key = None
+            if staged.counts.rejected:
+                rejects_key = _staging_key(file_id, f"shard-{shard:04d}.rejects.parquet")
+                rejects = workdir / "rejects.parquet"
+                staged.reject_lines().sink_parquet(rejects)
+                self._store.put_file(self._curated, rejects_key, rejects, PARQUET_TYPE)
+            bounds = None
+            if kind is FileKind.ELIGIBILITY and (accepted := staged.accepted()) is not None:
+                dates = accepted.select("enrollment_start_date", "enrollment_end_date").collect()
+                bounds = coverage_bounds(dates, plan.as_of)
+        counts = staged.counts
+        result = ShardResult(
+            shard=shard,
+            rows_read=counts.rows_read,
+            accepted=counts.accepted,
+            rejected=counts.rejected,
+            duplicate=counts.duplicate,
+            superseded=counts.superseded,
+            evidence=effect.applied,
+            evidence_withheld=effect.withheld,
+            evidence_retracted=effect.retracted,
+            curated_keys=tuple(curated_keys),
+            rejects_key=rejects_key,
+            coverage=bounds,
+        )
+        self._store.put_json(
+            self._curated, _staging_key(file_id, f"shard-{shard:04d}.json"), result.model_dump(mode="json")
+        )
+        logger.info("shard applied", file_id=file_id, shard=shard, accepted=counts.accepted)
+        return result
+
+    def finish_split(self, bucket: str, key: str, file_id: str) -> IngestOutcome:
+        """Add every shard's accounting into the file's one manifest and one rejects report (rows in file
+        order), then ACCEPTED. Refused while a shard has no result."""
+        plan = self._plan(file_id)
+        if plan.source_key != key:
+            raise ValueError(f"file {file_id} was split from another key")
+        results = [
+            ShardResult.model_validate(
+                self._store.get_json(self._curated, _staging_key(file_id, f"shard-{ref.shard:04d}.json"))
+            )
+            for ref in plan.shards
+        ]
+        totals = Counts(
+            rows_read=sum(r.rows_read for r in results),
+            accepted=sum(r.accepted for r in results),
+            rejected=sum(r.rejected for r in results),
+            duplicate=sum(r.duplicate for r in results),
+            superseded=sum(r.superseded for r in results),
+        )
+        if totals.rows_read != plan.rows_read:
+            raise ValueError(f"file {file_id}: its shards read {totals.rows_read} rows of {plan.rows_read}")
+        delivery = self._fanned_delivery(key, plan.kind)
+        delivery.file_id = file_id
+        rejects_key = None
+        parts = [r.rejects_key for r in results if r.rejects_key]
+        with self._workdir() as workdir:
+            if parts:
+                rejects_key = f"{Prefix.REJECTS}{file_id}.csv"
+                local = []
+                for number, part_key in enumerate(parts):
+                    local.append(workdir / f"rejects-{number:04d}.parquet")
+                    self._store.download(self._curated, part_key, local[-1])
+                lines = pl.concat([pl.scan_parquet(path) for path in local]).sort(
+                    SOURCE_ROW, maintain_order=True
+                )
+                path = workdir / "rejects.csv"
+                write_rejects_csv(lines, path)
+                self._store.put_file(self._reports, rejects_key, path, "text/csv")
+        coverage = None
+        if plan.kind is FileKind.ELIGIBILITY:
+            coverage = coverage_of([r.coverage for r in results if r.coverage], plan.as_of)
+        manifest = FileManifest(
+            file_id=file_id,
+            kind=plan.kind,
+            source_key=key,
+            status=FileStatus.ACCEPTED,
+            rows_read=totals.rows_read,
+            accepted=totals.accepted,
+            rejected=totals.rejected,
+            duplicate=totals.duplicate,
+            superseded=totals.superseded,
+            rejects_key=rejects_key,
+            curated_keys=tuple(sorted(k for r in results for k in r.curated_keys)),
+            coverage=coverage,
+        )
+        effect = VersionEffect(
+            applied=sum(r.evidence for r in results),
+            withheld=sum(r.evidence_withheld for r in results),
+            retracted=sum(r.evidence_retracted for r in results),
+        )
+        # The staged shards expire with the `staging/` lifecycle rule (a finish run again reads them).
+        return self._accepted(delivery, manifest, effect, plan.skipped_resources)
+
+    def fail_split(self, key: str, error: str, file_id: str | None = None) -> None:
+        """A fan-out step failed after its retries: the file ends FAILED with the error's name (an applied
+        file, or one applied by another delivery, stays as it is)."""
+        kind = kind_from_key(key)
+        delivery = self._fanned_delivery(key, kind)
+        if delivery.before.status == FileStatus.ACCEPTED.value and delivery.before.file_id == file_id:
+            return
+        delivery.file_id = file_id
+        self._failed(delivery, error)
+
+    def _fanned_delivery(self, key: str, kind: FileKind) -> _Delivery:
+        drop = (self._log.drop(key) if self._log is not None else None) or FileDrop(key=key)
+        return _Delivery(key=key, kind=kind, last=True, drop=drop, before=drop)
+
+    def _plan(self, file_id: str) -> SplitPlan:
+        return SplitPlan.model_validate(
+            self._store.get_json(self._curated, _staging_key(file_id, "plan.json"))
+        )
 
     def _actions(self) -> list[ActionDefinition]:
         return [a for program in self._catalog.versions for a in program.actions]
@@ -449,6 +687,10 @@ class IngestService:
         if self._keeper is not None:
             return self._keeper.apply(versions, evidence)
         return VersionEffect(applied=self._gaps.put_evidence(evidence))
+
+
+def _staging_key(file_id: str, name: str) -> str:
+    return f"{Prefix.STAGING}{file_id}/{name}"
 
 
 def sink_by_period(spill: PeriodSpill, directory: Path) -> Iterator[tuple[str, Path]]:

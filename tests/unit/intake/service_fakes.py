@@ -51,8 +51,10 @@ class Plan:
         index: ClaimVersionRepository | None = None,
         store: ObjectStore | None = None,
         log: FileLog | None = None,
+        **options: Any,
     ) -> IngestService:
-        """The service on this plan's stores; pass wrappers to inject faults."""
+        """The service on this plan's stores; pass wrappers to inject faults (`options`: the service's
+        other settings)."""
         return IngestService(
             store=store or self.store,
             files=files or self.files,
@@ -62,6 +64,7 @@ class Plan:
             reports_bucket=REPORTS,
             versions=index or self.index,
             log=log or self.log,
+            **options,
         )
 
     def drop(self, key: str, data: bytes) -> IngestOutcome:
