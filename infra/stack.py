@@ -6,6 +6,7 @@ from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
 from infra.constructs.common import StageConfig
+from infra.constructs.ingest_fan_out import MACHINE_ID, IngestFanOut
 from infra.constructs.ingestion import Ingestion
 from infra.constructs.lambda_code import function_code
 from infra.constructs.monitoring import Monitoring
@@ -16,6 +17,7 @@ from infra.constructs.storage import Storage
 from shared.models.tables import (
     APPROVALS_TABLE,
     DEFAULT_SHARD_SIZE,
+    FAN_OUT_STATE_MACHINE_ENV,
     GAPS_TABLE,
     LEDGER_TABLE,
     MEMBER_BUCKETS_ENV,
@@ -54,6 +56,21 @@ class P4PStack(Stack):
             environment=environment,
             shared_policies=[policies.xray],
         )
+        fan_out = IngestFanOut(
+            self,
+            "IngestFanOut",
+            storage=storage,
+            config=config,
+            code=code,
+            environment=environment,
+            shared_policies=[policies.xray],
+            log_delivery_policy=policies.log_delivery,
+        )
+        # Only the ingest function hands files to the fan-out.
+        fan_out.let_start(ingestion.ingest)
+        ingestion.ingest.function.add_environment(
+            FAN_OUT_STATE_MACHINE_ENV, fan_out.state_machine.state_machine_arn
+        )
         runs = PaymentRuns(
             self,
             "PaymentRuns",
@@ -76,14 +93,15 @@ class P4PStack(Stack):
             machine_names={spec.kind: runs.machine_name(spec) for spec in RUN_KINDS},
         )
         functions = {"IngestFile": ingestion.ingest.function, "OperateRuns": operator.function.function} | {
-            name: fn.function for name, fn in runs.functions.items()
+            name: fn.function for name, fn in (runs.functions | fan_out.functions).items()
         }
         monitoring = Monitoring(
             self,
             "Monitoring",
             key=storage.messaging_key,
             dlq=ingestion.dlq,
-            state_machines={machine_id(spec): runs.state_machines[spec.kind] for spec in RUN_KINDS},
+            state_machines={machine_id(spec): runs.state_machines[spec.kind] for spec in RUN_KINDS}
+            | {MACHINE_ID: fan_out.state_machine},
             functions=functions,
         )
         self._outputs(storage, ingestion, runs, operator, monitoring, config)

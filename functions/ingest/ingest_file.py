@@ -47,6 +47,7 @@ def record_handler(record: SQSRecord) -> None:
             unquote_plus(s3_object.key),
             attempt=attempt,
             last_attempt=attempt >= INGEST_MAX_RECEIVES,
+            delivery_id=record.message_id,
         )
         logger.info(
             "object ingested", file_id=outcome.file_id, kind=outcome.kind, status=outcome.status.value

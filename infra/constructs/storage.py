@@ -12,7 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.constructs.common import StageConfig
-from shared.models.tables import ALL_TABLES, TableSpec
+from shared.models.tables import ALL_TABLES, STAGING_DAYS, Prefix, TableSpec
 
 REPLICATION_REASON = (
     "Cross-region replication needs a destination bucket in a second region, which each plan chooses at "
@@ -34,6 +34,10 @@ class Storage(Construct):
         self.access_logs_bucket = self._build_access_logs_bucket()
         self.landing_bucket = self._build_bucket("LandingBucket", "landing/")
         self.curated_bucket = self._build_bucket("CuratedBucket", "curated/")
+        # A fanned-out file's shards are working copies of a landed file: gone a few days after it is done.
+        self.curated_bucket.add_lifecycle_rule(
+            id="StagedShards", prefix=Prefix.STAGING.value, expiration=Duration.days(STAGING_DAYS)
+        )
         # Statements are rewritten when a run is recalculated: the versions they replace are kept as long as
         # the ledger's history, so any statement a clinic was ever shown can be produced again.
         self.reports_bucket = self._build_bucket(

@@ -60,7 +60,11 @@ class SplitOutcome(BaseModel):
     file_id: str
     status: str
     """SPLIT (the shards follow), or DUPLICATE / QUARANTINED (the file is done)."""
-    shards: tuple[ShardRequest, ...] = ()
+    bucket: str
+    items_key: str = ""
+    """The JSON array of the shards' requests (the shards map's ItemReader reads it); empty when done."""
+    shards: tuple[ShardRequest, ...] = Field(default=(), exclude=True)
+    """The same requests, for callers in this process (not passed in the state)."""
 
 
 class ShardRef(BaseModel):

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models.tables import (
+    FAN_OUT_STATE_MACHINE_ENV,
     DEFAULT_SHARD_SIZE,
     MAX_MEMBER_BUCKETS,
     MEMBER_BUCKETS,
@@ -86,7 +87,14 @@ class MemberBucketing(_Settings):
 
 
 class IngestSettings(Observability, Buckets, Tables, MemberBucketing):
-    """What the ingest function needs."""
+    """What the ingest functions need."""
+
+    fan_out_state_machine_arn: str | None = Field(default=None, alias=FAN_OUT_STATE_MACHINE_ENV)
+    """The fan-out state machine (only the IngestFile function has it): a file past `max_file_bytes` is
+    handed to it; without it such a file is TOO_LARGE."""
+    max_file_bytes: int | None = Field(default=None, alias="INGEST_MAX_FILE_BYTES", ge=1)
+    """The largest file (uncompressed) one function ingests; default `shared.intake.source.MAX_FILE_BYTES`
+    (docs/ingest.md). A test of the fan-out on the local runtime lowers it."""
 
     claim_version_readers: int = Field(default=16, alias="CLAIM_VERSION_READERS", ge=1, le=64)
     """Members' claim versions read at once (one query each). On DynamoDB the queries wait on the network,

@@ -102,6 +102,11 @@ class Prefix(StrEnum):
     """A fanned-out file's shards and their results (`staging/<file_id>/…`), kept until they expire."""
 
 
+FAN_OUT_STATE_MACHINE_ENV = "FAN_OUT_STATE_MACHINE_ARN"
+"""The ingest function's variable naming the fan-out state machine (docs/ingest.md, "Fan-out")."""
+STAGING_DAYS = 3
+"""Days a fanned-out file's staged shards (`staging/` in the curated bucket) are kept."""
+
 INGEST_MAX_RECEIVES = 5
 """Deliveries of one landed file before its message goes to the dead-letter queue (the ingest queue's
 redrive policy); the last one ends the file FAILED if it fails too."""

@@ -82,8 +82,8 @@ class IngestStatus(StrEnum):
     """Too large for one function: handed to the fan-out state machine, which ends it (docs/ingest.md)."""
 
 
-FanOutStarter = Callable[[str, str, int], None]
-"""Starts the fan-out of `bucket/key` (its delivery attempt third): the deployment's state machine."""
+FanOutStarter = Callable[[str, str, str], None]
+"""Starts the fan-out of `bucket/key` for one delivery (its id third): the deployment's state machine."""
 
 
 class IngestOutcome(BaseModel):
@@ -114,6 +114,8 @@ class _Delivery:
     """The drop's record as this delivery writes it."""
     before: FileDrop
     """The drop's record before this delivery (what a redelivery of an applied file leaves as it was)."""
+    token: str = ""
+    """What names this delivery (the SQS message id): a fan-out it starts is named by it."""
     file_id: str | None = None
     """Set once the content is claimed by this delivery (not a duplicate of an applied file)."""
     staging: Staging | None = None
@@ -159,10 +161,19 @@ class IngestService:
         self._max_file_bytes = max_file_bytes
         self._member_buckets = checked_count(member_buckets)
 
-    def ingest(self, bucket: str, key: str, *, attempt: int = 1, last_attempt: bool = False) -> IngestOutcome:
+    def ingest(
+        self,
+        bucket: str,
+        key: str,
+        *,
+        attempt: int = 1,
+        last_attempt: bool = False,
+        delivery_id: str | None = None,
+    ) -> IngestOutcome:
         """Process the object `bucket/key` once per content. `attempt` counts this delivery (SQS's receive
         count); on the `last_attempt` a failure ends the file FAILED (and the error still propagates, so
-        the message goes to the dead-letter queue)."""
+        the message goes to the dead-letter queue). `delivery_id` (the SQS message's id) names the fan-out
+        of a file too large for this function, so a redelivered message starts it once."""
         kind: FileKind | None = None
         unknown: QuarantineError | None = None
         try:
@@ -172,7 +183,9 @@ class IngestService:
         before = now = FileDrop(key=key)
         if self._log is not None:
             before, now = self._log.landed(key, kind=kind, attempt=attempt, last=last_attempt)
-        delivery = _Delivery(key=key, kind=kind, last=last_attempt, drop=now, before=before)
+        delivery = _Delivery(
+            key=key, kind=kind, last=last_attempt, drop=now, before=before, token=delivery_id or f"{attempt}"
+        )
         try:
             return self._deliver(bucket, delivery, unknown)
         except Exception as error:
@@ -221,7 +234,7 @@ class IngestService:
     def _hand_over(self, bucket: str, delivery: _Delivery) -> IngestOutcome:
         """Start the fan-out of a file too large for this function; its steps end the file."""
         assert self._fan_out is not None and delivery.kind is not None
-        self._fan_out(bucket, delivery.key, delivery.drop.attempts or 1)
+        self._fan_out(bucket, delivery.key, delivery.token)
         logger.info("file fanned out", kind=delivery.kind.value)
         return IngestOutcome(file_id=None, kind=delivery.kind.value, status=IngestStatus.FANNED_OUT)
 
@@ -464,14 +477,18 @@ class IngestService:
             previous = self._files.begin(cut.file_id, kind=kind, source_key=key)
             if previous is FileStatus.ACCEPTED:
                 self._duplicate(delivery, cut.file_id)
-                return SplitOutcome(file_id=cut.file_id, status=IngestStatus.DUPLICATE.value)
+                return SplitOutcome(
+                    file_id=cut.file_id, status=IngestStatus.DUPLICATE.value, bucket=self._curated
+                )
             delivery.file_id = cut.file_id
             if cut.problem is not None:
                 staging = Staging(
                     file_id=cut.file_id, kind=kind, staged=None, problem=cut.problem, stored_bytes=size
                 )
                 self._quarantine(bucket, delivery, staging)
-                return SplitOutcome(file_id=cut.file_id, status=IngestStatus.QUARANTINED.value)
+                return SplitOutcome(
+                    file_id=cut.file_id, status=IngestStatus.QUARANTINED.value, bucket=self._curated
+                )
             refs = []
             for number in range(len(cut.shards)):
                 path = workdir / f"shard-{number:04d}.parquet"
@@ -493,11 +510,12 @@ class IngestService:
         self._store.put_json(
             self._curated, _staging_key(cut.file_id, "plan.json"), plan.model_dump(mode="json")
         )
+        requests = tuple(ShardRequest(file_id=cut.file_id, shard=ref.shard) for ref in refs)
+        items_key = _staging_key(cut.file_id, "shards.json")
+        self._store.put_json(self._curated, items_key, [r.model_dump(mode="json") for r in requests])
         logger.info("file split", file_id=cut.file_id, kind=kind.value, shards=len(refs))
         return SplitOutcome(
-            file_id=cut.file_id,
-            status="SPLIT",
-            shards=tuple(ShardRequest(file_id=cut.file_id, shard=ref.shard) for ref in refs),
+            file_id=cut.file_id, status="SPLIT", bucket=self._curated, items_key=items_key, shards=requests
         )
 
     def ingest_shard(self, file_id: str, shard: int) -> ShardResult:

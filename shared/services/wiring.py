@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from shared.dal.claim_versions import DynamoClaimVersionRepository
 from shared.dal.clients import dynamodb_client, s3_client, stepfunctions_client
+from shared.dal.errors import AlreadyRecordedError
 from shared.dal.executions import StepFunctionsExecutions
 from shared.dal.files import DynamoFileLog, DynamoFileRegistry
 from shared.dal.gap_state import DynamoGapStateRepository
 from shared.dal.ledger import DynamoLedgerRepository
 from shared.dal.objects import ObjectStore, S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry
+from shared.intake.source import MAX_FILE_BYTES
+from shared.models.fanout import FanOutRequest
 from shared.models.settings import IngestSettings, OperatorSettings, RunSettings
+from shared.observability import logger
 from shared.programs.care_gap import ProgramCatalog
 from shared.programs.catalog import load_programs
 from shared.programs.stored import StoredPrograms
-from shared.services.ingest import IngestService
+from shared.services.ingest import FanOutStarter, IngestService
 from shared.services.lifecycle import RunLifecycle
 from shared.services.runs import RunService
 
@@ -46,7 +52,27 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
         ),
         log=DynamoFileLog(db, settings.registry_table),
         member_buckets=settings.member_buckets,
+        max_file_bytes=settings.max_file_bytes or MAX_FILE_BYTES,
+        fan_out=_fan_out_starter(settings.fan_out_state_machine_arn),
     )
+
+
+def _fan_out_starter(machine_arn: str | None) -> FanOutStarter | None:
+    """Starts the fan-out state machine on a landed object. The execution is named by the bucket, key and
+    delivery (the SQS message): the same message delivered again is the same execution, a new object at
+    the key (a new notification) a new one."""
+    if machine_arn is None:
+        return None
+    executions = StepFunctionsExecutions(stepfunctions_client())
+
+    def start(bucket: str, key: str, delivery: str) -> None:
+        name = hashlib.sha256(f"{bucket}\n{key}\n{delivery}".encode()).hexdigest()[:64]
+        try:
+            executions.start(machine_arn, name, FanOutRequest(bucket=bucket, key=key).model_dump())
+        except AlreadyRecordedError:
+            logger.info("fan-out already started")
+
+    return start
 
 
 def build_run_service(settings: RunSettings) -> RunService:

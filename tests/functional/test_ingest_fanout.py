@@ -62,10 +62,10 @@ class Starts:
     """The fan-out starter: records what the ingest handed over."""
 
     def __init__(self) -> None:
-        self.started: list[tuple[str, str, int]] = []
+        self.started: list[tuple[str, str, str]] = []
 
-    def __call__(self, bucket: str, key: str, attempt: int) -> None:
-        self.started.append((bucket, key, attempt))
+    def __call__(self, bucket: str, key: str, delivery: str) -> None:
+        self.started.append((bucket, key, delivery))
 
 
 def fanning_service(plan: Plan, starts: Starts, limit: int = 10_000) -> IngestService:
@@ -78,7 +78,7 @@ def fan_out(plan: Plan, data: bytes, *, shards: int = SHARDS, order: str = "forw
     plan.store.put_bytes(LANDING, KEY, data)
     starts = Starts()
     handed = fanning_service(plan, starts).ingest(LANDING, KEY)
-    assert handed.status is IngestStatus.FANNED_OUT and starts.started == [(LANDING, KEY, 1)]
+    assert handed.status is IngestStatus.FANNED_OUT and starts.started == [(LANDING, KEY, "1")]
     service = plan.service()
     split = service.split(LANDING, KEY, shards=shards)
     assert split.status == "SPLIT"
@@ -222,7 +222,7 @@ def test_a_gzip_that_inflates_past_the_limit_is_handed_over_and_once_applied_is_
     # WHEN it lands
     handed = service.ingest(LANDING, gz_key)
     # THEN it is handed over once inflated past the limit, and is applied in shards
-    assert handed.status is IngestStatus.FANNED_OUT and starts.started == [(LANDING, gz_key, 1)]
+    assert handed.status is IngestStatus.FANNED_OUT and starts.started == [(LANDING, gz_key, "1")]
     split = plan.service().split(LANDING, gz_key, shards=3)
     for ref in split.shards:
         plan.service().ingest_shard(split.file_id, ref.shard)

@@ -45,8 +45,9 @@ def test_each_state_machine_has_a_failed_executions_alarm(dev: Synthesized) -> N
         a["Dimensions"][0]["Value"]["Ref"] for a in _alarms(dev) if a["MetricName"] == "ExecutionsFailed"
     }
 
-    # WHEN / THEN every run kind's machine is watched
-    assert watched == {f"{spec.kind.title()}StateMachine" for spec in RUN_KINDS}
+    # WHEN / THEN every run kind's machine, and the ingest fan-out's, is watched
+    runs = {f"{spec.kind.title()}StateMachine" for spec in RUN_KINDS}
+    assert watched == runs | {"IngestFanOutStateMachine"}
 
 
 def test_each_function_has_an_errors_alarm(dev: Synthesized) -> None:
