@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.models.tables import (
-    FAN_OUT_STATE_MACHINE_ENV,
     DEFAULT_SHARD_SIZE,
+    FAN_OUT_STATE_MACHINE_ENV,
     MAX_MEMBER_BUCKETS,
     MEMBER_BUCKETS,
     RUN_KINDS,

@@ -78,7 +78,8 @@ def test_synth_template_returns_the_main_stack_template_with_the_context_it_is_g
     # GIVEN / WHEN the helper the local runtime calls, with a plan's member-bucket count
     template = synth_template("dev", context={"member_buckets": 4})
 
-    # THEN it is the stack's template, state machines (the run kinds' and the ingest fan-out) inline, every function and the output on that count
+    # THEN it is the stack's template, state machines (the run kinds', the ingest fan-out) inline, every
+    # function and the output on that count
     assert set(template["Outputs"]) == OUTPUT_KEYS
     machines = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
     assert len(machines) == len(RUN_KINDS) + 1 and all(
