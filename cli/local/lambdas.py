@@ -288,10 +288,12 @@ def reset_process_caches() -> None:
 
     A Lambda container builds them once; in this process one runtime may follow another (tests, `serve`).
     """
+    from functions.ingest.fan_out import ingest_service as fan_out_service
     from functions.ingest.ingest_file import ingest_service
     from functions.operator.operate_runs import lifecycle
     from functions.runs.common import run_service
     from shared.dal.clients import dynamodb_client, s3_client, stepfunctions_client
 
-    for cached in (dynamodb_client, s3_client, stepfunctions_client, ingest_service, run_service, lifecycle):
+    caches = (dynamodb_client, s3_client, stepfunctions_client, ingest_service, fan_out_service, run_service)
+    for cached in (*caches, lifecycle):
         cached.cache_clear()

@@ -141,14 +141,14 @@ class IngestFanOut(Construct):
         split.write_objects(reports, [Prefix.MANIFESTS, Prefix.REJECTS], data_key)
         split.use_table(registry, table_key, item=file_records, write_keys=FILE_RECORD_KEYS)
         # A shard: its staged rows and plan; its curated rows, evidence log, rejects and result; the gap
-        # state as the ingest function applies it (packed evidence, claim versions, rosters, clinics).
+        # state as the ingest function applies it (packed evidence, claim versions, rosters; never clinics,
+        # whose kind is not cut, so no read on the index).
         shard.read_objects(curated, [Prefix.STAGING], data_key)
         shard.write_objects(curated, [Prefix.CURATED, Prefix.EVIDENCE, Prefix.STAGING], data_key)
         shard.use_table(
             gaps,
             table_key,
             item=("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"),
-            index=("dynamodb:Query",),
         )
         # The finish: the plan and the shards' results and rejects; the file's manifest and report, and
         # its records.

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextvars
 import copy
+import hashlib
 import json
 import os
 import threading
@@ -41,9 +42,11 @@ from cli.local.runtime import ExecutionResult, LocalRuntime
 from cli.operator import runtime_operator
 from shared.clock import shifted_clock
 from shared.models.files import FileKind
+from shared.models.tables import FAN_OUT_STATE_MACHINE_ENV
 from shared.programs.care_gap import DATA_DIR
 from shared.services.runs import RunService
 from tests.functional.plan_data import FILES
+from tests.functional.test_ingest_fanout import generated_file
 from tests.local.fixture_snapshot import settle_threads
 from tests.local.iam_policy import (
     ApiCall,
@@ -299,6 +302,58 @@ def _phase_payments(local: LocalRuntime, run_id: str) -> list[tuple[str, str]]:
     )
 
 
+FAN_OUT_LIMIT = 30_000
+"""The ingest function's limit in this flow (INGEST_MAX_FILE_BYTES): the plan's files are under it, the
+large claims files over it."""
+
+
+def _fan_out_files(local: LocalRuntime) -> None:
+    """Large files through the fan-out machine: one applied in shards (its voids retract the evidence of
+    an earlier file: one packed item rewritten, one deleted), one quarantined by its split (a column named
+    twice); a split refused (a kind it cannot cut) ends FAILED, and FailFile records a file it knows, as
+    the machine's FileFailed state does for a shard that keeps failing."""
+    s3, outputs, sfn = local.client("s3"), local.outputs, local.client("stepfunctions")
+    landing = outputs["LandingBucketName"]
+    machine = os.environ[FAN_OUT_STATE_MACHINE_ENV]
+    earlier = _csv(
+        FileKind.MEDICAL_CLAIMS,
+        {"claim_id": "FOX1", "member_id": "MF1"},
+        {"claim_id": "FOX2", "member_id": "MF2"},
+        {"claim_id": "FOX3", "member_id": "MF2"},
+    )
+    s3.put_object(Bucket=landing, Key="landing/medical_claims/fox.csv", Body=earlier)
+    assert local.pump_ingest_queue().handler_errors == 0
+    voids = _csv(
+        FileKind.MEDICAL_CLAIMS,
+        {"claim_id": "FOX1V", "claim_frequency_code": "8", "original_claim_id": "FOX1", "member_id": "MF1"},
+        {"claim_id": "FOX2V", "claim_frequency_code": "8", "original_claim_id": "FOX2", "member_id": "MF2"},
+    ).split(b"\n", 1)[1]
+    large = generated_file(600) + voids
+    header, rest = large.split(b"\n", 1)
+    twice = header + b",Member_ID\n" + rest.replace(b"\n", b",x\n")
+    assert len(large) > FAN_OUT_LIMIT
+    s3.put_object(Bucket=landing, Key="landing/medical_claims/large.csv", Body=large)
+    s3.put_object(Bucket=landing, Key="landing/medical_claims/large-twice.csv", Body=twice)
+    assert local.pump_ingest_queue().handler_errors == 0
+    executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+    ended = [wait_for_execution(sfn, e["executionArn"], limit_s=300) for e in executions]
+    assert [e.status for e in ended] == ["SUCCEEDED", "SUCCEEDED"], [e.failure_line() for e in ended]
+    refused = local.start_and_wait(machine, {"bucket": landing, "key": "landing/clinics/large.csv"})
+    assert refused.status == "FAILED"
+    quarantined = hashlib.sha256(twice).hexdigest()
+    fail = {
+        "bucket": landing,
+        "key": "landing/medical_claims/large-twice.csv",
+        "error": "UnexpectedStepError",
+    }
+    local.invoke(_function_named(local, "functions.ingest.fan_out.fail"), fail | {"file_id": quarantined})
+
+
+def _function_named(local: LocalRuntime, handler: str) -> str:
+    (name,) = [spec.name for spec in local.stack.functions.values() if spec.handler == handler]
+    return name
+
+
 def _run_the_plan(local: LocalRuntime) -> None:
     s3, outputs = local.client("s3"), local.outputs
     landing = outputs["LandingBucketName"]
@@ -328,6 +383,7 @@ def _run_the_plan(local: LocalRuntime) -> None:
     s3.put_object(Bucket=landing, Key="landing/labs/gone.csv", Body=b"x")
     s3.delete_object(Bucket=landing, Key="landing/labs/gone.csv")
     assert local.pump_ingest_queue(max_rounds=20).retried > 0
+    _fan_out_files(local)
 
     # Operators and approvers act through the operator function, as they do through its API on AWS.
     operator, approver = runtime_operator(local, "operator"), runtime_operator(local, "approver")
@@ -405,7 +461,8 @@ def recorded(app_template: dict[str, Any]) -> Recorded:
         # The runtime stands after the demo year's finalization date, so the annual run is final too.
         with (
             LocalRuntime(app_template, clock=shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))) as local,
-            mock.patch.dict(os.environ, {"SHARD_SIZE": "2"}),  # several shards: the Map runs in threads
+            # Several shards: the Map runs in threads; large files: the ingest fan-out runs.
+            mock.patch.dict(os.environ, {"SHARD_SIZE": "2", "INGEST_MAX_FILE_BYTES": str(FAN_OUT_LIMIT)}),
         ):
             resolve = recorder.started(local)
             _run_the_plan(local)
@@ -602,13 +659,19 @@ def test_only_the_lifecycle_steps_write_run_records_and_the_ingest_role_writes_o
     # WHEN each function is asked to write a run record and a file record
     runs = {recorded.functions[f]: writes(f, "RUN#monthly-2026-03-final") for f in policies}
     files = {recorded.functions[f]: writes(f, "FILE#abc") for f in policies}
-    # THEN only OpenRun, CloseRun and FailRun may write run records, and only ingest writes file records
+    # THEN only OpenRun, CloseRun and FailRun may write run records, and only the ingest functions (the
+    # ingest function and the fan-out's split, finish and fail) write file records
     assert {h: a for h, a in runs.items() if a} == {
         "functions.runs.open_run.handler": {"PutItem", "UpdateItem"},
         "functions.runs.close_run.handler": {"UpdateItem"},
         "functions.runs.fail_run.handler": {"UpdateItem"},
     }
-    assert {h for h, a in files.items() if a} == {"functions.ingest.ingest_file.handler"}
+    assert {h for h, a in files.items() if a} == {
+        "functions.ingest.ingest_file.handler",
+        "functions.ingest.fan_out.split",
+        "functions.ingest.fan_out.finish",
+        "functions.ingest.fan_out.fail",
+    }
 
 
 def test_the_evaluator_reads_leading_keys_conditions_and_finds_unused_grants() -> None:
