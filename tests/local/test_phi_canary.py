@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import logging
+import os
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -30,14 +31,18 @@ from cli.operator import runtime_operator
 from shared.clock import shifted_clock
 from shared.intake import SCHEMAS
 from shared.models.files import FileKind
+from shared.models.tables import FAN_OUT_STATE_MACHINE_ENV
 from shared.observability import logger
 from shared.services.runs import RunService
+from tests.functional.test_ingest_fanout import generated_file
 
 pytestmark = [pytest.mark.xdist_group("local-app"), pytest.mark.slow]
 
 MEMBER = "CNRYMEMBER01"
 CANARY = re.compile(r"cnry|1961-07-19", re.IGNORECASE)
 CLINIC = "K9"
+FAN_OUT_LIMIT = 30_000
+"""The ingest function's limit here (INGEST_MAX_FILE_BYTES): one claims file is past it and fans out."""
 PAGE_ALLOWED = (MEMBER, "Cnry Family Clinic")
 """All a page may show of the canaries: a clinic page names its members by id, and its own name."""
 EVIDENCE_REFERENCE = re.compile(r"\b(?:claim|fill):[\w.-]+#\d+|\battestation:[\w.-]+")
@@ -294,6 +299,11 @@ def _quotes_a_member(service: RunService, item: Any) -> Any:
     raise KeyError(MEMBER)
 
 
+def sfn_executions(local: LocalRuntime, machine_arn: str) -> list[str]:
+    listed = local.client("stepfunctions").list_executions(stateMachineArn=machine_arn)
+    return [e["executionArn"] for e in listed["executions"]]
+
+
 def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
     """Scan every channel a run emits through; returns how much of each was scanned."""
     s3, sfn, sqs, dynamodb = (local.client(name) for name in ("s3", "stepfunctions", "sqs", "dynamodb"))
@@ -337,8 +347,9 @@ def _emitted(local: LocalRuntime, leaks: list[str]) -> dict[str, int]:
     for message in dlq.get("Messages", []):
         scanned["dlq"] += 1
         _scan("dlq body", message["Body"], leaks)
-    for output_key in ("MonthlyStateMachineArn", "AnnualStateMachineArn"):
-        for execution in sfn.list_executions(stateMachineArn=outputs[output_key])["executions"]:
+    machines = [outputs["MonthlyStateMachineArn"], outputs["AnnualStateMachineArn"]]
+    for machine in [*machines, os.environ[FAN_OUT_STATE_MACHINE_ENV]]:
+        for execution in sfn.list_executions(stateMachineArn=machine)["executions"]:
             scanned["executions"] += 1
             described = sfn.describe_execution(executionArn=execution["executionArn"])
             _scan("execution", json.dumps(described, default=str), leaks)
@@ -361,7 +372,10 @@ def test_no_patient_identifier_leaves_the_data_stores(
     original_stream = logger.registered_handler.setStream(log_stream)
     try:
         # After the year's finalization date, so the annual run is final too.
-        with LocalRuntime(app_template, clock=shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))) as local:
+        with (
+            LocalRuntime(app_template, clock=shifted_clock(datetime(2027, 7, 1, tzinfo=UTC))) as local,
+            mock.patch.dict(os.environ, {"INGEST_MAX_FILE_BYTES": str(FAN_OUT_LIMIT)}),
+        ):
             s3 = local.client("s3")
             landing = local.outputs["LandingBucketName"]
             for key, body in files.items():
@@ -372,6 +386,13 @@ def test_no_patient_identifier_leaves_the_data_stores(
             )
             s3.delete_object(Bucket=landing, Key="landing/eligibility/gone.csv")
             pumped = local.pump_ingest_queue(max_rounds=20)
+            # A claims file past the ingest function's limit, canaries and all, through the fan-out.
+            large = files["landing/medical_claims/m.csv"] + generated_file(600).split(b"\n", 1)[1]
+            assert len(large) > FAN_OUT_LIMIT
+            s3.put_object(Bucket=landing, Key="landing/medical_claims/large.csv", Body=large)
+            local.pump_ingest_queue()
+            (fanned,) = sfn_executions(local, os.environ[FAN_OUT_STATE_MACHINE_ENV])
+            fanned_out = wait_for_execution(local.client("stepfunctions"), fanned, limit_s=300)
 
             # WHEN the month is run, recalculated, approved and paid through the operator API, previewed,
             # a run fails on an exception that quotes a member, and the year's annual run is computed
@@ -421,17 +442,19 @@ def test_no_patient_identifier_leaves_the_data_stores(
     records = (f"{r.getMessage()} {json.dumps(r.__dict__, default=str)}" for r in caplog.records)
     _scan("log records", "\n".join(records), leaks)
 
-    # THEN the runs worked and the canary member was paid (the data did flow) ...
+    # THEN the runs and the fan-out (its execution, history and logs scanned too) worked, the canary member
+    # was paid (the data did flow) ...
     assert (final.status, recalculated.status, preview.status, yearly.status) == ("SUCCEEDED",) * 4, (
         final.cause,
         preview.cause,
     )
     assert broken.status == "FAILED"  # its error and cause are scanned with the executions
+    assert fanned_out.status == "SUCCEEDED", fanned_out.failure_line()
     assert MEMBER in statement
     assert MEMBER in page, "the clinic page names its member by id (and the scan checks it names no more)"
     # powertools fails a batch whose every record failed, so the vanished file is retried, then dead-lettered
     assert pumped.retried >= 4 and scanned["dlq"] == 1, "the vanished file should have reached the DLQ"
-    assert scanned["reports"] > 10 and scanned["executions"] == 5 and scanned["registry"] > 10
+    assert scanned["reports"] > 10 and scanned["executions"] == 6 and scanned["registry"] > 10
     assert scanned["approvals"] == 1 and scanned["payments"] == 1
     # March (its recalculation rewrote the same keys), April's preview and the year: K9's page, its registry's
     # explanations and the plan's.
