@@ -19,6 +19,7 @@ local SQLite file, write units metered as the real tables would bill them.
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,6 +33,12 @@ from bench.registry import BenchContext, Figure, benchmark
 ROOT = Path(__file__).resolve().parent.parent
 BATCH_WRITE_WAIT_MS = 10
 """Assumed round trip of one BatchWriteItem from Lambda (same region): `batch_put` sends them one by one."""
+FAN_OUT_LINES = 50_000_000
+"""The month the fan-out is projected for (a 12.5M-member plan's claims)."""
+SHARDS_AT_ONCE = 25
+"""The fan-out map's MaxConcurrency (infra/state_machines/ingest_fan_out.asl.json)."""
+SHARD_LINES = 1_000_000
+"""Lines per shard (`shared.intake.shards.SHARD_LINES`)."""
 SCALE = (1, 4, 16)
 """File sizes measured, in multiples of the base size (1M lines; 5k with --quick)."""
 
@@ -125,7 +132,9 @@ def ingest(ctx: BenchContext) -> list[Figure]:
     sizes = [ctx.size(1_000_000, 5_000) * n for n in SCALE]
     scale = scale_figures(ctx, sizes, measured={lines: all_cores})
     all_seconds = _number(all_cores, "seconds")
+    projected = next(f for f in _lambda_projection(ctx, one, lines) if f.name.startswith("ingest_projected"))
     return [
+        *fan_out_figures(ctx, csv_path, lines, all_seconds, float(projected.value)),
         Figure(
             "ingest_throughput_ratio_vs_duckdb_all_cores",
             round(duckdb_all / all_seconds, 3),
@@ -202,3 +211,65 @@ def scale_figures(
         )
     )
     return figures
+
+
+def fan_out_figures(
+    ctx: BenchContext, csv_path: Path, lines: int, one_function_seconds: float, lambda_per_million: float
+) -> list[Figure]:
+    """The fan-out's steps on the same file (`bench._fan_out_worker`: the split in one process, the shards
+    in one process per core at once), and the 50M-line month projected on Lambda from them: the split as
+    measured (one function streams the whole file), the shards at `lambda_per_million` each (a shard is a
+    million lines, and its time on Lambda is its DynamoDB requests), `SHARDS_AT_ONCE` at a time."""
+    env = os.environ | {"LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
+    env.pop("POLARS_MAX_THREADS", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench._fan_out_worker", str(csv_path), str(ctx.cores)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    if measured["status"] != "ACCEPTED":
+        raise RuntimeError("the benchmark file was not accepted by the fan-out")
+    millions = lines / 1_000_000
+    split_per_million = measured["split_seconds"] / millions
+    shards = math.ceil(FAN_OUT_LINES / SHARD_LINES)
+    waves = math.ceil(shards / SHARDS_AT_ONCE)
+    split_50m = split_per_million * FAN_OUT_LINES / 1_000_000
+    wall_50m = split_50m + waves * lambda_per_million * SHARD_LINES / 1_000_000
+    return [
+        Figure(
+            "ingest_fan_out_seconds_all_cores",
+            round(measured["seconds"], 2),
+            f"s (split, {len(measured['shard_seconds'])} shards on {ctx.cores} cores at once, finish; "
+            f"one function: {one_function_seconds:.1f} s)",
+        ),
+        Figure(
+            "ingest_fan_out_split_seconds_per_million_lines",
+            round(split_per_million, 2),
+            f"s ({measured['split_cpu_seconds'] / millions:.1f} s of CPU, all threads)",
+        ),
+        Figure(
+            "ingest_fan_out_shard_seconds_per_million_lines",
+            round(sum(measured["shard_seconds"]) / millions, 2),
+            f"s (summed over shards, {ctx.cores} at once on {ctx.cores} cores)",
+        ),
+        Figure(
+            "ingest_fan_out_finish_seconds",
+            round(measured["finish_seconds"], 3),
+            "s (one manifest, one report)",
+        ),
+        Figure(
+            "ingest_50m_lines_projected_split_seconds",
+            round(split_50m),
+            "s in one function (Lambda's limit: 900 s)",
+        ),
+        Figure(
+            "ingest_50m_lines_projected_lambda_minutes",
+            round(wall_50m / 60, 1),
+            f"min (split, then {shards} shards in {waves} waves of {SHARDS_AT_ONCE} at "
+            f"{lambda_per_million:.0f} s per million lines)",
+        ),
+    ]
