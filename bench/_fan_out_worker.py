@@ -74,12 +74,16 @@ def main(path: Path, processes: int) -> dict[str, object]:
             shards_done = time.perf_counter()
             outcome = service.finish_split(LANDING, KEY, split.file_id)
             end = time.perf_counter()
+        staged = sum(
+            path.stat().st_size for path in (root / "store" / "curated" / "staging").rglob("*.parquet")
+        )
         return {
             "seconds": end - start,
             "split_seconds": split_seconds,
             "split_cpu_seconds": split_cpu,
             "shards_seconds": shards_done - start - split_seconds,
             "finish_seconds": end - shards_done,
+            "staged_bytes": staged,
             "shard_seconds": [s["seconds"] for s in shards],
             "shard_cpu_seconds": [s["cpu_seconds"] for s in shards],
             "shard_rows": [s["rows"] for s in shards],

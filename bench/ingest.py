@@ -257,6 +257,11 @@ def fan_out_figures(
             f"s (summed over shards, {ctx.cores} at once on {ctx.cores} cores)",
         ),
         Figure(
+            "ingest_fan_out_staged_mb_per_million_lines",
+            round(measured["staged_bytes"] / 1024**2 / millions),
+            "MB (the split's shards, LZ4 Parquet of strings: what its local disk and staging/ hold)",
+        ),
+        Figure(
             "ingest_fan_out_finish_seconds",
             round(measured["finish_seconds"], 3),
             "s (one manifest, one report)",

@@ -17,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from shared.intake import stage_file, write_rejects_csv
+from shared.intake.shards import FAN_OUT_MAX_BYTES, shardable
+from shared.intake.source import MAX_FILE_BYTES
 from shared.models.files import FileKind
 
 EXIT_CLEAN = 0
@@ -54,6 +56,9 @@ def validate(
             as_of=as_of or datetime.now(UTC).date(),
             workdir=Path(scratch),
             size_hint=path.stat().st_size,
+            # A file the deployment fans out is taken at any size the fan-out takes (the same rules apply
+            # to its shards, docs/ingest.md "Fan-out"); others at what one function takes.
+            limit=FAN_OUT_MAX_BYTES if shardable(file_kind) else MAX_FILE_BYTES,
         )
         if staging.problem is not None:
             problem = staging.problem

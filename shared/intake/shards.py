@@ -59,9 +59,13 @@ SHARD_ROWS_PER_BATCH = 200_000
 
 
 def shardable(kind: FileKind) -> bool:
-    """Whether a kind can be fanned out: its rows name a member (the shards are cut by member)."""
-    schema = schema_for(kind)
-    return schema.member_column is not None and kind is not FileKind.ELIGIBILITY
+    """Whether a kind can be fanned out: its rows name a member (the shards are cut by member; an
+    eligibility file's coverage is combined from its shards')."""
+    try:
+        schema = schema_for(kind)
+    except QuarantineError:  # a kind intake does not read yet
+        return False
+    return schema.member_column is not None
 
 
 @dataclass

@@ -28,7 +28,8 @@ MAX_FILE_BYTES = 768 * 1024**2
 Memory would take any size (it never depends on the file); the function's 15 minutes would not: on Lambda
 a claims file costs two DynamoDB queries per member it names, and the benchmark projects 130-150 s per
 million lines (docs/ingest.md, "Large files"), so a larger file would time out on every delivery. Past it
-the file is TOO_LARGE, to be sent in parts until the fan-out is built."""
+the ingest function hands the file to the fan-out (`shared.intake.shards`, docs/ingest.md "Fan-out"); without
+one it is TOO_LARGE."""
 
 
 class ByteStream(Protocol):

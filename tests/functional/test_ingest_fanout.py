@@ -20,6 +20,7 @@ from shared.intake.validation import SOURCE_ROW
 from shared.models.files import FileKind
 from shared.services.ingest import IngestService, IngestStatus
 from tests.functional.test_ingest_idempotency import CrashError, Crashing
+from tests.unit.intake.factories import VALID_ROWS, csv_bytes
 from tests.unit.intake.service_fakes import CURATED, LANDING, REPORTS, Plan, claim_line, claims_file
 
 KEY = "landing/medical_claims/large.csv"
@@ -268,3 +269,36 @@ def test_a_step_that_keeps_failing_ends_the_file_failed_with_its_reason(data):
     assert (manifest["status"], manifest["failure_reason"]) == ("FAILED", "CrashError")
     with pytest.raises(NotFoundError):
         plan.service().finish_split(LANDING, KEY, split.file_id)
+
+
+def test_an_eligibility_file_fanned_out_has_one_functions_roster_and_coverage():
+    # GIVEN a roster of 300 members with spans starting over several months (one open, one bad date)
+    base = VALID_ROWS[FileKind.ELIGIBILITY]
+    roster = [
+        base | {"member_id": f"E{n:04d}", "enrollment_start_date": f"2025-{n % 12 + 1:02d}-01"}
+        for n in range(300)
+    ]
+    roster[7] = roster[7] | {"enrollment_end_date": ""}
+    roster[9] = roster[9] | {"birth_date": "1960-02-31"}
+    data = csv_bytes(FileKind.ELIGIBILITY, roster)
+    key = "landing/eligibility/roster.csv"
+    one, fanned = Plan(), Plan()
+    expected = one.drop(key, data)
+    # WHEN it is fanned out in four shards
+    fanned.store.put_bytes(LANDING, key, data)
+    split = fanned.service().split(LANDING, key, shards=4)
+    for ref in split.shards:
+        fanned.service().ingest_shard(split.file_id, ref.shard)
+    fanned.service().finish_split(LANDING, key, split.file_id)
+    # THEN the manifests (coverage included) and the rosters are one function's
+    manifests = [
+        p.store.get_json(REPORTS, f"manifests/{expected.file_id}.json") | {"curated_keys": None}
+        for p in (one, fanned)
+    ]
+    assert (
+        manifests[0] == manifests[1]
+        and manifests[0]["coverage"] is not None
+        and manifests[0]["rejected"] == 1
+    )
+    assert (fanned.gaps.profiles, fanned.gaps.spans) == (one.gaps.profiles, one.gaps.spans)
+    assert len(split.shards) == 4
