@@ -23,8 +23,9 @@ READ_SIZE = 8 * 1024 * 1024
 _FEED = 64 * 1024
 """Compressed bytes given to the inflater at a time: what is left over when a gzip member ends is copied
 once, so a file of many tiny members costs time linear in its members (not their square)."""
-MAX_FILE_BYTES = 768 * 1024**2
-"""The largest file (uncompressed) one ingest function takes: 768 MiB, about 4.8M generated claim lines.
+MAX_FILE_BYTES = 384 * 1024**2
+"""The largest file (uncompressed) one ingest function takes: 384 MiB, about 2.4M generated claim lines
+(a larger file fans out).
 Memory would take any size (it never depends on the file); the function's 15 minutes would not: on Lambda
 a claims file costs two DynamoDB queries per member it names, and the benchmark projects 130-150 s per
 million lines (docs/ingest.md, "Large files"), so a larger file would time out on every delivery. Past it
