@@ -195,9 +195,7 @@ class IngestService:
     def _deliver(self, bucket: str, delivery: _Delivery, unknown: QuarantineError | None) -> IngestOutcome:
         stream, size = self._store.open_stream(bucket, delivery.key)
         if self._can_fan_out(delivery.kind) and size > self._max_file_bytes:
-            close = getattr(stream, "close", None)
-            if callable(close):
-                close()
+            _close(stream)
             return self._hand_over(bucket, delivery)
         with self._workdir() as workdir:
             if delivery.kind is None:
@@ -211,9 +209,7 @@ class IngestService:
                     size_hint=size,
                     limit=self._max_file_bytes,
                 )
-            close = getattr(stream, "close", None)
-            if callable(close):
-                close()
+            _close(stream)
             previous = self._files.begin(staging.file_id, kind=delivery.kind, source_key=delivery.key)
             if previous is FileStatus.ACCEPTED:
                 return self._duplicate(delivery, staging.file_id)
@@ -374,11 +370,7 @@ class IngestService:
         self, delivery: _Delivery, staging: Staging, staged: StagedFile, workdir: Path
     ) -> IngestOutcome:
         kind, file_id = staged.kind, staging.file_id
-        curated = PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
-        evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
-        effect = self._apply(staged, file_id, curated, evidence_log)
-        curated_keys = self._write_curated(staged.kind, curated, file_id, workdir)
-        self._write_evidence_log(evidence_log, file_id, workdir)
+        effect, curated_keys = self._apply_and_write(staged, file_id, workdir)
         rejects_key = None
         if staged.counts.rejected:
             rejects_key = f"{Prefix.REJECTS}{file_id}.csv"
@@ -435,6 +427,18 @@ class IngestService:
         logger.info("file accepted", **outcome.model_dump(mode="json"), skipped=skipped)
         return outcome
 
+    def _apply_and_write(
+        self, staged: StagedFile, file_id: str, workdir: Path, part: str = ""
+    ) -> tuple[VersionEffect, list[str]]:
+        """Apply the staged rows (`_apply`), then write their curated rows and evidence log; the effect and
+        the curated keys. `part` names a fanned-out file's shard."""
+        curated = PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
+        evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
+        effect = self._apply(staged, file_id, curated, evidence_log)
+        curated_keys = self._write_curated(staged.kind, curated, file_id, workdir, part)
+        self._write_evidence_log(evidence_log, file_id, workdir, part)
+        return effect, curated_keys
+
     def _write_curated(
         self, kind: FileKind, spill: PeriodSpill, file_id: str, workdir: Path, part: str = ""
     ) -> list[str]:
@@ -471,9 +475,7 @@ class IngestService:
         stream, size = self._store.open_stream(bucket, key)
         with self._workdir() as workdir:
             cut = cut_file(stream, kind=kind, stored_bytes=size, shards=shards, workdir=workdir)
-            close = getattr(stream, "close", None)
-            if callable(close):
-                close()
+            _close(stream)
             previous = self._files.begin(cut.file_id, kind=kind, source_key=key)
             if previous is FileStatus.ACCEPTED:
                 self._duplicate(delivery, cut.file_id)
@@ -533,11 +535,7 @@ class IngestService:
                 path, kind=kind, as_of=plan.as_of, workdir=workdir, padded=plan.padded, rows=ref.rows
             )
             path.unlink()
-            curated = PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
-            evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
-            effect = self._apply(staged, file_id, curated, evidence_log)
-            curated_keys = self._write_curated(kind, curated, file_id, workdir, part)
-            self._write_evidence_log(evidence_log, file_id, workdir, part)
+            effect, curated_keys = self._apply_and_write(staged, file_id, workdir, part)
             rejects_key = None
             if staged.counts.rejected:
                 rejects_key = _staging_key(file_id, f"shard-{shard:04d}.rejects.parquet")
@@ -705,6 +703,12 @@ class IngestService:
         if self._keeper is not None:
             return self._keeper.apply(versions, evidence)
         return VersionEffect(applied=self._gaps.put_evidence(evidence))
+
+
+def _close(stream: object) -> None:
+    close = getattr(stream, "close", None)
+    if callable(close):
+        close()
 
 
 def _staging_key(file_id: str, name: str) -> str:
