@@ -1,6 +1,6 @@
 """Measured process of the fan-out benchmark: one claims file through the fan-out's steps.
 
-Run as `python -m bench._fan_out_worker FILE PROCESSES`; prints one JSON object. The split and the finish
+Run as `python -m bench._fan_out_worker PROCESSES FILE`; prints one JSON object. The split and the finish
 run in this process (as SplitFile and FinishFile do, one function each); the shards run in `PROCESSES`
 worker processes at once (as the Distributed Map runs IngestShard functions), started and warmed before
 the clock starts (warm containers). Objects live on local disk; each worker keeps its members' gap state
@@ -93,4 +93,4 @@ def main(path: Path, processes: int) -> dict[str, object]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(Path(sys.argv[1]), int(sys.argv[2]))))
+    print(json.dumps(main(Path(sys.argv[2]), int(sys.argv[1]))))

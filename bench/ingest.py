@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from bench._dynamodb_stub import client_cpu_ms_per_request
 from bench._large_claims import write_claims_in_parts
@@ -43,15 +44,17 @@ SCALE = (1, 4, 16)
 """File sizes measured, in multiples of the base size (1M lines; 5k with --quick)."""
 
 
-def run_worker(csv_path: Path, *options: str, threads: int | None = 1) -> dict[str, object]:
-    """Ingest `csv_path` in a fresh process with `threads` polars threads (None: all cores; `--bare`:
-    only convert it); its measurements."""
+def run_worker(
+    csv_path: Path, *options: str, threads: int | None = 1, module: str = "bench._ingest_worker"
+) -> dict[str, object]:
+    """Ingest `csv_path` in a fresh process of `module` with `threads` polars threads (None: all cores;
+    `--bare`: only convert it); its measurements."""
     env = os.environ | {"LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
     env.pop("POLARS_MAX_THREADS", None)
     if threads is not None:
         env["POLARS_MAX_THREADS"] = str(threads)
     done = subprocess.run(
-        [sys.executable, "-m", "bench._ingest_worker", *options, str(csv_path)],
+        [sys.executable, "-m", module, *options, str(csv_path)],
         cwd=ROOT,
         env=env,
         check=True,
@@ -220,19 +223,9 @@ def fan_out_figures(
     in one process per core at once), and the 50M-line month projected on Lambda from them: the split as
     measured (one function streams the whole file), the shards at `lambda_per_million` each (a shard is a
     million lines, and its time on Lambda is its DynamoDB requests), `SHARDS_AT_ONCE` at a time."""
-    env = os.environ | {"LOG_LEVEL": "WARNING", "POWERTOOLS_TRACE_DISABLED": "true"}
-    env.pop("POLARS_MAX_THREADS", None)
-    done = subprocess.run(
-        [sys.executable, "-m", "bench._fan_out_worker", str(csv_path), str(ctx.cores)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
+    measured: dict[str, Any] = run_worker(
+        csv_path, str(ctx.cores), threads=None, module="bench._fan_out_worker"
     )
-    measured = json.loads(done.stdout.strip().splitlines()[-1])
-    if measured["status"] != "ACCEPTED":
-        raise RuntimeError("the benchmark file was not accepted by the fan-out")
     millions = lines / 1_000_000
     split_per_million = measured["split_seconds"] / millions
     shards = math.ceil(FAN_OUT_LINES / SHARD_LINES)
