@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -155,6 +156,55 @@ def hash_file(stream: ByteStream, problem: QuarantineError) -> Staging:
     )
 
 
+@dataclass
+class RowsRead:
+    """One read of a file's bytes (`read_rows`): its string batches while they are read; afterwards its id,
+    stored size, FHIR resources skipped, and the problem that quarantines it, if one was found."""
+
+    compressed: bool
+    batches: Iterator[RawBatch]
+    problem: QuarantineError | None = None
+    fhir: FhirStream | None = None
+    file_id: str = ""
+    stored_bytes: int = 0
+
+    @property
+    def skipped_resources(self) -> int:
+        return self.fhir.skipped if self.fhir is not None else 0
+
+
+@contextmanager
+def read_rows(
+    stream: ByteStream, *, kind: FileKind, schema: KindSchema, workdir: Path, limit: int
+) -> Iterator[RowsRead]:
+    """Read a file once from `stream`: hashed as stored, gzip inflated as it goes (past `limit`
+    uncompressed it is TOO_LARGE), parsed by its format into string batches, the next batch parsed while
+    the caller works on this one. A `QuarantineError`, found here or raised by the caller's work on the
+    batches, ends the reading and is kept as `problem`; the rest of the file is then only hashed. On leaving,
+    `file_id` and `stored_bytes` are the whole stored object's."""
+    chunks = HashedChunks(stream)
+    raw = iter(chunks)
+    first = next(raw, b"")
+    content = prefetched(inflate(chain(first, raw), limit))
+    read = RowsRead(compressed=first.startswith(GZIP_MAGIC), batches=iter(()))
+    parsed: Iterator[RawBatch] | None = None
+    try:
+        try:
+            batches, read.fhir = raw_batches(content, kind, schema, workdir)
+            parsed = read.batches = prefetched(batches, depth=1)
+        except QuarantineError as error:
+            read.problem = error
+        yield read
+    except QuarantineError as error:
+        read.problem = error
+    finally:
+        if parsed is not None:
+            parsed.close()  # type: ignore[attr-defined]
+        content.close()  # type: ignore[attr-defined]
+    chunks.drain()
+    read.file_id, read.stored_bytes = chunks.file_id, chunks.stored_bytes
+
+
 def stage_file(
     stream: ByteStream,
     *,
@@ -166,38 +216,22 @@ def stage_file(
 ) -> Staging:
     """Read a file once from `stream`, in bounded memory: hash it, and validate and stage its rows under
     `workdir`, or find why it is quarantined (the rest of the file is then only hashed)."""
-    chunks = HashedChunks(stream)
-    raw = iter(chunks)
-    first = next(raw, b"")
-    content = prefetched(inflate(chain(first, raw), limit))
+    schema = schema_for(kind)
     staged: StagedFile | None = None
-    problem: QuarantineError | None = None
-    fhir: FhirStream | None = None
-    parsed: Iterator[RawBatch] | None = None
-    try:
-        schema = schema_for(kind)
-        batches, fhir = raw_batches(content, kind, schema, workdir)
-        rows = estimated_rows(size_hint, first.startswith(GZIP_MAGIC))
-        stager = Stager(kind, schema, as_of=as_of, workdir=workdir, estimated_rows=rows)
-        # The next batch is parsed while this one is validated and spilled.
-        parsed = prefetched(batches, depth=1)
-        for batch in parsed:
-            stager.add(batch)
-        staged = stager.finish()
-    except QuarantineError as error:
-        problem = error
-    finally:
-        if parsed is not None:
-            parsed.close()  # type: ignore[attr-defined]
-        content.close()  # type: ignore[attr-defined]
-    chunks.drain()
+    with read_rows(stream, kind=kind, schema=schema, workdir=workdir, limit=limit) as read:
+        if read.problem is None:
+            rows = estimated_rows(size_hint, read.compressed)
+            stager = Stager(kind, schema, as_of=as_of, workdir=workdir, estimated_rows=rows)
+            for batch in read.batches:
+                stager.add(batch)
+            staged = stager.finish()
     return Staging(
-        file_id=chunks.file_id,
+        file_id=read.file_id,
         kind=kind,
-        staged=staged,
-        problem=problem,
-        skipped_resources=fhir.skipped if fhir is not None else 0,
-        stored_bytes=chunks.stored_bytes,
+        staged=staged if read.problem is None else None,
+        problem=read.problem,
+        skipped_resources=read.skipped_resources,
+        stored_bytes=read.stored_bytes,
     )
 
 

@@ -31,10 +31,9 @@ import polars as pl
 
 from shared.intake.csv_stream import RawBatch
 from shared.intake.errors import QuarantineError
-from shared.intake.fhir import FhirStream
-from shared.intake.reader import chain, estimated_rows, raw_batches, schema_for
+from shared.intake.reader import estimated_rows, read_rows, schema_for
 from shared.intake.schema import KindSchema
-from shared.intake.source import GZIP_MAGIC, ByteStream, HashedChunks, inflate, prefetched
+from shared.intake.source import ByteStream, prefetched
 from shared.intake.spill import PartitionedSpill
 from shared.intake.staging import StagedFile, Stager
 from shared.intake.validation import RAGGED, SOURCE_ROW
@@ -177,26 +176,17 @@ def cut_file(
     """Read a file once from `stream` and cut its rows into member-hash shards under `workdir` (`shards`,
     by default about `SHARD_LINES` rows each; fewer when shards share a key or hold no rows), or find why
     it is quarantined."""
-    chunks = HashedChunks(stream)
-    raw = iter(chunks)
-    first = next(raw, b"")
-    shards = shards or shard_count(stored_bytes, first.startswith(GZIP_MAGIC))
-    content = prefetched(inflate(chain(first, raw), limit))
     schema = schema_for(kind)
     member = schema.member_column
     if member is None:
         raise ValueError(f"kind {kind.value} has no member column to cut shards by")
-    spill = PartitionedSpill(workdir / "shards", shards, SPILL_MEMORY // shards)
-    keys = _KeyShards(schema, shards, workdir)
-    shard_of = pl.col(member).hash(SHARD_SEED) % shards
     cut_rows, padded = 0, False
-    problem: QuarantineError | None = None
-    fhir: FhirStream | None = None
-    parsed: Iterator[RawBatch] | None = None
-    try:
-        batches, fhir = raw_batches(content, kind, schema, workdir)
-        parsed = prefetched(batches, depth=1)
-        for batch in parsed:
+    with read_rows(stream, kind=kind, schema=schema, workdir=workdir, limit=limit) as read:
+        shards = shards or shard_count(stored_bytes, read.compressed)
+        spill = PartitionedSpill(workdir / "shards", shards, SPILL_MEMORY // shards)
+        keys = _KeyShards(schema, shards, workdir)
+        shard_of = pl.col(member).hash(SHARD_SEED) % shards
+        for batch in read.batches:
             frame = batch.frame
             if RAGGED not in frame.columns:
                 frame = frame.with_columns(pl.lit(False).alias(RAGGED))
@@ -204,21 +194,15 @@ def cut_file(
             padded = padded or batch.padded
             keys.add(frame, shard_of)
             spill.add(frame, shard_of)
-    except QuarantineError as error:
-        problem = error
-    finally:
-        if parsed is not None:
-            parsed.close()  # type: ignore[attr-defined]
-        content.close()  # type: ignore[attr-defined]
-    chunks.drain()
+    problem = read.problem
     cut = Cut(
-        file_id=chunks.file_id,
+        file_id=read.file_id,
         kind=kind,
-        stored_bytes=chunks.stored_bytes,
+        stored_bytes=read.stored_bytes,
         problem=problem,
         rows_read=cut_rows,
         padded=padded,
-        skipped_resources=fhir.skipped if fhir is not None else 0,
+        skipped_resources=read.skipped_resources,
     )
     if problem is None:
         spill.flush_all()

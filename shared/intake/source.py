@@ -27,10 +27,10 @@ MAX_FILE_BYTES = 384 * 1024**2
 """The largest file (uncompressed) one ingest function takes: 384 MiB, about 2.4M generated claim lines
 (a larger file fans out).
 Memory would take any size (it never depends on the file); the function's 15 minutes would not: on Lambda
-a claims file costs two DynamoDB queries per member it names, and the benchmark projects 259-280 s per million
-lines on its last machine (docs/ingest.md, "Large files"), so a larger file would time out on every delivery. Past it
-the ingest function hands the file to the fan-out (`shared.intake.shards`, docs/ingest.md "Fan-out"); without
-one it is TOO_LARGE."""
+a claims file costs two DynamoDB queries per member it names, and the benchmark projects 259-280 s per
+million lines on its last machine (docs/ingest.md, "Large files"), so a larger file would time out on every
+delivery. Past it the ingest function hands the file to the fan-out (`shared.intake.shards`, docs/ingest.md
+"Fan-out"); without one it is TOO_LARGE."""
 
 
 class ByteStream(Protocol):
