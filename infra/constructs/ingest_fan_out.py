@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -18,9 +18,8 @@ from infra.constructs.common import (
     FunctionSpec,
     ServiceFunction,
     StageConfig,
-    logical_id_of,
-    protected_log_group,
 )
+from infra.constructs.distributed_map import distributed_map_machine
 from infra.constructs.storage import Storage
 from shared.models.tables import GAPS_TABLE, REGISTRY_TABLE, Prefix
 
@@ -159,82 +158,21 @@ class IngestFanOut(Construct):
         fail.use_table(registry, table_key, item=file_records, write_keys=FILE_RECORD_KEYS)
 
     def _build_state_machine(self, shared_policies: list[iam.IManagedPolicy]) -> sfn.StateMachine:
-        scope = Construct(self, "FanOut")
-        role = iam.Role(
-            scope,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            managed_policies=shared_policies,
-        )
-        policy = iam.ManagedPolicy(scope, "Policy", roles=[role], statements=self._machine_statements())
-        self._acknowledge(policy)
-        log_group = protected_log_group(scope, "Logs", config=self._config, key=self._storage.messaging_key)
-        machine = sfn.StateMachine(
-            scope,
-            "StateMachine",
-            state_machine_name=self.machine_name,
+        return distributed_map_machine(
+            Construct(self, "FanOut"),
+            storage=self._storage,
+            config=self._config,
+            name=self.machine_name,
+            logical_id=MACHINE_ID,
             comment="Ingest a file too large for one function, in member-hash shards",
-            definition_body=sfn.DefinitionBody.from_string(DEFINITION.read_text(encoding="utf-8")),
-            definition_substitutions={
+            definition=DEFINITION.read_text(encoding="utf-8"),
+            substitutions={
                 f"{name}FunctionArn": fn.function.function_arn for name, fn in self.functions.items()
             },
-            role=role.without_policy_updates(),
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
-                self._storage.messaging_key, Duration.seconds(300)
-            ),
-        )
-        machine.node.add_dependency(policy)
-        machine.node.default_child.override_logical_id(MACHINE_ID)  # type: ignore[union-attr]
-        return machine
-
-    def _arn(self, resource: str, name: str) -> str:
-        return Stack.of(self).format_arn(
-            service="states", resource=resource, resource_name=name, arn_format=ArnFormat.COLON_RESOURCE_NAME
-        )
-
-    def _machine_statements(self) -> list[iam.PolicyStatement]:
-        curated = self._storage.curated_bucket
-        return [
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"],
-                resources=[fn.function.function_arn for fn in self.functions.values()],
-            ),
-            # Distributed Map: the machine starts and watches its own child executions.
-            iam.PolicyStatement(
-                actions=["states:StartExecution"], resources=[self._arn("stateMachine", self.machine_name)]
-            ),
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"],
-                resources=[self._arn("execution", f"{self.machine_name}/*")],
-            ),
-            # The ItemReader reads the list of shards the split wrote.
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[curated.arn_for_objects(f"{Prefix.STAGING}*")]
-            ),
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self._storage.data_key.key_arn]),
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[self._storage.messaging_key.key_arn],
-            ),
-        ]
-
-    def _acknowledge(self, policy: iam.ManagedPolicy) -> None:
-        curated_id = logical_id_of(self._storage.curated_bucket)
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{curated_id}.Arn>/{Prefix.STAGING}*]",
-                reason="The Distributed Map's ItemReader reads the shard list, under staging/<file_id>/.",
-            ),
-            Acknowledgment(
-                id=(
-                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
-                    f":execution:{self.machine_name}/*]"
-                ),
-                reason="Distributed Map child executions are named by Step Functions; scoped to this machine",
-            ),
+            function_arns=[fn.function.function_arn for fn in self.functions.values()],
+            shared_policies=shared_policies,
+            item_prefix=Prefix.STAGING,
+            item_reason="The Distributed Map's ItemReader reads the shard list, under staging/<file_id>/.",
         )
 
     def let_start(self, fn: ServiceFunction) -> None:

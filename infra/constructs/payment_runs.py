@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, ArnFormat, Duration, Stack, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -24,9 +24,8 @@ from infra.constructs.common import (
     FunctionSpec,
     ServiceFunction,
     StageConfig,
-    logical_id_of,
-    protected_log_group,
 )
+from infra.constructs.distributed_map import distributed_map_machine
 from infra.constructs.storage import Storage
 from shared.models.tables import (
     APPROVALS_TABLE,
@@ -265,94 +264,20 @@ class PaymentRuns(Construct):
         self, spec: RunKindSpec, shared_policies: list[iam.IManagedPolicy]
     ) -> sfn.StateMachine:
         construct_id = machine_id(spec)
-        scope = Construct(self, construct_id.removesuffix("StateMachine"))
-        name = self.machine_name(spec)
-        role = iam.Role(
-            scope,
-            "Role",
-            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
-            managed_policies=shared_policies,
-        )
-        policy = iam.ManagedPolicy(scope, "Policy", roles=[role], statements=self._machine_statements(name))
-        self._acknowledge_machine_policy(policy, name)
-        log_group = protected_log_group(scope, "Logs", config=self._config, key=self._storage.messaging_key)
         substitutions = {
             f"{fn_id}FunctionArn": fn.function.function_arn for fn_id, fn in self.functions.items()
         } | {"RunKind": spec.kind}
-        machine = sfn.StateMachine(
-            scope,
-            "StateMachine",
-            state_machine_name=name,
+        return distributed_map_machine(
+            Construct(self, construct_id.removesuffix("StateMachine")),
+            storage=self._storage,
+            config=self._config,
+            name=self.machine_name(spec),
+            logical_id=construct_id,
             comment=spec.description,
-            # The file's text rather than `from_file`, which would stage it as an S3 asset: an inline
-            # DefinitionString keeps the template self-contained for cfn-lint and the local runtime.
-            definition_body=sfn.DefinitionBody.from_string(
-                (STATE_MACHINES_DIR / DEFINITION_FILE).read_text(encoding="utf-8")
-            ),
-            definition_substitutions=substitutions,
-            role=role.without_policy_updates(),
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ALL, include_execution_data=False),
-            tracing_enabled=True,
-            state_machine_type=sfn.StateMachineType.STANDARD,
-            # Definitions and execution histories at rest under the stack's own key, not an AWS-owned one.
-            encryption_configuration=sfn.CustomerManagedEncryptionConfiguration(
-                self._storage.messaging_key, Duration.seconds(300)
-            ),
-        )
-        # Step Functions checks log delivery and invoke permissions when it creates the machine.
-        machine.node.add_dependency(policy)
-        machine.node.default_child.override_logical_id(construct_id)  # type: ignore[union-attr]
-        return machine
-
-    def _machine_statements(self, name: str) -> list[iam.PolicyStatement]:
-        stack = Stack.of(self)
-        machine_arn = stack.format_arn(
-            service="states",
-            resource="stateMachine",
-            resource_name=name,
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        executions_arn = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{name}/*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        curated = self._storage.curated_bucket
-        return [
-            iam.PolicyStatement(
-                actions=["lambda:InvokeFunction"],
-                resources=[fn.function.function_arn for fn in self.functions.values()],
-            ),
-            # Distributed Map: the machine starts and watches its own child executions.
-            iam.PolicyStatement(actions=["states:StartExecution"], resources=[machine_arn]),
-            iam.PolicyStatement(
-                actions=["states:DescribeExecution", "states:StopExecution"], resources=[executions_arn]
-            ),
-            # The ItemReaders read the shard and parts manifests from the curated bucket.
-            iam.PolicyStatement(
-                actions=["s3:GetObject"], resources=[curated.arn_for_objects(f"{Prefix.RUNS}*")]
-            ),
-            iam.PolicyStatement(actions=["kms:Decrypt"], resources=[self._storage.data_key.key_arn]),
-            # The machine's own data (definition, execution history) under the messaging key.
-            iam.PolicyStatement(
-                actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[self._storage.messaging_key.key_arn],
-            ),
-        ]
-
-    def _acknowledge_machine_policy(self, policy: iam.ManagedPolicy, name: str) -> None:
-        curated_id = logical_id_of(self._storage.curated_bucket)
-        Validations.of(policy).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM5[Resource::<{curated_id}.Arn>/{Prefix.RUNS}*]",
-                reason="The Distributed Map's ItemReader reads shard manifests, kept under runs/<run_id>/.",
-            ),
-            Acknowledgment(
-                id=(
-                    "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>"
-                    f":execution:{name}/*]"
-                ),
-                reason="Distributed Map child executions are named by Step Functions; scoped to this machine",
-            ),
+            definition=(STATE_MACHINES_DIR / DEFINITION_FILE).read_text(encoding="utf-8"),
+            substitutions=substitutions,
+            function_arns=[fn.function.function_arn for fn in self.functions.values()],
+            shared_policies=shared_policies,
+            item_prefix=Prefix.RUNS,
+            item_reason="The Distributed Map's ItemReader reads shard manifests, kept under runs/<run_id>/.",
         )
