@@ -228,7 +228,7 @@ def stage_file(
     return Staging(
         file_id=read.file_id,
         kind=kind,
-        staged=staged if read.problem is None else None,
+        staged=staged,
         problem=read.problem,
         skipped_resources=read.skipped_resources,
         stored_bytes=read.stored_bytes,
