@@ -33,6 +33,7 @@ from shared.intake.source import (
 from shared.intake.staging import StagedFile, Stager
 from shared.intake.validation import REJECT_SCHEMA, ROW_FIELD, SOURCE_ROW
 from shared.models.files import FileKind, FileManifest, FileStatus
+from shared.models.tables import MEMBER_BUCKETS
 
 LANDING_PREFIX = "landing"
 CURRENT_PERIOD = "current"
@@ -213,15 +214,24 @@ def stage_file(
     workdir: Path,
     size_hint: int | None = None,
     limit: int = MAX_FILE_BYTES,
+    member_buckets: int = MEMBER_BUCKETS,
 ) -> Staging:
     """Read a file once from `stream`, in bounded memory: hash it, and validate and stage its rows under
-    `workdir`, or find why it is quarantined (the rest of the file is then only hashed)."""
+    `workdir` (by whole buckets of `member_buckets`, `Stager`), or find why it is quarantined (the rest of the
+    file is then only hashed)."""
     schema = schema_for(kind)
     staged: StagedFile | None = None
     with read_rows(stream, kind=kind, schema=schema, workdir=workdir, limit=limit) as read:
         if read.problem is None:
             rows = estimated_rows(size_hint, read.compressed)
-            stager = Stager(kind, schema, as_of=as_of, workdir=workdir, estimated_rows=rows)
+            stager = Stager(
+                kind,
+                schema,
+                as_of=as_of,
+                workdir=workdir,
+                estimated_rows=rows,
+                member_buckets=member_buckets,
+            )
             for batch in read.batches:
                 stager.add(batch)
             staged = stager.finish()

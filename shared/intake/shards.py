@@ -38,6 +38,7 @@ from shared.intake.spill import PartitionedSpill
 from shared.intake.staging import StagedFile, Stager
 from shared.intake.validation import RAGGED, SOURCE_ROW
 from shared.models.files import FileKind
+from shared.models.tables import MEMBER_BUCKETS
 
 SHARD_SEED = 0x5EED_0005
 """Seed of the member hash that picks a row's shard (not the stager's: its member groups are its own)."""
@@ -223,11 +224,25 @@ def shard_batches(path: Path, *, padded: bool, rows: int = SHARD_ROWS_PER_BATCH)
 
 
 def stage_shard(
-    path: Path, *, kind: FileKind, as_of: date, workdir: Path, padded: bool, rows: int
+    path: Path,
+    *,
+    kind: FileKind,
+    as_of: date,
+    workdir: Path,
+    padded: bool,
+    rows: int,
+    member_buckets: int = MEMBER_BUCKETS,
 ) -> StagedFile:
     """Pass one of `shared.intake.staging` over a shard file: its rows validated and reconciled as a whole
     file's would be (row numbers are the file's)."""
-    stager = Stager(kind, schema_for(kind), as_of=as_of, workdir=workdir, estimated_rows=rows)
+    stager = Stager(
+        kind,
+        schema_for(kind),
+        as_of=as_of,
+        workdir=workdir,
+        estimated_rows=rows,
+        member_buckets=member_buckets,
+    )
     batches = prefetched(shard_batches(path, padded=padded), depth=1)
     try:
         for batch in batches:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import polars as pl
 
@@ -121,6 +121,16 @@ class PartitionedSpill:
         return pl.concat(parts) if parts else None
 
 
+class RowsByKey(Protocol):
+    """Rows kept by a text key until each key is written out as one file (`PeriodSpill`, `KeyedFiles`)."""
+
+    def add(self, frame: pl.DataFrame, key: pl.Expr) -> None: ...
+
+    def names(self) -> list[str]: ...
+
+    def sink(self, key: str, path: Path) -> None: ...
+
+
 class PeriodSpill:
     """Frames by a text key (a `YYYY-MM` period), each key's rows written out as one Parquet file at the
     end (`sink`), one key at a time: memory is the buffers (`flush_bytes` in all, the largest buffer
@@ -175,3 +185,39 @@ class PeriodSpill:
         path.parent.mkdir(parents=True, exist_ok=True)
         # Snappy: about as small as zstd on these columns and cheaper to write.
         pl.concat(parts).sink_parquet(path, compression="snappy")
+
+
+class KeyedFiles:
+    """Frames by a text key written out at once, each key's rows as one snappy Parquet file: for rows that
+    come a whole key at a time (each key's rows in one `add`), with no spill to write and read back. The
+    same `add`, `names` and `sink` as `PeriodSpill`; a key added twice is refused (its first file would be
+    overwritten), so a caller that cannot promise whole keys uses a `PeriodSpill`."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._files: dict[str, Path] = {}
+
+    def add(self, frame: pl.DataFrame, key: pl.Expr) -> None:
+        """Write `frame`'s rows, each key's (a string expression, never null) to its own file, in order."""
+        if frame.height == 0:
+            return
+        split = frame.with_columns(key.alias(PARTITION)).partition_by(
+            PARTITION, as_dict=True, include_key=False, maintain_order=True
+        )
+        self._directory.mkdir(parents=True, exist_ok=True)
+        for (name,), part in split.items():
+            text = str(name)
+            if text in self._files:
+                raise ValueError(f"rows of key {text} were added in two parts")
+            path = self._directory / f"k{len(self._files):05d}.parquet"
+            part.write_parquet(path, compression="snappy")
+            self._files[text] = path
+
+    def names(self) -> list[str]:
+        """Every key with rows, in order."""
+        return sorted(self._files)
+
+    def sink(self, key: str, path: Path) -> None:
+        """Move the key's file to `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._files.pop(key).replace(path)

@@ -26,7 +26,9 @@ from shared.intake.csv_stream import RawBatch
 from shared.intake.schema import KindSchema, Reason
 from shared.intake.spill import PartitionedSpill
 from shared.intake.validation import REJECT_SCHEMA, ROW_FIELD, SOURCE_ROW, validate
+from shared.models.buckets import bucket_column
 from shared.models.files import FileKind
+from shared.models.tables import MEMBER_BUCKETS
 
 ROWS_PER_GROUP = 250_000
 """Accepted rows applied at a time (their evidence, versions and gap-state writes), at most."""
@@ -62,8 +64,19 @@ class Stager:
     """Pass one of one file: `add` each raw batch, then `finish`."""
 
     def __init__(
-        self, kind: FileKind, schema: KindSchema, *, as_of: date, workdir: Path, estimated_rows: int
+        self,
+        kind: FileKind,
+        schema: KindSchema,
+        *,
+        as_of: date,
+        workdir: Path,
+        estimated_rows: int,
+        member_buckets: int = MEMBER_BUCKETS,
     ) -> None:
+        """Rows are staged in member partitions of about `ROWS_PER_GROUP` rows. When there are no more
+        partitions than `member_buckets`, a partition is a set of whole member buckets (bucket modulo the
+        partitions), so each of the file's curated files by bucket is written from one group at once
+        (`StagedFile.whole_buckets`); otherwise a polars hash of the member spreads them."""
         self.kind = kind
         self.schema = schema
         self._as_of = as_of
@@ -80,8 +93,13 @@ class Stager:
         by = pl.col(shard) if shard else pl.struct(schema.content)
         self._key_partition = by.hash(_SEED_PART) % key_parts if key_parts > 1 else None
         member = schema.member_column
+        self._member = member
+        self._buckets = member_buckets if member_parts <= member_buckets else None
+        self._member_parts = member_parts
         self._member_partition = (
-            pl.col(member).hash(_SEED_PART) % member_parts if member and member_parts > 1 else None
+            pl.col(member).hash(_SEED_PART) % member_parts
+            if member and member_parts > 1 and self._buckets is None
+            else None
         )
         self._key_columns = [SOURCE_ROW, *self._key]
 
@@ -105,7 +123,13 @@ class Stager:
             ).select(SOURCE_ROW, pl.col("original_claim_id").alias("claim_id"))
             if versions.height:
                 self.refs.add(versions, self._ref_partition())
-        self.rows.add(valid, self._member_partition)
+        self.rows.add(valid, self._member_partition_of(valid))
+
+    def _member_partition_of(self, valid: pl.DataFrame) -> pl.Expr | None:
+        if self._member is None or self._member_parts == 1 or self._buckets is None:
+            return self._member_partition
+        buckets = bucket_column(valid.get_column(self._member), self._buckets).fill_null(0)
+        return pl.lit(buckets.cast(pl.Int64) % self._member_parts)
 
     def _ref_partition(self) -> pl.Expr | None:
         # A version names its original by claim id: it goes where rows of that claim id go.
@@ -173,6 +197,7 @@ class Stager:
             rejects=self.rejects,
             conflicts=conflict_rejects.cast(REJECT_SCHEMA),  # type: ignore[arg-type]
             drop=drop,
+            buckets=self._buckets if self.rows.partitions > 1 else None,
         )
 
     def _rows_of(self, wanted: pl.DataFrame) -> pl.DataFrame:
@@ -226,10 +251,19 @@ class StagedFile:
     conflicts: pl.DataFrame
     drop: pl.DataFrame
     """Row numbers of valid rows that are not accepted (duplicates, conflicts, superseded)."""
+    buckets: int | None = None
+    """The member-bucket count whose whole buckets each member partition holds (None: one partition, or
+    partitions by hash)."""
 
-    def groups(self, rows_per_group: int = ROWS_PER_GROUP) -> Iterator[pl.DataFrame]:
-        """The accepted rows (typed, `source_row` first) of one member group at a time; members are
-        disjoint across groups and each member's rows are in file order."""
+    def whole_buckets(self, count: int) -> bool:
+        """Whether every member bucket of `count` is in one group (`groups`) alone."""
+        return self.rows.partitions == 1 or self.buckets == count
+
+    def groups(self, rows_per_group: int | None = None) -> Iterator[pl.DataFrame]:
+        """The accepted rows (typed, `source_row` first) of one member group (whole member partitions, up
+        to `rows_per_group` rows, `ROWS_PER_GROUP` when None) at a time; members are disjoint across groups
+        and each member's rows are in file order."""
+        rows_per_group = rows_per_group or ROWS_PER_GROUP
         group: list[int] = []
         size = 0
         for number in range(self.rows.partitions):

@@ -15,11 +15,11 @@ unset. Every function here takes it as `count`.
 from __future__ import annotations
 
 import re
-import zlib
 from collections.abc import Iterable, Sequence
 
 import polars as pl
 
+from shared.models.buckets import bucket_column, member_bucket
 from shared.models.files import FileKind
 from shared.models.tables import MAX_MEMBER_BUCKETS, MEMBER_BUCKETS, BucketCountError, checked_count
 
@@ -57,18 +57,6 @@ _SEGMENT = re.compile(r"bucket=([0-9]{3})-of-([0-9]{1,3})")
 def buckets_for(members: int) -> int:
     """The bucket count for a plan of about `members` members: one per `MEMBERS_PER_BUCKET`, at least one."""
     return checked_count(min(MAX_MEMBER_BUCKETS, max(1, -(-members // MEMBERS_PER_BUCKET))))
-
-
-def member_bucket(member_id: str, count: int) -> int:
-    """The member's bucket, in [0, count)."""
-    return zlib.crc32(member_id.encode("utf-8")) % count
-
-
-def bucket_column(member_ids: pl.Series, count: int) -> pl.Series:
-    """`member_bucket` of each id (Int16; null for a null id), worked out once per distinct id."""
-    distinct = member_ids.drop_nulls().unique()
-    buckets = pl.Series([member_bucket(m, count) for m in distinct.to_list()], dtype=pl.Int16)
-    return member_ids.replace_strict(distinct, buckets, default=None, return_dtype=pl.Int16)
 
 
 def in_buckets(frame: pl.DataFrame, buckets: Iterable[int], count: int) -> pl.DataFrame:

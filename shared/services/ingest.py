@@ -30,7 +30,7 @@ from shared.intake import QuarantineError, kind_from_key, stage_file, write_reje
 from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
 from shared.intake.shards import cut_file, shardable, stage_shard
 from shared.intake.source import MAX_FILE_BYTES
-from shared.intake.spill import PeriodSpill
+from shared.intake.spill import KeyedFiles, PeriodSpill, RowsByKey
 from shared.intake.staging import Counts, StagedFile
 from shared.intake.validation import SOURCE_ROW
 from shared.logic.clinics import merge_clinic_rows
@@ -43,7 +43,13 @@ from shared.logic.evidence import (
     pharmacy_evidence,
 )
 from shared.logic.keys import safe_file_name
-from shared.logic.member_buckets import MEMBER_BUCKETS, checked_count, curated_partition
+from shared.logic.member_buckets import (
+    BY_BUCKET,
+    BY_PERIOD_AND_BUCKET,
+    MEMBER_BUCKETS,
+    checked_count,
+    curated_partition,
+)
 from shared.logic.roster import (
     clinic_rows,
     coverage_bounds,
@@ -208,6 +214,7 @@ class IngestService:
                     workdir=workdir,
                     size_hint=size,
                     limit=self._max_file_bytes,
+                    member_buckets=self._member_buckets,
                 )
             _close(stream)
             previous = self._files.begin(staging.file_id, kind=delivery.kind, source_key=delivery.key)
@@ -432,7 +439,13 @@ class IngestService:
     ) -> tuple[VersionEffect, list[str]]:
         """Apply the staged rows (`_apply`), then write their curated rows and evidence log; the effect and
         the curated keys. `part` names a fanned-out file's shard."""
-        curated = PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
+        # A kind filed by member bucket comes a group of whole buckets at a time (`Stager`): each of its
+        # curated files is written from one group, with no spill to write and read back.
+        curated: RowsByKey = (
+            KeyedFiles(workdir / "curated-rows")
+            if staged.kind in BY_BUCKET | BY_PERIOD_AND_BUCKET and staged.whole_buckets(self._member_buckets)
+            else PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
+        )
         evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
         effect = self._apply(staged, file_id, curated, evidence_log)
         curated_keys = self._write_curated(staged.kind, curated, file_id, workdir, part)
@@ -440,7 +453,7 @@ class IngestService:
         return effect, curated_keys
 
     def _write_curated(
-        self, kind: FileKind, spill: PeriodSpill, file_id: str, workdir: Path, part: str = ""
+        self, kind: FileKind, spill: RowsByKey, file_id: str, workdir: Path, part: str = ""
     ) -> list[str]:
         """Accepted rows as `curated/<kind>/period=<YYYY-MM>/<file_id><part>.parquet`, streamed from the
         spill; the kinds attribution reads by member bucket under the bucket's segment too
@@ -532,7 +545,13 @@ class IngestService:
             path = workdir / "shard.parquet"
             self._store.download(self._curated, ref.key, path)
             staged = stage_shard(
-                path, kind=kind, as_of=plan.as_of, workdir=workdir, padded=plan.padded, rows=ref.rows
+                path,
+                kind=kind,
+                as_of=plan.as_of,
+                workdir=workdir,
+                padded=plan.padded,
+                rows=ref.rows,
+                member_buckets=self._member_buckets,
             )
             path.unlink()
             effect, curated_keys = self._apply_and_write(staged, file_id, workdir, part)
@@ -653,7 +672,7 @@ class IngestService:
         return [a for program in self._catalog.versions for a in program.actions]
 
     def _apply(
-        self, staged: StagedFile, file_id: str, curated: PeriodSpill, evidence_log: PeriodSpill
+        self, staged: StagedFile, file_id: str, curated: RowsByKey, evidence_log: PeriodSpill
     ) -> VersionEffect:
         """Write what the file means for the gap state, one member group at a time: clinics, providers,
         roster, or net evidence. Members are disjoint across groups, so each group is netted on its own.
@@ -715,7 +734,7 @@ def _staging_key(file_id: str, name: str) -> str:
     return f"{Prefix.STAGING}{file_id}/{name}"
 
 
-def sink_by_period(spill: PeriodSpill, directory: Path) -> Iterator[tuple[str, Path]]:
+def sink_by_period(spill: RowsByKey, directory: Path) -> Iterator[tuple[str, Path]]:
     """Each period of `spill` written as one snappy Parquet file, in period order: (period, path). One
     period at a time (a sink partitioned by period holds buffers for every period at once)."""
     for name in spill.names():

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+import pytest
 
-from shared.intake.spill import VIEW_BYTES, PartitionedSpill, PeriodSpill, frame_bytes
+from shared.intake.spill import VIEW_BYTES, KeyedFiles, PartitionedSpill, PeriodSpill, frame_bytes
 
 
 def _claims_like(rows: int, start: int = 0) -> pl.DataFrame:
@@ -91,3 +92,18 @@ def test_the_few_rows_a_period_spill_keeps_do_not_hold_on_to_the_frames_they_cam
     # THEN the rows kept do not keep the frames' strings alive (about 12 MB a frame, were they to)
     assert spill._buffered["2026-01"] < 1024 * 1024
     assert _rss_mb() - before < 40
+
+
+def test_keyed_files_write_each_keys_rows_at_once_in_order_and_refuse_a_key_added_twice(
+    tmp_path: Path,
+) -> None:
+    frame = pl.DataFrame({"key": ["b", "a", "b", "a", "c"], "n": [1, 2, 3, 4, 5]})
+    files = KeyedFiles(tmp_path / "keyed")
+    files.add(frame, pl.col("key"))
+    assert files.names() == ["a", "b", "c"]
+    out = tmp_path / "out" / "period=b" / "x.parquet"
+    files.sink("b", out)
+    assert pl.read_parquet(out).get_column("n").to_list() == [1, 3]
+    assert files.names() == ["a", "c"]
+    with pytest.raises(ValueError, match="rows of key a were added in two parts"):
+        files.add(pl.DataFrame({"key": ["a"], "n": [6]}), pl.col("key"))

@@ -1,0 +1,75 @@
+"""A claims file's curated files are the same whichever way its rows reach them: written from groups of
+whole member buckets (one group or many), or spilled by period and bucket when its member partitions outnumber
+the buckets (`shared.services.ingest` `_apply_and_write`)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+
+import shared.intake.staging as staging
+from shared.dal.memory import MemoryGapStateRepository, MemoryObjectStore
+from shared.intake.reader import estimated_rows
+from shared.models.files import FileKind, FileStatus
+from tests.functional.memory_ingest import memory_ingest
+from tests.unit.intake.factories import csv_bytes, rows
+
+BUCKETS = 16
+KEY = "landing/medical_claims/claims-2026-06.csv"
+
+
+def _claims() -> bytes:
+    data = rows(FileKind.MEDICAL_CLAIMS, 600)
+    for i, row in enumerate(data):
+        row["member_id"] = f"M{(i * 7) % 90:04d}"
+        day = f"2026-{1 + i % 5:02d}-{1 + i % 27:02d}"
+        row["claim_start_date"] = row["claim_end_date"] = row["received_date"] = row["paid_date"] = day
+    return csv_bytes(FileKind.MEDICAL_CLAIMS, data)
+
+
+def _partitions(rows_per_group: int) -> int:
+    """The member partitions the file is staged in, at `rows_per_group` rows a group."""
+    return staging.partitions_for(estimated_rows(len(_claims()), False), rows_per_group)
+
+
+def _curated(monkeypatch: pytest.MonkeyPatch, rows_per_group: int) -> dict[str, pl.DataFrame]:
+    monkeypatch.setattr(staging, "ROWS_PER_GROUP", rows_per_group)
+    store = MemoryObjectStore()
+    ingest = memory_ingest(
+        store,
+        MemoryGapStateRepository(),
+        curated="curated",
+        now=lambda: datetime(2026, 7, 1, tzinfo=UTC),
+        member_buckets=BUCKETS,
+    )
+    store.put_bytes("landing", KEY, _claims())
+    assert ingest.ingest("landing", KEY).status == FileStatus.ACCEPTED
+    return {
+        key: pl.read_parquet(store.get_bytes(bucket, key))
+        for (bucket, key) in store.objects
+        if bucket == "curated" and key.startswith("curated/medical_claims/")
+    }
+
+
+def test_whole_bucket_groups_and_the_spill_give_the_same_curated_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _partitions(250_000) == 1 and _partitions(80) == BUCKETS and _partitions(2) > BUCKETS
+    one_group = _curated(monkeypatch, 250_000)  # one partition
+    many_groups = _curated(monkeypatch, 80)  # a bucket per partition, several groups
+    spilled = _curated(monkeypatch, 2)  # partitions by hash: more than the buckets
+    periods = {key.split("/")[2] for key in one_group}
+    assert periods == {f"period=2026-{m:02d}" for m in range(1, 6)} and len(one_group) > 4 * BUCKETS
+    names = {key.rsplit("/", 1)[0] for key in one_group}
+    for other in (many_groups, spilled):
+        assert {key.rsplit("/", 1)[0] for key in other} == names
+        by_name = {key.rsplit("/", 1)[0]: frame for key, frame in other.items()}
+        for key, frame in one_group.items():
+            theirs = by_name[key.rsplit("/", 1)[0]]
+            assert theirs.sort(theirs.columns).equals(frame.sort(frame.columns)), key
+    # Whole buckets keep each file in the file's order, as one group does.
+    by_name = {key.rsplit("/", 1)[0]: frame for key, frame in many_groups.items()}
+    for key, frame in one_group.items():
+        assert by_name[key.rsplit("/", 1)[0]].equals(frame), key
