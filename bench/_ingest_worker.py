@@ -37,8 +37,7 @@ import polars as pl
 import shared.services.ingest as ingest_module
 from bench._disk_tables import DiskClaimVersionRepository, DiskGapStateRepository, Requests, connect
 from shared.dal.errors import AlreadyRecordedError, NotFoundError
-from shared.dal.memory import MemoryFileRegistry, WriteMeter
-from shared.dal.memory_log import MemoryFileLog
+from shared.dal.memory import MemoryFileLog, MemoryFileRegistry, WriteMeter
 from shared.dal.objects import ObjectStore
 from shared.intake.kinds import SCHEMAS
 from shared.intake.spill import PeriodSpill

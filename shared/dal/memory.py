@@ -18,7 +18,19 @@ from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.errors import AlreadyRecordedError, NotFoundError, StaleVersionError
 from shared.dal.evidence_codec import drop_claims
 from shared.dal.executions import ExecutionStarter
-from shared.dal.files import FILE_SK, FILES_INDEX_KEY, PROCESSING, FileRegistry, file_pk, submission_of
+from shared.dal.files import (
+    APPLIED_SK,
+    FILE_SK,
+    FILES_INDEX_KEY,
+    PROCESSING,
+    FileDrop,
+    FileLog,
+    FileRegistry,
+    drop_item,
+    file_pk,
+    landed_drop,
+    submission_of,
+)
 from shared.dal.gap_state import (
     EvidenceBatch,
     GapStateRepository,
@@ -470,3 +482,37 @@ class RecordedExecutions(ExecutionStarter):
                 return arn
         self.started.append((state_machine_arn, name, dict(payload)))
         return arn
+
+
+class MemoryFileLog(FileLog):
+    """`FileLog` in dicts: drops by key and applied keys by content, metered as the Registry's items."""
+
+    def __init__(self, meter: WriteMeter | None = None) -> None:
+        self.records: dict[str, FileDrop] = {}
+        self.applied: dict[str, str] = {}
+        self._meter = meter or WriteMeter()
+
+    def landed(
+        self, key: str, *, kind: FileKind | None, attempt: int, last: bool
+    ) -> tuple[FileDrop, FileDrop]:
+        previous = self.records.get(key)
+        current = landed_drop(previous, key, kind, attempt, last)
+        self.settle(current)
+        return previous or FileDrop(key=key), current
+
+    def settle(self, drop: FileDrop) -> None:
+        self.records[drop.key] = drop
+        self._meter.charge("registry", drop_item(drop))
+
+    def drop(self, key: str) -> FileDrop | None:
+        return self.records.get(key)
+
+    def drops(self) -> list[FileDrop]:
+        return sorted(self.records.values(), key=lambda d: (d.landed_at or "", d.key), reverse=True)
+
+    def mark_applied(self, file_id: str, key: str) -> None:
+        self.applied[file_id] = key
+        self._meter.charge("registry", {"pk": file_pk(file_id), "sk": APPLIED_SK, "source_key": key})
+
+    def applied_key(self, file_id: str) -> str | None:
+        return self.applied.get(file_id)

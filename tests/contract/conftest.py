@@ -28,6 +28,7 @@ from shared.dal.gap_state import DynamoGapStateRepository, GapStateRepository
 from shared.dal.ledger import DynamoLedgerRepository, LedgerRepository
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
+    MemoryFileLog,
     MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryLedgerRepository,
@@ -36,7 +37,6 @@ from shared.dal.memory import (
     RecordedExecutions,
     WriteMeter,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.dal.objects import ObjectStore, S3ObjectStore
 from shared.dal.runs import DynamoRunRegistry, RunRegistry
 from shared.models.tables import ALL_TABLES

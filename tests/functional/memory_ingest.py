@@ -7,11 +7,11 @@ from datetime import datetime
 
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
+    MemoryFileLog,
     MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryObjectStore,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.logic.member_buckets import MEMBER_BUCKETS
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService

@@ -14,13 +14,13 @@ from bench.runs import CURATED, LANDING, PLAN_CLOCK_START, PLAN_KINDS, REPORTS, 
 from cli.generate import generate_plan
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
+    MemoryFileLog,
     MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryLedgerRepository,
     MemoryObjectStore,
     MemoryRunRegistry,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.logic.money import parse_dollars
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService

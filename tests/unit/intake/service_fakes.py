@@ -10,12 +10,12 @@ from shared.dal.files import FileLog, FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.memory import (
     MemoryClaimVersionRepository,
+    MemoryFileLog,
     MemoryFileRegistry,
     MemoryGapStateRepository,
     MemoryObjectStore,
     WriteMeter,
 )
-from shared.dal.memory_log import MemoryFileLog
 from shared.dal.objects import ObjectStore
 from shared.models.files import FileKind
 from shared.programs.care_gap import load_catalog
