@@ -42,10 +42,14 @@ def _staged(tmp_path: Path, count: int) -> staging.StagedFile:
     return staged
 
 
-def test_with_no_more_partitions_than_buckets_each_group_holds_its_buckets_alone(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def small_groups(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Groups of 25 rows: the 400-row file is staged in 32 member partitions."""
     monkeypatch.setattr(staging, "ROWS_PER_GROUP", 25)
+
+
+@pytest.mark.usefixtures("small_groups")
+def test_with_no_more_partitions_than_buckets_each_group_holds_its_buckets_alone(tmp_path: Path) -> None:
     staged = _staged(tmp_path, 64)
     assert staged.rows.partitions > 1
     assert staged.whole_buckets(64) and not staged.whole_buckets(32)
@@ -61,10 +65,10 @@ def test_with_no_more_partitions_than_buckets_each_group_holds_its_buckets_alone
     assert sum(group.height for group in groups) == 400
 
 
+@pytest.mark.usefixtures("small_groups")
 def test_with_more_partitions_than_buckets_rows_are_spread_by_hash_and_no_group_promises_whole_buckets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    monkeypatch.setattr(staging, "ROWS_PER_GROUP", 25)
     staged = _staged(tmp_path, 2)
     assert staged.rows.partitions > 2
     assert not staged.whole_buckets(2)
