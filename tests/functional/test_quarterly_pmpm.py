@@ -128,21 +128,20 @@ def _run(lambda_context: Any, request: dict[str, Any] = QUARTER) -> dict[str, An
         return run_request(lambda_context, request)
 
 
+QUARTER_FILES = FILES | {
+    "landing/clinics/clinics-2026-04.csv": HPI_CLINICS,
+    "landing/providers/providers-2026.csv": PROVIDERS,
+    "landing/eligibility/t1.csv": ROSTER,
+    "landing/medical_claims/visits-2025.csv": VISITS,
+    "landing/ta_engagement/ta-2026-q1.csv": ENGAGEMENT,
+}
+"""The plan's files with the quarter's: K2's HPI decile and provider, T1, T2 and T2's visits, K2's TA."""
+
+
 @pytest.fixture
 def quarter(aws, lambda_context):
     with clock_override(shifted_clock(AFTER_QUARTER)):
-        land(
-            aws,
-            lambda_context,
-            FILES
-            | {
-                "landing/clinics/clinics-2026-04.csv": HPI_CLINICS,
-                "landing/providers/providers-2026.csv": PROVIDERS,
-                "landing/eligibility/t1.csv": ROSTER,
-                "landing/medical_claims/visits-2025.csv": VISITS,
-                "landing/ta_engagement/ta-2026-q1.csv": ENGAGEMENT,
-            },
-        )
+        land(aws, lambda_context, QUARTER_FILES)
         yield aws
 
 
