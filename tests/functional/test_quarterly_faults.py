@@ -8,6 +8,7 @@ January and March, February at $0.00."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from cli.local.moto_speedups import partition_queries
 from shared.clock import clock_override, shifted_clock
 from tests.functional.flow import land, run_request
 from tests.functional.test_quarterly_pmpm import AFTER_QUARTER, QUARTER, QUARTER_FILES, RUN
-from tests.functional.test_run_faults import fail_call, ledger_dump, report
+from tests.functional.test_run_faults import fail_call, ledger_dump, report, run_stores
 from tests.local.fixture_snapshot import Saved, Stores, restore, snapshot
 
 pytestmark = pytest.mark.slow
@@ -26,15 +27,10 @@ CRASHES = 12
 
 
 def _stores(aws: Any) -> Stores:
-    """Everything a quarterly run may write: the tables, the curated bucket (its parts and tables) and the
-    reports bucket."""
-    return Stores(
-        s3=aws.s3,
-        dynamodb=aws.dynamodb,
-        tables=tuple(
-            aws.names[t] for t in ("GAPS_TABLE", "LEDGER_TABLE", "REGISTRY_TABLE", "APPROVALS_TABLE")
-        ),
-        objects=((aws.names["CURATED_BUCKET"], ""), (aws.names["REPORTS_BUCKET"], "")),
+    """Everything a quarterly run may write: the month's stores with the whole curated bucket (its parts and
+    tables) and the whole reports bucket."""
+    return replace(
+        run_stores(aws), objects=((aws.names["CURATED_BUCKET"], ""), (aws.names["REPORTS_BUCKET"], ""))
     )
 
 
