@@ -121,6 +121,15 @@ class PartitionedSpill:
         return pl.concat(parts) if parts else None
 
 
+def split_by_key(frame: pl.DataFrame, key: pl.Expr) -> list[tuple[str, pl.DataFrame]]:
+    """`frame`'s rows under each text key `key` gives them (a string expression, never null): (key, rows)
+    in the order the keys first appear, each key's rows in the frame's order."""
+    split = frame.with_columns(key.alias(PARTITION)).partition_by(
+        PARTITION, as_dict=True, include_key=False, maintain_order=True
+    )
+    return [(str(name), part) for (name,), part in split.items()]
+
+
 class RowsByKey(Protocol):
     """Rows kept by a text key until each key is written out as one file (`PeriodSpill`, `KeyedFiles`)."""
 
@@ -148,12 +157,8 @@ class PeriodSpill:
         """Add `frame`'s rows, each under the key `key` gives it (a string expression, never null)."""
         if frame.height == 0:
             return
-        split = frame.with_columns(key.alias(PARTITION)).partition_by(
-            PARTITION, as_dict=True, include_key=False, maintain_order=True
-        )
         added = []
-        for (name,), part in split.items():
-            text = str(name)
+        for text, part in split_by_key(frame, key):
             self._buffers.setdefault(text, []).append(part)
             self._buffered[text] = self._buffered.get(text, 0) + frame_bytes(part)
             added.append(text)
@@ -201,12 +206,8 @@ class KeyedFiles:
         """Write `frame`'s rows, each key's (a string expression, never null) to its own file, in order."""
         if frame.height == 0:
             return
-        split = frame.with_columns(key.alias(PARTITION)).partition_by(
-            PARTITION, as_dict=True, include_key=False, maintain_order=True
-        )
         self._directory.mkdir(parents=True, exist_ok=True)
-        for (name,), part in split.items():
-            text = str(name)
+        for text, part in split_by_key(frame, key):
             if text in self._files:
                 raise ValueError(f"rows of key {text} were added in two parts")
             path = self._directory / f"k{len(self._files):05d}.parquet"
