@@ -197,7 +197,7 @@ class Stager:
             rejects=self.rejects,
             conflicts=conflict_rejects.cast(REJECT_SCHEMA),  # type: ignore[arg-type]
             drop=drop,
-            buckets=self._buckets if self.rows.partitions > 1 else None,
+            buckets=self._buckets,
         )
 
     def _rows_of(self, wanted: pl.DataFrame) -> pl.DataFrame:
@@ -252,8 +252,7 @@ class StagedFile:
     drop: pl.DataFrame
     """Row numbers of valid rows that are not accepted (duplicates, conflicts, superseded)."""
     buckets: int | None = None
-    """The member-bucket count whose whole buckets each member partition holds (None: one partition, or
-    partitions by hash)."""
+    """The member-bucket count whose whole buckets each member partition holds (None: partitions by hash)."""
 
     def whole_buckets(self, count: int) -> bool:
         """Whether every member bucket of `count` is in one group (`groups`) alone."""
