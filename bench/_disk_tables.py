@@ -9,11 +9,14 @@ items on disk, and count the requests the DynamoDB repositories would make for t
 
 from __future__ import annotations
 
+import functools
 import math
 import sqlite3
+import threading
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
 from shared.dal.claim_versions import ClaimVersion, ClaimVersionRepository
 from shared.dal.dynamo import BATCH_WRITE_MAX
@@ -34,6 +37,21 @@ _TABLES = (
 )
 
 
+_LOCK = threading.RLock()
+"""Held by every call of the two repositories: one connection, one meter, calls from several threads."""
+
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _locked(method: Method) -> Method:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        with _LOCK:
+            return method(*args, **kwargs)
+
+    return cast(Method, call)
+
+
 Requests = Counter[str]
 """DynamoDB requests by kind: `batch_write` (25 items each), `query` (one per member read, strongly
 consistent), `put` (a conditional rewrite of one item)."""
@@ -50,7 +68,8 @@ def _version(member_id: str, fields: Sequence[str]) -> ClaimVersion:
 
 def connect(path: Path) -> sqlite3.Connection:
     """A connection to the tables' file (created if absent); writes are not synced (a scratch file)."""
-    db = sqlite3.connect(path)
+    # The ingest applies member groups in threads (`shared.intake.pipeline`): each call holds `_LOCK`.
+    db = sqlite3.connect(path, check_same_thread=False)
     db.execute("PRAGMA synchronous = OFF")
     db.execute("PRAGMA journal_mode = OFF")
     for statement in _TABLES:
@@ -73,6 +92,7 @@ class DiskGapStateRepository(MemoryGapStateRepository):
         rows = self._db.execute("SELECT sk, packed FROM evidence WHERE member = ?", (member_id,))
         return dict(rows.fetchall())
 
+    @_locked
     def put_evidence(self, evidence: EvidenceBatch) -> int:
         items, rows = packed_evidence_items(evidence)
         for item in items:
@@ -90,6 +110,7 @@ class DiskGapStateRepository(MemoryGapStateRepository):
         self._db.commit()
         return rows
 
+    @_locked
     def retract_claims(self, claims: Mapping[str, Collection[str]]) -> int:
         removed = 0
         for member_id, keys in sorted(claims.items()):
@@ -116,6 +137,7 @@ class DiskGapStateRepository(MemoryGapStateRepository):
         self._db.commit()
         return removed
 
+    @_locked
     def evidence_of(self, member_id: str) -> tuple[Evidence, ...]:
         items = sorted(self._packed(member_id).items())
         return distinct_evidence(e for sk, text in items for e in unpack_item(member_id, sk, text))
@@ -129,6 +151,7 @@ class DiskClaimVersionRepository(ClaimVersionRepository):
         self._meter = meter
         self._requests = requests
 
+    @_locked
     def put_versions(self, versions: Iterable[ClaimVersion]) -> int:
         batch = {(v.member_id, v.item()["sk"]): v for v in versions}
         for (member_id, sk), v in batch.items():
@@ -149,6 +172,7 @@ class DiskClaimVersionRepository(ClaimVersionRepository):
         self._db.commit()
         return len(batch)
 
+    @_locked
     def versions_of(self, member_ids: Iterable[str]) -> dict[str, list[ClaimVersion]]:
         wanted = sorted(set(member_ids))
         self._requests["query"] += len(wanted)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import resource
 import shutil
 import sys
@@ -141,6 +142,8 @@ def _service(
         now=lambda: READ_ON,
         # The benchmark measures the streaming at sizes past what one function applies in its 15 minutes.
         max_file_bytes=BENCH_MAX_FILE_BYTES,
+        # As many groups at once as the run has polars threads: one on the one-thread run.
+        workers=int(os.environ.get("POLARS_MAX_THREADS") or os.cpu_count() or 1),
     )
 
 

@@ -17,6 +17,12 @@ from shared.models.tables import (
 )
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the platform has one)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
 
@@ -95,6 +101,11 @@ class IngestSettings(Observability, Buckets, Tables, MemberBucketing):
     max_file_bytes: int | None = Field(default=None, alias="INGEST_MAX_FILE_BYTES", ge=1)
     """The largest file (uncompressed) one function ingests; default `shared.intake.source.MAX_FILE_BYTES`
     (docs/ingest.md). A test of the fan-out on the local runtime lowers it."""
+
+    ingest_workers: int = Field(default_factory=available_cores, alias="INGEST_WORKERS", ge=1, le=16)
+    """Member groups of a file applied at once (`shared.intake.pipeline`); default the cores this process
+    may use (a 10 GB function has 6). Each holds a group of up to `ROWS_PER_GROUP` rows (about 300 MB for
+    claim lines), so memory grows with it (docs/ingest.md)."""
 
     claim_version_readers: int = Field(default=16, alias="CLAIM_VERSION_READERS", ge=1, le=64)
     """Members' claim versions read at once (one query each). On DynamoDB the queries wait on the network,

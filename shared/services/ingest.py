@@ -27,6 +27,7 @@ from shared.dal.files import FileDrop, FileLog, FileRegistry
 from shared.dal.gap_state import GapStateRepository
 from shared.dal.objects import ObjectStore
 from shared.intake import QuarantineError, kind_from_key, stage_file, write_rejects_csv
+from shared.intake.pipeline import in_order
 from shared.intake.reader import CURRENT_PERIOD, Staging, hash_file
 from shared.intake.shards import cut_file, shardable, stage_shard
 from shared.intake.source import MAX_FILE_BYTES
@@ -146,13 +147,15 @@ class IngestService:
         max_file_bytes: int = MAX_FILE_BYTES,
         member_buckets: int = MEMBER_BUCKETS,
         fan_out: FanOutStarter | None = None,
+        workers: int = 1,
     ) -> None:
         """`versions` nets claims across files (without it each file is netted on its own only); `log`
         records each drop (`p4p files`); `scratch` is where a file is staged (default: the temp dir);
         `max_file_bytes` the largest file taken (what one function applies in its time; benchmarks of the
         streaming itself go past it); `member_buckets` how many member buckets claims and rosters are filed
         in (the deployment's `MEMBER_BUCKETS`); `fan_out` starts the fan-out of a file past
-        `max_file_bytes` (without it such a file is TOO_LARGE)."""
+        `max_file_bytes` (without it such a file is TOO_LARGE); `workers` how many of an evidence file's
+        member groups are applied at once (`shared.intake.pipeline`; reference data one at a time)."""
         self._fan_out = fan_out
         self._now = now
         self._store = store
@@ -166,6 +169,7 @@ class IngestService:
         self._scratch = scratch
         self._max_file_bytes = max_file_bytes
         self._member_buckets = checked_count(member_buckets)
+        self._workers = workers
 
     def ingest(
         self,
@@ -674,17 +678,31 @@ class IngestService:
     def _apply(
         self, staged: StagedFile, file_id: str, curated: RowsByKey, evidence_log: PeriodSpill
     ) -> VersionEffect:
-        """Write what the file means for the gap state, one member group at a time: clinics, providers,
-        roster, or net evidence. Members are disjoint across groups, so each group is netted on its own.
-        Each group's rows go to `curated` by period as they pass."""
+        """Write what the file means for the gap state, a member group at a time: clinics, providers,
+        roster, or net evidence. Members are disjoint across groups, so each group is netted on its own,
+        and an evidence file's groups are applied `workers` at a time. Each group's rows go to `curated`
+        by period, and its evidence to `evidence_log`; what keeps the groups' order is added in it."""
         kind = staged.kind
         column = staged.schema.period_column
         period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
-        total = VersionEffect()
         actions = self._actions()
-        for rows in staged.groups():
-            curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
-            effect = self._apply_group(kind, rows, file_id, actions, evidence_log)
+        # A group's curated rows can be written from its worker when each of its files is its own
+        # (`KeyedFiles`); rows spilled by period go in the groups' order, from here.
+        whole = isinstance(curated, KeyedFiles)
+
+        def work(rows: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame | None, VersionEffect]:
+            if whole:
+                curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
+            evidence, effect = self._apply_group(kind, rows, file_id, actions)
+            return (None if whole else rows), evidence, effect
+
+        total = VersionEffect()
+        workers = self._workers if kind in _EXTRACTORS else 1
+        for rows, evidence, effect in in_order(work, staged.groups(), workers=workers):
+            if rows is not None:
+                curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
+            if evidence is not None:
+                evidence_log.add(evidence, pl.col("action_date").dt.strftime("%Y-%m"))
             total = VersionEffect(
                 applied=total.applied + effect.applied,
                 withheld=total.withheld + effect.withheld,
@@ -693,35 +711,30 @@ class IngestService:
         return total
 
     def _apply_group(
-        self,
-        kind: FileKind,
-        rows: pl.DataFrame,
-        file_id: str,
-        actions: list[ActionDefinition],
-        evidence_log: PeriodSpill,
-    ) -> VersionEffect:
+        self, kind: FileKind, rows: pl.DataFrame, file_id: str, actions: list[ActionDefinition]
+    ) -> tuple[pl.DataFrame | None, VersionEffect]:
+        """Apply one member group; its evidence frame for the evidence log (None for reference data)."""
         if kind is FileKind.CLINICS:
             # Each clinics file says where a clinic is now, and each payer's row its track with that payer;
             # what it was before, and the other payers' tracks, are kept in its history.
             self._gaps.put_clinics(merge_clinic_rows(self._gaps.clinics(), clinic_rows(rows)))
-            return VersionEffect()
+            return None, VersionEffect()
         if kind is FileKind.ELIGIBILITY:
             profiles, spans = roster_from_rows(rows)
             self._gaps.put_roster(profiles, spans)
-            return VersionEffect()
+            return None, VersionEffect()
         if kind is FileKind.PROVIDERS:
             # Reference data, as clinics are: each row is one affiliation, kept (and ended) by its key.
             self._gaps.put_providers(providers_from_rows(rows))
-            return VersionEffect()
+            return None, VersionEffect()
         extract = _EXTRACTORS.get(kind)
         if extract is None:
-            return VersionEffect()
+            return None, VersionEffect()
         evidence = extract(rows, actions, file_id)
-        evidence_log.add(evidence, pl.col("action_date").dt.strftime("%Y-%m"))
         versions = _VERSIONS[kind](rows, file_id) if kind in _VERSIONS else []
         if self._keeper is not None:
-            return self._keeper.apply(versions, evidence)
-        return VersionEffect(applied=self._gaps.put_evidence(evidence))
+            return evidence, self._keeper.apply(versions, evidence)
+        return evidence, VersionEffect(applied=self._gaps.put_evidence(evidence))
 
 
 def _close(stream: object) -> None:

@@ -54,6 +54,7 @@ def build_ingest_service(settings: IngestSettings) -> IngestService:
         member_buckets=settings.member_buckets,
         max_file_bytes=settings.max_file_bytes or MAX_FILE_BYTES,
         fan_out=_fan_out_starter(settings.fan_out_state_machine_arn),
+        workers=settings.ingest_workers,
     )
 
 

@@ -25,10 +25,11 @@ def memory_ingest(
     now: Callable[[], datetime],
     member_buckets: int = MEMBER_BUCKETS,
     files: MemoryFileRegistry | None = None,
+    workers: int = 1,
 ) -> IngestService:
     """The ingest on `store` and `gaps` with the packaged catalog, `files` (a fresh file registry when
     none) and a fresh log, reports in `reports`, the clock `now`, and claims and rosters filed in
-    `member_buckets` buckets."""
+    `member_buckets` buckets, `workers` member groups applied at once."""
     return IngestService(
         store=store,
         files=files if files is not None else MemoryFileRegistry(),
@@ -40,4 +41,5 @@ def memory_ingest(
         log=MemoryFileLog(),
         now=now,
         member_buckets=member_buckets,
+        workers=workers,
     )

@@ -13,6 +13,7 @@ import shared.intake.staging as staging
 from shared.dal.memory import MemoryGapStateRepository, MemoryObjectStore
 from shared.intake.reader import estimated_rows
 from shared.models.files import FileKind, FileStatus
+from shared.services.ingest import IngestOutcome
 from tests.functional.memory_ingest import memory_ingest
 from tests.unit.intake.factories import csv_bytes, rows
 
@@ -34,23 +35,35 @@ def _partitions(rows_per_group: int) -> int:
     return staging.partitions_for(estimated_rows(len(_claims()), False), rows_per_group)
 
 
-def _curated(monkeypatch: pytest.MonkeyPatch, rows_per_group: int) -> dict[str, pl.DataFrame]:
+def _ingested(
+    monkeypatch: pytest.MonkeyPatch, rows_per_group: int, workers: int = 1
+) -> tuple[IngestOutcome, dict[str, pl.DataFrame], MemoryGapStateRepository]:
+    """The file ingested at `rows_per_group` rows a group, `workers` groups at once: its outcome, every
+    Parquet object it wrote (curated files and evidence log) by key, and the gap state."""
     monkeypatch.setattr(staging, "ROWS_PER_GROUP", rows_per_group)
-    store = MemoryObjectStore()
+    store, gaps = MemoryObjectStore(), MemoryGapStateRepository()
     ingest = memory_ingest(
         store,
-        MemoryGapStateRepository(),
+        gaps,
         curated="curated",
         now=lambda: datetime(2026, 7, 1, tzinfo=UTC),
         member_buckets=BUCKETS,
+        workers=workers,
     )
     store.put_bytes("landing", KEY, _claims())
-    assert ingest.ingest("landing", KEY).status == FileStatus.ACCEPTED
-    return {
+    outcome = ingest.ingest("landing", KEY)
+    assert outcome.status == FileStatus.ACCEPTED
+    written = {
         key: pl.read_parquet(store.get_bytes(bucket, key))
         for (bucket, key) in store.objects
-        if bucket == "curated" and key.startswith("curated/medical_claims/")
+        if bucket == "curated" and key.endswith(".parquet") and not key.startswith("staging/")
     }
+    return outcome, written, gaps
+
+
+def _curated(monkeypatch: pytest.MonkeyPatch, rows_per_group: int) -> dict[str, pl.DataFrame]:
+    _, written, _ = _ingested(monkeypatch, rows_per_group)
+    return {key: frame for key, frame in written.items() if key.startswith("curated/medical_claims/")}
 
 
 def test_whole_bucket_groups_and_the_spill_give_the_same_curated_files(
@@ -73,3 +86,22 @@ def test_whole_bucket_groups_and_the_spill_give_the_same_curated_files(
     by_name = {key.rsplit("/", 1)[0]: frame for key, frame in many_groups.items()}
     for key, frame in one_group.items():
         assert by_name[key.rsplit("/", 1)[0]].equals(frame), key
+
+
+@pytest.mark.parametrize("rows_per_group", [80, 2])
+def test_groups_applied_at_once_give_what_one_at_a_time_gives(
+    monkeypatch: pytest.MonkeyPatch, rows_per_group: int
+) -> None:
+    """Several member groups at once (`workers`): the same outcome, the same curated files and evidence log
+    row for row, and the same evidence for every member, on both curated routes."""
+    one, written_one, gaps_one = _ingested(monkeypatch, rows_per_group, workers=1)
+    four, written_four, gaps_four = _ingested(monkeypatch, rows_per_group, workers=4)
+    assert _partitions(rows_per_group) >= BUCKETS  # several groups, so several run at once
+    assert four == one and one.evidence > 0
+    assert sorted(written_four) == sorted(written_one)
+    assert any(key.startswith("evidence/") for key in written_one)
+    for key, frame in written_one.items():
+        assert written_four[key].equals(frame), key
+    members = {f"M{i:04d}" for i in range(90)}
+    assert all(gaps_four.evidence_of(m) == gaps_one.evidence_of(m) for m in members)
+    assert sum(len(gaps_one.evidence_of(m)) for m in members) > 0
