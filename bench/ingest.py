@@ -7,8 +7,8 @@ local SQLite file, write units metered as the real tables would bill them.
   all cores (a 10 GB Lambda function has 6 vCPUs), and DuckDB on one thread against ours with
   `POLARS_MAX_THREADS=1`. The one-thread run also gives where our seconds went by stage (intake = parse,
   validate, reconcile; evidence; versions = netting and the packed gap-state writes; parquet = the
-  curated and evidence-log sinks; other = hash, reading member groups back, the curated and evidence
-  spills, reports, registry) and the ceiling any polars ingest can reach (polars alone converting the
+  curated and evidence-log writes; other = hash, reading member groups back, a curated spill, reports,
+  registry) and the ceiling any polars ingest can reach (polars alone converting the
   file, no checks).
 - **Scale**: 1M, 4M and 16M-line files (5k, 20k and 80k with --quick) on all cores: peak RSS and
   seconds (wall and CPU) per million lines at each size, and the largest size's seconds per million

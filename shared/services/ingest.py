@@ -450,10 +450,9 @@ class IngestService:
             if staged.kind in BY_BUCKET | BY_PERIOD_AND_BUCKET and staged.whole_buckets(self._member_buckets)
             else PeriodSpill(workdir / "curated-rows", _OUTPUT_SPILL_MEMORY)
         )
-        evidence_log = PeriodSpill(workdir / "evidence-rows", _OUTPUT_SPILL_MEMORY)
-        effect = self._apply(staged, file_id, curated, evidence_log)
+        effect, evidence_logs = self._apply(staged, file_id, curated, workdir / "evidence-rows")
         curated_keys = self._write_curated(staged.kind, curated, file_id, workdir, part)
-        self._write_evidence_log(evidence_log, file_id, workdir, part)
+        self._write_evidence_log(evidence_logs, file_id, workdir, part)
         return effect, curated_keys
 
     def _write_curated(
@@ -470,13 +469,18 @@ class IngestService:
             keys.append(key)
         return keys
 
-    def _write_evidence_log(self, spill: PeriodSpill, file_id: str, workdir: Path, part: str = "") -> None:
+    def _write_evidence_log(
+        self, logs: list[KeyedFiles], file_id: str, workdir: Path, part: str = ""
+    ) -> None:
         """Every evidence row the file yields, net or not, in
-        `evidence/period=<month>/<file_id><part>.parquet`."""
-        for name, path in sink_by_period(spill, workdir / "evidence-log"):
-            key = f"{Prefix.EVIDENCE}period={name}/{file_id}{part}.parquet"
-            self._store.put_file(self._curated, key, path, PARQUET_TYPE)
-            path.unlink()
+        `evidence/period=<month>/<file_id><part>.parquet`; a file of several member groups writes a file
+        per group in each period (`<file_id><part>-g0002.parquet`), as each group's worker made it."""
+        for number, log in enumerate(logs):
+            group = f"-g{number:04d}" if len(logs) > 1 else ""
+            for name, path in sink_by_period(log, workdir / "evidence-log"):
+                key = f"{Prefix.EVIDENCE}period={name}/{file_id}{part}{group}.parquet"
+                self._store.put_file(self._curated, key, path, PARQUET_TYPE)
+                path.unlink()
 
     # The fan-out (docs/ingest.md, "Fan-out"): split → one ingest per shard (in parallel) → finish, or
     # fail. Each step's writes are keyed by the file's hash and the shard's number, so a step run again
@@ -676,39 +680,45 @@ class IngestService:
         return [a for program in self._catalog.versions for a in program.actions]
 
     def _apply(
-        self, staged: StagedFile, file_id: str, curated: RowsByKey, evidence_log: PeriodSpill
-    ) -> VersionEffect:
+        self, staged: StagedFile, file_id: str, curated: RowsByKey, evidence_rows: Path
+    ) -> tuple[VersionEffect, list[KeyedFiles]]:
         """Write what the file means for the gap state, a member group at a time: clinics, providers,
         roster, or net evidence. Members are disjoint across groups, so each group is netted on its own,
         and an evidence file's groups are applied `workers` at a time. Each group's rows go to `curated`
-        by period, and its evidence to `evidence_log`; what keeps the groups' order is added in it."""
+        by period (in the groups' order where that is kept, `PeriodSpill`), and its evidence to a log of
+        its own under `evidence_rows`, by period; the effect and the groups' logs, in group order."""
         kind = staged.kind
         column = staged.schema.period_column
         period = pl.col(column).dt.strftime("%Y-%m") if column else pl.lit(CURRENT_PERIOD)
+        action_month = pl.col("action_date").dt.strftime("%Y-%m")
         actions = self._actions()
-        # A group's curated rows can be written from its worker when each of its files is its own
+        # A group's curated rows are written from its worker when each of its files is its own
         # (`KeyedFiles`); rows spilled by period go in the groups' order, from here.
         whole = isinstance(curated, KeyedFiles)
 
-        def work(rows: pl.DataFrame) -> tuple[pl.DataFrame | None, pl.DataFrame | None, VersionEffect]:
+        def work(group: tuple[int, pl.DataFrame]) -> tuple[pl.DataFrame | None, KeyedFiles, VersionEffect]:
+            number, rows = group
             if whole:
                 curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
             evidence, effect = self._apply_group(kind, rows, file_id, actions)
-            return (None if whole else rows), evidence, effect
+            log = KeyedFiles(evidence_rows / f"g{number:05d}")
+            if evidence is not None:
+                log.add(evidence, action_month)
+            return (None if whole else rows), log, effect
 
         total = VersionEffect()
+        logs: list[KeyedFiles] = []
         workers = self._workers if kind in _EXTRACTORS else 1
-        for rows, evidence, effect in in_order(work, staged.groups(), workers=workers):
+        for rows, log, effect in in_order(work, enumerate(staged.groups()), workers=workers):
             if rows is not None:
                 curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
-            if evidence is not None:
-                evidence_log.add(evidence, pl.col("action_date").dt.strftime("%Y-%m"))
+            logs.append(log)
             total = VersionEffect(
                 applied=total.applied + effect.applied,
                 withheld=total.withheld + effect.withheld,
                 retracted=total.retracted + effect.retracted,
             )
-        return total
+        return total, logs
 
     def _apply_group(
         self, kind: FileKind, rows: pl.DataFrame, file_id: str, actions: list[ActionDefinition]
