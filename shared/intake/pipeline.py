@@ -1,8 +1,9 @@
-"""Work on a file's member groups in threads, its results in the groups' order.
+"""Work on a file's parts in threads, the results in the parts' order.
 
-A group's work is mostly polars (validation's leftovers, evidence, packing, Parquet writes), which runs
-outside the GIL: with a few groups at once a function uses the cores it has (a 10 GB Lambda function has
-6 vCPUs) instead of one. Members are disjoint across groups, so their gap-state writes never meet.
+The ingest applies a file's member groups this way: a group's work is mostly polars (evidence, packing,
+Parquet writes), which runs outside the GIL, so with a few groups at once a function uses the cores it has
+(a 10 GB Lambda function has 6 vCPUs) instead of one; members are disjoint across groups, so their
+gap-state writes never meet. It uploads its output files this way too: each PUT waits on S3.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ def in_order(work: Callable[[Item], Result], items: Iterable[Item], *, workers: 
         for item in items:
             yield work(item)
         return
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest-group")
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest-work")
     pending: deque[Future[Result]] = deque()
     try:
         for item in items:

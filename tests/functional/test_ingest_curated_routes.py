@@ -4,7 +4,10 @@ the buckets (`shared.services.ingest` `_apply_and_write`)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -13,7 +16,7 @@ import shared.intake.staging as staging
 from shared.dal.memory import MemoryGapStateRepository, MemoryObjectStore
 from shared.intake.reader import estimated_rows
 from shared.models.files import FileKind, FileStatus
-from shared.services.ingest import IngestOutcome
+from shared.services.ingest import UPLOADS_AT_ONCE, IngestOutcome
 from tests.functional.memory_ingest import memory_ingest
 from tests.unit.intake.factories import csv_bytes, rows
 
@@ -105,3 +108,44 @@ def test_groups_applied_at_once_give_what_one_at_a_time_gives(
     members = {f"M{i:04d}" for i in range(90)}
     assert all(gaps_four.evidence_of(m) == gaps_one.evidence_of(m) for m in members)
     assert sum(len(gaps_one.evidence_of(m)) for m in members) > 0
+
+
+class _SlowStore(MemoryObjectStore):
+    """A store whose uploads from local files wait as S3's PUTs do, counting how many wait at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.waiting = 0
+        self.most_at_once = 0
+
+    def put_file(self, bucket: str, key: str, path: Path, content_type: str = "") -> None:
+        with self._lock:
+            self.waiting += 1
+            self.most_at_once = max(self.most_at_once, self.waiting)
+        time.sleep(0.02)
+        super().put_file(bucket, key, path, content_type)
+        with self._lock:
+            self.waiting -= 1
+
+
+def test_curated_and_evidence_files_are_uploaded_several_at_once_and_listed_in_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each output file is one PUT that waits on S3: they are sent `UPLOADS_AT_ONCE` at a time, and the
+    manifest lists the same curated keys, in the same order, as a store that answers at once."""
+    monkeypatch.setattr(staging, "ROWS_PER_GROUP", 80)
+    now = lambda: datetime(2026, 7, 1, tzinfo=UTC)  # noqa: E731
+    manifests = []
+    slow = _SlowStore()
+    for store in (MemoryObjectStore(), slow):
+        ingest = memory_ingest(
+            store, MemoryGapStateRepository(), curated="curated", now=now, member_buckets=BUCKETS
+        )
+        store.put_bytes("landing", KEY, _claims())
+        outcome = ingest.ingest("landing", KEY)
+        manifests.append(store.get_json("reports", f"manifests/{outcome.file_id}.json"))
+    fast, slowly = manifests
+    assert slowly["curated_keys"] == fast["curated_keys"] and len(fast["curated_keys"]) > 4 * BUCKETS
+    assert fast["curated_keys"] == sorted(fast["curated_keys"])
+    assert slow.most_at_once == UPLOADS_AT_ONCE and slow.waiting == 0
