@@ -43,6 +43,7 @@ from shared.dal.objects import ObjectStore
 from shared.intake.kinds import SCHEMAS
 from shared.intake.spill import KeyedFiles, PeriodSpill
 from shared.models.files import FileKind
+from shared.models.settings import available_cores
 from shared.programs.care_gap import load_catalog
 from shared.services.ingest import IngestService
 from shared.services.ingest_versions import ClaimVersionKeeper
@@ -143,7 +144,7 @@ def _service(
         # The benchmark measures the streaming at sizes past what one function applies in its 15 minutes.
         max_file_bytes=BENCH_MAX_FILE_BYTES,
         # As many groups at once as the run has polars threads: one on the one-thread run.
-        workers=int(os.environ.get("POLARS_MAX_THREADS") or os.cpu_count() or 1),
+        workers=int(os.environ.get("POLARS_MAX_THREADS") or available_cores()),
     )
 
 

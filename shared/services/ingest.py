@@ -78,9 +78,9 @@ PARQUET_TYPE = "application/vnd.apache.parquet"
 COPY_LIMIT = 5 * 1024**3
 """S3's largest single copy: a larger quarantined file stays only at its landing key."""
 _OUTPUT_SPILL_MEMORY = 64 * 1024 * 1024
+"""Bytes of curated rows held in memory before they go to local files (a file whose curated rows spill)."""
 UPLOADS_AT_ONCE = 16
 """Curated and evidence-log files a function uploads at once (threads waiting on S3)."""
-"""Bytes of curated rows, and of evidence rows, held in memory before they go to local files."""
 
 
 class IngestStatus(StrEnum):
