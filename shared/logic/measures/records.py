@@ -125,6 +125,27 @@ def _fhir(item: Evidence) -> Record | None:
     )
 
 
+_MADE: dict[int, tuple[Evidence, Record | None]] = {}
+"""Each evidence item's record as made last, by the item's identity (the item is held with it, so its id
+cannot be taken by another while here). Evidence and records are frozen, so the record is the same every
+time; a run reads each member's evidence several times (the settlement, the pages' projection, the annual
+counters), and the decoded evidence is kept between runs (`shared.dal.gap_state`)."""
+_MADE_MAX = 250_000
+"""Items held at most; past it the memo starts again empty."""
+
+
+def _record(item: Evidence) -> Record | None:
+    """The item's record (`_fhir` or `_tabular`), made once per item while it is held."""
+    held = _MADE.get(id(item))
+    if held is not None and held[0] is item:
+        return held[1]
+    record = _fhir(item) if item.kind is not None else _tabular(item)
+    if len(_MADE) >= _MADE_MAX:
+        _MADE.clear()
+    _MADE[id(item)] = (item, record)
+    return record
+
+
 def records_of(evidence: Iterable[Evidence], known_by: date | None = None) -> list[Record]:
     """The member's records, from the evidence the plan knew of by `known_by` (None: all of it).
 
@@ -137,7 +158,7 @@ def records_of(evidence: Iterable[Evidence], known_by: date | None = None) -> li
             continue
         if known_by is not None and item.known_date > known_by:
             continue
-        record = _fhir(item) if item.kind is not None else _tabular(item)
+        record = _record(item)
         if record is None:
             continue
         key = (item.file_id, item.source_row, record.kind, record.codes[0])

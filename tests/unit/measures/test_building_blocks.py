@@ -225,6 +225,37 @@ def test_claim_rows_map_to_the_records_the_measures_read() -> None:
     assert CLAIM not in by_march
 
 
+def test_an_items_record_is_made_once_and_is_the_same_each_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a member's claim line and lab row, read once
+    from shared.logic.measures import records as records_module
+
+    def row(concept: str, source: EvidenceSource, number: int) -> Evidence:
+        return Evidence(
+            member_id="M1",
+            action="GSD",
+            step=Step.CLAIM,
+            action_date=date(2025, 3, 1),
+            source=source,
+            file_id="f",
+            source_row=number,
+            concept=concept,
+            result_value="7.2" if source is EvidenceSource.LAB else None,
+        )
+
+    evidence = [row("83036", EvidenceSource.MEDICAL_CLAIM, 1), row("4548-4", EvidenceSource.LAB, 2)]
+    first = records_of(evidence)
+    made: list[Evidence] = []
+    original = records_module._tabular
+    monkeypatch.setattr(records_module, "_tabular", lambda item: made.append(item) or original(item))
+    # WHEN the same items are read again, and an equal but new item
+    again = records_of(evidence)
+    equal = row("83036", EvidenceSource.MEDICAL_CLAIM, 1)
+    fresh = records_of([equal])
+    # THEN the same records come back without being made again; a new item's record is made for it
+    assert again == first and all(a is b for a, b in zip(again, first, strict=True))
+    assert made == [equal] and fresh == first[:1]
+
+
 def test_exclusion_takes_the_member_out_of_the_numerator() -> None:
     # GIVEN a member in the initial population who is both excluded and screened
     # WHEN the proportion populations are scored
