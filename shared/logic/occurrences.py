@@ -187,6 +187,12 @@ class MemberView:
     spans: tuple[EligibilitySpan, ...]
     by_action: dict[str, list[Evidence]] = field(default_factory=dict)
     conditions: dict[str, list[date]] = field(default_factory=dict)
+    taken: dict[int, tuple[ActionDefinition, tuple[Occurrence, ...]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """`occurrences` of each action asked, by the definition's identity (held with them): a run asks the
+    same question of the same view for the member's awards, its gaps and its registry rows. A view is
+    built whole and not changed after."""
 
     @classmethod
     def of(
@@ -223,6 +229,18 @@ def occurrences(
 ) -> list[Occurrence]:
     """Every occurrence of `action` the member's evidence speaks to, in period order; evidence put in
     none is appended to `unused` with the reason, when given."""
+    if unused is not None:  # the evidence left out is wanted too: worked out afresh
+        return _occurrences(view, action, unused)
+    held = view.taken.get(id(action))
+    if held is None or held[0] is not action:
+        held = (action, tuple(_occurrences(view, action, None)))
+        view.taken[id(action)] = held
+    return list(held[1])
+
+
+def _occurrences(
+    view: MemberView, action: ActionDefinition, unused: list[UnusedEvidence] | None
+) -> list[Occurrence]:
     items = view.by_action.get(action.code, [])
     per = action.frequency.per
     if per is FrequencyPer.DOSE:

@@ -254,3 +254,25 @@ def test_occurrences_do_not_depend_on_the_order_evidence_is_read(rng: random.Ran
     # WHEN occurrences are computed from either order
     # THEN they are the same
     assert summary(shuffled) == summary(evidence)
+
+
+def test_a_views_occurrences_are_worked_out_once_per_action(monkeypatch):
+    # GIVEN a member's view with a dose and a too-early dose, asked once
+    from shared.logic import occurrences as module
+
+    member = view(
+        dose("CIS HiB", BABY + timedelta(days=30), "49"), dose("CIS HiB", BABY + timedelta(days=70), "49")
+    )
+    action = PROGRAM.action("CIS HiB")
+    first = occurrences(member, action)
+    worked = []
+    original = module._occurrences
+    monkeypatch.setattr(module, "_occurrences", lambda *a: worked.append(a[1].code) or original(*a))
+    # WHEN the same view is asked again, asked with the evidence it leaves out, and a new view of the facts
+    again = occurrences(member, action)
+    unused = []
+    traced = occurrences(member, action, unused)
+    other = occurrences(view(*(e for items in member.by_action.values() for e in items)), action)
+    # THEN the second answer is the first, not worked out again; a trace and a new view are worked out
+    assert again == first == traced == other and again is not first
+    assert worked == ["CIS HiB", "CIS HiB"]
