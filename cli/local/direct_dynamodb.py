@@ -33,6 +33,7 @@ from botocore.awsrequest import AWSResponse
 from botocore.client import BaseClient
 from botocore.endpoint import convert_to_response_dict
 from botocore.parsers import JSONParser
+from botocore.serialize import JSONSerializer
 from botocore.validate import ParamValidator
 from moto import settings as moto_settings
 from moto.core import models as moto_models
@@ -154,7 +155,26 @@ def in_process_dynamodb() -> Iterator[None]:
             return _moto_attribute_value(self, original_parse_structure, shape, value)
         return original_parse_structure(self, shape, value)
 
+    original_serialize = JSONSerializer.serialize_to_request
+
+    def serialize_to_request(self: JSONSerializer, parameters: Any, operation_model: Any) -> Any:
+        # botocore walks a DynamoDB request by its shape to write it as JSON. For an operation whose input
+        # has no timestamp and a request with no binary value, the walk writes what json.dumps of the
+        # parameters writes (DynamoDB's members keep their names, and strings, numbers, booleans, maps and
+        # lists are written as they are); anything else is walked.
+        frame = _request_frame(self, original_serialize, operation_model)
+        if frame is None:
+            return original_serialize(self, parameters, operation_model)
+        try:
+            body = json.dumps(parameters).encode(self.DEFAULT_ENCODING)
+        except TypeError:  # bytes (a binary value) or another value json cannot write
+            return original_serialize(self, parameters, operation_model)
+        if any(tag in body for tag in _BINARY_TAGS):  # binary values given as text are base64'd
+            return original_serialize(self, parameters, operation_model)
+        return {**frame, "headers": dict(frame["headers"]), "body": body}
+
     BaseClient._make_request = make_request  # type: ignore[method-assign]
+    JSONSerializer.serialize_to_request = serialize_to_request  # type: ignore[method-assign]
     MotoJSONParser._parse_structure = parse_structure  # type: ignore[method-assign]
     # moto lists a handler class's methods with inspect.getmembers on every request; a class's are fixed.
     moto_responses.method_names_from_class = lru_cache(maxsize=None)(original_method_names)  # type: ignore[assignment]
@@ -166,11 +186,42 @@ def in_process_dynamodb() -> Iterator[None]:
         yield
     finally:
         BaseClient._make_request = original_make_request  # type: ignore[method-assign]
+        JSONSerializer.serialize_to_request = original_serialize  # type: ignore[method-assign]
         MotoJSONParser._parse_structure = original_parse_structure  # type: ignore[method-assign]
         moto_responses.method_names_from_class = original_method_names
         moto_responses.gen_amzn_requestid_long = original_request_id
         ParamValidator._validate_structure = original_validate_structure  # type: ignore[method-assign]
         moto_responses.camelcase_to_underscores = original_underscores
+
+
+_FRAMES: dict[tuple[str, str], dict[str, Any] | None] = {}
+
+
+def _request_frame(serializer: JSONSerializer, serialize: Any, operation_model: Any) -> dict[str, Any] | None:
+    """What botocore's JSON serializer writes around a DynamoDB operation's body (method, URL path, target
+    and content type): its answer for no parameters, which depends on the operation alone. None for another
+    service, or an operation whose input has a timestamp (botocore rewrites those)."""
+    service = operation_model.service_model.service_name
+    key = (service, operation_model.name)
+    if key not in _FRAMES:
+        plain = service == "dynamodb" and not _has_timestamp(operation_model.input_shape, set())
+        _FRAMES[key] = serialize(serializer, {}, operation_model) if plain else None
+    return _FRAMES[key]
+
+
+def _has_timestamp(shape: Any, seen: set[str]) -> bool:
+    if shape is None or shape.name in seen:
+        return False
+    seen.add(shape.name)
+    if shape.type_name == "timestamp" or shape.serialization:
+        return True
+    if shape.type_name == "structure":
+        return any(m.serialization or _has_timestamp(m, seen) for m in shape.members.values())
+    if shape.type_name == "list":
+        return _has_timestamp(shape.member, seen)
+    if shape.type_name == "map":
+        return _has_timestamp(shape.key, seen) or _has_timestamp(shape.value, seen)
+    return False
 
 
 _BINARY_TAGS = (b'"B"', b'"BS"')

@@ -446,6 +446,56 @@ def test_in_process_dynamodb_answers_as_the_long_way_does() -> None:
     }
 
 
+_REQUESTS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "Query",
+        {
+            "TableName": "t",
+            "KeyConditionExpression": "pk = :p",
+            "ExpressionAttributeValues": {":p": {"S": "M#1"}},
+        },
+    ),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "é ✓"}, "n": {"N": "-1.5e3"}, "ok": {"BOOL": True}}}),
+    ("PutItem", {"TableName": "t", "Item": {"m": {"M": {"l": {"L": [{"NULL": True}, {"SS": ["a", "b"]}]}}}}}),
+    ("BatchWriteItem", {"RequestItems": {"t": [{"PutRequest": {"Item": {"pk": {"S": "x"}}}}]}}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "x"}, "b": {"B": b"\x00\xff"}}}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "x"}, "b": {"B": "text, base64'd by botocore"}}}),
+    ("PutItem", {"TableName": "t", "Item": {"pk": {"S": "x"}, "bs": {"BS": ["a", b"b"]}}}),
+    ("ListBackups", {"TimeRangeLowerBound": datetime(2026, 1, 1), "TimeRangeUpperBound": 1767225600}),
+]
+
+
+def test_in_process_dynamodb_writes_requests_as_botocore_does() -> None:
+    # GIVEN DynamoDB requests of every kind of value: plain ones, binary values as bytes and as text, and
+    # an operation with timestamps
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    serializer = client._serializer  # botocore's validating JSON serializer
+    models = client.meta.service_model
+    long_way = [serializer.serialize_to_request(p, models.operation_model(op)) for op, p in _REQUESTS]
+
+    # WHEN the local runtime writes them
+    walked = []
+    original = type(serializer._serializer)._serialize
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        walked.append(1)
+        return original(self, *args, **kwargs)
+
+    with in_process_dynamodb(), pytest.MonkeyPatch.context() as patch:
+        for op, params in _REQUESTS:  # each operation's frame is written (by shape) once, then kept
+            serializer.serialize_to_request(params, models.operation_model(op))
+        patch.setattr(type(serializer._serializer), "_serialize", counting)
+        local = []
+        for op, params in _REQUESTS:
+            walked.clear()
+            local.append((serializer.serialize_to_request(params, models.operation_model(op)), bool(walked)))
+
+    # THEN each request is the same, byte for byte; the plain ones were not walked by shape, the binary and
+    # timestamped ones were
+    assert [request for request, _ in local] == long_way
+    assert [was_walked for _, was_walked in local] == [False] * 4 + [True] * 4
+
+
 class _SlowExecution:
     """A Step Functions client whose execution enters one more step on each history read, then ends."""
 
