@@ -19,14 +19,16 @@ a result into dicts (`dynamo_to_dict`) by asking each value what it is; here by 
 
 Items: moto checks an item's 400 KB limit once per attribute it sets, summing every attribute so far, and a
 query measures each candidate twice and deep-copies what it returns. Here an item is measured once when it
-is built, a query measures each item once, and its results are copies of the attribute maps (writes replace
-attribute values; nothing a query returns is changed later). moto's backend lookup takes a global lock and
-compares the service's dict with every registered one on each request; a lookup that finds both done skips
-that. Each of these gives the answer moto gives (tests/local/test_runtime.py compares them).
+is built, a query measures each item once, and its results are the items themselves where no update has
+changed an item of the table in place (puts and deletes replace items; moto's answer is new dicts made from
+them), else copies of the attribute maps (writes replace attribute values). moto's backend lookup takes a
+global lock and compares the service's dict with every registered one on each request; a lookup that finds
+both done skips that. Each of these gives the answer moto gives (tests/local/test_runtime.py compares them).
 """
 
 from __future__ import annotations
 
+import copy
 import inspect
 import itertools
 import json
@@ -59,6 +61,8 @@ _sorted_partitions: weakref.WeakKeyDictionary[Table, tuple[int, dict[Any, list[t
     weakref.WeakKeyDictionary()
 )
 """Per table: the generation they were sorted at, and its partitions' items sorted on their sort keys."""
+_in_place: weakref.WeakSet[Table] = weakref.WeakSet()
+"""Tables an update has changed an item of, in place (`update_item`), while the speed-ups were on."""
 _ITEM_LIMIT = 405000
 """moto's item size limit (DynamoDB's 400 KB, as moto measured it)."""
 _QUERY = inspect.signature(Table.query)
@@ -294,6 +298,9 @@ def partition_queries() -> Iterator[None]:
 
     def update_item(self: DynamoDBBackend, table_name: str, *args: Any, **kwargs: Any) -> Any:
         # An update changes the stored item in place, or puts it when it is new.
+        table = self.tables.get(table_name)
+        if table is not None:
+            _in_place.add(table)
         try:
             return original_update(self, table_name, *args, **kwargs)
         finally:
@@ -338,7 +345,26 @@ def partition_queries() -> Iterator[None]:
             return original_execute(self, context)
         return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
 
+    class _QueryCopies:
+        """moto's table module's `copy`, for the deep copy a query makes of its results (a list of items):
+        none for a table no update has changed in place, since its items are never changed (a put or a
+        delete replaces the item, and moto's answer is new dicts made from the items); otherwise copies of
+        the attribute maps (`item_copy`), without `deepcopy`'s memo and dispatch per item."""
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            selected = getattr(_scope, "selected", None)
+            if selected is not None and type(value) is list and all(type(i) is Item for i in value):
+                if selected[0] not in _in_place:
+                    return list(value)
+                return [item_copy(item, {}) for item in value]
+            return copy.deepcopy(value, memo)
+
     Table.query = query  # type: ignore[method-assign]
+    table_module.copy = _QueryCopies()  # type: ignore[assignment]
     Table.sorted_items = sorted_items  # type: ignore[method-assign]
     table_module.get_filter_expression = filter_expression
     Table.all_items = all_items  # type: ignore[method-assign]
@@ -356,6 +382,7 @@ def partition_queries() -> Iterator[None]:
         yield
     finally:
         Table.query = original_query  # type: ignore[method-assign]
+        table_module.copy = copy
         Table.sorted_items = original_sorted  # type: ignore[method-assign]
         table_module.get_filter_expression = original_condition
         Table.all_items = original_all_items  # type: ignore[method-assign]
