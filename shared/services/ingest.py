@@ -710,10 +710,13 @@ class IngestService:
         # (`KeyedFiles`); rows spilled by period go in the groups' order, from here.
         whole = isinstance(curated, KeyedFiles)
 
+        def keep(rows: pl.DataFrame) -> None:
+            curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
+
         def work(group: tuple[int, pl.DataFrame]) -> tuple[pl.DataFrame | None, KeyedFiles, VersionEffect]:
             number, rows = group
             if whole:
-                curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
+                keep(rows)
             evidence, effect = self._apply_group(kind, rows, file_id, actions)
             log = KeyedFiles(evidence_rows / f"g{number:05d}")
             if evidence is not None:
@@ -725,7 +728,7 @@ class IngestService:
         workers = self._workers if kind in _EXTRACTORS else 1
         for rows, log, effect in in_order(work, enumerate(staged.groups()), workers=workers):
             if rows is not None:
-                curated.add(rows, curated_partition(kind, rows, period, self._member_buckets))
+                keep(rows)
             logs.append(log)
             total = VersionEffect(
                 applied=total.applied + effect.applied,
