@@ -61,6 +61,10 @@ _sorted_partitions: weakref.WeakKeyDictionary[Table, tuple[int, dict[Any, list[t
     weakref.WeakKeyDictionary()
 )
 """Per table: the generation they were sorted at, and its partitions' items sorted on their sort keys."""
+_sorted_selections: weakref.WeakKeyDictionary[Table, tuple[int, dict[tuple[Any, ...], list[Item]]]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Per table: the generation they were sorted at, and index queries' selections in their sorted order."""
 _in_place: weakref.WeakSet[Table] = weakref.WeakSet()
 """Tables an update has changed an item of, in place (`update_item`), while the speed-ups were on."""
 _ITEM_LIMIT = 405000
@@ -313,11 +317,22 @@ def partition_queries() -> Iterator[None]:
     def sorted_items(
         self: Table, hash_key_attrs: list[str], range_key_attrs: list[str | None], items: list[Item]
     ) -> list[Item]:
-        # moto sorts an index query's items (on every page) comparing DynamoTypes, which casts both sides
-        # of each comparison; the same order from each item's key values cast once.
-        names = self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs)
-        items.sort(key=lambda item: tuple(item.attrs[name].cast_value for name in names))
-        return items
+        # moto sorts an index query's items on every page, comparing DynamoTypes, which casts both sides
+        # of each comparison; the same order from each item's key values cast once, and kept for the same
+        # items until the table is next written to (a run reads its entries back a page at a time).
+        names = tuple(self._generate_attr_to_sort_by(hash_key_attrs, range_key_attrs))
+        generation = _generations.get(self, 0)
+        held = _sorted_selections.get(self)
+        if held is None or held[0] != generation:
+            held = (generation, {})
+            _sorted_selections[self] = held
+        # The items are the table's own, held by it while the generation lasts, so their ids are theirs.
+        key = (names, *map(id, items))
+        done = held[1].get(key)
+        if done is None:
+            items.sort(key=lambda item: tuple(item.attrs[name].cast_value for name in names))
+            done = held[1][key] = list(items)
+        return list(done)  # moto reverses the list for a backward query: never the one kept
 
     original_condition = table_module.get_filter_expression
     conditions: dict[tuple[str, str, str], Any] = {}
@@ -391,6 +406,7 @@ def partition_queries() -> Iterator[None]:
         DynamoDBBackend.update_item = original_update  # type: ignore[method-assign]
         _groupings.clear()
         _sorted_partitions.clear()
+        _sorted_selections.clear()
         Item.__init__ = original_item_init  # type: ignore[method-assign]
         DynamoType.size = _ORIGINAL_SIZE  # type: ignore[method-assign]
         BackendDict._create_account_specific_backend = original_backend  # type: ignore[method-assign]

@@ -201,6 +201,13 @@ def _queries(ddb: Any) -> list[dict[str, Any]]:
             "ProjectionExpression": "pk",
             "Limit": 5,
         },
+        {  # backward, a page at a time: each page sorts the same items again
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :c",
+            "ExpressionAttributeValues": {":c": {"S": "CLINIC#A"}},
+            "ScanIndexForward": False,
+            "Limit": 4,
+        },
     ]
     pages = []
     for request in asked:
