@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date
+from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -162,16 +163,28 @@ def ranked_rows(
 ) -> list[RegistryRow]:
     """The registry's rows of these gaps (any status given; open and coming-due ones kept), most money at
     stake first."""
-    rows = [_row(clinic, program, gap, as_of) for gap in gaps if gap.status in SHOWN and gap.svu_at_stake > 0]
+    # One clinic on one day: its bonus rate is the same for every row, and a multiplier is the action's.
+    bonus_rate = program.bonus_rate(_joined(clinic, as_of), as_of)
+    multipliers: dict[str, Decimal] = {}
+    rows = []
+    for gap in gaps:
+        if gap.status not in SHOWN or gap.svu_at_stake <= 0:
+            continue
+        multiplier = multipliers.get(gap.action)
+        if multiplier is None:
+            multiplier = multipliers[gap.action] = program.multiplier(gap.action, clinic.clinic_id, as_of)
+        rows.append(_row(clinic, program, gap, multiplier, bonus_rate))
     rows.sort(key=registry_order)
     return rows
 
 
-def _row(clinic: Clinic, program: CareGapProgram, gap: Gap, as_of: date) -> RegistryRow:
+def _row(
+    clinic: Clinic, program: CareGapProgram, gap: Gap, multiplier: Decimal, bonus_rate: Decimal
+) -> RegistryRow:
     cents = amount_cents(
         svu=gap.svu_at_stake,
-        multiplier=program.multiplier(gap.action, clinic.clinic_id, as_of),
-        bonus_rate=program.bonus_rate(_joined(clinic, as_of), as_of),
+        multiplier=multiplier,
+        bonus_rate=bonus_rate,
         dollar_rate=program.svu_dollar_rate,
     )
     return RegistryRow(
