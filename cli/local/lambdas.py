@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from unittest import mock
 
+from botocore import context as botocore_context
 from moto.awslambda_simple.models import LambdaSimpleBackend
 
 from cli.local.s3events import complete_s3_notification
@@ -39,6 +40,18 @@ def running_as(function_name: str) -> Iterator[None]:
         yield
     finally:
         RUNNING_AS.reset(token)
+
+
+@contextmanager
+def own_client_context() -> Iterator[None]:
+    """Calls made inside start with no botocore client context, as a Lambda's do. A routed handler runs
+    inside its caller's call (Step Functions' Invoke, made through boto3 in this process), whose context
+    is not the function's own; botocore would deep-copy it on every call the handler makes."""
+    token = botocore_context.set_context(None)
+    try:
+        yield
+    finally:
+        botocore_context.reset_context(token)
 
 
 class HandlerFailedError(Exception):
@@ -122,7 +135,7 @@ class LambdaRouter:
         spec = self._functions[_function_name(name_or_arn)]
         context = LocalLambdaContext(spec.name, spec.arn, spec.memory_mb, spec.timeout_s)
         try:
-            with running_as(spec.name):
+            with running_as(spec.name), own_client_context():
                 result = self._handler(spec)(event, context)
         except Exception as exc:
             raise HandlerFailedError(_error_payload(type(exc).__name__, exc, context)) from exc

@@ -3,19 +3,24 @@ from __future__ import annotations
 import json
 import os
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import boto3
 import pytest
+from botocore import context as botocore_context
 from botocore.exceptions import ClientError, ParamValidationError
+from botocore.useragent import register_feature_id
 from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType
 
 from cli.local import executions
 from cli.local.direct_dynamodb import in_process_dynamodb
+from cli.local.lambdas import LambdaRouter
 from cli.local.moto_speedups import partition_queries
 from cli.local.runtime import LocalRuntime
+from cli.local.stack import FunctionSpec
 from tests.local import fixture_handlers
 from tests.local.conftest import SynthesizedFixture
 from tests.local.fixture_stack import MAX_RECEIVE_COUNT
@@ -639,3 +644,32 @@ def test_without_the_local_runtime_a_wait_sleeps_its_pause(monkeypatch: pytest.M
 
     # THEN it slept the pause (nothing woke it)
     assert clock == [0.0, 0.5]
+
+
+_SEEN_CONTEXTS: list[Any] = []
+
+
+def _report_context(event: Any, context: Any) -> dict[str, Any]:
+    """A handler that records the botocore client context it starts with."""
+    _SEEN_CONTEXTS.append(botocore_context.get_context())
+    return {}
+
+
+def test_a_routed_handler_starts_without_its_callers_client_context() -> None:
+    # GIVEN a function routed in process, called from inside a boto3 call's client context (as Step
+    # Functions' Invoke calls it), which has a feature registered
+    spec = FunctionSpec("Fn", "fn", "arn:aws:lambda:us-east-1:123456789012:function:fn", "", {}, 30, 128)
+    router = LambdaRouter({"fn": replace(spec, handler=f"{__name__}._report_context")})
+    _SEEN_CONTEXTS.clear()
+    with botocore_context.start_as_current_context():
+        register_feature_id("WAITER")
+        caller = botocore_context.get_context()
+        assert caller is not None
+        features = set(caller.features)
+
+        # WHEN the handler runs
+        router.call("fn", {})
+
+        # THEN it had no client context of its own to inherit, as in Lambda, and the caller's is back
+        assert _SEEN_CONTEXTS == [None]
+        assert botocore_context.get_context() is caller and caller.features == features != set()
