@@ -141,6 +141,13 @@ class LedgerRepository(ABC):
     def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
         """Entries recorded by a run."""
 
+    def run_total(self, run_id: str) -> tuple[int, int]:
+        """The cents and the number of the entries a run recorded (what closing the run checks)."""
+        total = count = 0
+        for entry in self.by_run(run_id):
+            total, count = total + entry.amount_cents, count + 1
+        return total, count
+
     @abstractmethod
     def balances(self, run_id: str) -> list[LedgerEntry]:
         """The carried-balance entries (CARRY_IN / CARRY_OUT) recorded by a run."""
@@ -251,6 +258,25 @@ class DynamoLedgerRepository(LedgerRepository):
         )
         for row in rows:
             yield _entry(row)
+
+    def run_total(self, run_id: str) -> tuple[int, int]:
+        # The amounts only: the run's entries are not decoded, and each page carries more of them.
+        rows = query_all(
+            self._db,
+            TableName=self._table,
+            IndexName=LEDGER_TABLE.gsi_name,
+            KeyConditionExpression="gsi1pk = :r",
+            ProjectionExpression="#a",
+            ExpressionAttributeNames={"#a": "amount_cents"},
+            ExpressionAttributeValues={":r": {"S": f"RUN#{run_id}"}},
+        )
+        total = count = 0
+        for row in rows:
+            amount = row.get("amount_cents")
+            if type(amount) is not int:
+                raise DataAccessError(f"an entry of run {run_id} has no whole amount_cents")
+            total, count = total + amount, count + 1
+        return total, count
 
     def balances(self, run_id: str) -> list[LedgerEntry]:
         rows = query_all(

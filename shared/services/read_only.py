@@ -44,6 +44,9 @@ class ReadOnlyLedger(LedgerRepository):
     def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
         return self._ledger.by_run(run_id)
 
+    def run_total(self, run_id: str) -> tuple[int, int]:
+        return self._ledger.run_total(run_id)
+
     def balances(self, run_id: str) -> list[LedgerEntry]:
         return self._ledger.balances(run_id)
 

@@ -326,8 +326,7 @@ class SettlementService:
         total, count = 0, 0
         # gsi1 is eventually consistent: give freshly written entries a moment to appear.
         for attempt in range(LEDGER_READ_ATTEMPTS):
-            entries = list(self._ledger.by_run(run.run_id))
-            total, count = sum(e.amount_cents for e in entries), len(entries)
+            total, count = self._ledger.run_total(run.run_id)
             if total == expected:
                 break
             self._sleep(0.5 * 2**attempt)

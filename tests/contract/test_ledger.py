@@ -91,6 +91,9 @@ def test_a_run_lists_its_own_entries_balances_first_then_by_clinic(ledger: Ledge
     assert (
         list(ledger.by_run("monthly-2026-04-final")) == [] and ledger.balances("monthly-2026-04-final") == []
     )
+    # and its total is its own entries' cents and count, as closing the run checks
+    assert ledger.run_total(RUN) == (sum(e.amount_cents for e in ours), len(ours))
+    assert ledger.run_total("monthly-2026-04-final") == (0, 0)
 
 
 def test_a_run_index_query_follows_every_page(backend: Backend, ledger: LedgerRepository, small_pages: int):
@@ -101,9 +104,10 @@ def test_a_run_index_query_follows_every_page(backend: Backend, ledger: LedgerRe
         ledger.put_if_absent(entry)
     # WHEN they are listed
     listed = list(ledger.by_run(RUN))
-    # THEN every one comes back once, in index order
+    # THEN every one comes back once, in index order, and the run's total counts each once
     assert listed == run_order(ours)
     assert ledger.balances(RUN) == run_order(ours[24:])
+    assert ledger.run_total(RUN) == (sum(e.amount_cents for e in ours), 28)
     assert backend.spans_pages()
 
 
