@@ -193,6 +193,9 @@ class MemberView:
     """`occurrences` of each action asked, by the definition's identity (held with them): a run asks the
     same question of the same view for the member's awards, its gaps and its registry rows. A view is
     built whole and not changed after."""
+    known_on: dict[date, MemberView] = field(default_factory=dict, repr=False, compare=False)
+    """`known` views made of this one, by day: a shard's gaps and its pages' chart requests ask for the
+    member as known on the same day, and share that view's occurrences."""
 
     @classmethod
     def of(
@@ -215,13 +218,21 @@ class MemberView:
         return cls.of(facts.profile, facts.spans, facts.evidence)
 
     def known(self, as_of: date) -> MemberView:
-        """The same member as known on `as_of` (evidence the plan had learned of by then)."""
+        """The same member as known on `as_of` (evidence the plan had learned of by then): this view when
+        every item was known by then, else a view made once per day."""
+        held = self.known_on.get(as_of)
+        if held is not None:
+            return held
         view = MemberView(profile=self.profile, spans=self.spans, conditions=self.conditions)
+        whole = True
         for code, items in self.by_action.items():
             kept = [e for e in items if e.known_date <= as_of]
+            whole = whole and len(kept) == len(items)
             if kept:
                 view.by_action[code] = kept
-        return view
+        found = self if whole else view
+        self.known_on[as_of] = found
+        return found
 
 
 def occurrences(

@@ -256,6 +256,26 @@ def test_occurrences_do_not_depend_on_the_order_evidence_is_read(rng: random.Ran
     assert summary(shuffled) == summary(evidence)
 
 
+def test_a_member_as_known_on_a_day_is_one_view_sharing_its_occurrences():
+    # GIVEN a member's view with a HiB dose received when given and one received a month later
+    early = BABY + timedelta(days=70)
+    late = BABY + timedelta(days=130)
+    shot = {"source": EvidenceSource.IMMUNIZATION, "concept": "49"}
+    first = item("CIS HiB", early, **shot)
+    second = item("CIS HiB", late, received=late + timedelta(days=30), **shot)
+    member = view(first, second)
+    action = PROGRAM.action("CIS HiB")
+    # WHEN it is asked for as known on a day between the receipts, twice, and on a day after both
+    between = member.known(late + timedelta(days=1))
+    # THEN the same view answers both times, holding what was known then, and its occurrences are its own
+    assert member.known(late + timedelta(days=1)) is between
+    assert between.by_action == {"CIS HiB": [first]} and member.by_action == {"CIS HiB": [first, second]}
+    assert occurrences(between, action) == occurrences(MemberView.of(CHILD, (span(),), [first]), action)
+    assert occurrences(between, action) != occurrences(member, action)
+    # and with everything known by then, the member as known is the view itself
+    assert member.known(late + timedelta(days=31)) is member
+
+
 def test_a_views_occurrences_are_worked_out_once_per_action(monkeypatch):
     # GIVEN a member's view with a dose and a too-early dose, asked once
     from shared.logic import occurrences as module
