@@ -36,7 +36,7 @@ def local_serve(
 @app.command("demo")
 def demo(
     out: Path = typer.Option(Path("out"), help="Where statements and the summary are written."),
-    members: int = typer.Option(2000, help="Members in the generated plan (2,000 take about 6 min on moto)."),
+    members: int = typer.Option(2000, help="Members in the generated plan (2,000 take 5-11 min on moto)."),
     clinics: int = typer.Option(5, help="Clinics in the generated plan."),
     seed: int = typer.Option(7, help="Generator seed."),
 ) -> None:
