@@ -199,6 +199,20 @@ def _index_items(table: Table, conditions: list[tuple[str, DynamoType]]) -> list
         return _scan_for(table, conditions)
 
 
+_POSITIONAL = tuple(_QUERY.parameters)[1:11]
+"""`Table.query`'s parameters as moto's backend passes them, in order (after `self`)."""
+
+
+def _query_arguments(table: Table, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """`Table.query`'s arguments by name: as moto's backend calls it (its ten leading parameters in order,
+    the rest by keyword) without `Signature.bind`'s general walk; any other call is bound by the signature."""
+    if len(args) == len(_POSITIONAL) and not kwargs.keys() & set(_POSITIONAL):
+        return dict(zip(_POSITIONAL, args, strict=True)) | kwargs
+    bound = dict(_QUERY.bind(table, *args, **kwargs).arguments)
+    bound.pop("self", None)
+    return bound | bound.pop("filter_kwargs", {})
+
+
 def _written(table: Table) -> None:
     """A write changed the table: index groupings made before it no longer hold. Each write takes a new
     number (`next` on a counter is atomic), so two writers at once cannot leave a grouping looking current."""
@@ -212,7 +226,7 @@ def partition_queries() -> Iterator[None]:
     original_all_items = Table.all_items
 
     def query(self: Table, *args: Any, **kwargs: Any) -> Any:
-        call = _QUERY.bind(self, *args, **kwargs).arguments
+        call = _query_arguments(self, args, kwargs)
         if call.get("index_name") is None and call.get("hash_key") is not None:
             _scope.selected = (
                 self,
