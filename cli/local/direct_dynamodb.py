@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -255,7 +256,7 @@ class _DirectHandler(DynamoHandler):
         self.region = _region_of(url)
         self.partition = get_partition(self.region)
         self.uri_match = {}
-        self.response_headers = {"server": "amazon.com", "date": http_date(utcnow())}
+        self.response_headers = {"server": "amazon.com", "date": _http_date_now()}
         self.params = json.loads(body)
         self.access_key = self.get_access_key()
         self.current_account = self.get_current_account()
@@ -272,6 +273,21 @@ class _DirectHandler(DynamoHandler):
         self.direct_result = action_result.result
         headers = {"Content-Type": "application/x-amz-json-1.0", **self.response_headers}
         return 200, headers, ""
+
+
+_date: tuple[int, str] = (-1, "")
+"""The second the `date` header was last written for, and what it said (one tuple: read whole by threads)."""
+
+
+def _http_date_now() -> str:
+    """`http_date(utcnow())`, as moto writes a response's `date` header: written once per second."""
+    global _date
+    second, text = _date
+    now = int(time.time())
+    if second != now:
+        text = http_date(utcnow())
+        _date = (now, text)
+    return text
 
 
 @lru_cache(maxsize=64)

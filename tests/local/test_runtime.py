@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import time
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -14,11 +15,12 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.useragent import register_feature_id
 from moto import mock_aws
 from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 
 from cli.local import executions
 from cli.local.direct_dynamodb import in_process_dynamodb
 from cli.local.lambdas import LambdaRouter
-from cli.local.moto_speedups import partition_queries
+from cli.local.moto_speedups import _query_arguments, partition_queries
 from cli.local.runtime import LocalRuntime
 from cli.local.stack import FunctionSpec
 from tests.local import fixture_handlers
@@ -673,3 +675,39 @@ def test_a_routed_handler_starts_without_its_callers_client_context() -> None:
         # THEN it had no client context of its own to inherit, as in Lambda, and the caller's is back
         assert _SEEN_CONTEXTS == [None]
         assert botocore_context.get_context() is caller and caller.features == features != set()
+
+
+def test_a_querys_arguments_are_read_by_name_as_its_signature_binds_them() -> None:
+    # GIVEN Table.query called as moto's backend calls it (ten leading arguments, the rest by keyword),
+    # and called otherwise (by keyword only, or with fewer leading arguments)
+    table = object.__new__(Table)
+    leading = tuple(f"value-{n}" for n in range(10))
+    calls = [
+        (leading, {"hash_key_conditions": [("gsi1pk", "x")], "range_key_conditions": None, "Extra": 1}),
+        (
+            (),
+            dict(zip(("hash_key", "range_comparison", "range_objs", "limit"), leading, strict=False))
+            | {"exclusive_start_key": None, "scan_index_forward": True, "projection_expressions": None},
+        ),
+        (leading[:6], {"projection_expressions": None, "index_name": "gsi1"}),
+    ]
+    for args, kwargs in calls:
+        # WHEN its arguments are read by name
+        read = _query_arguments(table, args, kwargs)
+        # THEN they are the ones the signature binds, extra keywords kept by their own names
+        bound = inspect.signature(Table.query).bind(table, *args, **kwargs).arguments
+        expected = {k: v for k, v in bound.items() if k not in ("self", "filter_kwargs")}
+        assert read == expected | bound.get("filter_kwargs", {}), (args, kwargs)
+
+
+def test_a_direct_answers_date_header_is_the_current_second() -> None:
+    # GIVEN the date header moto writes on a DynamoDB answer, written the short way
+    from email.utils import parsedate_to_datetime
+
+    from cli.local.direct_dynamodb import _http_date_now
+
+    # WHEN it is written twice in a row
+    first, second = _http_date_now(), _http_date_now()
+    # THEN it names the current second as an HTTP date, both times
+    assert abs((parsedate_to_datetime(first) - datetime.now(UTC)).total_seconds()) < 2
+    assert abs((parsedate_to_datetime(second) - parsedate_to_datetime(first)).total_seconds()) <= 1
