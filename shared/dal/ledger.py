@@ -248,28 +248,25 @@ class DynamoLedgerRepository(LedgerRepository):
     def put_gap_digests(self, digests: Mapping[str, Mapping[str, str]]) -> None:
         batch_put(self._db, self._history, (_digest_item(m, d) for m, d in digests.items()))
 
-    def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
-        rows = query_all(
+    def _run_rows(self, run_id: str, **projection: Any) -> Iterator[dict[str, Any]]:
+        """Every item of the run index's partition of the run, every page."""
+        return query_all(
             self._db,
             TableName=self._table,
             IndexName=LEDGER_TABLE.gsi_name,
             KeyConditionExpression="gsi1pk = :r",
             ExpressionAttributeValues={":r": {"S": f"RUN#{run_id}"}},
+            **projection,
         )
-        for row in rows:
+
+    def by_run(self, run_id: str) -> Iterator[LedgerEntry]:
+        for row in self._run_rows(run_id):
             yield _entry(row)
 
     def run_total(self, run_id: str) -> tuple[int, int]:
         # The amounts only: the run's entries are not decoded, and each page carries more of them.
-        rows = query_all(
-            self._db,
-            TableName=self._table,
-            IndexName=LEDGER_TABLE.gsi_name,
-            KeyConditionExpression="gsi1pk = :r",
-            ProjectionExpression="#a",
-            ExpressionAttributeNames={"#a": "amount_cents"},
-            ExpressionAttributeValues={":r": {"S": f"RUN#{run_id}"}},
-        )
+        amounts = {"ProjectionExpression": "#a", "ExpressionAttributeNames": {"#a": "amount_cents"}}
+        rows = self._run_rows(run_id, **amounts)
         total = count = 0
         for row in rows:
             amount = row.get("amount_cents")
