@@ -201,12 +201,13 @@ def _index_items(table: Table, conditions: list[tuple[str, DynamoType]]) -> list
 
 _POSITIONAL = tuple(_QUERY.parameters)[1:11]
 """`Table.query`'s parameters as moto's backend passes them, in order (after `self`)."""
+_POSITIONAL_NAMES = frozenset(_POSITIONAL)
 
 
 def _query_arguments(table: Table, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """`Table.query`'s arguments by name: as moto's backend calls it (its ten leading parameters in order,
     the rest by keyword) without `Signature.bind`'s general walk; any other call is bound by the signature."""
-    if len(args) == len(_POSITIONAL) and not kwargs.keys() & set(_POSITIONAL):
+    if len(args) == len(_POSITIONAL) and kwargs.keys().isdisjoint(_POSITIONAL_NAMES):
         return dict(zip(_POSITIONAL, args, strict=True)) | kwargs
     bound = dict(_QUERY.bind(table, *args, **kwargs).arguments)
     bound.pop("self", None)
